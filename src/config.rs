@@ -1,0 +1,294 @@
+//! The TOML configuration: read once, validated, relative paths resolved against the config
+//! file's folder, and the command line's overrides merged in one place ([`Overrides`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::Deserialize;
+
+/// The whole configuration, as `config/default.toml` documents it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// What this campaign asks for and by when.
+    pub campaign: Campaign,
+    /// Where mail comes from.
+    pub source: Source,
+    /// Where state lives.
+    pub storage: Storage,
+    /// The units registry.
+    pub units: UnitsConfig,
+    /// How replies are written or sent.
+    #[serde(default)]
+    pub replies: Replies,
+    /// Rules of validation that vary by campaign.
+    #[serde(default)]
+    pub rules: Rules,
+}
+
+/// The campaign: the department's letter in config form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Campaign {
+    /// The department's mailbox; replies come from it and mail from it is never answered.
+    pub department_address: String,
+    /// The name shown as the sender of replies.
+    pub department_name: String,
+    /// Issuer lines of the template's title block.
+    pub issuer_lines: Vec<String>,
+    /// The list's title in the template.
+    pub title: String,
+    /// Lists reaching the mailbox after this instant are accepted and marked late.
+    pub deadline: DateTime<FixedOffset>,
+    /// Where the signed paper copy goes, as the replies say it.
+    pub paper_room: String,
+    /// Official mail domains; subdomains are accepted too.
+    pub official_domains: Vec<String>,
+    /// The day ages are computed on (defaults to the deadline's date).
+    #[serde(default)]
+    pub reference_date: Option<NaiveDate>,
+}
+
+impl Campaign {
+    /// The date on which ages are judged.
+    pub fn reference_date(&self) -> NaiveDate {
+        self.reference_date
+            .unwrap_or_else(|| self.deadline.date_naive())
+    }
+
+    /// True when `domain` is an official domain or a subdomain of one.
+    pub fn is_official_domain(&self, domain: &str) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        self.official_domains
+            .iter()
+            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+    }
+
+    /// "@a hoặc @b", for messages to schools.
+    pub fn domains_text(&self) -> String {
+        self.official_domains
+            .iter()
+            .map(|d| format!("@{d}"))
+            .collect::<Vec<_>>()
+            .join(" hoặc ")
+    }
+}
+
+/// Where mail is read from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Source {
+    /// A Maildir folder (with new/ and cur/), read-only.
+    pub maildir: Option<PathBuf>,
+    /// Seconds between two scans of the Maildir when running as a daemon.
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+fn default_poll_seconds() -> u64 {
+    30
+}
+
+/// Where the database, raw mails, outbox and report live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Storage {
+    /// The data folder: `intake.sqlite3`, `raw/`, `outbox/`, `report/`.
+    pub data_dir: PathBuf,
+}
+
+/// The units registry file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UnitsConfig {
+    /// CSV with header `code,name,kind,emails` (emails separated by `;`).
+    pub file: PathBuf,
+}
+
+/// How replies go out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Replies {
+    /// Folder for replies as .eml files when no SMTP server is configured (relative to the data
+    /// folder when relative).
+    #[serde(default = "default_outbox_dir")]
+    pub outbox_dir: PathBuf,
+    /// Answer senders outside the registry and the official domains (default: no).
+    #[serde(default)]
+    pub reply_to_unknown_senders: bool,
+}
+
+impl Default for Replies {
+    fn default() -> Self {
+        Replies {
+            outbox_dir: default_outbox_dir(),
+            reply_to_unknown_senders: false,
+        }
+    }
+}
+
+fn default_outbox_dir() -> PathBuf {
+    PathBuf::from("outbox")
+}
+
+/// Validation rules that vary by campaign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Rules {
+    /// Youngest age accepted on the reference date.
+    #[serde(default = "default_min_age")]
+    pub min_age: u32,
+    /// Oldest age accepted on the reference date.
+    #[serde(default = "default_max_age")]
+    pub max_age: u32,
+    /// Return a list with any row error as a whole (true), or accept its valid rows (false).
+    #[serde(default = "default_true")]
+    pub reject_whole_list: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            min_age: default_min_age(),
+            max_age: default_max_age(),
+            reject_whole_list: true,
+        }
+    }
+}
+
+fn default_min_age() -> u32 {
+    18
+}
+fn default_max_age() -> u32 {
+    70
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Command-line values that take precedence over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub maildir: Option<PathBuf>,
+    pub units: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads, resolves and validates the configuration at `path`, then applies `overrides`.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut config: Config = toml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.resolve(&base);
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(m) = self.source.maildir.as_mut() {
+            join(m);
+        }
+        join(&mut self.storage.data_dir);
+        join(&mut self.units.file);
+    }
+
+    fn apply(&mut self, o: &Overrides) {
+        if let Some(m) = &o.maildir {
+            self.source.maildir = Some(m.clone());
+        }
+        if let Some(u) = &o.units {
+            self.units.file = u.clone();
+        }
+        if let Some(d) = &o.data_dir {
+            self.storage.data_dir = d.clone();
+        }
+    }
+
+    fn validate(&mut self) -> Result<()> {
+        let c = &mut self.campaign;
+        c.department_address = c.department_address.trim().to_ascii_lowercase();
+        if !c.department_address.contains('@') {
+            bail!("campaign.department-address is not a mail address");
+        }
+        if c.official_domains.is_empty() {
+            bail!("campaign.official-domains must name at least one domain");
+        }
+        for d in c.official_domains.iter_mut() {
+            *d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+        }
+        if self.rules.min_age >= self.rules.max_age {
+            bail!("rules.min-age must be below rules.max-age");
+        }
+        Ok(())
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.storage.data_dir.join("intake.sqlite3")
+    }
+
+    /// The content-addressed raw mail store.
+    pub fn raw_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("raw")
+    }
+
+    /// Where replies are written as .eml files.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.storage.data_dir.join(&self.replies.outbox_dir)
+    }
+
+    /// Where `run` writes the report after each pass.
+    pub fn report_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("report")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_loads_and_resolves_paths_next_to_it() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let c = Config::load(&path, &Overrides::default()).unwrap();
+        assert_eq!(c.campaign.department_address, "cttt@namdinh.edu.vn");
+        assert!(c.campaign.is_official_domain("namdinh.gov.vn"));
+        assert!(c.campaign.is_official_domain("thpt.namdinh.edu.vn"));
+        assert!(!c.campaign.is_official_domain("xnamdinh.edu.vn"));
+        assert!(c.units.file.ends_with("config/units.csv"));
+        assert!(c.units.file.is_absolute());
+        let o = Overrides {
+            data_dir: Some("/tmp/x".into()),
+            ..Default::default()
+        };
+        let c = Config::load(&path, &o).unwrap();
+        assert_eq!(c.storage.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+        )
+        .unwrap()
+        .replace("[storage]", "[storage]\ndata-folder = \"x\"");
+        std::fs::write(&p, text).unwrap();
+        let err = format!("{:#}", Config::load(&p, &Overrides::default()).unwrap_err());
+        assert!(err.contains("data-folder"), "{err}");
+    }
+}

@@ -1,0 +1,163 @@
+//! A Maildir read-only: `new/` and `cur/` are listed (never `tmp/`), nothing is moved or renamed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+
+use super::{MailRef, Mailbox, RawMail};
+
+/// A Maildir folder.
+#[derive(Debug, Clone)]
+pub struct Maildir {
+    /// The folder holding `new/` and `cur/`.
+    root: PathBuf,
+    /// `maildir:` + the folder's path, the mailbox part of each mail's key.
+    name: String,
+}
+
+impl Maildir {
+    /// Opens a Maildir; it must hold `new/` or `cur/`.
+    pub fn open(root: &Path) -> Result<Maildir> {
+        if !root.join("new").is_dir() && !root.join("cur").is_dir() {
+            bail!(
+                "{} is not a Maildir (it has neither new/ nor cur/)",
+                root.display()
+            );
+        }
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        Ok(Maildir {
+            root: root.to_path_buf(),
+            name: format!("maildir:{}", canonical.display()),
+        })
+    }
+
+    fn path_of(&self, key: &str) -> Option<PathBuf> {
+        for sub in ["new", "cur"] {
+            let dir = self.root.join(sub);
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                if unique_name(&name.to_string_lossy()) == key {
+                    return Some(e.path());
+                }
+            }
+        }
+        None
+    }
+
+    fn list_sync(&self) -> Result<Vec<MailRef>> {
+        let mut mails = Vec::new();
+        for sub in ["new", "cur"] {
+            let dir = self.root.join(sub);
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+            };
+            for e in entries {
+                let e = e.with_context(|| format!("cannot list {}", dir.display()))?;
+                let file_name = e.file_name().to_string_lossy().into_owned();
+                if file_name.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                let received_at = delivery_time(&file_name)
+                    .or_else(|| e.metadata().ok()?.modified().ok().map(DateTime::<Utc>::from))
+                    .unwrap_or_default();
+                mails.push(MailRef {
+                    source_key: unique_name(&file_name).to_string(),
+                    received_at,
+                });
+            }
+        }
+        mails.sort_by(|a, b| {
+            (a.received_at, &a.source_key).cmp(&(b.received_at, &b.source_key))
+        });
+        mails.dedup_by(|a, b| a.source_key == b.source_key);
+        Ok(mails)
+    }
+}
+
+impl Mailbox for Maildir {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn list(&mut self) -> Result<Vec<MailRef>> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.list_sync()).await?
+    }
+
+    async fn fetch(&mut self, mail: &MailRef) -> Result<RawMail> {
+        let this = self.clone();
+        let mail = mail.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = this
+                .path_of(&mail.source_key)
+                .with_context(|| format!("mail {} vanished from the Maildir", mail.source_key))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(RawMail {
+                source_key: mail.source_key,
+                received_at: mail.received_at,
+                bytes,
+            })
+        })
+        .await?
+    }
+}
+
+/// The unique part of a Maildir file name: everything before the `:2,FLAGS` info (a mail keeps
+/// it when a client moves it from new/ to cur/ or changes its flags).
+pub fn unique_name(file_name: &str) -> &str {
+    file_name
+        .split_once(':')
+        .or_else(|| file_name.split_once('!'))
+        .map_or(file_name, |(u, _)| u)
+}
+
+/// The delivery time a Maildir file name begins with (`1670000000.M1P2.host`), with the
+/// microseconds of `M` or `.M..` forms ignored.
+pub fn delivery_time(file_name: &str) -> Option<DateTime<Utc>> {
+    let secs: i64 = file_name.split('.').next()?.parse().ok()?;
+    DateTime::from_timestamp(secs, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_name_drops_the_flags() {
+        assert_eq!(unique_name("1670000000.M1P2.host:2,S"), "1670000000.M1P2.host");
+        assert_eq!(unique_name("1670000000.M1P2.host"), "1670000000.M1P2.host");
+    }
+
+    #[tokio::test]
+    async fn new_and_cur_are_listed_in_delivery_order_and_tmp_never() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        std::fs::write(dir.path().join("new/1670000300.M1P1.h"), b"c").unwrap();
+        std::fs::write(dir.path().join("cur/1670000100.M1P1.h:2,S"), b"a").unwrap();
+        std::fs::write(dir.path().join("new/1670000200.M1P1.h"), b"b").unwrap();
+        std::fs::write(dir.path().join("tmp/1670000000.M1P1.h"), b"t").unwrap();
+        let mut m = Maildir::open(dir.path()).unwrap();
+        let list = m.list().await.unwrap();
+        let keys: Vec<_> = list.iter().map(|r| r.source_key.as_str()).collect();
+        assert_eq!(keys, ["1670000100.M1P1.h", "1670000200.M1P1.h", "1670000300.M1P1.h"]);
+        assert_eq!(list[0].received_at.timestamp(), 1670000100);
+        let raw = m.fetch(&list[0]).await.unwrap();
+        assert_eq!(raw.bytes, b"a");
+    }
+
+    #[test]
+    fn a_folder_without_new_or_cur_is_not_a_maildir() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Maildir::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a Maildir"), "{err}");
+    }
+}

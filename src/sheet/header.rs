@@ -1,0 +1,300 @@
+//! Finding the table in a sheet: the header row is the row among the first 25 with the most
+//! recognised headers (TEMPLATE.md's variants), whatever stands above it; rows are read from under
+//! it until the footer ("Người lập biểu", "Thủ trưởng đơn vị"...).
+
+use crate::schema::{Field, RequestType};
+use crate::text::fold;
+
+use super::{Cell, Sheet};
+
+/// How many rows from the top the header may be found in.
+pub const HEADER_SEARCH_ROWS: usize = 25;
+
+/// Fewest recognised headers that make a row a header row.
+const MIN_RECOGNISED: usize = 3;
+
+/// A recognised column of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The field the header maps to.
+    pub field: Field,
+    /// The header as the school wrote it (cleaned), for messages.
+    pub header: String,
+    /// Index into the sheet's row vectors.
+    pub index: usize,
+}
+
+/// The table found in a sheet.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Index into `Sheet::rows` of the (last) header row.
+    pub header_row: usize,
+    /// Recognised columns, left to right.
+    pub columns: Vec<Column>,
+    /// The request type a sheet's name gives, when the table has no type column.
+    pub sheet_type: Option<RequestType>,
+}
+
+/// One row of a list as written, before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRow {
+    /// The sheet's name.
+    pub sheet: String,
+    /// The row number as Excel shows it (1-based).
+    pub row: u32,
+    /// Recognised cells, in column order.
+    pub cells: Vec<RawCell>,
+    /// The request type the sheet's name gives, if any.
+    pub sheet_type: Option<RequestType>,
+}
+
+/// One recognised cell of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawCell {
+    pub field: Field,
+    /// The header as the school wrote it.
+    pub header: String,
+    pub cell: Cell,
+}
+
+impl RawRow {
+    /// The first non-empty cell for `field`.
+    pub fn get(&self, field: Field) -> Option<&RawCell> {
+        self.cells
+            .iter()
+            .find(|c| c.field == field && !c.cell.is_empty())
+    }
+
+    /// The header written for `field`, or its canonical header when the column is missing.
+    pub fn header(&self, field: Field) -> String {
+        self.cells
+            .iter()
+            .find(|c| c.field == field)
+            .map(|c| c.header.clone())
+            .unwrap_or_else(|| field.header().to_string())
+    }
+}
+
+fn text_of(cell: Option<&Cell>) -> String {
+    match cell {
+        Some(Cell::Text(t)) => crate::text::clean(t),
+        _ => String::new(),
+    }
+}
+
+/// Finds the table of a sheet, if any.
+pub fn find(sheet: &Sheet) -> Option<Table> {
+    let mut best: Option<Table> = None;
+    let limit = sheet.rows.len().min(HEADER_SEARCH_ROWS);
+    for r in 0..limit {
+        let columns = columns_at(sheet, r);
+        let fields: Vec<Field> = columns.iter().map(|c| c.field).collect();
+        let has_name = fields.contains(&Field::FullName)
+            || (fields.contains(&Field::FamilyMiddleName) && fields.contains(&Field::GivenName));
+        if columns.len() < MIN_RECOGNISED || !has_name {
+            continue;
+        }
+        if best.as_ref().is_none_or(|b| columns.len() > b.columns.len()) {
+            let header_row = if uses_next_row(sheet, r, &columns) { r + 1 } else { r };
+            best = Some(Table {
+                header_row,
+                columns,
+                sheet_type: None,
+            });
+        }
+    }
+    let mut table = best?;
+    if !table.columns.iter().any(|c| c.field == Field::RequestType) {
+        table.sheet_type = RequestType::parse(&sheet.name);
+    }
+    Some(table)
+}
+
+/// The recognised columns of row `r`, completed by row `r + 1` where a merged group header
+/// stands over sub-headers.
+fn columns_at(sheet: &Sheet, r: usize) -> Vec<Column> {
+    let row = &sheet.rows[r];
+    let next = sheet.rows.get(r + 1);
+    let width = row.len().max(next.map_or(0, Vec::len));
+    let mut columns = Vec::new();
+    for i in 0..width {
+        let top = text_of(row.get(i));
+        let field = Field::from_header(&top).map(|f| (f, top.clone())).or_else(|| {
+            let below = text_of(next.and_then(|n| n.get(i)));
+            Field::from_header(&below).map(|f| (f, below))
+        });
+        if let Some((field, header)) = field {
+            columns.push(Column {
+                field,
+                header,
+                index: i,
+            });
+        }
+    }
+    columns
+}
+
+/// True when some columns took their header from the row below (a two-row header).
+fn uses_next_row(sheet: &Sheet, r: usize, columns: &[Column]) -> bool {
+    columns
+        .iter()
+        .any(|c| text_of(sheet.rows[r].get(c.index)) != c.header)
+}
+
+/// The rows of a table, blank rows, a numbering row and the footer skipped.
+pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
+    let key_fields = [
+        Field::FullName,
+        Field::FamilyMiddleName,
+        Field::GivenName,
+        Field::IdNumber,
+        Field::IdCombined,
+        Field::Email,
+    ];
+    let mut out = Vec::new();
+    for (i, row) in sheet.rows.iter().enumerate().skip(table.header_row + 1) {
+        let cells: Vec<RawCell> = table
+            .columns
+            .iter()
+            .map(|c| RawCell {
+                field: c.field,
+                header: c.header.clone(),
+                cell: row.get(c.index).cloned().unwrap_or(Cell::Empty),
+            })
+            .collect();
+        if is_footer(row) {
+            break;
+        }
+        if is_numbering_row(row) {
+            continue;
+        }
+        let has_key = cells
+            .iter()
+            .any(|c| key_fields.contains(&c.field) && !c.cell.is_empty());
+        if !has_key {
+            continue;
+        }
+        out.push(RawRow {
+            sheet: sheet.name.clone(),
+            row: sheet.first_row + i as u32 + 1,
+            cells,
+            sheet_type: table.sheet_type,
+        });
+    }
+    out
+}
+
+/// A signature block or closing line after the table.
+fn is_footer(row: &[Cell]) -> bool {
+    const MARKS: [&str; 9] = [
+        "nguoi lap",
+        "thu truong",
+        "hieu truong",
+        "giam doc",
+        "ky, dong dau",
+        "ky ten",
+        "xac nhan cua",
+        "truong phong",
+        "ngay thang nam",
+    ];
+    let filled: Vec<String> = row
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| fold(&c.display()))
+        .collect();
+    !filled.is_empty()
+        && filled.len() <= 3
+        && filled
+            .iter()
+            .any(|t| MARKS.iter().any(|m| t.starts_with(m) || t.contains(&format!("({m}"))))
+}
+
+/// The "(1) (2) (3)" or "1 2 3" line some templates put under the header.
+fn is_numbering_row(row: &[Cell]) -> bool {
+    let filled: Vec<String> = row
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| c.display().trim().trim_matches(['(', ')']).to_string())
+        .collect();
+    if filled.len() < 3 {
+        return false;
+    }
+    filled
+        .iter()
+        .enumerate()
+        .all(|(i, t)| t.parse::<usize>().ok() == Some(i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Cell {
+        if s.is_empty() {
+            Cell::Empty
+        } else {
+            Cell::Text(s.into())
+        }
+    }
+
+    fn sheet(rows: &[&[&str]]) -> Sheet {
+        Sheet {
+            name: "DS".into(),
+            rows: rows.iter().map(|r| r.iter().map(|s| t(s)).collect()).collect(),
+            first_row: 0,
+            first_col: 0,
+            hidden: false,
+        }
+    }
+
+    #[test]
+    fn header_is_found_below_a_title_block_and_rows_stop_at_the_footer() {
+        let s = sheet(&[
+            &["SỞ GIÁO DỤC VÀ ĐÀO TẠO", "", ""],
+            &["DANH SÁCH ĐỀ NGHỊ", "", ""],
+            &["STT", "Họ và tên", "Số CCCD", "Chức vụ", "Cột riêng"],
+            &["(1)", "(2)", "(3)", "(4)"],
+            &["1", "Nguyễn Văn An", "036085001234", "Giáo viên"],
+            &["", "", "", ""],
+            &["2", "Trần Thị Bình", "036190001234", "Giáo viên"],
+            &["", "Người lập biểu", "", "THỦ TRƯỞNG ĐƠN VỊ"],
+            &["", "Lê Văn Cường", "", ""],
+        ]);
+        let table = find(&s).unwrap();
+        assert_eq!(table.header_row, 2);
+        assert_eq!(table.columns.len(), 4, "the unknown column is ignored");
+        let rows = rows(&s, &table);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].row, 5);
+        assert_eq!(rows[1].row, 7);
+        assert_eq!(rows[1].get(Field::FullName).unwrap().cell, t("Trần Thị Bình"));
+    }
+
+    #[test]
+    fn a_two_row_header_takes_sub_headers_from_the_second_row() {
+        let s = sheet(&[
+            &["STT", "Họ và tên", "Thông tin CCCD", "", "Email công vụ"],
+            &["", "", "Số CCCD", "Nơi cấp", ""],
+            &["1", "Nguyễn Văn An", "036085001234", "Cục CS", "an@namdinh.edu.vn"],
+        ]);
+        let table = find(&s).unwrap();
+        assert_eq!(table.header_row, 1);
+        let rows = rows(&s, &table);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].header(Field::IdNumber), "Số CCCD");
+        assert_eq!(rows[0].row, 3);
+    }
+
+    #[test]
+    fn a_sheet_named_after_a_request_type_gives_its_rows_that_type() {
+        let mut s = sheet(&[&["STT", "Họ và tên", "Số CCCD"], &["1", "Nguyễn An", "1"]]);
+        s.name = "Thu hồi".into();
+        assert_eq!(find(&s).unwrap().sheet_type, Some(RequestType::Revoke));
+    }
+
+    #[test]
+    fn a_sheet_without_recognised_headers_has_no_table() {
+        let s = sheet(&[&["Hướng dẫn điền mẫu"], &["1. Ghi đủ họ tên"]]);
+        assert!(find(&s).is_none());
+    }
+}

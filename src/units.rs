@@ -1,0 +1,220 @@
+//! The units registry: which school, centre or office a sender's address belongs to.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::text::{clean, fold};
+
+/// A registered unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// Short stable code (`THPT-LHP`), used in every report.
+    pub code: String,
+    /// The unit's full name as the department writes it.
+    pub name: String,
+    /// THPT, TT GDTX, Phòng GD&ĐT, office of the Sở...
+    pub kind: String,
+    /// Registered addresses, lower case: mail from them is trusted as the unit's.
+    pub emails: Vec<String>,
+}
+
+/// The registry, indexed by code and by address.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    units: Vec<Unit>,
+    by_code: HashMap<String, usize>,
+    by_email: HashMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+struct UnitLine {
+    code: String,
+    name: String,
+    kind: String,
+    #[serde(default)]
+    emails: String,
+}
+
+impl Registry {
+    /// Loads and checks the registry CSV (`code,name,kind,emails`, emails separated by `;`).
+    pub fn load(path: &Path) -> Result<Registry> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read units registry {}", path.display()))?;
+        Registry::parse(&bytes).with_context(|| format!("invalid units registry {}", path.display()))
+    }
+
+    /// Parses registry CSV bytes (UTF-8, BOM allowed); every problem names its line.
+    pub fn parse(bytes: &[u8]) -> Result<Registry> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+        let mut units = Vec::new();
+        for (i, line) in reader.deserialize::<UnitLine>().enumerate() {
+            let line_no = i + 2;
+            let line = line.with_context(|| format!("line {line_no}"))?;
+            let code = clean(&line.code);
+            if code.is_empty() {
+                bail!("line {line_no}: empty unit code");
+            }
+            let emails: Vec<String> = line
+                .emails
+                .split([';', ','])
+                .map(|e| e.trim().to_ascii_lowercase())
+                .filter(|e| !e.is_empty())
+                .collect();
+            for e in &emails {
+                if !crate::validate::looks_like_address(e) {
+                    bail!("line {line_no}: '{e}' is not a mail address");
+                }
+            }
+            units.push(Unit {
+                code,
+                name: clean(&line.name),
+                kind: clean(&line.kind),
+                emails,
+            });
+        }
+        Registry::from_units(units)
+    }
+
+    /// Builds the indexes; a code or an address registered twice is an error.
+    pub fn from_units(units: Vec<Unit>) -> Result<Registry> {
+        let mut by_code = HashMap::new();
+        let mut by_email = HashMap::new();
+        for (i, u) in units.iter().enumerate() {
+            if by_code.insert(u.code.clone(), i).is_some() {
+                bail!("unit code {} is registered twice", u.code);
+            }
+            for e in &u.emails {
+                if let Some(j) = by_email.insert(e.clone(), i) {
+                    bail!(
+                        "address {e} is registered for both {} and {}",
+                        units[j].code,
+                        u.code
+                    );
+                }
+            }
+        }
+        Ok(Registry {
+            units,
+            by_code,
+            by_email,
+        })
+    }
+
+    /// Every unit, in registry order.
+    pub fn units(&self) -> &[Unit] {
+        &self.units
+    }
+
+    pub fn by_code(&self, code: &str) -> Option<&Unit> {
+        self.by_code.get(code).map(|&i| &self.units[i])
+    }
+
+    /// The unit that registered `address` (compared in lower case).
+    pub fn by_email(&self, address: &str) -> Option<&Unit> {
+        self.by_email
+            .get(&address.trim().to_ascii_lowercase())
+            .map(|&i| &self.units[i])
+    }
+
+    /// The unit a text names (a subject, a list's unit column): its code, or its folded name with
+    /// or without the kind prefix ("Trường THPT", "Trung tâm"). Only an unambiguous match counts.
+    pub fn infer(&self, text: &str) -> Option<&Unit> {
+        let folded = fold(text);
+        if folded.is_empty() {
+            return None;
+        }
+        let mut found: BTreeMap<&str, &Unit> = BTreeMap::new();
+        for u in &self.units {
+            let code = fold(&u.code);
+            let name = fold(&u.name);
+            let short = strip_kind_prefix(&name);
+            let hit = contains_word(&folded, &code)
+                || contains_word(&folded, &name)
+                || (short.split(' ').count() >= 2 && contains_word(&folded, short));
+            if hit {
+                found.insert(&u.code, u);
+            }
+        }
+        if found.len() == 1 {
+            found.into_values().next()
+        } else {
+            None
+        }
+    }
+
+    /// Writes the registry as CSV in the canonical layout.
+    pub fn to_csv(&self) -> Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["code", "name", "kind", "emails"])?;
+        for u in &self.units {
+            w.write_record([&u.code, &u.name, &u.kind, &u.emails.join(";")])?;
+        }
+        Ok(w.into_inner()?)
+    }
+}
+
+fn strip_kind_prefix(name: &str) -> &str {
+    for p in [
+        "truong thpt chuyen ",
+        "truong thpt ",
+        "truong ",
+        "trung tam ",
+        "phong gd&dt ",
+    ] {
+        if let Some(rest) = name.strip_prefix(p) {
+            return rest;
+        }
+    }
+    name
+}
+
+/// True when `needle` occurs in `hay` at word boundaries.
+fn contains_word(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    hay.match_indices(needle).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + needle.len()..].chars().next();
+        before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "code,name,kind,emails\n\
+        THPT-LHP,Trường THPT chuyên Lê Hồng Phong,THPT,C3LeHongPhong@namdinh.edu.vn; vanthu.lhp@namdinh.edu.vn\n\
+        THPT-NK,Trường THPT Nguyễn Khuyến,THPT,c3nguyenkhuyen@namdinh.edu.vn\n";
+
+    #[test]
+    fn registered_addresses_map_to_units_case_insensitively() {
+        let r = Registry::parse(CSV.as_bytes()).unwrap();
+        assert_eq!(r.by_email("c3lehongphong@NAMDINH.edu.vn").unwrap().code, "THPT-LHP");
+        assert_eq!(r.by_email("vanthu.lhp@namdinh.edu.vn").unwrap().code, "THPT-LHP");
+        assert!(r.by_email("other@namdinh.edu.vn").is_none());
+    }
+
+    #[test]
+    fn unit_is_inferred_from_a_subject_only_when_unambiguous() {
+        let r = Registry::parse(CSV.as_bytes()).unwrap();
+        assert_eq!(
+            r.infer("Danh sách CTS - THPT Nguyễn Khuyến").unwrap().code,
+            "THPT-NK"
+        );
+        assert_eq!(r.infer("Gửi DS truong le hong phong").unwrap().code, "THPT-LHP");
+        assert!(r.infer("Danh sách đề nghị").is_none());
+    }
+
+    #[test]
+    fn an_address_registered_twice_is_refused() {
+        let csv = format!("{CSV}X,Y,Z,c3nguyenkhuyen@namdinh.edu.vn\n");
+        let err = Registry::parse(csv.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("registered for both"), "{err}");
+    }
+}
