@@ -195,7 +195,7 @@ impl Config {
     fn resolve(&mut self, base: &Path) {
         let join = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = normalise(&base.join(&*p));
             }
         };
         if let Some(m) = self.source.maildir.as_mut() {
@@ -256,6 +256,30 @@ impl Config {
     }
 }
 
+/// Removes `.` and `name/..` from a path without touching the file system, so messages show
+/// `var/outbox`, not `config/../var/outbox`.
+fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +293,7 @@ mod tests {
         assert!(c.campaign.is_official_domain("thpt.namdinh.edu.vn"));
         assert!(!c.campaign.is_official_domain("xnamdinh.edu.vn"));
         assert!(c.units.file.ends_with("config/units.csv"));
+        assert!(!c.storage.data_dir.to_string_lossy().contains(".."));
         assert!(c.units.file.is_absolute());
         let o = Overrides {
             data_dir: Some("/tmp/x".into()),

@@ -121,7 +121,11 @@ fn collect_attachments(message: &Message, out: &mut Vec<Attachment>, depth: usiz
 
 /// RFC 3834 and common practice: the reasons a mail must not be answered automatically.
 fn automatic_reason(message: &Message, from: Option<&str>, own_address: &str) -> Option<String> {
-    let raw = |name: &str| message.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
+    let raw = |name: &str| {
+        message
+            .header_raw(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
     if let Some(v) = raw("Auto-Submitted")
         && v != "no"
         && !v.starts_with("no;")
@@ -150,7 +154,9 @@ fn automatic_reason(message: &Message, from: Option<&str>, own_address: &str) ->
     }
     if let Some(ct) = message.root_part().content_type()
         && ct.ctype().eq_ignore_ascii_case("multipart")
-        && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        && ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
     {
         return Some("delivery or read report (multipart/report)".into());
     }
@@ -160,8 +166,15 @@ fn automatic_reason(message: &Message, from: Option<&str>, own_address: &str) ->
             let local = f.split('@').next().unwrap_or("");
             if f == own_address {
                 Some("sent by our own mailbox".into())
-            } else if ["mailer-daemon", "postmaster", "no-reply", "noreply", "donotreply", "do-not-reply"]
-                .contains(&local)
+            } else if [
+                "mailer-daemon",
+                "postmaster",
+                "no-reply",
+                "noreply",
+                "donotreply",
+                "do-not-reply",
+            ]
+            .contains(&local)
             {
                 Some(format!("machine sender {f}"))
             } else {
@@ -205,7 +218,11 @@ mod tests {
         ] {
             assert!(parse(&mail(h), OWN).automatic.is_some(), "{h}");
         }
-        assert!(parse(&mail("Auto-Submitted: no\r\n"), OWN).automatic.is_none());
+        assert!(
+            parse(&mail("Auto-Submitted: no\r\n"), OWN)
+                .automatic
+                .is_none()
+        );
         let bounce = String::from_utf8(mail(""))
             .unwrap()
             .replace("C3X@namdinh.edu.vn", "MAILER-DAEMON@mx.namdinh.edu.vn");

@@ -268,7 +268,12 @@ impl Field {
     fn variants(self) -> &'static [&'static str] {
         match self {
             Field::Seq => &["stt", "tt", "so tt", "so thu tu"],
-            Field::FullName => &["ho va ten", "ho ten", "ho va ten can bo", "ho va ten nguoi de nghi"],
+            Field::FullName => &[
+                "ho va ten",
+                "ho ten",
+                "ho va ten can bo",
+                "ho va ten nguoi de nghi",
+            ],
             Field::FamilyMiddleName => &["ho va dem", "ho dem", "ho"],
             Field::GivenName => &["ten"],
             Field::BirthDate => &["ngay sinh", "ngay thang nam sinh", "ns"],
@@ -377,9 +382,15 @@ mod tests {
 
     #[test]
     fn request_type_spellings_are_recognised_after_folding() {
-        assert_eq!(RequestType::parse("Cấp mới CTS"), Some(RequestType::NewCert));
+        assert_eq!(
+            RequestType::parse("Cấp mới CTS"),
+            Some(RequestType::NewCert)
+        );
         assert_eq!(RequestType::parse("  THU HỒI "), Some(RequestType::Revoke));
-        assert_eq!(RequestType::parse("Quên mật khẩu"), Some(RequestType::KeyRecovery));
+        assert_eq!(
+            RequestType::parse("Quên mật khẩu"),
+            Some(RequestType::KeyRecovery)
+        );
         assert_eq!(
             RequestType::parse("Thay đổi nội dung chứng thư số"),
             Some(RequestType::Change)
@@ -391,11 +402,17 @@ mod tests {
 
     #[test]
     fn header_variants_map_to_their_field() {
-        assert_eq!(Field::from_header("Họ và tên (bắt buộc)"), Some(Field::FullName));
+        assert_eq!(
+            Field::from_header("Họ và tên (bắt buộc)"),
+            Some(Field::FullName)
+        );
         assert_eq!(Field::from_header("Số CMND/CCCD"), Some(Field::IdNumber));
         assert_eq!(Field::from_header("Số CMND / CCCD"), Some(Field::IdNumber));
         assert_eq!(Field::from_header("SĐT"), Some(Field::Phone));
-        assert_eq!(Field::from_header("Địa chỉ thư điện tử công vụ"), Some(Field::Email));
+        assert_eq!(
+            Field::from_header("Địa chỉ thư điện tử công vụ"),
+            Some(Field::Email)
+        );
         assert_eq!(
             Field::from_header("Số CMND/CCCD; Ngày cấp; Nơi cấp"),
             Some(Field::IdCombined)
@@ -405,11 +422,26 @@ mod tests {
 
     #[test]
     fn required_fields_follow_the_template_table() {
-        assert_eq!(RequestType::NewMailbox.requirement(Field::Email), Need::Ignored);
-        assert_eq!(RequestType::NewMailbox.requirement(Field::Phone), Need::Required);
-        assert_eq!(RequestType::Revoke.requirement(Field::CertSerial), Need::Required);
-        assert_eq!(RequestType::Change.requirement(Field::ChangeDetail), Need::Required);
-        assert_eq!(RequestType::KeyRecovery.requirement(Field::BirthDate), Need::Optional);
+        assert_eq!(
+            RequestType::NewMailbox.requirement(Field::Email),
+            Need::Ignored
+        );
+        assert_eq!(
+            RequestType::NewMailbox.requirement(Field::Phone),
+            Need::Required
+        );
+        assert_eq!(
+            RequestType::Revoke.requirement(Field::CertSerial),
+            Need::Required
+        );
+        assert_eq!(
+            RequestType::Change.requirement(Field::ChangeDetail),
+            Need::Required
+        );
+        assert_eq!(
+            RequestType::KeyRecovery.requirement(Field::BirthDate),
+            Need::Optional
+        );
         assert!(RequestType::Revoke.contradicts(RequestType::Renew));
         assert!(!RequestType::NewCert.contradicts(RequestType::NewMailbox));
     }

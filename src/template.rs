@@ -90,11 +90,18 @@ pub fn write(text: &TemplateText, path: &Path) -> anyhow::Result<()> {
 }
 
 fn build(text: &TemplateText) -> anyhow::Result<Workbook> {
+    let labels: Vec<&str> = RequestType::ALL.iter().map(|t| t.label()).collect();
+    build_with(text, fits_inline(&labels))
+}
+
+/// Builds the workbook, the drop-down's choices inline or (`inline == false`) on the hidden
+/// choices sheet.
+fn build_with(text: &TemplateText, inline: bool) -> anyhow::Result<Workbook> {
     let styles = Styles::new();
     let mut workbook = Workbook::new();
 
     let labels: Vec<&str> = RequestType::ALL.iter().map(|t| t.label()).collect();
-    let choices = if fits_inline(&labels) {
+    let choices = if inline {
         Choices::Inline
     } else {
         Choices::Range(format!(
@@ -895,6 +902,25 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(b"PK"));
         assert_eq!(open(bytes).sheet_names().len(), 2);
+    }
+
+    #[test]
+    fn the_choices_sheet_variant_renders_and_reads_back() {
+        let bytes = build_with(&sample(), false)
+            .unwrap()
+            .save_to_buffer()
+            .unwrap();
+        let mut wb = open(bytes);
+        assert_eq!(
+            wb.sheet_names(),
+            vec![LIST_SHEET, GUIDE_SHEET, CHOICES_SHEET]
+        );
+        let range = wb.worksheet_range(CHOICES_SHEET).unwrap();
+        let labels: Vec<String> = (0..RequestType::ALL.len() as u32)
+            .map(|r| cell_text(&range, r, 0))
+            .collect();
+        let expected: Vec<&str> = RequestType::ALL.iter().map(|t| t.label()).collect();
+        assert_eq!(labels, expected);
     }
 
     #[test]

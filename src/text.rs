@@ -56,9 +56,10 @@ pub fn name_key(name: &str) -> String {
 pub fn is_plausible_name(name: &str) -> bool {
     let words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
     words.len() >= 2
-        && words
-            .iter()
-            .all(|w| w.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '-'))
+        && words.iter().all(|w| {
+            w.chars()
+                .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+        })
 }
 
 #[cfg(test)]

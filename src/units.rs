@@ -43,13 +43,16 @@ impl Registry {
     pub fn load(path: &Path) -> Result<Registry> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read units registry {}", path.display()))?;
-        Registry::parse(&bytes).with_context(|| format!("invalid units registry {}", path.display()))
+        Registry::parse(&bytes)
+            .with_context(|| format!("invalid units registry {}", path.display()))
     }
 
     /// Parses registry CSV bytes (UTF-8, BOM allowed); every problem names its line.
     pub fn parse(bytes: &[u8]) -> Result<Registry> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(bytes);
         let mut units = Vec::new();
         for (i, line) in reader.deserialize::<UnitLine>().enumerate() {
             let line_no = i + 2;
@@ -195,8 +198,14 @@ mod tests {
     #[test]
     fn registered_addresses_map_to_units_case_insensitively() {
         let r = Registry::parse(CSV.as_bytes()).unwrap();
-        assert_eq!(r.by_email("c3lehongphong@NAMDINH.edu.vn").unwrap().code, "THPT-LHP");
-        assert_eq!(r.by_email("vanthu.lhp@namdinh.edu.vn").unwrap().code, "THPT-LHP");
+        assert_eq!(
+            r.by_email("c3lehongphong@NAMDINH.edu.vn").unwrap().code,
+            "THPT-LHP"
+        );
+        assert_eq!(
+            r.by_email("vanthu.lhp@namdinh.edu.vn").unwrap().code,
+            "THPT-LHP"
+        );
         assert!(r.by_email("other@namdinh.edu.vn").is_none());
     }
 
@@ -207,7 +216,10 @@ mod tests {
             r.infer("Danh sách CTS - THPT Nguyễn Khuyến").unwrap().code,
             "THPT-NK"
         );
-        assert_eq!(r.infer("Gửi DS truong le hong phong").unwrap().code, "THPT-LHP");
+        assert_eq!(
+            r.infer("Gửi DS truong le hong phong").unwrap().code,
+            "THPT-LHP"
+        );
         assert!(r.infer("Danh sách đề nghị").is_none());
     }
 

@@ -222,7 +222,14 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn push(&mut self, field: Field, column: String, value: String, severity: Severity, message: String) {
+    fn push(
+        &mut self,
+        field: Field,
+        column: String,
+        value: String,
+        severity: Severity,
+        message: String,
+    ) {
         self.problems.push(RowProblem {
             file: self.file.to_string(),
             sheet: self.row.sheet.clone(),
@@ -236,20 +243,41 @@ impl Checker<'_> {
     }
 
     fn error(&mut self, field: Field, cell: &RawCell, message: String) {
-        self.push(field, cell.header.clone(), cell_text(&cell.cell), Severity::Error, message);
+        self.push(
+            field,
+            cell.header.clone(),
+            cell_text(&cell.cell),
+            Severity::Error,
+            message,
+        );
     }
 
     fn warning(&mut self, field: Field, cell: &RawCell, message: String) {
-        self.push(field, cell.header.clone(), cell_text(&cell.cell), Severity::Warning, message);
+        self.push(
+            field,
+            cell.header.clone(),
+            cell_text(&cell.cell),
+            Severity::Warning,
+            message,
+        );
     }
 
     fn missing(&mut self, field: Field, message: &str) {
         let header = self.row.header(field);
-        self.push(field, header, String::new(), Severity::Error, message.to_string());
+        self.push(
+            field,
+            header,
+            String::new(),
+            Severity::Error,
+            message.to_string(),
+        );
     }
 
     fn text(&self, field: Field) -> String {
-        self.row.get(field).map(|c| cell_text(&c.cell)).unwrap_or_default()
+        self.row
+            .get(field)
+            .map(|c| cell_text(&c.cell))
+            .unwrap_or_default()
     }
 
     fn full_name(&mut self) -> Option<String> {
@@ -267,7 +295,13 @@ impl Checker<'_> {
                     .get(Field::GivenName)
                     .or_else(|| self.row.get(Field::FamilyMiddleName))
                     .cloned()?;
-                (joined.clone(), RawCell { cell: Cell::Text(joined), ..cell })
+                (
+                    joined.clone(),
+                    RawCell {
+                        cell: Cell::Text(joined),
+                        ..cell
+                    },
+                )
             }
         };
         if crate::text::is_plausible_name(&name) {
@@ -325,7 +359,9 @@ impl Checker<'_> {
                     self.error(Field::IdNumber, &cell, w::ID_SCIENTIFIC.into());
                     return None;
                 }
-                text.chars().filter(|c| !matches!(c, ' ' | '.' | '\'' | '-')).collect()
+                text.chars()
+                    .filter(|c| !matches!(c, ' ' | '.' | '\'' | '-'))
+                    .collect()
             }
         };
         let is_cccd = digits.len() == 12
@@ -370,7 +406,11 @@ impl Checker<'_> {
         if age < ctx.min_age || age > ctx.max_age {
             let cell = self.row.get(Field::BirthDate).cloned();
             if let Some(cell) = cell {
-                self.error(Field::BirthDate, &cell, w::age_out_of_range(ctx.min_age, ctx.max_age));
+                self.error(
+                    Field::BirthDate,
+                    &cell,
+                    w::age_out_of_range(ctx.min_age, ctx.max_age),
+                );
             }
         }
     }
@@ -496,14 +536,20 @@ pub fn parse_date(cell: &Cell) -> Result<NaiveDate, DateError> {
         Cell::Text(t) => {
             let t = clean(t);
             let parts: Vec<&str> = t.split(['/', '.', '-']).map(str::trim).collect();
-            if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+            if parts.len() != 3
+                || parts
+                    .iter()
+                    .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+            {
                 return Err(DateError::Invalid);
             }
             if parts[0].len() == 4 {
                 // ISO order (yyyy-mm-dd), as some systems export.
                 let (y, m, d) = (parts[0].parse(), parts[1].parse(), parts[2].parse());
                 return match (y, m, d) {
-                    (Ok(y), Ok(m), Ok(d)) => NaiveDate::from_ymd_opt(y, m, d).ok_or(DateError::Invalid),
+                    (Ok(y), Ok(m), Ok(d)) => {
+                        NaiveDate::from_ymd_opt(y, m, d).ok_or(DateError::Invalid)
+                    }
                     _ => Err(DateError::Invalid),
                 };
             }
@@ -538,7 +584,10 @@ pub fn normalise_phone(cell: &Cell) -> Option<String> {
         }
         other => cell_text(other),
     };
-    let mut digits: String = raw.chars().filter(|c| !" .-()\u{00A0}".contains(*c)).collect();
+    let mut digits: String = raw
+        .chars()
+        .filter(|c| !" .-()\u{00A0}".contains(*c))
+        .collect();
     if let Some(rest) = digits.strip_prefix("+84") {
         digits = format!("0{rest}");
     } else if digits.starts_with("84") && digits.len() >= 11 {
@@ -746,7 +795,11 @@ mod tests {
         let e = errors(&with(new_cert(), Field::Email, t("an@gmail.com")));
         assert_eq!(e[0].0, "email");
         assert!(e[0].1.contains("@namdinh.edu.vn"));
-        let e = errors(&with(new_cert(), Field::Email, t("a@namdinh.edu.vn; b@namdinh.edu.vn")));
+        let e = errors(&with(
+            new_cert(),
+            Field::Email,
+            t("a@namdinh.edu.vn; b@namdinh.edu.vn"),
+        ));
         assert_eq!(e.len(), 1);
         assert!(errors(&with(new_cert(), Field::Email, t("an@thpt.namdinh.gov.vn"))).is_empty());
     }
@@ -781,19 +834,29 @@ mod tests {
         cells.push((Field::RequestType, t("Thu hồi")));
         let e = errors(&row(&cells));
         let fields: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["cert_serial", "reason"], "position is optional for revoke");
+        assert_eq!(
+            fields,
+            ["cert_serial", "reason"],
+            "position is optional for revoke"
+        );
     }
 
     #[test]
     fn new_mailbox_needs_a_phone_but_no_email() {
         let cells = vec![
             (Field::FullName, t("Lê Thị Hoa")),
-            (Field::BirthDate, Cell::Date(NaiveDate::from_ymd_opt(1990, 1, 2).unwrap())),
+            (
+                Field::BirthDate,
+                Cell::Date(NaiveDate::from_ymd_opt(1990, 1, 2).unwrap()),
+            ),
             (Field::IdNumber, t("036190001234")),
             (Field::RequestType, t("Cấp mới hòm thư công vụ")),
         ];
         let e = errors(&row(&cells));
-        assert_eq!(e.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["phone"]);
+        assert_eq!(
+            e.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
+            ["phone"]
+        );
     }
 
     #[test]
@@ -811,7 +874,10 @@ mod tests {
     fn a_combined_id_cell_is_split_on_semicolons() {
         let mut cells = new_cert();
         cells.retain(|(f, _)| *f != Field::IdNumber);
-        cells.push((Field::IdCombined, t("036085001234; 10/05/2021; Cục CS QLHC về TTXH")));
+        cells.push((
+            Field::IdCombined,
+            t("036085001234; 10/05/2021; Cục CS QLHC về TTXH"),
+        ));
         let (v, p) = validate(&row(&cells), "ds.xlsx", &ctx());
         assert!(p.is_empty(), "{p:?}");
         let v = v.unwrap();

@@ -7,8 +7,7 @@ use crate::schema::{Field, RequestType};
 
 pub const NAME_INVALID: &str =
     "Họ và tên không hợp lệ: ghi đầy đủ họ, đệm và tên bằng chữ (ít nhất hai từ, không có số).";
-pub const ID_INVALID: &str =
-    "Số CCCD phải gồm 12 chữ số, bắt đầu bằng mã tỉnh (ví dụ 036...). Hãy kiểm tra lại số trên thẻ.";
+pub const ID_INVALID: &str = "Số CCCD phải gồm 12 chữ số, bắt đầu bằng mã tỉnh (ví dụ 036...). Hãy kiểm tra lại số trên thẻ.";
 pub const ID_SCIENTIFIC: &str = "Số CCCD bị Excel đổi sang dạng số mũ (E+) nên đã mất chữ số. \
      Hãy định dạng cột là Văn bản (Text) rồi gõ lại đủ 12 chữ số.";
 pub const ID_OLD_CMND_REFUSED: &str = "Số CMND 9 số không còn dùng được cho loại đề nghị này: \
@@ -79,8 +78,7 @@ pub fn contradictory_requests(first_row: u32, a: RequestType, b: RequestType) ->
 
 // ---- Problems of a whole file ----
 
-pub const FILE_NOT_SPREADSHEET: &str =
-    "Tệp không phải bảng tính: hãy gửi file Excel (.xlsx, .xls) theo mẫu, không gửi ảnh, PDF hay Word.";
+pub const FILE_NOT_SPREADSHEET: &str = "Tệp không phải bảng tính: hãy gửi file Excel (.xlsx, .xls) theo mẫu, không gửi ảnh, PDF hay Word.";
 pub const FILE_ENCRYPTED: &str =
     "Tệp được đặt mật khẩu nên không đọc được: hãy bỏ mật khẩu rồi gửi lại.";
 pub const FILE_CORRUPT: &str =

@@ -12,9 +12,12 @@ use super::{MailRef, Mailbox, RawMail};
 pub struct Maildir {
     /// The folder holding `new/` and `cur/`.
     root: PathBuf,
-    /// `maildir:` + the folder's path, the mailbox part of each mail's key.
-    name: String,
 }
+
+/// The mailbox name of every Maildir. Maildir unique names (time, process, host) do not collide
+/// between folders, so a mail keeps its key when the folder is moved or copied, and a one-off run
+/// on a copy (`--maildir`) recognises what was already taken.
+pub const MAILDIR_NAME: &str = "maildir";
 
 impl Maildir {
     /// Opens a Maildir; it must hold `new/` or `cur/`.
@@ -25,10 +28,8 @@ impl Maildir {
                 root.display()
             );
         }
-        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         Ok(Maildir {
             root: root.to_path_buf(),
-            name: format!("maildir:{}", canonical.display()),
         })
     }
 
@@ -64,7 +65,13 @@ impl Maildir {
                     continue;
                 }
                 let received_at = delivery_time(&file_name)
-                    .or_else(|| e.metadata().ok()?.modified().ok().map(DateTime::<Utc>::from))
+                    .or_else(|| {
+                        e.metadata()
+                            .ok()?
+                            .modified()
+                            .ok()
+                            .map(DateTime::<Utc>::from)
+                    })
                     .unwrap_or_default();
                 mails.push(MailRef {
                     source_key: unique_name(&file_name).to_string(),
@@ -72,9 +79,7 @@ impl Maildir {
                 });
             }
         }
-        mails.sort_by(|a, b| {
-            (a.received_at, &a.source_key).cmp(&(b.received_at, &b.source_key))
-        });
+        mails.sort_by(|a, b| (a.received_at, &a.source_key).cmp(&(b.received_at, &b.source_key)));
         mails.dedup_by(|a, b| a.source_key == b.source_key);
         Ok(mails)
     }
@@ -82,7 +87,7 @@ impl Maildir {
 
 impl Mailbox for Maildir {
     fn name(&self) -> &str {
-        &self.name
+        MAILDIR_NAME
     }
 
     async fn list(&mut self) -> Result<Vec<MailRef>> {
@@ -131,7 +136,10 @@ mod tests {
 
     #[test]
     fn unique_name_drops_the_flags() {
-        assert_eq!(unique_name("1670000000.M1P2.host:2,S"), "1670000000.M1P2.host");
+        assert_eq!(
+            unique_name("1670000000.M1P2.host:2,S"),
+            "1670000000.M1P2.host"
+        );
         assert_eq!(unique_name("1670000000.M1P2.host"), "1670000000.M1P2.host");
     }
 
@@ -148,7 +156,14 @@ mod tests {
         let mut m = Maildir::open(dir.path()).unwrap();
         let list = m.list().await.unwrap();
         let keys: Vec<_> = list.iter().map(|r| r.source_key.as_str()).collect();
-        assert_eq!(keys, ["1670000100.M1P1.h", "1670000200.M1P1.h", "1670000300.M1P1.h"]);
+        assert_eq!(
+            keys,
+            [
+                "1670000100.M1P1.h",
+                "1670000200.M1P1.h",
+                "1670000300.M1P1.h"
+            ]
+        );
         assert_eq!(list[0].received_at.timestamp(), 1670000100);
         let raw = m.fetch(&list[0]).await.unwrap();
         assert_eq!(raw.bytes, b"a");

@@ -94,8 +94,15 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
         if columns.len() < MIN_RECOGNISED || !has_name {
             continue;
         }
-        if best.as_ref().is_none_or(|b| columns.len() > b.columns.len()) {
-            let header_row = if uses_next_row(sheet, r, &columns) { r + 1 } else { r };
+        if best
+            .as_ref()
+            .is_none_or(|b| columns.len() > b.columns.len())
+        {
+            let header_row = if uses_next_row(sheet, r, &columns) {
+                r + 1
+            } else {
+                r
+            };
             best = Some(Table {
                 header_row,
                 columns,
@@ -119,10 +126,12 @@ fn columns_at(sheet: &Sheet, r: usize) -> Vec<Column> {
     let mut columns = Vec::new();
     for i in 0..width {
         let top = text_of(row.get(i));
-        let field = Field::from_header(&top).map(|f| (f, top.clone())).or_else(|| {
-            let below = text_of(next.and_then(|n| n.get(i)));
-            Field::from_header(&below).map(|f| (f, below))
-        });
+        let field = Field::from_header(&top)
+            .map(|f| (f, top.clone()))
+            .or_else(|| {
+                let below = text_of(next.and_then(|n| n.get(i)));
+                Field::from_header(&below).map(|f| (f, below))
+            });
         if let Some((field, header)) = field {
             columns.push(Column {
                 field,
@@ -204,9 +213,11 @@ fn is_footer(row: &[Cell]) -> bool {
         .collect();
     !filled.is_empty()
         && filled.len() <= 3
-        && filled
-            .iter()
-            .any(|t| MARKS.iter().any(|m| t.starts_with(m) || t.contains(&format!("({m}"))))
+        && filled.iter().any(|t| {
+            MARKS
+                .iter()
+                .any(|m| t.starts_with(m) || t.contains(&format!("({m}")))
+        })
 }
 
 /// The "(1) (2) (3)" or "1 2 3" line some templates put under the header.
@@ -240,7 +251,10 @@ mod tests {
     fn sheet(rows: &[&[&str]]) -> Sheet {
         Sheet {
             name: "DS".into(),
-            rows: rows.iter().map(|r| r.iter().map(|s| t(s)).collect()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|s| t(s)).collect())
+                .collect(),
             first_row: 0,
             first_col: 0,
             hidden: false,
@@ -267,7 +281,10 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].row, 5);
         assert_eq!(rows[1].row, 7);
-        assert_eq!(rows[1].get(Field::FullName).unwrap().cell, t("Trần Thị Bình"));
+        assert_eq!(
+            rows[1].get(Field::FullName).unwrap().cell,
+            t("Trần Thị Bình")
+        );
     }
 
     #[test]
@@ -275,7 +292,13 @@ mod tests {
         let s = sheet(&[
             &["STT", "Họ và tên", "Thông tin CCCD", "", "Email công vụ"],
             &["", "", "Số CCCD", "Nơi cấp", ""],
-            &["1", "Nguyễn Văn An", "036085001234", "Cục CS", "an@namdinh.edu.vn"],
+            &[
+                "1",
+                "Nguyễn Văn An",
+                "036085001234",
+                "Cục CS",
+                "an@namdinh.edu.vn",
+            ],
         ]);
         let table = find(&s).unwrap();
         assert_eq!(table.header_row, 1);

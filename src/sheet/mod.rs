@@ -99,7 +99,10 @@ pub fn sniff(filename: &str, bytes: &[u8]) -> Option<Format> {
     }
     if bytes.starts_with(b"PK\x03\x04") {
         let head = &bytes[..bytes.len().min(100)];
-        if head.windows(46).any(|w| w == b"application/vnd.oasis.opendocument.spreadsheet") {
+        if head
+            .windows(46)
+            .any(|w| w == b"application/vnd.oasis.opendocument.spreadsheet")
+        {
             return Some(Format::Ods);
         }
         return Some(Format::Xlsx);
@@ -267,7 +270,10 @@ mod tests {
     #[test]
     fn the_format_is_sniffed_from_the_bytes_not_the_name() {
         assert_eq!(sniff("a.xls", b"PK\x03\x04rest"), Some(Format::Xlsx));
-        assert_eq!(sniff("a.xlsx", &[0xD0, 0xCF, 0x11, 0xE0, 0]), Some(Format::Xls));
+        assert_eq!(
+            sniff("a.xlsx", &[0xD0, 0xCF, 0x11, 0xE0, 0]),
+            Some(Format::Xls)
+        );
         assert_eq!(sniff("a.csv", b"STT,Ho ten"), Some(Format::Csv));
         assert_eq!(sniff("a.pdf", b"%PDF-1.4"), None);
     }
@@ -281,13 +287,23 @@ mod tests {
 
     #[test]
     fn a_pdf_is_not_a_spreadsheet_and_garbage_is_corrupt() {
-        assert!(matches!(read("ds.pdf", b"%PDF-1.4 ..."), Err(ReadError::NotSpreadsheet(_))));
-        assert!(matches!(read("ds.xlsx", b"PK\x03\x04garbage"), Err(ReadError::Corrupt(_))));
+        assert!(matches!(
+            read("ds.pdf", b"%PDF-1.4 ..."),
+            Err(ReadError::NotSpreadsheet(_))
+        ));
+        assert!(matches!(
+            read("ds.xlsx", b"PK\x03\x04garbage"),
+            Err(ReadError::Corrupt(_))
+        ));
     }
 
     #[test]
     fn csv_with_semicolons_and_bom_is_read() {
-        let s = read("ds.csv", "\u{FEFF}STT;Họ và tên\n1;Nguyễn Văn A\n".as_bytes()).unwrap();
+        let s = read(
+            "ds.csv",
+            "\u{FEFF}STT;Họ và tên\n1;Nguyễn Văn A\n".as_bytes(),
+        )
+        .unwrap();
         assert_eq!(s[0].rows[1][1], Cell::Text("Nguyễn Văn A".into()));
     }
 }

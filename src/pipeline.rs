@@ -1,0 +1,385 @@
+//! The pure middle: a parsed mail, the registry and the unit's stored version → [`Outcome`].
+//! No I/O here; the daemon stores the outcome and the reply in one transaction.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::dedupe::{self, Changes};
+use crate::mail::ParsedMail;
+use crate::schema::RequestType;
+use crate::sheet::{self, ReadError, header};
+use crate::text::fold;
+use crate::units::{Registry, Unit};
+use crate::validate::{self, RowProblem, Severity, ValidRow};
+use crate::wording as w;
+
+/// What happened to a mail, as `mails.csv` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// A list was read without error and became the unit's current version.
+    Accepted,
+    /// A list had errors and was returned for correction.
+    Rejected,
+    /// No list was attached.
+    NoList,
+    /// Kept for staff: unknown sender, unit not inferred, a destructive request from an
+    /// unverified sender, or a mail that could not be parsed.
+    Held,
+    /// Written by a machine (auto-reply, bounce, list): stored, never answered.
+    Ignored,
+    /// A re-delivered copy of a mail already taken.
+    Duplicate,
+}
+
+impl OutcomeKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            OutcomeKind::Accepted => "accepted",
+            OutcomeKind::Rejected => "rejected",
+            OutcomeKind::NoList => "no_list",
+            OutcomeKind::Held => "held",
+            OutcomeKind::Ignored => "ignored",
+            OutcomeKind::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<OutcomeKind> {
+        [
+            OutcomeKind::Accepted,
+            OutcomeKind::Rejected,
+            OutcomeKind::NoList,
+            OutcomeKind::Held,
+            OutcomeKind::Ignored,
+            OutcomeKind::Duplicate,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
+}
+
+/// Which reply a mail gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyKind {
+    Ack,
+    Errors,
+    NoList,
+    Held,
+    None,
+}
+
+impl ReplyKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ReplyKind::Ack => "ack",
+            ReplyKind::Errors => "errors",
+            ReplyKind::NoList => "no_list",
+            ReplyKind::Held => "held",
+            ReplyKind::None => "none",
+        }
+    }
+}
+
+/// How far the sender is trusted (DESIGN.md "Sender trust").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// A registered address of the unit.
+    Registered,
+    /// An official domain, unit inferred from the subject or the list.
+    Unverified,
+    /// Anyone else.
+    Unknown,
+}
+
+/// One attachment as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileResult {
+    pub filename: String,
+    /// Sheets holding a recognised table.
+    pub sheets: Vec<String>,
+    /// Rows read (valid or not).
+    pub rows: usize,
+}
+
+/// The unit's full list after an accepted submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVersion {
+    pub rows: Vec<ValidRow>,
+    pub code: String,
+    pub changes: Changes,
+    /// True when the unit had an accepted version before.
+    pub had_previous: bool,
+}
+
+/// Everything the store keeps and the reply says about one mail.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub kind: OutcomeKind,
+    /// The unit, when known or inferred.
+    pub unit: Option<Unit>,
+    pub trust: Trust,
+    /// Reached the mailbox after the deadline.
+    pub late: bool,
+    /// The list adds to the previous version ("bổ sung") instead of replacing it.
+    pub supplement: bool,
+    pub files: Vec<FileResult>,
+    /// The valid rows of this mail's lists.
+    pub rows: Vec<ValidRow>,
+    /// Errors and warnings, in file, sheet and row order.
+    pub problems: Vec<RowProblem>,
+    /// Set for an accepted list.
+    pub version: Option<NewVersion>,
+    pub reply: ReplyKind,
+    /// Why the mail was held, ignored or not read, in English for the logs and staff notes.
+    pub note: String,
+}
+
+impl Outcome {
+    /// An outcome with nothing read, for mails that are not processed further.
+    pub fn new(kind: OutcomeKind, note: impl Into<String>) -> Outcome {
+        Outcome {
+            kind,
+            unit: None,
+            trust: Trust::Unknown,
+            late: false,
+            supplement: false,
+            files: Vec::new(),
+            rows: Vec::new(),
+            problems: Vec::new(),
+            version: None,
+            reply: ReplyKind::None,
+            note: note.into(),
+        }
+    }
+
+    pub fn errors(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count()
+    }
+
+    /// Counts of valid rows per request type, in `RequestType::ALL` order.
+    pub fn counts(rows: &[ValidRow]) -> [usize; 7] {
+        let mut counts = [0; 7];
+        for r in rows {
+            let i = RequestType::ALL
+                .iter()
+                .position(|t| *t == r.request_type)
+                .expect("every type is listed");
+            counts[i] += 1;
+        }
+        counts
+    }
+}
+
+/// Processes one parsed mail. `previous` gives a unit's current accepted rows.
+pub fn process(
+    mail: &ParsedMail,
+    received_at: DateTime<Utc>,
+    config: &Config,
+    registry: &Registry,
+    previous: &dyn Fn(&str) -> Option<Vec<ValidRow>>,
+) -> Outcome {
+    if let Some(reason) = &mail.malformed {
+        return Outcome::new(OutcomeKind::Held, format!("unreadable mail: {reason}"));
+    }
+    if let Some(reason) = &mail.automatic {
+        return Outcome::new(OutcomeKind::Ignored, format!("automatic mail: {reason}"));
+    }
+    let from = mail.from.clone().unwrap_or_default();
+    let domain = from.rsplit('@').next().unwrap_or("").to_string();
+    let (mut unit, trust) = match registry.by_email(&from) {
+        Some(u) => (Some(u.clone()), Trust::Registered),
+        None if config.campaign.is_official_domain(&domain) => {
+            (registry.infer(&mail.subject).cloned(), Trust::Unverified)
+        }
+        None => (None, Trust::Unknown),
+    };
+
+    let unit_name = unit.as_ref().map(|u| u.name.clone()).unwrap_or_default();
+    let ctx = validate::Context {
+        reference_date: config.campaign.reference_date(),
+        min_age: config.rules.min_age,
+        max_age: config.rules.max_age,
+        official_domains: config.campaign.official_domains.clone(),
+        unit_name,
+    };
+    let read = read_lists(mail, &ctx);
+
+    if trust == Trust::Unverified && unit.is_none() {
+        // The list's own unit column may name a registered unit.
+        unit = read
+            .rows
+            .iter()
+            .find_map(|r| registry.infer(&r.unit_name))
+            .cloned();
+    }
+
+    let mut outcome = Outcome::new(OutcomeKind::Accepted, "");
+    outcome.trust = trust;
+    outcome.unit = unit.clone();
+    outcome.late = received_at > config.campaign.deadline;
+    outcome.supplement = is_supplement(mail);
+    outcome.files = read.files;
+    outcome.problems = read.problems;
+    outcome.rows = read.rows;
+
+    let reply_to_unknown = config.replies.reply_to_unknown_senders;
+    let Some(unit) = unit else {
+        outcome.kind = OutcomeKind::Held;
+        outcome.note = match trust {
+            Trust::Unknown => {
+                format!("sender {from} is not registered and not on an official domain")
+            }
+            _ => {
+                format!("sender {from} is not registered and no registered unit could be inferred")
+            }
+        };
+        outcome.reply = if reply_to_unknown || trust == Trust::Unverified {
+            ReplyKind::Held
+        } else {
+            ReplyKind::None
+        };
+        return outcome;
+    };
+
+    if !read.any_candidate {
+        outcome.kind = OutcomeKind::NoList;
+        outcome.note = "no spreadsheet attached".into();
+        outcome.reply = ReplyKind::NoList;
+        return outcome;
+    }
+
+    let dupes = dedupe::within_list(&outcome.rows);
+    let duplicate_rows: Vec<(String, u32)> =
+        dupes.iter().map(|p| (p.sheet.clone(), p.row)).collect();
+    outcome.problems.extend(dupes);
+    outcome
+        .problems
+        .sort_by(|a, b| (&a.file, &a.sheet, a.row).cmp(&(&b.file, &b.sheet, b.row)));
+    let has_errors = outcome.errors() > 0;
+    if has_errors && (config.rules.reject_whole_list || outcome.rows.is_empty()) {
+        outcome.kind = OutcomeKind::Rejected;
+        outcome.note = format!("{} errors in the list", outcome.errors());
+        outcome.reply = ReplyKind::Errors;
+        return outcome;
+    }
+    outcome
+        .rows
+        .retain(|r| !duplicate_rows.contains(&(r.source.sheet.clone(), r.source.row)));
+
+    if trust == Trust::Unverified
+        && outcome
+            .rows
+            .iter()
+            .any(|r| r.request_type == RequestType::Revoke)
+    {
+        outcome.kind = OutcomeKind::Held;
+        outcome.note = format!(
+            "revocation requested from unregistered address {from} for unit {}",
+            unit.code
+        );
+        outcome.reply = ReplyKind::Held;
+        return outcome;
+    }
+
+    let prev = previous(&unit.code);
+    let prev_rows = prev.clone().unwrap_or_default();
+    let rows = if outcome.supplement {
+        dedupe::merge_supplement(&prev_rows, &outcome.rows)
+    } else {
+        outcome.rows.clone()
+    };
+    outcome.version = Some(NewVersion {
+        code: dedupe::reconciliation_code(&rows),
+        changes: dedupe::diff(&prev_rows, &rows),
+        had_previous: prev.is_some(),
+        rows,
+    });
+    outcome.reply = if has_errors {
+        ReplyKind::Errors
+    } else {
+        ReplyKind::Ack
+    };
+    outcome
+}
+
+/// "bổ sung" in the subject or a file name marks a supplement.
+fn is_supplement(mail: &ParsedMail) -> bool {
+    let marks = |s: &str| fold(s).contains("bo sung");
+    marks(&mail.subject) || mail.attachments.iter().any(|a| marks(&a.filename))
+}
+
+struct ReadLists {
+    /// Some attachment was meant as a list (read or not).
+    any_candidate: bool,
+    files: Vec<FileResult>,
+    rows: Vec<ValidRow>,
+    problems: Vec<RowProblem>,
+}
+
+fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
+    let mut out = ReadLists {
+        any_candidate: false,
+        files: Vec::new(),
+        rows: Vec::new(),
+        problems: Vec::new(),
+    };
+    for a in &mail.attachments {
+        if !sheet::is_list_candidate(&a.filename, &a.content_type, &a.bytes) {
+            continue;
+        }
+        out.any_candidate = true;
+        let mut file = FileResult {
+            filename: a.filename.clone(),
+            sheets: Vec::new(),
+            rows: 0,
+        };
+        let file_problem = |message: String| RowProblem {
+            file: a.filename.clone(),
+            sheet: String::new(),
+            row: 0,
+            column: String::new(),
+            field: String::new(),
+            value: String::new(),
+            severity: Severity::Error,
+            message,
+        };
+        match sheet::read(&a.filename, &a.bytes) {
+            Err(e) => {
+                let message = match e {
+                    ReadError::NotSpreadsheet(_) => w::FILE_NOT_SPREADSHEET,
+                    ReadError::Encrypted => w::FILE_ENCRYPTED,
+                    ReadError::Corrupt(_) => w::FILE_CORRUPT,
+                    ReadError::Empty => w::FILE_EMPTY,
+                };
+                out.problems.push(file_problem(message.to_string()));
+            }
+            Ok(sheets) => {
+                for s in sheets.iter().filter(|s| !s.hidden) {
+                    let Some(table) = header::find(s) else {
+                        continue;
+                    };
+                    file.sheets.push(s.name.clone());
+                    for raw in header::rows(s, &table) {
+                        file.rows += 1;
+                        let (valid, problems) = validate::validate(&raw, &a.filename, ctx);
+                        out.problems.extend(problems);
+                        out.rows.extend(valid);
+                    }
+                }
+                if file.sheets.is_empty() {
+                    out.problems.push(file_problem(w::file_no_table()));
+                } else if file.rows == 0 {
+                    out.problems.push(file_problem(w::FILE_NO_ROWS.to_string()));
+                }
+            }
+        }
+        out.files.push(file);
+    }
+    out
+}

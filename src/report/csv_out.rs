@@ -1,0 +1,187 @@
+//! The CSV contract: stable English snake_case headers, UTF-8, RFC 4180 quoting. Columns may be
+//! added at the end by later versions, never renamed or reordered.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+
+use super::Reconciliation;
+
+pub const UNITS_HEADER: [&str; 18] = [
+    "unit_code",
+    "unit_name",
+    "kind",
+    "status",
+    "submissions",
+    "last_received_at",
+    "rows",
+    "new_mailbox",
+    "new_cert",
+    "reissue",
+    "key_recovery",
+    "revoke",
+    "renew",
+    "change",
+    "reconciliation_code",
+    "late",
+    "unverified_sender",
+    "paper_received_at",
+];
+
+pub const REQUESTS_HEADER: [&str; 18] = [
+    "unit_code",
+    "request_type",
+    "full_name",
+    "birth_date",
+    "id_number",
+    "id_issue_date",
+    "id_issue_place",
+    "position",
+    "email",
+    "phone",
+    "cert_serial",
+    "change_detail",
+    "reason",
+    "note",
+    "source_message_id",
+    "source_file",
+    "source_sheet",
+    "source_row",
+];
+
+pub const MAILS_HEADER: [&str; 8] = [
+    "message_id",
+    "received_at",
+    "from",
+    "subject",
+    "unit_code",
+    "outcome",
+    "problems",
+    "reply",
+];
+
+pub const PROBLEMS_HEADER: [&str; 9] = [
+    "message_id",
+    "file",
+    "sheet",
+    "row",
+    "column",
+    "field",
+    "value",
+    "severity",
+    "message",
+];
+
+fn date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
+}
+
+fn bool01(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+fn write_file(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(&r)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes the four CSVs into `dir`.
+pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
+    let units = rec
+        .units
+        .iter()
+        .map(|u| {
+            let mut r = vec![
+                u.code.clone(),
+                u.name.clone(),
+                u.kind.clone(),
+                u.status.code().to_string(),
+                u.submissions.to_string(),
+                u.last_received_at.clone().unwrap_or_default(),
+                u.rows.to_string(),
+            ];
+            r.extend(u.counts.iter().map(|c| c.to_string()));
+            r.push(u.reconciliation_code.clone());
+            r.push(bool01(u.late).into());
+            r.push(bool01(u.unverified).into());
+            r.push(u.paper_received_at.clone().unwrap_or_default());
+            r
+        })
+        .collect();
+    write_file(&dir.join("units.csv"), &UNITS_HEADER, units)?;
+
+    let requests = rec
+        .requests
+        .iter()
+        .map(|l| {
+            let r = &l.row;
+            vec![
+                l.unit_code.clone(),
+                r.request_type.code().to_string(),
+                r.full_name.clone(),
+                date(r.birth_date),
+                r.id_number.clone(),
+                date(r.id_issue_date),
+                r.id_issue_place.clone(),
+                r.position.clone(),
+                r.email.clone(),
+                r.phone.clone(),
+                r.cert_serial.clone(),
+                r.change_detail.clone(),
+                r.reason.clone(),
+                r.note.clone(),
+                l.source_message_id.clone(),
+                r.source.file.clone(),
+                r.source.sheet.clone(),
+                r.source.row.to_string(),
+            ]
+        })
+        .collect();
+    write_file(&dir.join("requests.csv"), &REQUESTS_HEADER, requests)?;
+
+    let mails = rec
+        .mails
+        .iter()
+        .map(|m| {
+            vec![
+                m.message_id.clone(),
+                m.received_at.clone(),
+                m.from.clone(),
+                m.subject.clone(),
+                m.unit_code.clone().unwrap_or_default(),
+                m.outcome.clone(),
+                (m.errors + m.warnings).to_string(),
+                m.reply_kind.clone(),
+            ]
+        })
+        .collect();
+    write_file(&dir.join("mails.csv"), &MAILS_HEADER, mails)?;
+
+    let problems = rec
+        .problems
+        .iter()
+        .map(|p| {
+            vec![
+                p.message_id.clone(),
+                p.file.clone(),
+                p.sheet.clone(),
+                p.row.to_string(),
+                p.column.clone(),
+                p.field.clone(),
+                p.value.clone(),
+                p.severity.clone(),
+                p.message.clone(),
+            ]
+        })
+        .collect();
+    write_file(&dir.join("problems.csv"), &PROBLEMS_HEADER, problems)?;
+    Ok(())
+}

@@ -1,0 +1,405 @@
+//! The state: a SQLite database (WAL, STRICT tables, migrations by `user_version`) and the
+//! content-addressed raw mail store beside it. One mail's result, rows, problems, version and
+//! reply are written in one transaction ([`Store::record`]).
+
+pub mod query;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use crate::mail::ParsedMail;
+use crate::pipeline::{Outcome, OutcomeKind};
+use crate::schema::RequestType;
+use crate::validate::{RowSource, ValidRow};
+
+/// Schema migrations, in order: `user_version` N means the first N have run.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// The database and the raw mail store.
+pub struct Store {
+    conn: Connection,
+    /// `raw/`: each mail's bytes under `raw/ab/abcdef....eml`, named by SHA-256.
+    raw_dir: PathBuf,
+}
+
+/// What the daemon knows of a mail besides its outcome.
+#[derive(Debug, Clone)]
+pub struct MailRecord<'a> {
+    pub mailbox: &'a str,
+    pub source_key: &'a str,
+    pub sha256: &'a str,
+    pub size: usize,
+    pub received_at: DateTime<Utc>,
+    pub parsed: &'a ParsedMail,
+}
+
+/// A rendered reply, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct OutgoingReply {
+    pub message_id: String,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A reply waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub message_id: String,
+    pub recipients: Vec<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and the raw store, and migrates the schema.
+    pub fn open(db_path: &Path, raw_dir: &Path) -> Result<Store> {
+        if let Some(dir) = db_path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create data folder {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(raw_dir)
+            .with_context(|| format!("cannot create raw mail folder {}", raw_dir.display()))?;
+        let mut conn = Connection::open(db_path)
+            .with_context(|| format!("cannot open database {}", db_path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn,
+            raw_dir: raw_dir.to_path_buf(),
+        })
+    }
+
+    /// Keeps a mail's raw bytes under their SHA-256 (written once, atomically, synced) and returns
+    /// the hash. This happens before anything else is done with a mail.
+    pub fn keep_raw(&self, bytes: &[u8]) -> Result<String> {
+        let sha = hex(&Sha256::digest(bytes));
+        let path = self.raw_path(&sha);
+        if path.exists() {
+            return Ok(sha);
+        }
+        let dir = path.parent().expect("raw path has a parent");
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".{sha}.tmp"));
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(sha)
+    }
+
+    /// Where the raw bytes of a mail with this hash are kept.
+    pub fn raw_path(&self, sha: &str) -> PathBuf {
+        self.raw_dir.join(&sha[..2]).join(format!("{sha}.eml"))
+    }
+
+    /// The keys of every mail already taken from `mailbox`.
+    pub fn taken_keys(&self, mailbox: &str) -> Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT source_key FROM mails WHERE mailbox = ?1")?;
+        let keys = stmt
+            .query_map([mailbox], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
+    }
+
+    /// The first mail taken with this Message-ID and the same content, if any.
+    pub fn find_copy(&self, message_id: &str, sha256: &str) -> Result<Option<i64>> {
+        if message_id.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM mails WHERE message_id = ?1 AND sha256 = ?2 \
+                 AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                params![message_id, sha256],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The rows of a unit's current accepted version, with their row ids.
+    pub fn current_rows(&self, unit_code: &str) -> Result<Option<Vec<(i64, ValidRow)>>> {
+        let version: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM versions WHERE unit_code = ?1 ORDER BY id DESC LIMIT 1",
+                [unit_code],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(version) = version else {
+            return Ok(None);
+        };
+        Ok(Some(query::version_rows(&self.conn, version)?))
+    }
+
+    /// Records one mail and everything that follows from it, in one transaction. Returns the
+    /// mail's id.
+    pub fn record(
+        &mut self,
+        mail: &MailRecord,
+        outcome: &Outcome,
+        duplicate_of: Option<i64>,
+        reply: Option<&OutgoingReply>,
+    ) -> Result<i64> {
+        let now = Utc::now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        let p = mail.parsed;
+        tx.execute(
+            "INSERT INTO mails (mailbox, source_key, sha256, size, message_id, received_at, \
+             from_addr, from_name, subject, unit_code, trust, outcome, reply_kind, late, \
+             supplement, note, files, duplicate_of, processed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19)",
+            params![
+                mail.mailbox,
+                mail.source_key,
+                mail.sha256,
+                mail.size as i64,
+                p.message_id.as_deref().unwrap_or(""),
+                mail.received_at.to_rfc3339(),
+                p.from.as_deref().unwrap_or(""),
+                p.from_name.as_deref().unwrap_or(""),
+                p.subject,
+                outcome.unit.as_ref().map(|u| u.code.as_str()),
+                serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
+                outcome.kind.code(),
+                outcome.reply.code(),
+                outcome.late,
+                outcome.supplement,
+                outcome.note,
+                serde_json::to_string(&outcome.files)?,
+                duplicate_of,
+                now,
+            ],
+        )?;
+        let mail_id = tx.last_insert_rowid();
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO problems (mail_id, file, sheet, row, column_header, field, value, \
+                 severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for pr in &outcome.problems {
+                stmt.execute(params![
+                    mail_id,
+                    pr.file,
+                    pr.sheet,
+                    pr.row,
+                    pr.column,
+                    pr.field,
+                    pr.value,
+                    pr.severity.code(),
+                    pr.message
+                ])?;
+            }
+        }
+        let unit_code = outcome.unit.as_ref().map(|u| u.code.as_str());
+        let mut new_ids: HashMap<(String, RequestType), i64> = HashMap::new();
+        for r in &outcome.rows {
+            let id = insert_row(&tx, mail_id, unit_code, r)?;
+            new_ids.insert((r.person_key(), r.request_type), id);
+        }
+        if let (OutcomeKind::Accepted, Some(v), Some(unit)) =
+            (outcome.kind, &outcome.version, &outcome.unit)
+        {
+            // Rows carried over from the previous version (a supplement) keep their ids.
+            let previous: HashMap<(String, RequestType), i64> =
+                match current_version(&tx, &unit.code)? {
+                    Some(pv) => query::version_rows(&tx, pv)?
+                        .into_iter()
+                        .map(|(id, r)| ((r.person_key(), r.request_type), id))
+                        .collect(),
+                    None => HashMap::new(),
+                };
+            tx.execute(
+                "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![unit.code, mail_id, v.code, v.rows.len() as i64, now],
+            )?;
+            let version_id = tx.last_insert_rowid();
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
+            )?;
+            for r in &v.rows {
+                let key = (r.person_key(), r.request_type);
+                let id = new_ids.get(&key).or_else(|| previous.get(&key));
+                if let Some(id) = id {
+                    stmt.execute(params![version_id, id])?;
+                }
+            }
+        }
+        if let Some(reply) = reply {
+            tx.execute(
+                "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    mail_id,
+                    reply.message_id,
+                    reply.kind,
+                    serde_json::to_string(&reply.recipients)?,
+                    reply.bytes,
+                    now
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(mail_id)
+    }
+
+    /// Replies not yet delivered, oldest first.
+    pub fn pending_replies(&self) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, message_id, recipients, bytes FROM outbox WHERE status = 'pending' ORDER BY id",
+        )?;
+        let items = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
+            })?
+            .map(|row| {
+                let (id, message_id, recipients, bytes) = row?;
+                Ok(OutboxItem {
+                    id,
+                    message_id,
+                    recipients: serde_json::from_str(&recipients)?,
+                    bytes,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(items)
+    }
+
+    /// Marks a reply delivered.
+    pub fn mark_sent(&self, id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, \
+             last_error = NULL WHERE id = ?1",
+            params![id, Utc::now().to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed delivery attempt; the reply stays pending.
+    pub fn mark_attempt_failed(&self, id: i64, error: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    /// Read access for reports.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        anyhow::bail!(
+            "the database has schema version {version}, newer than this cts-intake knows ({known}); \
+             use a newer cts-intake"
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("schema migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn current_version(tx: &Transaction, unit_code: &str) -> Result<Option<i64>> {
+    Ok(tx
+        .query_row(
+            "SELECT id FROM versions WHERE unit_code = ?1 ORDER BY id DESC LIMIT 1",
+            [unit_code],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn insert_row(tx: &Transaction, mail_id: i64, unit: Option<&str>, r: &ValidRow) -> Result<i64> {
+    let date = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+    tx.prepare_cached(
+        "INSERT INTO rows (mail_id, unit_code, person_key, request_type, full_name, birth_date, \
+         id_number, id_issue_date, id_issue_place, position, unit_name, email, phone, \
+         cert_serial, change_detail, reason, note, source_file, source_sheet, source_row) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+         ?19, ?20)",
+    )?
+    .execute(params![
+        mail_id,
+        unit,
+        r.person_key(),
+        r.request_type.code(),
+        r.full_name,
+        date(r.birth_date),
+        r.id_number,
+        date(r.id_issue_date),
+        r.id_issue_place,
+        r.position,
+        r.unit_name,
+        r.email,
+        r.phone,
+        r.cert_serial,
+        r.change_detail,
+        r.reason,
+        r.note,
+        r.source.file,
+        r.source.sheet,
+        r.source.row
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a stored row back (columns in `query::ROW_COLUMNS` order, from index `at`).
+pub(crate) fn row_from(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ValidRow> {
+    let date = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
+        Ok(r.get::<_, Option<String>>(at + i)?
+            .and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()))
+    };
+    let code: String = r.get(at)?;
+    Ok(ValidRow {
+        request_type: RequestType::from_code(&code).unwrap_or(RequestType::NewCert),
+        full_name: r.get(at + 1)?,
+        birth_date: date(2)?,
+        id_number: r.get(at + 3)?,
+        id_issue_date: date(4)?,
+        id_issue_place: r.get(at + 5)?,
+        position: r.get(at + 6)?,
+        unit_name: r.get(at + 7)?,
+        email: r.get(at + 8)?,
+        phone: r.get(at + 9)?,
+        cert_serial: r.get(at + 10)?,
+        change_detail: r.get(at + 11)?,
+        reason: r.get(at + 12)?,
+        note: r.get(at + 13)?,
+        source: RowSource {
+            file: r.get(at + 14)?,
+            sheet: r.get(at + 15)?,
+            row: r.get(at + 16)?,
+        },
+    })
+}

@@ -1,0 +1,212 @@
+//! Read-only queries for reports and the status summary.
+
+use anyhow::Result;
+use rusqlite::Connection;
+
+use crate::validate::ValidRow;
+
+/// The `rows` columns [`super::row_from`] reads, in order.
+pub const ROW_COLUMNS: &str = "r.request_type, r.full_name, r.birth_date, r.id_number, \
+    r.id_issue_date, r.id_issue_place, r.position, r.unit_name, r.email, r.phone, r.cert_serial, \
+    r.change_detail, r.reason, r.note, r.source_file, r.source_sheet, r.source_row";
+
+/// The rows of one version, in the order the school wrote them.
+pub fn version_rows(conn: &Connection, version_id: i64) -> Result<Vec<(i64, ValidRow)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT r.id, {ROW_COLUMNS} FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
+         WHERE vr.version_id = ?1 ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row"
+    ))?;
+    let rows = stmt
+        .query_map([version_id], |r| Ok((r.get(0)?, super::row_from(r, 1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// One mail as the report lists it.
+#[derive(Debug, Clone)]
+pub struct MailLine {
+    pub id: i64,
+    pub message_id: String,
+    pub received_at: String,
+    pub from: String,
+    pub subject: String,
+    pub unit_code: Option<String>,
+    pub trust: String,
+    pub outcome: String,
+    pub reply_kind: String,
+    pub late: bool,
+    pub note: String,
+    pub errors: i64,
+    pub warnings: i64,
+}
+
+/// Every mail taken, in the order taken.
+pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
+    let mut stmt = conn.prepare(
+        "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, m.trust, \
+         m.outcome, m.reply_kind, m.late, m.note, \
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning') \
+         FROM mails m ORDER BY m.id",
+    )?;
+    let lines = stmt
+        .query_map([], |r| {
+            Ok(MailLine {
+                id: r.get(0)?,
+                message_id: r.get(1)?,
+                received_at: r.get(2)?,
+                from: r.get(3)?,
+                subject: r.get(4)?,
+                unit_code: r.get(5)?,
+                trust: r.get(6)?,
+                outcome: r.get(7)?,
+                reply_kind: r.get(8)?,
+                late: r.get(9)?,
+                note: r.get(10)?,
+                errors: r.get(11)?,
+                warnings: r.get(12)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(lines)
+}
+
+/// One stored problem, with the Message-ID of its mail.
+#[derive(Debug, Clone)]
+pub struct ProblemLine {
+    pub message_id: String,
+    pub file: String,
+    pub sheet: String,
+    pub row: i64,
+    pub column: String,
+    pub field: String,
+    pub value: String,
+    pub severity: String,
+    pub message: String,
+}
+
+/// Every problem of every mail, in the order found.
+pub fn problems(conn: &Connection) -> Result<Vec<ProblemLine>> {
+    let mut stmt = conn.prepare(
+        "SELECT m.message_id, p.file, p.sheet, p.row, p.column_header, p.field, p.value, \
+         p.severity, p.message FROM problems p JOIN mails m ON m.id = p.mail_id ORDER BY p.id",
+    )?;
+    let lines = stmt
+        .query_map([], |r| {
+            Ok(ProblemLine {
+                message_id: r.get(0)?,
+                file: r.get(1)?,
+                sheet: r.get(2)?,
+                row: r.get(3)?,
+                column: r.get(4)?,
+                field: r.get(5)?,
+                value: r.get(6)?,
+                severity: r.get(7)?,
+                message: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(lines)
+}
+
+/// A unit's current accepted version.
+#[derive(Debug, Clone)]
+pub struct CurrentVersion {
+    pub unit_code: String,
+    pub version_id: i64,
+    pub code: String,
+    pub mail_message_id: String,
+    pub received_at: String,
+    pub late: bool,
+    pub unverified: bool,
+    pub rows: Vec<ValidRow>,
+}
+
+/// The current version of every unit that has one.
+pub fn current_versions(conn: &Connection) -> Result<Vec<CurrentVersion>> {
+    let mut stmt = conn.prepare(
+        "SELECT v.unit_code, v.id, v.code, m.message_id, m.received_at, m.late, m.trust \
+         FROM versions v JOIN mails m ON m.id = v.mail_id \
+         WHERE v.id = (SELECT max(id) FROM versions v2 WHERE v2.unit_code = v.unit_code) \
+         ORDER BY v.unit_code",
+    )?;
+    let heads: Vec<(String, i64, String, String, String, bool, String)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    heads
+        .into_iter()
+        .map(
+            |(unit_code, version_id, code, mail_message_id, received_at, late, trust)| {
+                Ok(CurrentVersion {
+                    rows: version_rows(conn, version_id)?
+                        .into_iter()
+                        .map(|(_, r)| r)
+                        .collect(),
+                    unit_code,
+                    version_id,
+                    code,
+                    mail_message_id,
+                    received_at,
+                    late,
+                    unverified: trust == "unverified",
+                })
+            },
+        )
+        .collect()
+}
+
+/// The Message-ID of the mail a stored row came from, by version row: (version, row) → mail.
+pub fn row_message_ids(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.message_id FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
+         JOIN mails m ON m.id = r.mail_id WHERE vr.version_id = ?1 \
+         ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row",
+    )?;
+    let ids = stmt
+        .query_map([version_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+/// Counts for the run summary and `status`.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub mails: i64,
+    pub by_outcome: Vec<(String, i64)>,
+    pub replies_pending: i64,
+    pub replies_sent: i64,
+    pub replies_failed: i64,
+}
+
+pub fn totals(conn: &Connection) -> Result<Totals> {
+    let mut t = Totals {
+        mails: conn.query_row("SELECT count(*) FROM mails", [], |r| r.get(0))?,
+        ..Default::default()
+    };
+    let mut stmt =
+        conn.prepare("SELECT outcome, count(*) FROM mails GROUP BY outcome ORDER BY outcome")?;
+    t.by_outcome = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let count = |status: &str| -> Result<i64> {
+        Ok(conn.query_row(
+            "SELECT count(*) FROM outbox WHERE status = ?1",
+            [status],
+            |r| r.get(0),
+        )?)
+    };
+    t.replies_pending = count("pending")?;
+    t.replies_sent = count("sent")?;
+    t.replies_failed = count("failed")?;
+    Ok(t)
+}

@@ -1,0 +1,337 @@
+//! The built binary on the embedded default: the sample Maildir end to end, a second run, bad
+//! input, and the small commands.
+
+use std::path::Path;
+
+use crate::support::{copy_dir, csv_rows, cts, golden, read, reply_summary, root, run_once};
+
+fn sample_copy(dir: &Path) -> std::path::PathBuf {
+    let maildir = dir.join("maildir");
+    copy_dir(&root().join("samples/maildir"), &maildir);
+    maildir
+}
+
+fn outbox_files(data: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(data.join("outbox"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+    files.sort();
+    files
+}
+
+#[test]
+fn sample_maildir_gives_the_expected_csvs_and_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = sample_copy(dir.path());
+    let data = dir.path().join("data");
+    let out = run_once(&maildir, &data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "Mails taken: 9 (accepted 3, rejected 2, no list 1, held 1, ignored 1, duplicate 1)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Replies written: 6"), "{stdout}");
+
+    let expected = root().join("tests/expected/sample");
+    for name in ["units.csv", "requests.csv", "mails.csv", "problems.csv"] {
+        golden(&expected.join(name), &read(&data.join("report").join(name)));
+    }
+    let replies = outbox_files(&data);
+    assert_eq!(replies.len(), 6);
+    // Golden replies are named after the mail they answer, so the set is readable.
+    let mut by_answer = Vec::new();
+    for path in &replies {
+        let summary = reply_summary(&std::fs::read(path).unwrap());
+        let answered = summary
+            .lines()
+            .find_map(|l| l.strip_prefix("In-Reply-To: <"))
+            .and_then(|l| l.split('@').next())
+            .expect("every reply answers a mail")
+            .to_string();
+        by_answer.push(answered.clone());
+        golden(
+            &expected.join("outbox").join(format!("{answered}.txt")),
+            &summary,
+        );
+    }
+    by_answer.sort();
+    assert_eq!(
+        by_answer,
+        [
+            "sample-01",
+            "sample-02",
+            "sample-03",
+            "sample-05",
+            "sample-06",
+            "sample-08"
+        ],
+        "no reply to the auto-reply, the duplicate or the unknown sender"
+    );
+    assert!(data.join("report/doi-chieu.xlsx").is_file());
+}
+
+#[test]
+fn a_second_run_changes_nothing_and_sends_no_second_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = sample_copy(dir.path());
+    let data = dir.path().join("data");
+    run_once(&maildir, &data);
+    let replies = outbox_files(&data);
+    let csvs: Vec<String> = ["units.csv", "requests.csv", "mails.csv", "problems.csv"]
+        .iter()
+        .map(|n| read(&data.join("report").join(n)))
+        .collect();
+    let maildir_before = listing(&maildir);
+
+    let out = run_once(&maildir, &data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Mails taken: 0"), "{stdout}");
+    assert!(stdout.contains("Replies written: 0"), "{stdout}");
+    assert_eq!(outbox_files(&data), replies);
+    for (n, before) in ["units.csv", "requests.csv", "mails.csv", "problems.csv"]
+        .iter()
+        .zip(csvs)
+    {
+        assert_eq!(read(&data.join("report").join(n)), before, "{n} changed");
+    }
+    assert_eq!(
+        listing(&maildir),
+        maildir_before,
+        "the Maildir is read-only"
+    );
+}
+
+/// Every file under a folder with its bytes' length, to see that nothing was moved or edited.
+fn listing(dir: &Path) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur", "tmp"] {
+        if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+            for e in entries {
+                let e = e.unwrap();
+                out.push((
+                    format!("{sub}/{}", e.file_name().to_string_lossy()),
+                    e.metadata().unwrap().len(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_copy_of_the_maildir_is_recognised_as_already_taken() {
+    // The same mails under another folder (a restored backup, a one-off --maildir run) are not
+    // taken again: Maildir keys do not depend on the folder.
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = sample_copy(dir.path());
+    let data = dir.path().join("data");
+    run_once(&maildir, &data);
+    let other = dir.path().join("elsewhere");
+    copy_dir(&maildir, &other);
+    let out = run_once(&other, &data);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Mails taken: 0"));
+}
+
+#[test]
+fn bad_input_is_a_clear_outcome_and_the_run_goes_on() {
+    use cts_intake::testkit::{MaildirMail, write_maildir};
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    let good = cts_intake::testkit::sample_mails().remove(0).bytes;
+    let mails = vec![
+        // Binary garbage: no header at all.
+        MaildirMail { delivered: 1_670_000_001, seen: false, bytes: vec![0, 159, 146, 150, 255, 0, 13, 10] },
+        // A multipart mail whose boundary never comes: broken MIME.
+        MaildirMail {
+            delivered: 1_670_000_002,
+            seen: false,
+            bytes: b"From: c3nguyenkhuyen@namdinh.edu.vn\r\nTo: cttt@namdinh.edu.vn\r\nSubject: DS\r\nMessage-ID: <broken@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: application/vnd.ms-excel; name=\"ds.xls\"\r\nContent-Transfer-Encoding: base64\r\n\r\n0M8R4KGxGuEAAAAA!!!not base64\r\n".to_vec(),
+        },
+        // An empty file.
+        MaildirMail { delivered: 1_670_000_003, seen: false, bytes: Vec::new() },
+        // And a good mail after them.
+        MaildirMail { delivered: 1_670_000_004, seen: false, bytes: good },
+    ];
+    write_maildir(&maildir, &mails).unwrap();
+    let data = dir.path().join("data");
+    let out = run_once(&maildir, &data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Mails taken: 4"), "{stdout}");
+    let mails = csv_rows(&data.join("report/mails.csv"));
+    let outcomes: Vec<&str> = mails[1..].iter().map(|r| r[5].as_str()).collect();
+    assert_eq!(outcomes, ["held", "rejected", "held", "accepted"]);
+    // The broken attachment is answered with a reason the school can act on.
+    let problems = read(&data.join("report/problems.csv"));
+    assert!(problems.contains("broken@x,ds.xls"), "{problems}");
+    // Every mail's raw bytes are kept, even the empty one.
+    let raw_files = walk(&data.join("raw"));
+    assert_eq!(raw_files, 4);
+}
+
+fn walk(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn an_empty_maildir_is_a_quiet_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    let data = dir.path().join("data");
+    let out = run_once(&maildir, &data);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Mails taken: 0"));
+    let units = csv_rows(&data.join("report/units.csv"));
+    assert_eq!(
+        units.len(),
+        9,
+        "every registered unit is listed, none submitted"
+    );
+    assert!(units[1..].iter().all(|r| r[3] == "not_submitted"));
+}
+
+#[test]
+fn a_missing_maildir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cts(&["run", "--once", "--data-dir"])
+        .arg(dir.path())
+        .arg("--maildir")
+        .arg(dir.path().join("nowhere"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a Maildir"), "{err}");
+}
+
+#[test]
+fn report_writes_the_workbook_and_csvs_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = sample_copy(dir.path());
+    let data = dir.path().join("data");
+    run_once(&maildir, &data);
+    let out_dir = dir.path().join("out");
+    let out = cts(&["report", "--out"])
+        .arg(&out_dir)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        read(&out_dir.join("units.csv")),
+        read(&data.join("report/units.csv"))
+    );
+
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut wb: Xlsx<_> = open_workbook(out_dir.join("doi-chieu.xlsx")).unwrap();
+    assert_eq!(wb.sheet_names(), ["Tổng hợp", "Chi tiết"]);
+    let summary = wb.worksheet_range("Tổng hợp").unwrap();
+    assert_eq!(summary.get_value((0, 1)).unwrap().to_string(), "Tên đơn vị");
+    assert_eq!(
+        summary.height(),
+        9,
+        "a header and one line per registered unit"
+    );
+    assert_eq!(
+        summary.get_value((1, 3)).unwrap().to_string(),
+        "Đã tiếp nhận"
+    );
+    let detail = wb.worksheet_range("Chi tiết").unwrap();
+    assert_eq!(detail.height(), 11, "a header and the 10 current rows");
+    // IDs stay text with their leading zero.
+    assert_eq!(
+        detail.get_value((1, 4)).unwrap(),
+        &calamine::Data::String("036194003517".into())
+    );
+}
+
+#[test]
+fn the_template_is_written_and_read_back_by_our_own_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mau.xlsx");
+    let out = cts(&["template", "--out"]).arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let sheets = cts_intake::sheet::read("mau.xlsx", &bytes).unwrap();
+    let table = cts_intake::sheet::header::find(&sheets[0]).expect("the header is recognised");
+    assert_eq!(table.columns.len(), cts_intake::template::COLUMNS.len());
+    assert!(
+        cts_intake::sheet::header::find(&sheets[1]).is_none(),
+        "instructions are not a list"
+    );
+}
+
+#[test]
+fn units_import_checks_and_installs_a_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::copy(
+        root().join("config/default.toml"),
+        config_dir.join("default.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("config/units.csv"),
+        config_dir.join("units.csv"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cts-intake"))
+            .arg("--config")
+            .arg(config_dir.join("default.toml"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "code,name,kind,emails\nA,Trường A,THPT,a@x.vn\nB,Trường B,THPT,a@x.vn\n",
+    )
+    .unwrap();
+    let out = run(&["units", "import", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("registered for both"));
+
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "\u{FEFF}code,name,kind,emails\nTHPT-LHP,Trường THPT chuyên Lê Hồng Phong,THPT,c3lehongphong@namdinh.edu.vn\nNEW,Trường Mới,THPT,moi@namdinh.edu.vn\n",
+    )
+    .unwrap();
+    let out = run(&["units", "import", good.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("1 added, 1 changed, 7 removed"), "{said}");
+    let out = run(&["units", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listed.lines().count(), 2);
+    assert!(listed.contains("NEW\tTrường Mới\tTHPT\tmoi@namdinh.edu.vn"));
+}
