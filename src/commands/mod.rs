@@ -1,0 +1,11 @@
+//! One file per command: load what it needs, do it, print data to stdout.
+
+mod report;
+mod run;
+mod template;
+mod units;
+
+pub use report::report;
+pub use run::run;
+pub use template::template;
+pub use units::units;

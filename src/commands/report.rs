@@ -1,0 +1,19 @@
+//! `report`: the staff workbook and the CSVs.
+
+use anyhow::Result;
+
+use crate::cli::ReportArgs;
+use crate::config::Config;
+use crate::store::Store;
+use crate::units::Registry;
+
+/// `report`: write the workbook and CSVs.
+pub fn report(config_path: &std::path::Path, args: &ReportArgs) -> Result<()> {
+    let config = Config::load(config_path, &args.paths.overrides())?;
+    let registry = Registry::load(&config.units.file)?;
+    let store = Store::open(&config.database_path(), &config.raw_dir())?;
+    let rec = crate::report::reconcile(&store, &registry, config.campaign.deadline.timezone())?;
+    crate::report::write(&rec, &args.out)?;
+    println!("Report written to {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! `run`: take mail until shutdown (or once), then print a summary.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::watch;
+
+use crate::cli::RunArgs;
+use crate::config::Config;
+use crate::daemon::{self, Intake};
+use crate::mailbox::maildir::Maildir;
+
+/// `run`: take mail until shutdown (or once), then print a summary.
+pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
+    let config = Config::load(config_path, &args.paths.overrides())?;
+    let maildir_path = config
+        .source
+        .maildir
+        .clone()
+        .context("no mail source configured: set source.maildir or pass --maildir")?;
+    let maildir = Maildir::open(&maildir_path)?;
+    let report_dir = config.report_dir();
+    let outbox_dir = config.outbox_dir();
+    let intake = Arc::new(Mutex::new(Intake::open(config)?));
+
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; finishing the mail in hand");
+        let _ = tx.send(true);
+    });
+    let summary = daemon::run(intake.clone(), maildir, args.once, rx).await?;
+    let totals = daemon::blocking(&intake, |i| crate::store::query::totals(i.store.conn())).await?;
+
+    println!("Mailbox: {}", maildir_path.display());
+    println!(
+        "Mails taken: {} (accepted {}, rejected {}, no list {}, held {}, ignored {}, duplicate {})",
+        summary.taken,
+        summary.accepted,
+        summary.rejected,
+        summary.no_list,
+        summary.held,
+        summary.ignored,
+        summary.duplicate
+    );
+    if summary.failed > 0 {
+        println!(
+            "Mails not taken because of an error (retried next run): {}",
+            summary.failed
+        );
+    }
+    println!(
+        "Replies written: {} (into {})",
+        summary.replies_written,
+        outbox_dir.display()
+    );
+    println!(
+        "All runs: {} mails stored, {} replies delivered, {} pending",
+        totals.mails, totals.replies_sent, totals.replies_pending
+    );
+    println!("Report: {}", report_dir.join("doi-chieu.xlsx").display());
+    if summary.failed > 0 {
+        bail!("{} mails could not be taken; see the log", summary.failed);
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
