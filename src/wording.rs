@@ -106,3 +106,161 @@ pub fn file_no_table() -> String {
         .join(", ")
     )
 }
+
+// ---- Reconciliation report, paper copies, reminders (issue 6) ----
+
+/// The sheets of `doi-chieu.xlsx` (and the sections of `doi-chieu.html`).
+pub const SHEET_SUMMARY: &str = "Tổng hợp";
+pub const SHEET_NOT_SUBMITTED: &str = "Chưa gửi";
+pub const SHEET_DETAIL: &str = "Chi tiết";
+pub const SHEET_ISSUES: &str = "Cần xử lý";
+
+/// The sheet of one request type's consolidated list (Excel allows 31 characters).
+pub fn type_sheet_name(t: RequestType) -> &'static str {
+    match t {
+        RequestType::NewMailbox => "Cấp mới hòm thư",
+        RequestType::NewCert => "Cấp mới CTS",
+        RequestType::Reissue => "Cấp lại CTS",
+        RequestType::KeyRecovery => "Khôi phục khoá",
+        RequestType::Revoke => "Thu hồi CTS",
+        RequestType::Renew => "Gia hạn CTS",
+        RequestType::Change => "Thay đổi CTS",
+    }
+}
+
+/// The printed title of a sheet.
+pub fn sheet_title(sheet: &str) -> String {
+    match sheet {
+        SHEET_SUMMARY => "Tổng hợp tình hình gửi danh sách của các đơn vị".to_string(),
+        SHEET_NOT_SUBMITTED => "Các đơn vị chưa có danh sách được tiếp nhận".to_string(),
+        SHEET_DETAIL => "Chi tiết danh sách hiện hành của các đơn vị".to_string(),
+        SHEET_ISSUES => "Các việc cần cán bộ xử lý".to_string(),
+        other => match RequestType::ALL
+            .into_iter()
+            .find(|t| type_sheet_name(*t) == other)
+        {
+            Some(t) => format!("Danh sách đề nghị {}", t.label().to_lowercase()),
+            None => other.to_string(),
+        },
+    }
+}
+
+pub const YES_LATE: &str = "Muộn";
+pub const YES_UNVERIFIED: &str = "Chưa xác minh";
+
+pub const ISSUE_HELD_MAIL: &str = "Thư chờ xử lý";
+pub const ISSUE_AWAITING_CORRECTION: &str = "Danh sách chờ đơn vị sửa";
+pub const ISSUE_SAME_PERSON: &str = "Một người ở hai đơn vị";
+pub const ISSUE_FAILED_REPLY: &str = "Thư trả lời không gửi được";
+pub const ISSUE_NO_LIST: &str = "Thư không kèm danh sách.";
+
+pub const HELD_UNREADABLE: &str = "Thư không đọc được; cần mở bản gốc để kiểm tra.";
+pub const HELD_UNKNOWN_SENDER: &str =
+    "Người gửi chưa đăng ký và không dùng thư công vụ; cần xác minh trước khi tiếp nhận.";
+pub const HELD_UNIT_UNKNOWN: &str =
+    "Thư công vụ chưa đăng ký, không xác định được đơn vị; cần xác minh đơn vị gửi.";
+pub const HELD_UNVERIFIED_REVOKE: &str =
+    "Đề nghị thu hồi gửi từ địa chỉ chưa đăng ký của đơn vị; cần xác minh trước khi tiếp nhận.";
+
+/// The errors of a returned list: how many, and the first few.
+pub fn issue_errors(count: usize, first: &[(i64, &str, &str)]) -> String {
+    let mut s = format!("{count} lỗi");
+    if !first.is_empty() {
+        let list = first
+            .iter()
+            .map(|(row, value, message)| {
+                if *row > 0 {
+                    format!("dòng {row} \"{value}\": {message}")
+                } else {
+                    message.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        s.push_str(", ví dụ: ");
+        s.push_str(&list);
+    }
+    s
+}
+
+/// A returned list of a unit that still has an earlier accepted one.
+pub fn issue_still_current(code: &str) -> String {
+    format!("Vẫn dùng danh sách đã tiếp nhận trước (mã {code}).")
+}
+
+/// One unit's request for a person listed by two units.
+pub fn issue_same_person_in(unit: &str, request: &str, row: u32) -> String {
+    format!("{unit}: {request} (dòng {row})")
+}
+
+/// A person as staff find them.
+pub fn person(name: &str, id_number: &str) -> String {
+    if id_number.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} — CCCD {id_number}")
+    }
+}
+
+/// A reply or reminder the outbox gave up on.
+pub fn issue_failed_reply(kind: &str, attempts: i64, error: &str) -> String {
+    let what = match kind {
+        "ack" => "Thư xác nhận",
+        "errors" => "Thư báo lỗi",
+        "no_list" => "Thư báo thiếu danh sách",
+        "held" => "Thư báo đang kiểm tra",
+        "reminder" => "Thư nhắc",
+        _ => "Thư",
+    };
+    format!("{what} chưa gửi được sau {attempts} lần thử: {error}")
+}
+
+pub fn note_paper(note: &str) -> String {
+    format!("Bản giấy: {note}")
+}
+
+pub fn note_correction_awaited(when: &str) -> String {
+    format!("Danh sách gửi lúc {when} có lỗi, đang chờ đơn vị sửa")
+}
+
+pub fn note_same_person(name: &str, other_units: &str) -> String {
+    format!("{name} có cả trong danh sách của {other_units}")
+}
+
+/// The paper copy's state in the report. `when` formats an RFC 3339 time for staff.
+pub fn paper_verdict(v: &crate::report::paper::Verdict, when: &dyn Fn(&str) -> String) -> String {
+    use crate::report::paper::Verdict;
+    match v {
+        Verdict::Match => "Khớp".to_string(),
+        Verdict::Unchecked => "Đã nhận, chưa đối chiếu mã".to_string(),
+        Verdict::WrongRows { paper, list } => {
+            format!("Không khớp số dòng (bản giấy {paper}, danh sách {list})")
+        }
+        Verdict::OlderVersion {
+            number,
+            received_at,
+        } => format!("Của danh sách cũ (lần {number}, gửi {})", when(received_at)),
+        Verdict::Mismatch => "Không khớp mã".to_string(),
+        Verdict::NoList => "Chưa có danh sách điện tử".to_string(),
+    }
+}
+
+pub const COVER_TITLE: &str = "Phiếu đối chiếu";
+pub const COVER_UNIT: &str = "Đơn vị:";
+pub const COVER_CODE: &str = "Mã đối chiếu của danh sách đã gửi qua thư điện tử:";
+pub const COVER_TOTAL: &str = "Tổng số đề nghị";
+pub const COVER_NAME_HEADERS: [&str; 4] = ["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị"];
+pub const COVER_SIGNER: &str = "THỦ TRƯỞNG ĐƠN VỊ";
+pub const COVER_SIGNER_HINT: &str = "(Ký, ghi rõ họ tên, đóng dấu)";
+
+pub fn cover_received(when: &str) -> String {
+    format!("Sở tiếp nhận danh sách lúc {when}")
+}
+
+pub fn cover_instructions(paper_room: &str, deadline: &str) -> String {
+    format!(
+        "Đơn vị in phiếu này, đóng kèm bản giấy của danh sách (có chữ ký của thủ trưởng và đóng \
+         dấu) và nộp về {paper_room} trước {deadline}. Bản giấy phải đúng với danh sách trên: nếu \
+         đơn vị gửi lại danh sách, hãy in phiếu đối chiếu mới kèm theo thư xác nhận mới."
+    )
+}
