@@ -29,6 +29,7 @@ pub mod dedupe;
 pub mod mail;
 pub mod mailbox;
 pub mod pipeline;
+pub mod remind;
 pub mod reply;
 pub mod report;
 pub mod schema;

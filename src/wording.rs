@@ -264,3 +264,157 @@ pub fn cover_instructions(paper_room: &str, deadline: &str) -> String {
          đơn vị gửi lại danh sách, hãy in phiếu đối chiếu mới kèm theo thư xác nhận mới."
     )
 }
+
+/// The one-line answer of `paper receive`, for staff at the desk. `unit` is "CODE (name)";
+/// `current` is the unit's current version as (code, rows, received), when it has one.
+pub fn paper_answer(
+    unit: &str,
+    verdict: &crate::report::paper::Verdict,
+    code: &str,
+    current: Option<(&str, usize, &str)>,
+    when: &dyn Fn(&str) -> String,
+) -> String {
+    use crate::report::paper::Verdict;
+    let (cur_code, cur_rows, cur_when) = current.unwrap_or(("", 0, ""));
+    match verdict {
+        Verdict::Match => format!(
+            "KHỚP — {unit}: bản giấy đúng danh sách gửi lúc {}, mã {cur_code}, {cur_rows} dòng.",
+            when(cur_when)
+        ),
+        Verdict::Unchecked => format!(
+            "ĐÃ GHI NHẬN — {unit}: chưa đối chiếu mã; danh sách hiện hành có mã {cur_code}, \
+             {cur_rows} dòng (gửi lúc {}).",
+            when(cur_when)
+        ),
+        Verdict::WrongRows { paper, list } => format!(
+            "KHÔNG KHỚP — {unit}: bản giấy có {paper} dòng, danh sách hiện hành (mã {cur_code}) \
+             có {list} dòng."
+        ),
+        Verdict::OlderVersion {
+            number,
+            received_at,
+        } => format!(
+            "KHÔNG KHỚP — {unit}: mã {code} là của danh sách gửi lần {number} lúc {}; đơn vị đã \
+             gửi danh sách mới (mã {cur_code}, {cur_rows} dòng, gửi lúc {}), cần nộp bản giấy \
+             của danh sách mới.",
+            when(received_at),
+            when(cur_when)
+        ),
+        Verdict::Mismatch => format!(
+            "KHÔNG KHỚP — {unit}: mã {code} không phải mã danh sách nào của đơn vị; mã hiện hành \
+             là {cur_code} ({cur_rows} dòng)."
+        ),
+        Verdict::NoList => format!(
+            "CHƯA CÓ DANH SÁCH — {unit}: đã ghi nhận bản giấy, nhưng đơn vị chưa có danh sách \
+             điện tử được tiếp nhận."
+        ),
+    }
+}
+
+/// `paper receive` for a code that is not in the registry.
+pub fn paper_unknown_unit(code: &str) -> String {
+    format!(
+        "KHÔNG RÕ ĐƠN VỊ — không có đơn vị mã \"{code}\" trong danh sách đơn vị; bản giấy chưa \
+         được ghi nhận (xem mã bằng lệnh `units list`)."
+    )
+}
+
+pub fn paper_undone(unit: &str, recorded: &str) -> String {
+    format!("ĐÃ HUỶ — ghi nhận bản giấy của {unit} lúc {recorded} không còn được tính.")
+}
+
+pub const PAPER_NOTHING_TO_UNDO: &str = "Không có ghi nhận bản giấy nào để huỷ.";
+
+/// The reminder's subject.
+pub fn reminder_subject(no_list: bool, unit_name: &str) -> String {
+    if no_list {
+        format!("[Nhắc] Gửi danh sách đề nghị cấp hòm thư công vụ, chứng thư số — {unit_name}")
+    } else {
+        format!("[Nhắc] Nộp bản giấy danh sách đề nghị — {unit_name}")
+    }
+}
+
+/// What the reminder needs to say.
+#[derive(Debug, Clone)]
+pub struct ReminderText<'a> {
+    pub unit_name: &'a str,
+    pub no_list: bool,
+    /// The current version's code and row count (for a paper reminder).
+    pub code: &'a str,
+    pub rows: usize,
+    /// The state of a paper copy already brought that does not match, if any.
+    pub paper_state: Option<String>,
+    pub deadline: &'a str,
+    pub deadline_passed: bool,
+    pub department_name: &'a str,
+    pub department_address: &'a str,
+    pub paper_room: &'a str,
+}
+
+/// The body of a reminder: polite, short, and saying exactly what is missing.
+pub fn reminder_body(t: &ReminderText) -> String {
+    let mut s = format!("Kính gửi: {}\n\n", t.unit_name);
+    let deadline = if t.deadline_passed {
+        format!(
+            "Hạn gửi danh sách ({}) đã qua; Sở vẫn tiếp nhận và đề nghị đơn vị hoàn thành sớm.",
+            t.deadline
+        )
+    } else {
+        format!("Hạn gửi danh sách là {}.", t.deadline)
+    };
+    if t.no_list {
+        s.push_str(&format!(
+            "{} trân trọng nhắc: đến nay Sở chưa tiếp nhận được danh sách đề nghị cấp hòm thư \
+             công vụ và dịch vụ chứng thư số của đơn vị. {deadline}\n\n\
+             Đơn vị vui lòng gửi danh sách theo mẫu (tệp Excel) đến địa chỉ {} từ địa chỉ thư \
+             công vụ đã đăng ký của đơn vị, và nộp bản giấy (có chữ ký của thủ trưởng, đóng dấu) \
+             về {}.\n\n\
+             Nếu đơn vị đã gửi danh sách và nhận được thư báo lỗi, xin vui lòng sửa theo hướng \
+             dẫn trong thư đó rồi gửi lại toàn bộ danh sách. Nếu đơn vị không có cán bộ cần đề \
+             nghị, xin vui lòng trả lời thư này để Sở được biết.\n",
+            t.department_name, t.department_address, t.paper_room
+        ));
+    } else {
+        s.push_str(&format!(
+            "{} đã tiếp nhận danh sách đề nghị của đơn vị qua thư điện tử (mã đối chiếu {}, {} \
+             đề nghị), ",
+            t.department_name, t.code, t.rows
+        ));
+        match &t.paper_state {
+            Some(state) => s.push_str(&format!(
+                "nhưng bản giấy đơn vị đã nộp chưa khớp với danh sách này ({state}).\n\n"
+            )),
+            None => s.push_str("nhưng chưa nhận được bản giấy.\n\n"),
+        }
+        s.push_str(&format!(
+            "Đơn vị vui lòng in danh sách, ghi mã đối chiếu {} lên bản giấy (hoặc đóng kèm \
+             phiếu đối chiếu gửi theo thư xác nhận), trình thủ trưởng ký, đóng dấu và nộp về {}. \
+             {deadline}\n",
+            t.code, t.paper_room
+        ));
+    }
+    s.push_str(&format!(
+        "\nTrân trọng cảm ơn.\n\n--\n{}\nThư này được hệ thống tiếp nhận danh sách gửi tự động. \
+         Nếu cần hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại {}.\n",
+        t.department_name, t.paper_room
+    ));
+    s
+}
+
+pub fn remind_not_yet(opens: &str, deadline: &str) -> String {
+    format!("Chưa đến lúc nhắc: hạn gửi là {deadline}, bắt đầu nhắc từ ngày {opens}.")
+}
+
+pub fn remind_line(done: &str, unit: &str, no_list: bool, to: &str) -> String {
+    let why = if no_list {
+        "chưa có danh sách được tiếp nhận"
+    } else {
+        "chưa có bản giấy khớp"
+    };
+    format!("{done} — {unit}: {why}; gửi {to}")
+}
+
+pub const REMIND_WRITTEN: &str = "Đã nhắc";
+pub const REMIND_WOULD: &str = "Sẽ nhắc";
+pub const REMIND_ALREADY: &str = "Đã nhắc hôm nay, bỏ qua";
+pub const REMIND_NO_ADDRESS: &str = "Không có địa chỉ đã đăng ký, bỏ qua";

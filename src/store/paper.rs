@@ -8,6 +8,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{OutgoingReply, Store};
 
+/// Now, RFC 3339 to the second, as the other times in the CSVs.
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 /// One accepted version of a unit's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionLine {
@@ -183,7 +188,7 @@ impl Store {
              version_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 r.unit_code,
-                Utc::now().to_rfc3339(),
+                now(),
                 r.code,
                 r.row_count.map(|n| n as i64),
                 r.note,
@@ -216,7 +221,7 @@ impl Store {
         let Some(mut last) = last else {
             return Ok(None);
         };
-        let now = Utc::now().to_rfc3339();
+        let now = now();
         self.conn.execute(
             "UPDATE paper_receipts SET undone_at = ?2 WHERE id = ?1",
             params![last.id, now],
@@ -247,7 +252,7 @@ impl Store {
         reason: &str,
         mail: &OutgoingReply,
     ) -> Result<bool> {
-        let now = Utc::now().to_rfc3339();
+        let now = now();
         let tx = self.conn.transaction()?;
         let already: Option<i64> = tx
             .query_row(
