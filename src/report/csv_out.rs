@@ -32,7 +32,7 @@ pub const UNITS_HEADER: [&str; 20] = [
     "paper_state",
 ];
 
-pub const REQUESTS_HEADER: [&str; 18] = [
+pub const REQUESTS_HEADER: [&str; 20] = [
     "unit_code",
     "request_type",
     "full_name",
@@ -51,6 +51,8 @@ pub const REQUESTS_HEADER: [&str; 18] = [
     "source_file",
     "source_sheet",
     "source_row",
+    "unit_name",
+    "source_received_at",
 ];
 
 pub const MAILS_HEADER: [&str; 8] = [
@@ -152,6 +154,8 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
                 r.source.file.clone(),
                 r.source.sheet.clone(),
                 r.source.row.to_string(),
+                r.unit_name.clone(),
+                l.received_at.clone(),
             ]
         })
         .collect();

@@ -2,4 +2,5 @@
 
 mod cli;
 mod pipeline;
+mod report;
 mod support;
