@@ -188,3 +188,96 @@ pub fn for_outcome(
         bytes: render(&sheet),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::RowSource;
+
+    fn row(name: &str, t: RequestType) -> ValidRow {
+        ValidRow {
+            request_type: t,
+            full_name: name.into(),
+            birth_date: None,
+            id_number: "036085000001".into(),
+            id_issue_date: None,
+            id_issue_place: String::new(),
+            position: String::new(),
+            unit_name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            cert_serial: String::new(),
+            change_detail: String::new(),
+            reason: String::new(),
+            note: String::new(),
+            source: RowSource::default(),
+        }
+    }
+
+    #[test]
+    fn the_cover_sheet_shows_unit_code_counts_and_names() {
+        let rows = [
+            row("Nguyễn Văn An", RequestType::NewCert),
+            row("Trần Thị <Bình>", RequestType::NewCert),
+            row("Lê Văn Chung", RequestType::Renew),
+        ];
+        let html = String::from_utf8(render(&CoverSheet {
+            department: "Sở Giáo dục và Đào tạo Nam Định",
+            title: "DANH SÁCH ĐỀ NGHỊ",
+            unit_code: "THPT-LHP",
+            unit_name: "Trường THPT chuyên Lê Hồng Phong",
+            received: "15:40 ngày 08/12/2022",
+            code: "2KG6690H",
+            rows: &rows,
+            paper_room: "Phòng 401",
+            deadline: "23:59 ngày 17/12/2022",
+        }))
+        .unwrap();
+        assert!(html.contains("PHIẾU ĐỐI CHIẾU"));
+        assert!(html.contains("<div class=\"code\">2KG6690H</div>"));
+        assert!(html.contains("Trường THPT chuyên Lê Hồng Phong (THPT-LHP)"));
+        assert!(html.contains("<td>Cấp mới chứng thư số</td><td class=\"n\">2</td>"));
+        assert!(html.contains("<td>Gia hạn chứng thư số</td><td class=\"n\">1</td>"));
+        assert!(
+            !html.contains("Thu hồi chứng thư số</td><td"),
+            "no line for a type absent"
+        );
+        assert!(html.contains("Trần Thị &lt;Bình&gt;"), "names are escaped");
+        assert!(html.contains("15:40 ngày 08/12/2022") && html.contains("Phòng 401"));
+        assert_eq!(
+            file_name("THPT-LHP", "2KG6690H"),
+            "phieu-doi-chieu-THPT-LHP-2KG6690H.html"
+        );
+    }
+
+    #[test]
+    fn only_an_accepted_outcome_has_a_cover_sheet() {
+        let config = crate::config::Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+            &Default::default(),
+        )
+        .unwrap();
+        let mut outcome = Outcome::new(crate::pipeline::OutcomeKind::Rejected, "");
+        let unit = crate::units::Unit {
+            code: "THPT-NK".into(),
+            name: "Trường THPT Nguyễn Khuyến".into(),
+            kind: "THPT".into(),
+            emails: vec![],
+        };
+        outcome.unit = Some(unit);
+        assert!(for_outcome(&outcome, Utc::now(), &config).is_none());
+        let rows = vec![row("Nguyễn Văn An", RequestType::NewCert)];
+        outcome.kind = crate::pipeline::OutcomeKind::Accepted;
+        outcome.version = Some(crate::pipeline::NewVersion {
+            code: crate::dedupe::reconciliation_code(&rows),
+            rows,
+            changes: Default::default(),
+            had_previous: false,
+        });
+        let a = for_outcome(&outcome, Utc::now(), &config).unwrap();
+        assert!(a.filename.starts_with("phieu-doi-chieu-THPT-NK-"));
+        assert_eq!(a.content_type, "text/html; charset=utf-8");
+        let text = String::from_utf8(a.bytes).unwrap();
+        assert!(text.contains("Nguyễn Văn An") && text.contains("Phòng 401"));
+    }
+}

@@ -42,7 +42,7 @@ fn cell(out: &mut String, c: &Cell) {
 fn table(out: &mut String, t: &Table) {
     let _ = write!(
         out,
-        "<section id=\"{}\">\n<h2>{} — {}</h2>\n",
+        "<section data-sheet=\"{}\">\n<h2>{} — {}</h2>\n",
         html(&t.name),
         html(&t.name),
         html(&t.title)
@@ -118,7 +118,7 @@ pub fn render(rec: &Reconciliation) -> String {
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         html(&format!("Đối chiếu — {title}"))
     );
-    let _ = writeln!(out, "<section id=\"tong-quan\">");
+    let _ = writeln!(out, "<section data-sheet=\"tong-quan\">");
     if !rec.settings.department.is_empty() {
         let _ = writeln!(
             out,

@@ -308,7 +308,7 @@ fn html_tables(html: &str) -> HashMap<String, Vec<Vec<String>>> {
             .replace("&amp;", "&")
     };
     let mut out = HashMap::new();
-    for section in html.split("<section id=\"").skip(1) {
+    for section in html.split("<section data-sheet=\"").skip(1) {
         let id = unescape(&section[..section.find('"').unwrap()]);
         let rows: Vec<Vec<String>> = section
             .split("<tr>")
@@ -335,6 +335,18 @@ fn html_tables(html: &str) -> HashMap<String, Vec<Vec<String>>> {
 #[test]
 fn a_campaign_of_100_units_gives_a_workbook_an_html_page_and_csvs_that_agree() {
     let c = Campaign::run();
+    // A reply the outbox gave up on (the SMTP sender marks them so).
+    let store = cts_intake::store::Store::open(&c.data.join("intake.sqlite3"), &c.data.join("raw"))
+        .unwrap();
+    store
+        .conn()
+        .execute(
+            "UPDATE outbox SET status = 'failed', attempts = 5, last_error = '550 mailbox full' \
+             WHERE id = (SELECT max(id) FROM outbox WHERE kind = 'ack')",
+            [],
+        )
+        .unwrap();
+    drop(store);
     let out = c.report();
     let units = units_csv(&out);
     assert_eq!(units.len(), UNITS, "one line per registered unit");
@@ -460,6 +472,12 @@ fn a_campaign_of_100_units_gives_a_workbook_an_html_page_and_csvs_that_agree() {
     assert_eq!(kind("Thư chờ xử lý"), 1, "the Gmail sender");
     assert_eq!(kind("Danh sách chờ đơn vị sửa"), 6);
     assert_eq!(kind("Một người ở hai đơn vị"), 1);
+    let failed = issues
+        .iter()
+        .find(|r| r[0] == "Thư trả lời không gửi được")
+        .expect("the failed reply is listed");
+    assert!(failed[5].contains("550 mailbox full"), "{failed:?}");
+    assert!(failed[1].starts_with("DV"), "the unit of the mail answered");
     let same = issues
         .iter()
         .find(|r| r[0] == "Một người ở hai đơn vị")
