@@ -40,6 +40,11 @@ pub enum Command {
     Units(UnitsCommand),
     /// Write the blank official request template (xlsx) for schools.
     Template(TemplateArgs),
+    /// Paper copies brought to the department: record one, list them, undo the last.
+    #[command(subcommand)]
+    Paper(PaperCommand),
+    /// Remind units that have no accepted list or no matching paper copy (never twice a day).
+    Remind(RemindArgs),
 }
 
 /// Overrides of the configuration's paths, for one-off runs on another mailbox copy.
@@ -100,4 +105,52 @@ pub struct TemplateArgs {
     /// Where to write the template (.xlsx).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaperCommand {
+    /// Record a unit's paper copy and check it against the list sent by mail; one line answers
+    /// (exit status 0 on a match, 1 on a mismatch or an unknown unit).
+    Receive {
+        /// The unit's code, as in the registry (`units list`).
+        unit: String,
+        /// The reconciliation code written on the paper.
+        #[arg(long)]
+        code: Option<String>,
+        /// The number of rows on the paper.
+        #[arg(long)]
+        rows: Option<usize>,
+        /// A note kept with the receipt (shown in the report).
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        paths: PathArgs,
+    },
+    /// Print every receipt, undone ones included.
+    List {
+        #[command(flatten)]
+        paths: PathArgs,
+    },
+    /// Undo the latest receipt (of UNIT when given); it is kept, marked undone.
+    Undo {
+        /// Only this unit's latest receipt.
+        unit: Option<String>,
+        #[command(flatten)]
+        paths: PathArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RemindArgs {
+    /// Start reminding this many days before the deadline.
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    /// The day to remind for (YYYY-MM-DD; default: today in the campaign's time zone).
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
+    /// Print who would be reminded; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub paths: PathArgs,
 }

@@ -25,6 +25,9 @@ pub struct Config {
     /// Rules of validation that vary by campaign.
     #[serde(default)]
     pub rules: Rules,
+    /// The staff report.
+    #[serde(default)]
+    pub report: ReportConfig,
 }
 
 /// The campaign: the department's letter in config form.
@@ -167,6 +170,16 @@ fn default_true() -> bool {
     true
 }
 
+/// The staff report.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReportConfig {
+    /// Columns of the consolidated list of a request type, by type code
+    /// (`new_cert = ["seq", "full_name", ...]`); a type not named keeps the default.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, Vec<String>>,
+}
+
 /// Command-line values that take precedence over the file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -232,6 +245,7 @@ impl Config {
         if self.rules.min_age >= self.rules.max_age {
             bail!("rules.min-age must be below rules.max-age");
         }
+        crate::report::columns::TypeColumns::from_config(&self.report.columns)?;
         Ok(())
     }
 

@@ -122,11 +122,7 @@ impl Intake {
 
     /// Rewrites the report folder.
     pub fn write_report(&self) -> Result<()> {
-        let rec = crate::report::reconcile(
-            &self.store,
-            &self.registry,
-            self.config.campaign.deadline.timezone(),
-        )?;
+        let rec = crate::report::build(&self.store, &self.registry, &self.config)?;
         crate::report::write(&rec, &self.config.report_dir())
     }
 }

@@ -14,7 +14,7 @@
 //!         ──► dedupe (against the unit's stored version) ──► pipeline::Outcome
 //!         ──► store (one SQLite transaction: mail, rows, problems, version, reply in the outbox)
 //!         ──► reply::outbox ──► .eml files (or SMTP)
-//! store ──► report::reconcile ──► Reconciliation ──► doi-chieu.xlsx + CSVs
+//! store ──► report::reconcile ──► Reconciliation ──► doi-chieu.xlsx + doi-chieu.html + CSVs
 //! ```
 //!
 //! Exactly once: a mail is keyed by (mailbox, key in the mailbox) and recognised again by
@@ -29,6 +29,7 @@ pub mod dedupe;
 pub mod mail;
 pub mod mailbox;
 pub mod pipeline;
+pub mod remind;
 pub mod reply;
 pub mod report;
 pub mod schema;

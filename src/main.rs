@@ -28,6 +28,12 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report(&cli.config, args),
         Command::Units(c) => commands::units(&cli.config, c),
         Command::Template(args) => commands::template(&cli.config, args),
+        Command::Remind(args) => commands::remind(&cli.config, args),
+        // Exit status 1 on a mismatch, without "error:": the answer line says it.
+        Command::Paper(c) => match commands::paper(&cli.config, c) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

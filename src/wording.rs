@@ -106,3 +106,315 @@ pub fn file_no_table() -> String {
         .join(", ")
     )
 }
+
+// ---- Reconciliation report, paper copies, reminders (issue 6) ----
+
+/// The sheets of `doi-chieu.xlsx` (and the sections of `doi-chieu.html`).
+pub const SHEET_SUMMARY: &str = "Tổng hợp";
+pub const SHEET_NOT_SUBMITTED: &str = "Chưa gửi";
+pub const SHEET_DETAIL: &str = "Chi tiết";
+pub const SHEET_ISSUES: &str = "Cần xử lý";
+
+/// The sheet of one request type's consolidated list (Excel allows 31 characters).
+pub fn type_sheet_name(t: RequestType) -> &'static str {
+    match t {
+        RequestType::NewMailbox => "Cấp mới hòm thư",
+        RequestType::NewCert => "Cấp mới CTS",
+        RequestType::Reissue => "Cấp lại CTS",
+        RequestType::KeyRecovery => "Khôi phục khoá",
+        RequestType::Revoke => "Thu hồi CTS",
+        RequestType::Renew => "Gia hạn CTS",
+        RequestType::Change => "Thay đổi CTS",
+    }
+}
+
+/// The printed title of a sheet.
+pub fn sheet_title(sheet: &str) -> String {
+    match sheet {
+        SHEET_SUMMARY => "Tổng hợp tình hình gửi danh sách của các đơn vị".to_string(),
+        SHEET_NOT_SUBMITTED => "Các đơn vị chưa có danh sách được tiếp nhận".to_string(),
+        SHEET_DETAIL => "Chi tiết danh sách hiện hành của các đơn vị".to_string(),
+        SHEET_ISSUES => "Các việc cần cán bộ xử lý".to_string(),
+        other => match RequestType::ALL
+            .into_iter()
+            .find(|t| type_sheet_name(*t) == other)
+        {
+            Some(t) => format!("Danh sách đề nghị {}", t.label().to_lowercase()),
+            None => other.to_string(),
+        },
+    }
+}
+
+pub const YES_LATE: &str = "Muộn";
+pub const YES_UNVERIFIED: &str = "Chưa xác minh";
+
+pub const ISSUE_HELD_MAIL: &str = "Thư chờ xử lý";
+pub const ISSUE_AWAITING_CORRECTION: &str = "Danh sách chờ đơn vị sửa";
+pub const ISSUE_SAME_PERSON: &str = "Một người ở hai đơn vị";
+pub const ISSUE_FAILED_REPLY: &str = "Thư trả lời không gửi được";
+pub const ISSUE_NO_LIST: &str = "Thư không kèm danh sách.";
+
+pub const HELD_UNREADABLE: &str = "Thư không đọc được; cần mở bản gốc để kiểm tra.";
+pub const HELD_UNKNOWN_SENDER: &str =
+    "Người gửi chưa đăng ký và không dùng thư công vụ; cần xác minh trước khi tiếp nhận.";
+pub const HELD_UNIT_UNKNOWN: &str =
+    "Thư công vụ chưa đăng ký, không xác định được đơn vị; cần xác minh đơn vị gửi.";
+pub const HELD_UNVERIFIED_REVOKE: &str =
+    "Đề nghị thu hồi gửi từ địa chỉ chưa đăng ký của đơn vị; cần xác minh trước khi tiếp nhận.";
+
+/// The errors of a returned list: how many, and the first few.
+pub fn issue_errors(count: usize, first: &[(i64, &str, &str)]) -> String {
+    let mut s = format!("{count} lỗi");
+    if !first.is_empty() {
+        let list = first
+            .iter()
+            .map(|(row, value, message)| {
+                if *row > 0 {
+                    format!("dòng {row} \"{value}\": {message}")
+                } else {
+                    message.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        s.push_str(", ví dụ: ");
+        s.push_str(&list);
+    }
+    s
+}
+
+/// A returned list of a unit that still has an earlier accepted one.
+pub fn issue_still_current(code: &str) -> String {
+    format!("Vẫn dùng danh sách đã tiếp nhận trước (mã {code}).")
+}
+
+/// One unit's request for a person listed by two units.
+pub fn issue_same_person_in(unit: &str, request: &str, row: u32) -> String {
+    format!("{unit}: {request} (dòng {row})")
+}
+
+/// A person as staff find them.
+pub fn person(name: &str, id_number: &str) -> String {
+    if id_number.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} — CCCD {id_number}")
+    }
+}
+
+/// A reply or reminder the outbox gave up on.
+pub fn issue_failed_reply(kind: &str, attempts: i64, error: &str) -> String {
+    let what = match kind {
+        "ack" => "Thư xác nhận",
+        "errors" => "Thư báo lỗi",
+        "no_list" => "Thư báo thiếu danh sách",
+        "held" => "Thư báo đang kiểm tra",
+        "reminder" => "Thư nhắc",
+        _ => "Thư",
+    };
+    format!("{what} chưa gửi được sau {attempts} lần thử: {error}")
+}
+
+pub fn note_paper(note: &str) -> String {
+    format!("Bản giấy: {note}")
+}
+
+pub fn note_correction_awaited(when: &str) -> String {
+    format!("Danh sách gửi lúc {when} có lỗi, đang chờ đơn vị sửa")
+}
+
+pub fn note_same_person(name: &str, other_units: &str) -> String {
+    format!("{name} có cả trong danh sách của {other_units}")
+}
+
+/// The paper copy's state in the report. `when` formats an RFC 3339 time for staff.
+pub fn paper_verdict(v: &crate::report::paper::Verdict, when: &dyn Fn(&str) -> String) -> String {
+    use crate::report::paper::Verdict;
+    match v {
+        Verdict::Match => "Khớp".to_string(),
+        Verdict::Unchecked => "Đã nhận, chưa đối chiếu mã".to_string(),
+        Verdict::WrongRows { paper, list } => {
+            format!("Không khớp số dòng (bản giấy {paper}, danh sách {list})")
+        }
+        Verdict::OlderVersion {
+            number,
+            received_at,
+        } => format!("Của danh sách cũ (lần {number}, gửi {})", when(received_at)),
+        Verdict::Mismatch => "Không khớp mã".to_string(),
+        Verdict::NoList => "Chưa có danh sách điện tử".to_string(),
+    }
+}
+
+pub const COVER_TITLE: &str = "Phiếu đối chiếu";
+pub const COVER_UNIT: &str = "Đơn vị:";
+pub const COVER_CODE: &str = "Mã đối chiếu của danh sách đã gửi qua thư điện tử:";
+pub const COVER_TOTAL: &str = "Tổng số đề nghị";
+pub const COVER_NAME_HEADERS: [&str; 4] = ["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị"];
+pub const COVER_SIGNER: &str = "THỦ TRƯỞNG ĐƠN VỊ";
+pub const COVER_SIGNER_HINT: &str = "(Ký, ghi rõ họ tên, đóng dấu)";
+
+pub fn cover_received(when: &str) -> String {
+    format!("Sở tiếp nhận danh sách lúc {when}")
+}
+
+pub fn cover_instructions(paper_room: &str, deadline: &str) -> String {
+    format!(
+        "Đơn vị in phiếu này, đóng kèm bản giấy của danh sách (có chữ ký của thủ trưởng và đóng \
+         dấu) và nộp về {paper_room} trước {deadline}. Bản giấy phải đúng với danh sách trên: nếu \
+         đơn vị gửi lại danh sách, hãy in phiếu đối chiếu mới kèm theo thư xác nhận mới."
+    )
+}
+
+/// The one-line answer of `paper receive`, for staff at the desk. `unit` is "CODE (name)";
+/// `current` is the unit's current version as (code, rows, received), when it has one.
+pub fn paper_answer(
+    unit: &str,
+    verdict: &crate::report::paper::Verdict,
+    code: &str,
+    current: Option<(&str, usize, &str)>,
+    when: &dyn Fn(&str) -> String,
+) -> String {
+    use crate::report::paper::Verdict;
+    let (cur_code, cur_rows, cur_when) = current.unwrap_or(("", 0, ""));
+    match verdict {
+        Verdict::Match => format!(
+            "KHỚP — {unit}: bản giấy đúng danh sách gửi lúc {}, mã {cur_code}, {cur_rows} dòng.",
+            when(cur_when)
+        ),
+        Verdict::Unchecked => format!(
+            "ĐÃ GHI NHẬN — {unit}: chưa đối chiếu mã; danh sách hiện hành có mã {cur_code}, \
+             {cur_rows} dòng (gửi lúc {}).",
+            when(cur_when)
+        ),
+        Verdict::WrongRows { paper, list } => format!(
+            "KHÔNG KHỚP — {unit}: bản giấy có {paper} dòng, danh sách hiện hành (mã {cur_code}) \
+             có {list} dòng."
+        ),
+        Verdict::OlderVersion {
+            number,
+            received_at,
+        } => format!(
+            "KHÔNG KHỚP — {unit}: mã {code} là của danh sách gửi lần {number} lúc {}; đơn vị đã \
+             gửi danh sách mới (mã {cur_code}, {cur_rows} dòng, gửi lúc {}), cần nộp bản giấy \
+             của danh sách mới.",
+            when(received_at),
+            when(cur_when)
+        ),
+        Verdict::Mismatch => format!(
+            "KHÔNG KHỚP — {unit}: mã {code} không phải mã danh sách nào của đơn vị; mã hiện hành \
+             là {cur_code} ({cur_rows} dòng)."
+        ),
+        Verdict::NoList => format!(
+            "CHƯA CÓ DANH SÁCH — {unit}: đã ghi nhận bản giấy, nhưng đơn vị chưa có danh sách \
+             điện tử được tiếp nhận."
+        ),
+    }
+}
+
+/// `paper receive` for a code that is not in the registry.
+pub fn paper_unknown_unit(code: &str) -> String {
+    format!(
+        "KHÔNG RÕ ĐƠN VỊ — không có đơn vị mã \"{code}\" trong danh sách đơn vị; bản giấy chưa \
+         được ghi nhận (xem mã bằng lệnh `units list`)."
+    )
+}
+
+pub fn paper_undone(unit: &str, recorded: &str) -> String {
+    format!("ĐÃ HUỶ — ghi nhận bản giấy của {unit} lúc {recorded} không còn được tính.")
+}
+
+pub const PAPER_NOTHING_TO_UNDO: &str = "Không có ghi nhận bản giấy nào để huỷ.";
+
+/// The reminder's subject.
+pub fn reminder_subject(no_list: bool, unit_name: &str) -> String {
+    if no_list {
+        format!("[Nhắc] Gửi danh sách đề nghị cấp hòm thư công vụ, chứng thư số — {unit_name}")
+    } else {
+        format!("[Nhắc] Nộp bản giấy danh sách đề nghị — {unit_name}")
+    }
+}
+
+/// What the reminder needs to say.
+#[derive(Debug, Clone)]
+pub struct ReminderText<'a> {
+    pub unit_name: &'a str,
+    pub no_list: bool,
+    /// The current version's code and row count (for a paper reminder).
+    pub code: &'a str,
+    pub rows: usize,
+    /// The state of a paper copy already brought that does not match, if any.
+    pub paper_state: Option<String>,
+    pub deadline: &'a str,
+    pub deadline_passed: bool,
+    pub department_name: &'a str,
+    pub department_address: &'a str,
+    pub paper_room: &'a str,
+}
+
+/// The body of a reminder: polite, short, and saying exactly what is missing.
+pub fn reminder_body(t: &ReminderText) -> String {
+    let mut s = format!("Kính gửi: {}\n\n", t.unit_name);
+    let deadline = if t.deadline_passed {
+        format!(
+            "Hạn gửi danh sách ({}) đã qua; Sở vẫn tiếp nhận và đề nghị đơn vị hoàn thành sớm.",
+            t.deadline
+        )
+    } else {
+        format!("Hạn gửi danh sách là {}.", t.deadline)
+    };
+    if t.no_list {
+        s.push_str(&format!(
+            "{} trân trọng nhắc: đến nay Sở chưa tiếp nhận được danh sách đề nghị cấp hòm thư \
+             công vụ và dịch vụ chứng thư số của đơn vị. {deadline}\n\n\
+             Đơn vị vui lòng gửi danh sách theo mẫu (tệp Excel) đến địa chỉ {} từ địa chỉ thư \
+             công vụ đã đăng ký của đơn vị, và nộp bản giấy (có chữ ký của thủ trưởng, đóng dấu) \
+             về {}.\n\n\
+             Nếu đơn vị đã gửi danh sách và nhận được thư báo lỗi, xin vui lòng sửa theo hướng \
+             dẫn trong thư đó rồi gửi lại toàn bộ danh sách. Nếu đơn vị không có cán bộ cần đề \
+             nghị, xin vui lòng trả lời thư này để Sở được biết.\n",
+            t.department_name, t.department_address, t.paper_room
+        ));
+    } else {
+        s.push_str(&format!(
+            "{} đã tiếp nhận danh sách đề nghị của đơn vị qua thư điện tử (mã đối chiếu {}, {} \
+             đề nghị), ",
+            t.department_name, t.code, t.rows
+        ));
+        match &t.paper_state {
+            Some(state) => s.push_str(&format!(
+                "nhưng bản giấy đơn vị đã nộp chưa khớp với danh sách này ({state}).\n\n"
+            )),
+            None => s.push_str("nhưng chưa nhận được bản giấy.\n\n"),
+        }
+        s.push_str(&format!(
+            "Đơn vị vui lòng in danh sách, ghi mã đối chiếu {} lên bản giấy (hoặc đóng kèm \
+             phiếu đối chiếu gửi theo thư xác nhận), trình thủ trưởng ký, đóng dấu và nộp về {}. \
+             {deadline}\n",
+            t.code, t.paper_room
+        ));
+    }
+    s.push_str(&format!(
+        "\nTrân trọng cảm ơn.\n\n--\n{}\nThư này được hệ thống tiếp nhận danh sách gửi tự động. \
+         Nếu cần hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại {}.\n",
+        t.department_name, t.paper_room
+    ));
+    s
+}
+
+pub fn remind_not_yet(opens: &str, deadline: &str) -> String {
+    format!("Chưa đến lúc nhắc: hạn gửi là {deadline}, bắt đầu nhắc từ ngày {opens}.")
+}
+
+pub fn remind_line(done: &str, unit: &str, no_list: bool, to: &str) -> String {
+    let why = if no_list {
+        "chưa có danh sách được tiếp nhận"
+    } else {
+        "chưa có bản giấy khớp"
+    };
+    format!("{done} — {unit}: {why}; gửi {to}")
+}
+
+pub const REMIND_WRITTEN: &str = "Đã nhắc";
+pub const REMIND_WOULD: &str = "Sẽ nhắc";
+pub const REMIND_ALREADY: &str = "Đã nhắc hôm nay, bỏ qua";
+pub const REMIND_NO_ADDRESS: &str = "Không có địa chỉ đã đăng ký, bỏ qua";

@@ -1,10 +1,14 @@
 //! One file per command: load what it needs, do it, print data to stdout.
 
+mod paper;
+mod remind;
 mod report;
 mod run;
 mod template;
 mod units;
 
+pub use paper::paper;
+pub use remind::remind;
 pub use report::report;
 pub use run::run;
 pub use template::template;

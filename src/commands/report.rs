@@ -7,12 +7,12 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::units::Registry;
 
-/// `report`: write the workbook and CSVs.
+/// `report`: write the workbook, the HTML page and the CSVs.
 pub fn report(config_path: &std::path::Path, args: &ReportArgs) -> Result<()> {
     let config = Config::load(config_path, &args.paths.overrides())?;
     let registry = Registry::load(&config.units.file)?;
     let store = Store::open(&config.database_path(), &config.raw_dir())?;
-    let rec = crate::report::reconcile(&store, &registry, config.campaign.deadline.timezone())?;
+    let rec = crate::report::build(&store, &registry, &config)?;
     crate::report::write(&rec, &args.out)?;
     println!("Report written to {}", args.out.display());
     Ok(())

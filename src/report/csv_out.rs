@@ -1,5 +1,6 @@
 //! The CSV contract: stable English snake_case headers, UTF-8, RFC 4180 quoting. Columns may be
-//! added at the end by later versions, never renamed or reordered.
+//! added at the end by later versions, never renamed or reordered. A field that a spreadsheet
+//! could take for a formula is written with a leading `'` ([`super::safe`]).
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use chrono::NaiveDate;
 
 use super::Reconciliation;
 
-pub const UNITS_HEADER: [&str; 18] = [
+pub const UNITS_HEADER: [&str; 20] = [
     "unit_code",
     "unit_name",
     "kind",
@@ -27,9 +28,11 @@ pub const UNITS_HEADER: [&str; 18] = [
     "late",
     "unverified_sender",
     "paper_received_at",
+    "versions",
+    "paper_state",
 ];
 
-pub const REQUESTS_HEADER: [&str; 18] = [
+pub const REQUESTS_HEADER: [&str; 20] = [
     "unit_code",
     "request_type",
     "full_name",
@@ -48,6 +51,8 @@ pub const REQUESTS_HEADER: [&str; 18] = [
     "source_file",
     "source_sheet",
     "source_row",
+    "unit_name",
+    "source_received_at",
 ];
 
 pub const MAILS_HEADER: [&str; 8] = [
@@ -87,7 +92,7 @@ fn write_file(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<()
         csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
     w.write_record(header)?;
     for r in rows {
-        w.write_record(&r)?;
+        w.write_record(r.iter().map(|f| super::safe::csv_field(f).into_owned()))?;
     }
     w.flush()?;
     Ok(())
@@ -113,6 +118,13 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
             r.push(bool01(u.late).into());
             r.push(bool01(u.unverified).into());
             r.push(u.paper_received_at.clone().unwrap_or_default());
+            r.push(u.versions.to_string());
+            r.push(
+                u.paper
+                    .as_ref()
+                    .map(|p| p.verdict.code().to_string())
+                    .unwrap_or_default(),
+            );
             r
         })
         .collect();
@@ -142,6 +154,8 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
                 r.source.file.clone(),
                 r.source.sheet.clone(),
                 r.source.row.to_string(),
+                r.unit_name.clone(),
+                l.received_at.clone(),
             ]
         })
         .collect();

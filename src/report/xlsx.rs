@@ -1,5 +1,11 @@
-//! The staff workbook `doi-chieu.xlsx`: "Tổng hợp" (one line per registered unit) and
-//! "Chi tiết" (every current row). Headers in Vietnamese; IDs, phones and serials as text.
+//! The staff workbook `doi-chieu.xlsx`: the sheets of [`super::layout`], each printable on A4
+//! landscape (fit to the page width, the header row repeated on every page, the sheet's title in
+//! the page header and "Trang x/y" in the footer), with a frozen header row, filters, and column
+//! widths that fit the content.
+//!
+//! Every text cell is written as a string with the Text number format, so IDs, phones and codes
+//! keep their leading zeros; text that looks like a formula also gets the quote prefix (see
+//! [`super::safe`]).
 
 use std::path::Path;
 
@@ -7,160 +13,134 @@ use anyhow::{Context, Result};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet};
 
 use super::Reconciliation;
-use crate::schema::RequestType;
+use super::layout::{self, Cell, Table};
+use super::safe;
 
-/// Summary columns, as staff read them.
-const SUMMARY_HEADERS: [&str; 9] = [
-    "Mã đơn vị",
-    "Tên đơn vị",
-    "Loại hình",
-    "Trạng thái",
-    "Số lần gửi",
-    "Lần gửi cuối",
-    "Số đề nghị",
-    "Mã đối chiếu",
-    "Nộp muộn",
-];
+/// Widths, in characters, a column is kept within.
+const MIN_WIDTH: usize = 6;
+const MAX_WIDTH: usize = 45;
 
-const DETAIL_HEADERS: [&str; 19] = [
-    "Mã đơn vị",
-    "STT",
-    "Họ và tên",
-    "Ngày sinh",
-    "Số CCCD",
-    "Ngày cấp",
-    "Nơi cấp",
-    "Chức vụ",
-    "Đơn vị công tác",
-    "Email công vụ",
-    "Số điện thoại di động",
-    "Nội dung đề nghị",
-    "Số hiệu chứng thư số",
-    "Nội dung thay đổi",
-    "Lý do",
-    "Ghi chú",
-    "Tệp nguồn",
-    "Trang",
-    "Dòng",
-];
-
-fn header_format() -> Format {
-    Format::new()
-        .set_bold()
-        .set_text_wrap()
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_border(FormatBorder::Thin)
-        .set_background_color("#DDEBF7")
+struct Formats {
+    header: Format,
+    text: Format,
+    risky: Format,
+    number: Format,
 }
 
-fn write_headers(ws: &mut Worksheet, headers: &[&str], widths: &[f64]) -> Result<()> {
-    let h = header_format();
-    for (i, (text, width)) in headers.iter().zip(widths).enumerate() {
-        ws.write_string_with_format(0, i as u16, *text, &h)?;
-        ws.set_column_width(i as u16, *width)?;
+impl Formats {
+    fn new() -> Formats {
+        let cell = Format::new()
+            .set_border(FormatBorder::Thin)
+            .set_align(FormatAlign::Top);
+        Formats {
+            header: Format::new()
+                .set_bold()
+                .set_text_wrap()
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
+                .set_border(FormatBorder::Thin)
+                .set_background_color("#DDEBF7"),
+            text: cell.clone().set_num_format("@").set_text_wrap(),
+            risky: cell
+                .clone()
+                .set_num_format("@")
+                .set_text_wrap()
+                .set_quote_prefix(),
+            number: cell,
+        }
     }
+}
+
+/// The width a column needs: its longest cell, and its header wrapped on two or three lines.
+fn widths(t: &Table) -> Vec<f64> {
+    t.headers
+        .iter()
+        .enumerate()
+        .map(|(c, h)| {
+            let longest_word = h.split_whitespace().map(|w| w.chars().count()).max();
+            let header = longest_word.unwrap_or(0).max(h.chars().count().div_ceil(2));
+            let cells = t
+                .rows
+                .iter()
+                .map(|r| match r.get(c) {
+                    Some(Cell::Text(s)) => s.chars().count(),
+                    Some(Cell::Number(n)) => format!("{n}").len(),
+                    _ => 0,
+                })
+                .max()
+                .unwrap_or(0);
+            (header.max(cells) + 2).clamp(MIN_WIDTH, MAX_WIDTH) as f64
+        })
+        .collect()
+}
+
+/// `&` is a control character in Excel's page header and footer.
+fn header_text(s: &str) -> String {
+    s.replace('&', "&&")
+}
+
+fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> Result<()> {
+    ws.set_name(&t.name)?;
+    for (c, h) in t.headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, h, &f.header)?;
+    }
+    for (c, width) in widths(t).into_iter().enumerate() {
+        ws.set_column_width(c as u16, width)?;
+    }
+    for (i, row) in t.rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        for (c, cell) in row.iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                Cell::Empty => {
+                    ws.write_blank(r, c, &f.text)?;
+                }
+                Cell::Number(n) => {
+                    ws.write_number_with_format(r, c, *n, &f.number)?;
+                }
+                // A string cell, never a formula.
+                Cell::Text(s) if safe::is_risky(s) => {
+                    ws.write_string_with_format(r, c, s, &f.risky)?;
+                }
+                Cell::Text(s) => {
+                    ws.write_string_with_format(r, c, s, &f.text)?;
+                }
+            }
+        }
+    }
+    let last_col = t.headers.len().max(1) as u16 - 1;
+    ws.autofilter(0, 0, t.rows.len() as u32, last_col)?;
     ws.set_freeze_panes(1, 0)?;
     ws.set_landscape();
+    ws.set_paper_size(9); // A4
+    ws.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
     ws.set_print_fit_to_pages(1, 0);
     ws.set_repeat_rows(0, 0)?;
+    ws.set_header(format!("&C&\"-,Bold\"{}", header_text(&t.title)));
+    let footer = if department.is_empty() {
+        "&RTrang &P/&N".to_string()
+    } else {
+        format!("&L{}&RTrang &P/&N", header_text(department))
+    };
+    ws.set_footer(footer);
     Ok(())
 }
 
-fn local(rfc3339: &str, tz: &chrono::FixedOffset) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.with_timezone(tz).format("%d/%m/%Y %H:%M").to_string())
-        .unwrap_or_default()
+/// The workbook's bytes.
+pub fn render(rec: &Reconciliation) -> Result<Vec<u8>> {
+    let mut wb = Workbook::new();
+    let formats = Formats::new();
+    for t in layout::tables(rec) {
+        let ws = wb.add_worksheet();
+        write_table(ws, &t, &formats, &rec.settings.department)
+            .with_context(|| format!("cannot write sheet {}", t.name))?;
+    }
+    Ok(wb.save_to_buffer()?)
 }
 
 /// Writes the workbook.
 pub fn write(rec: &Reconciliation, path: &Path) -> Result<()> {
-    let mut wb = Workbook::new();
-    let text = Format::new().set_num_format("@");
-
-    let ws = wb.add_worksheet().set_name("Tổng hợp")?;
-    let mut headers: Vec<&str> = SUMMARY_HEADERS.to_vec();
-    let labels: Vec<&str> = RequestType::ALL.iter().map(|t| t.label()).collect();
-    headers.extend(labels.iter());
-    let mut widths = vec![12.0, 36.0, 14.0, 14.0, 10.0, 17.0, 10.0, 13.0, 10.0];
-    widths.extend([14.0; 7]);
-    write_headers(ws, &headers, &widths)?;
-    for (i, u) in rec.units.iter().enumerate() {
-        let r = i as u32 + 1;
-        ws.write_string(r, 0, &u.code)?;
-        ws.write_string(r, 1, &u.name)?;
-        ws.write_string(r, 2, &u.kind)?;
-        ws.write_string(r, 3, u.status.label())?;
-        ws.write_number(r, 4, u.submissions as f64)?;
-        ws.write_string(
-            r,
-            5,
-            u.last_received_at
-                .as_deref()
-                .map(|t| local(t, &rec.tz))
-                .unwrap_or_default(),
-        )?;
-        ws.write_number(r, 6, u.rows as f64)?;
-        ws.write_string_with_format(r, 7, &u.reconciliation_code, &text)?;
-        ws.write_string(r, 8, if u.late { "Muộn" } else { "" })?;
-        for (j, c) in u.counts.iter().enumerate() {
-            ws.write_number(r, 9 + j as u16, *c as f64)?;
-        }
-    }
-    if !rec.units.is_empty() {
-        ws.autofilter(0, 0, rec.units.len() as u32, headers.len() as u16 - 1)?;
-    }
-
-    let ws = wb.add_worksheet().set_name("Chi tiết")?;
-    let widths = [
-        12.0, 6.0, 26.0, 12.0, 15.0, 12.0, 18.0, 16.0, 30.0, 28.0, 14.0, 28.0, 22.0, 20.0, 20.0,
-        16.0, 24.0, 12.0, 7.0,
-    ];
-    write_headers(ws, &DETAIL_HEADERS, &widths)?;
-    let date = |d: Option<chrono::NaiveDate>| {
-        d.map(|d| d.format("%d/%m/%Y").to_string())
-            .unwrap_or_default()
-    };
-    for (i, l) in rec.requests.iter().enumerate() {
-        let r = i as u32 + 1;
-        let v = &l.row;
-        let cells: [&str; 19] = [
-            &l.unit_code,
-            &(i + 1).to_string(),
-            &v.full_name,
-            &date(v.birth_date),
-            &v.id_number,
-            &date(v.id_issue_date),
-            &v.id_issue_place,
-            &v.position,
-            &v.unit_name,
-            &v.email,
-            &v.phone,
-            v.request_type.label(),
-            &v.cert_serial,
-            &v.change_detail,
-            &v.reason,
-            &v.note,
-            &v.source.file,
-            &v.source.sheet,
-            &v.source.row.to_string(),
-        ];
-        for (c, value) in cells.iter().enumerate() {
-            // Strings are written as strings (never formulas), formatted as text so Excel keeps
-            // leading zeros when someone edits them.
-            ws.write_string_with_format(r, c as u16, *value, &text)?;
-        }
-    }
-    if !rec.requests.is_empty() {
-        ws.autofilter(
-            0,
-            0,
-            rec.requests.len() as u32,
-            DETAIL_HEADERS.len() as u16 - 1,
-        )?;
-    }
-
-    wb.save(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let bytes = render(rec)?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

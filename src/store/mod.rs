@@ -2,6 +2,7 @@
 //! content-addressed raw mail store beside it. One mail's result, rows, problems, version and
 //! reply are written in one transaction ([`Store::record`]).
 
+pub mod paper;
 pub mod query;
 
 use std::collections::{HashMap, HashSet};
@@ -20,7 +21,13 @@ use crate::validate::{RowSource, ValidRow};
 
 /// Schema migrations, in order: `user_version` N means the first N have run.
 /// Files are numbered; each issue that needs a table adds the next file here.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    // 002 is reserved for issue 5 (SMTP replies); this empty placeholder keeps `user_version`
+    // equal to the file number until that file takes its place.
+    "",
+    include_str!("migrations/003_paper.sql"),
+];
 
 /// The database and the raw mail store.
 pub struct Store {

@@ -165,15 +165,16 @@ pub fn current_versions(conn: &Connection) -> Result<Vec<CurrentVersion>> {
         .collect()
 }
 
-/// The Message-ID of the mail a stored row came from, by version row: (version, row) → mail.
-pub fn row_message_ids(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
+/// The Message-ID and reception time of the mail each row of a version came from, in
+/// [`version_rows`] order.
+pub fn row_message_ids(conn: &Connection, version_id: i64) -> Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.message_id FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
+        "SELECT m.message_id, m.received_at FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
          JOIN mails m ON m.id = r.mail_id WHERE vr.version_id = ?1 \
          ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row",
     )?;
     let ids = stmt
-        .query_map([version_id], |r| r.get(0))?
+        .query_map([version_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
 }

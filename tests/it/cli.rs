@@ -242,7 +242,23 @@ fn report_writes_the_workbook_and_csvs_elsewhere() {
 
     use calamine::{Reader, Xlsx, open_workbook};
     let mut wb: Xlsx<_> = open_workbook(out_dir.join("doi-chieu.xlsx")).unwrap();
-    assert_eq!(wb.sheet_names(), ["Tổng hợp", "Chi tiết"]);
+    assert_eq!(
+        wb.sheet_names(),
+        [
+            "Tổng hợp",
+            "Chưa gửi",
+            "Chi tiết",
+            "Cấp mới hòm thư",
+            "Cấp mới CTS",
+            "Cấp lại CTS",
+            "Khôi phục khoá",
+            "Thu hồi CTS",
+            "Gia hạn CTS",
+            "Thay đổi CTS",
+            "Cần xử lý"
+        ]
+    );
+    assert!(out_dir.join("doi-chieu.html").is_file());
     let summary = wb.worksheet_range("Tổng hợp").unwrap();
     assert_eq!(summary.get_value((0, 1)).unwrap().to_string(), "Tên đơn vị");
     assert_eq!(

@@ -3,4 +3,5 @@
 mod cli;
 mod mailstack;
 mod pipeline;
+mod report;
 mod support;

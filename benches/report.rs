@@ -1,0 +1,141 @@
+//! Benchmark (not a test): the staff report for 1,000 units and 20,000 current rows.
+//!
+//! `cargo bench --bench report` fills a fresh store in a temporary folder (20 accepted rows for
+//! each of 1,000 registered units, through `Store::record` as the daemon writes them), then times
+//! `report::build` (the queries) and each renderer, and prints the times. No timing is asserted.
+
+use std::time::Instant;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use cts_intake::config::{Config, Overrides};
+use cts_intake::dedupe;
+use cts_intake::mail::ParsedMail;
+use cts_intake::pipeline::{NewVersion, Outcome, OutcomeKind, ReplyKind, Trust};
+use cts_intake::schema::RequestType;
+use cts_intake::store::{MailRecord, Store};
+use cts_intake::units::{Registry, Unit};
+use cts_intake::validate::{RowSource, ValidRow};
+
+const UNITS: usize = 1_000;
+const ROWS_PER_UNIT: usize = 20;
+
+fn row(unit: usize, k: usize) -> ValidRow {
+    let t = RequestType::ALL[k % 7];
+    ValidRow {
+        request_type: t,
+        full_name: format!("Nguyễn Văn Người Số {k}"),
+        birth_date: NaiveDate::from_ymd_opt(1980, 1 + (k % 12) as u32, 1 + (unit % 28) as u32),
+        id_number: format!("036080{:06}", unit * 100 + k),
+        id_issue_date: NaiveDate::from_ymd_opt(2021, 4, 12),
+        id_issue_place: "Cục Cảnh sát QLHC về TTXH".into(),
+        position: "Giáo viên".into(),
+        unit_name: format!("Trường THPT Số {unit:04}"),
+        email: format!("gv{unit}.{k}@namdinh.edu.vn"),
+        phone: "0912345678".into(),
+        cert_serial: if matches!(t, RequestType::NewMailbox | RequestType::NewCert) {
+            String::new()
+        } else {
+            "540101AB12CD34EF".into()
+        },
+        change_detail: if t == RequestType::Change {
+            "Chuyển đơn vị công tác".into()
+        } else {
+            String::new()
+        },
+        reason: "Đề nghị theo kế hoạch".into(),
+        note: String::new(),
+        source: RowSource {
+            file: "danh-sach.xlsx".into(),
+            sheet: "Danh sách".into(),
+            row: (k + 5) as u32,
+        },
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = Config::load(&root.join("config/default.toml"), &Overrides::default())?;
+    let dir = tempfile::tempdir()?;
+    let units: Vec<Unit> = (1..=UNITS)
+        .map(|i| Unit {
+            code: format!("DV{i:04}"),
+            name: format!("Trường THPT Số {i:04}"),
+            kind: "THPT".into(),
+            emails: vec![format!("c3dv{i:04}@namdinh.edu.vn")],
+        })
+        .collect();
+    let registry = Registry::from_units(units.clone())?;
+
+    let started = Instant::now();
+    let mut store = Store::open(&dir.path().join("intake.sqlite3"), &dir.path().join("raw"))?;
+    for (i, unit) in units.iter().enumerate() {
+        let rows: Vec<ValidRow> = (0..ROWS_PER_UNIT).map(|k| row(i + 1, k)).collect();
+        let parsed = ParsedMail {
+            message_id: Some(format!("bench-{i}@test")),
+            from: unit.emails.first().cloned(),
+            subject: format!("Danh sách {}", unit.code),
+            ..Default::default()
+        };
+        let mut outcome = Outcome::new(OutcomeKind::Accepted, "");
+        outcome.unit = Some(unit.clone());
+        outcome.trust = Trust::Registered;
+        outcome.reply = ReplyKind::None;
+        outcome.version = Some(NewVersion {
+            code: dedupe::reconciliation_code(&rows),
+            changes: Default::default(),
+            had_previous: false,
+            rows: rows.clone(),
+        });
+        outcome.rows = rows;
+        let key = format!("bench-{i}");
+        store.record(
+            &MailRecord {
+                mailbox: "bench",
+                source_key: &key,
+                sha256: &format!("{i:064}"),
+                size: 1000,
+                received_at: Utc.with_ymd_and_hms(2022, 12, 5, 1, 0, 0).unwrap()
+                    + chrono::Duration::seconds(i as i64),
+                parsed: &parsed,
+            },
+            &outcome,
+            None,
+            None,
+        )?;
+    }
+    println!(
+        "setup: {UNITS} units, {} rows stored in {:.2?}",
+        UNITS * ROWS_PER_UNIT,
+        started.elapsed()
+    );
+
+    let out = dir.path().join("report");
+    std::fs::create_dir_all(&out)?;
+    let total = Instant::now();
+    let t = Instant::now();
+    let rec = cts_intake::report::build(&store, &registry, &config)?;
+    let build = t.elapsed();
+    let t = Instant::now();
+    cts_intake::report::xlsx::write(&rec, &out.join("doi-chieu.xlsx"))?;
+    let xlsx = t.elapsed();
+    let t = Instant::now();
+    std::fs::write(
+        out.join("doi-chieu.html"),
+        cts_intake::report::html::render(&rec),
+    )?;
+    let html = t.elapsed();
+    let t = Instant::now();
+    cts_intake::report::csv_out::write_all(&rec, &out)?;
+    let csv = t.elapsed();
+    let total = total.elapsed();
+    assert_eq!(rec.requests.len(), UNITS * ROWS_PER_UNIT);
+    println!("report::build (queries): {build:.2?}");
+    println!("doi-chieu.xlsx:          {xlsx:.2?}");
+    println!("doi-chieu.html:          {html:.2?}");
+    println!("CSVs:                    {csv:.2?}");
+    println!(
+        "total for {UNITS} units and {} rows: {total:.2?}",
+        rec.requests.len()
+    );
+    Ok(())
+}
