@@ -88,7 +88,7 @@ CREATE TABLE version_rows (
 -- Replies, written in the same transaction as the result they answer, then delivered.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
-    mail_id         INTEGER NOT NULL REFERENCES mails(id),
+    mail_id         INTEGER REFERENCES mails(id),   -- the mail answered; NULL for a reminder
     message_id      TEXT NOT NULL UNIQUE,
     kind            TEXT NOT NULL,
     recipients      TEXT NOT NULL,          -- JSON array of envelope recipients

@@ -1,19 +1,5 @@
 -- cts-intake schema, version 3: paper copies and reminders (issue 6).
 
--- Reminders are not answers to a mail, yet they are delivered like replies from the outbox:
--- `outbox.mail_id` becomes optional. This is SQLite's documented procedure for dropping a NOT
--- NULL constraint without rebuilding the table (https://sqlite.org/lang_altertable.html, "making
--- other kinds of table schema changes"); it keeps any column an earlier migration added.
--- `writable_schema = RESET` makes this connection read the edited schema back at once; the
--- CREATE TABLE statements below change the schema cookie, so other connections reload it too.
-PRAGMA writable_schema = ON;
-UPDATE sqlite_schema
-   SET sql = replace(sql, 'mail_id         INTEGER NOT NULL REFERENCES mails(id)',
-                          'mail_id         INTEGER REFERENCES mails(id)')
- WHERE type = 'table' AND name = 'outbox';
-PRAGMA writable_schema = RESET;
-PRAGMA writable_schema = OFF;
-
 -- Every paper copy staff record (`cts-intake paper receive`). A receipt is never deleted:
 -- `paper undo` sets undone_at. The verdict is the one given at the time; the report judges the
 -- code again against the unit's versions as they are now.
