@@ -28,6 +28,8 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report(&cli.config, args),
         Command::Units(c) => commands::units(&cli.config, c),
         Command::Template(args) => commands::template(&cli.config, args),
+        Command::Status(args) => commands::status(&cli.config, args),
+        Command::Replay(args) => commands::replay(&cli.config, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
