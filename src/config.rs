@@ -484,7 +484,8 @@ impl Config {
         }
         if let Some(imap) = &o.imap {
             // Settings of the configured mailbox that a URL cannot say (post-action, timings)
-            // carry over when the configured source is IMAP too.
+            // carry over when the configured source is IMAP too; the CA does not (the URL may
+            // name another server): pass --ca-file with --imap.
             let mut new = imap.clone();
             if let Some(old) = &self.source.imap {
                 new.post_action = old.post_action;
@@ -496,7 +497,6 @@ impl Config {
                 new.timeout_seconds = old.timeout_seconds;
                 new.auth_retry_seconds = old.auth_retry_seconds;
                 new.reconnect_max_seconds = old.reconnect_max_seconds;
-                new.ca_file = old.ca_file.clone();
             }
             self.source.imap = Some(new);
             self.source.maildir = None;
