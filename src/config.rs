@@ -617,4 +617,29 @@ mod tests {
         let err = format!("{:#}", Config::load(&p, &Overrides::default()).unwrap_err());
         assert!(err.contains("data-folder"), "{err}");
     }
+
+    #[test]
+    fn imap_urls_say_the_security_the_user_and_the_mailbox() {
+        let c =
+            ImapConfig::from_url("imap://cttt%40namdinh.edu.vn@mail.namdinh.edu.vn/INBOX").unwrap();
+        assert_eq!(c.security, Security::Starttls);
+        assert_eq!(c.port(), 143);
+        assert_eq!(c.user, "cttt@namdinh.edu.vn");
+        assert_eq!(c.password_env.as_deref(), Some(IMAP_PASSWORD_ENV));
+        let c = ImapConfig::from_url("imap+plain://u@127.0.0.1:1143").unwrap();
+        assert_eq!(
+            (c.security, c.port(), c.mailbox.as_str()),
+            (Security::Plain, 1143, "INBOX")
+        );
+        assert!(c.validate().is_ok());
+        let c = ImapConfig::from_url("imap+plain://u@mail.example.vn/INBOX").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("only to a loopback address"), "{err}");
+        let err = ImapConfig::from_url("imaps://u:pw@h/INBOX")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must not hold the password"), "{err}");
+        let err = ImapConfig::from_url("pop3://u@h/").unwrap_err().to_string();
+        assert!(err.contains("imaps://"), "{err}");
+    }
 }

@@ -736,10 +736,10 @@ fn status_reports_the_last_poll_and_held_mail_and_warns_when_polls_stop() {
     };
     append(&d, &[mail(1), oversized]);
     let setup = Setup::new(&d, "");
-    let text = std::fs::read_to_string(setup.config()).unwrap().replace(
-        "[storage]",
-        "max-message-mb = 1\nstale-after-minutes = 1\n\n[storage]",
-    );
+    let text = std::fs::read_to_string(setup.config())
+        .unwrap()
+        .replace("max-message-mb = 25", "max-message-mb = 1")
+        .replace("stale-after-minutes = 15", "stale-after-minutes = 1");
     std::fs::write(setup.config(), text).unwrap();
     // Before any poll: a warning and exit 1.
     let out = setup.command(&["status"]).output().unwrap();
