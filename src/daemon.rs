@@ -485,6 +485,8 @@ async fn pass<M: Mailbox>(
             .into_iter()
             .map(|r| (r.source_key.clone(), r))
             .collect();
+        // The mails of the batch whose results are committed (now, or before a crash).
+        let mut done = Vec::with_capacity(batch.len());
         for m in batch {
             if *shutdown.borrow() {
                 break;
@@ -519,7 +521,9 @@ async fn pass<M: Mailbox>(
                             summary.failed += 1;
                             tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
                             if m.cursor.is_some() {
-                                // The position must not pass a mail that is not taken.
+                                // The position must not pass a mail that is not taken: finish
+                                // the ones before it, then give up this pass.
+                                finish(intake, mailbox, &name, &done).await?;
                                 return Err(e.context(format!("cannot take mail {key}")));
                             }
                             continue;
@@ -527,16 +531,9 @@ async fn pass<M: Mailbox>(
                     }
                 }
             }
-            // Committed (now or before a crash): the post-action, then the position.
-            mailbox.mark_done(&m).await?;
-            if let Some(c) = m.cursor {
-                let n = name.clone();
-                blocking(intake, move |i| {
-                    i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)
-                })
-                .await?;
-            }
+            done.push(m);
         }
+        finish(intake, mailbox, &name, &done).await?;
         summary.replies_written += blocking(intake, |i| i.deliver()).await?;
     }
     let n = name.clone();
@@ -544,6 +541,25 @@ async fn pass<M: Mailbox>(
     summary.replies_written += blocking(intake, |i| i.deliver()).await?;
     if took_any || !intake_report_exists(intake).await? {
         blocking(intake, |i| i.write_report()).await?;
+    }
+    Ok(())
+}
+
+/// After the results of `done` are committed: the post-action, then the position (a crash
+/// between the two re-lists these mails, recognised as taken, and does the post-action again).
+async fn finish<M: Mailbox>(
+    intake: &Arc<Mutex<Intake>>,
+    mailbox: &mut M,
+    name: &str,
+    done: &[MailRef],
+) -> Result<()> {
+    mailbox.mark_done(done).await?;
+    if let Some(c) = done.iter().filter_map(|m| m.cursor).max_by_key(|c| c.uid) {
+        let n = name.to_string();
+        blocking(intake, move |i| {
+            i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)
+        })
+        .await?;
     }
     Ok(())
 }

@@ -469,11 +469,11 @@ impl Imap {
         })
     }
 
-    async fn mark_done_inner(&mut self, mail: &MailRef) -> Result<()> {
-        let Some(cursor) = mail.cursor else {
+    async fn mark_done_inner(&mut self, mails: &[MailRef]) -> Result<()> {
+        if mails.is_empty() {
             return Ok(());
-        };
-        let uid = cursor.uid.to_string();
+        }
+        let uid = uid_set(mails)?;
         let limit = self.limit();
         let action = self.config.post_action;
         let keyword = self.config.keyword.clone();
@@ -650,8 +650,8 @@ impl Mailbox for Imap {
         self.forget(r)
     }
 
-    async fn mark_done(&mut self, mail: &MailRef) -> Result<()> {
-        match self.mark_done_inner(mail).await {
+    async fn mark_done(&mut self, mails: &[MailRef]) -> Result<()> {
+        match self.mark_done_inner(mails).await {
             Ok(()) => Ok(()),
             Err(e) if is_connection_error(&e) || self.session.is_none() => {
                 self.session = None;
@@ -660,8 +660,8 @@ impl Mailbox for Imap {
             Err(e) => {
                 // A refusal (a keyword the folder does not allow, say) must not block the mails
                 // after this one: the mail is taken, only the flag or move is missing.
-                tracing::warn!(mail = %mail.source_key, error = %format!("{e:#}"),
-                    "the post-action failed; the mail is taken all the same");
+                tracing::warn!(mails = mails.len(), error = %format!("{e:#}"),
+                    "the post-action failed; the mails are taken all the same");
                 Ok(())
             }
         }

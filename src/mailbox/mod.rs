@@ -91,9 +91,10 @@ pub trait Mailbox: Send {
         mail: &MailRef,
     ) -> impl Future<Output = anyhow::Result<RawMail>> + Send;
 
-    /// What the configuration asks to do to a mail once its result is committed (flag, move).
-    /// Idempotent: done again after a crash, it changes nothing more. Never a deletion.
-    fn mark_done(&mut self, _mail: &MailRef) -> impl Future<Output = anyhow::Result<()>> + Send {
+    /// What the configuration asks to do to mails once their results are committed (flag,
+    /// move), for a batch at once. Idempotent: done again after a crash, it changes nothing more.
+    /// Never a deletion.
+    fn mark_done(&mut self, _mails: &[MailRef]) -> impl Future<Output = anyhow::Result<()>> + Send {
         async { Ok(()) }
     }
 
