@@ -97,6 +97,7 @@ fn main() -> anyhow::Result<()> {
                 received_at: Utc.with_ymd_and_hms(2022, 12, 5, 1, 0, 0).unwrap()
                     + chrono::Duration::seconds(i as i64),
                 parsed: &parsed,
+                supersedes: None,
             },
             &outcome,
             None,

@@ -45,6 +45,25 @@ pub enum Command {
     Paper(PaperCommand),
     /// Remind units that have no accepted list or no matching paper copy (never twice a day).
     Remind(RemindArgs),
+    /// Print the daemon's health: last successful poll, mails taken, outcomes, held mails,
+    /// replies waiting; exits 1 with a warning when no poll succeeded for too long.
+    Status(StatusArgs),
+    /// Process a stored mail again (after a fix); its old outcome stays in the history.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The Message-ID of the mail (with or without angle brackets).
+    pub message_id: String,
+    #[command(flatten)]
+    pub paths: PathArgs,
 }
 
 /// Overrides of the configuration's paths, for one-off runs on another mailbox copy.
@@ -67,6 +86,7 @@ impl PathArgs {
             maildir: self.maildir.clone(),
             units: self.units.clone(),
             data_dir: self.data_dir.clone(),
+            ..Default::default()
         }
     }
 }
@@ -78,6 +98,29 @@ pub struct RunArgs {
     pub once: bool,
     #[command(flatten)]
     pub paths: PathArgs,
+    /// Read this IMAP mailbox instead of the configured source: imaps://USER@HOST:PORT/MAILBOX
+    /// (implicit TLS), imap://... (STARTTLS required) or imap+plain://... (no TLS, loopback
+    /// only). The user is percent-encoded (cttt%40namdinh.edu.vn); the password is read from
+    /// CTS_INTAKE_IMAP_PASSWORD.
+    #[arg(long, value_name = "URL", conflicts_with = "maildir")]
+    pub imap: Option<String>,
+    /// Trust the CA certificates in this PEM file for the IMAP server (a private CA).
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The configuration overrides of `run`, the IMAP URL read.
+    pub fn overrides(&self) -> anyhow::Result<Overrides> {
+        let mut o = self.paths.overrides();
+        o.imap = self
+            .imap
+            .as_deref()
+            .map(crate::config::ImapConfig::from_url)
+            .transpose()?;
+        o.ca_file = self.ca_file.clone();
+        Ok(o)
+    }
 }
 
 #[derive(Debug, Args)]

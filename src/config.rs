@@ -84,13 +84,273 @@ impl Campaign {
 pub struct Source {
     /// A Maildir folder (with new/ and cur/), read-only.
     pub maildir: Option<PathBuf>,
-    /// Seconds between two scans of the Maildir when running as a daemon.
+    /// Seconds between two scans of the Maildir when running as a daemon; for IMAP, between two
+    /// polls when the server has no IDLE.
     #[serde(default = "default_poll_seconds")]
     pub poll_seconds: u64,
+    /// An IMAP mailbox (instead of `maildir`).
+    #[serde(default)]
+    pub imap: Option<ImapConfig>,
+    /// Mails larger than this (MiB) are not read: their headers are kept, they are held for
+    /// staff and the sender gets a short message about the size.
+    #[serde(default = "default_max_message_mb")]
+    pub max_message_mb: u64,
+    /// `status` warns when no pass over the source succeeded for this long.
+    #[serde(default = "default_stale_after_minutes")]
+    pub stale_after_minutes: u64,
 }
 
 fn default_poll_seconds() -> u64 {
     30
+}
+fn default_max_message_mb() -> u64 {
+    25
+}
+fn default_stale_after_minutes() -> u64 {
+    15
+}
+
+impl Source {
+    /// The size limit in bytes.
+    pub fn max_message_bytes(&self) -> u64 {
+        self.max_message_mb.saturating_mul(1024 * 1024)
+    }
+}
+
+/// How the connection to the IMAP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Security {
+    /// Implicit TLS (imaps, port 993).
+    Tls,
+    /// STARTTLS on the plain port (143); refused when the server does not offer it.
+    Starttls,
+    /// No encryption: only to a loopback address unless `allow-plain-remote` says otherwise.
+    Plain,
+}
+
+/// What is done to a mail in the mailbox once its result is committed. Never a deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostAction {
+    /// Add the keyword `keyword` (staff can filter on it; they still see the mail as unread).
+    Keyword,
+    /// Move to the folder `move-to` (created if missing).
+    Move,
+    /// Mark the mail \Seen.
+    Seen,
+}
+
+/// An IMAP mailbox. The password is never in the file: `password-env` names an environment
+/// variable holding it, or `password-file` a file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImapConfig {
+    /// The server's host name (checked against its certificate) or address.
+    pub host: String,
+    /// The port; defaults to 993 for `tls`, 143 otherwise.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `tls` (default), `starttls` or `plain`.
+    #[serde(default = "default_security")]
+    pub security: Security,
+    /// Allow `plain` to a host that is not a loopback address (the password crosses the network
+    /// readable). Off by default.
+    #[serde(default)]
+    pub allow_plain_remote: bool,
+    /// The login name (usually the mailbox's address).
+    pub user: String,
+    /// An environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// A file holding the password (its first line).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The folder to read.
+    #[serde(default = "default_imap_mailbox")]
+    pub mailbox: String,
+    /// A PEM file of CA certificates to trust instead of the system's (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// What is done to a mail after its result is committed.
+    #[serde(default = "default_post_action")]
+    pub post_action: PostAction,
+    /// The keyword added by `post-action = "keyword"`.
+    #[serde(default = "default_keyword")]
+    pub keyword: String,
+    /// The folder `post-action = "move"` moves to.
+    #[serde(default = "default_move_to")]
+    pub move_to: String,
+    /// Wait for new mail with IDLE when the server has it (otherwise poll every `poll-seconds`).
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    /// A full poll at least this often, IDLE or not (IDLE is re-issued at least this often, and
+    /// never after more than 25 minutes).
+    #[serde(default = "default_full_poll_seconds")]
+    pub full_poll_seconds: u64,
+    /// Mails fetched in one command, at most (and at most `max-message-mb` bytes).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Seconds an IMAP command may take before the connection is given up as dead.
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// After a refused login, seconds before trying again (a wrong password is not hammered).
+    #[serde(default = "default_auth_retry_seconds")]
+    pub auth_retry_seconds: u64,
+    /// The longest wait between two reconnection attempts (they start at one second and double).
+    #[serde(default = "default_reconnect_max_seconds")]
+    pub reconnect_max_seconds: u64,
+}
+
+fn default_security() -> Security {
+    Security::Tls
+}
+fn default_imap_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_post_action() -> PostAction {
+    PostAction::Keyword
+}
+fn default_keyword() -> String {
+    "$CtsIntake".into()
+}
+fn default_move_to() -> String {
+    "Da-tiep-nhan".into()
+}
+fn default_full_poll_seconds() -> u64 {
+    300
+}
+fn default_batch_size() -> usize {
+    50
+}
+fn default_timeout_seconds() -> u64 {
+    60
+}
+fn default_auth_retry_seconds() -> u64 {
+    300
+}
+fn default_reconnect_max_seconds() -> u64 {
+    300
+}
+
+/// The environment variable `--imap` takes the password from.
+pub const IMAP_PASSWORD_ENV: &str = "CTS_INTAKE_IMAP_PASSWORD";
+
+impl ImapConfig {
+    /// Reads an `--imap` URL: `imaps://USER@HOST[:PORT]/MAILBOX` (implicit TLS),
+    /// `imap://...` (STARTTLS required) or `imap+plain://...` (no TLS; loopback only). The user
+    /// is percent-encoded (`cttt%40namdinh.edu.vn`); the password comes from
+    /// `CTS_INTAKE_IMAP_PASSWORD`.
+    pub fn from_url(text: &str) -> Result<ImapConfig> {
+        let url = url::Url::parse(text).with_context(|| format!("invalid IMAP URL {text:?}"))?;
+        let security = match url.scheme() {
+            "imaps" => Security::Tls,
+            "imap" => Security::Starttls,
+            "imap+plain" => Security::Plain,
+            other => bail!(
+                "IMAP URL scheme {other:?} is not one of imaps:// (TLS), imap:// (STARTTLS), \
+                 imap+plain:// (no TLS, loopback only)"
+            ),
+        };
+        if url.password().is_some() {
+            bail!(
+                "the IMAP URL must not hold the password: put it in the environment variable \
+                 {IMAP_PASSWORD_ENV}"
+            );
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+        };
+        let user = decode(url.username()).context("the IMAP user is not valid UTF-8")?;
+        if user.is_empty() {
+            bail!("the IMAP URL names no user (imaps://USER@HOST/MAILBOX)");
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .context("the IMAP URL names no host")?
+            .trim_matches(['[', ']'])
+            .to_string();
+        let mailbox = decode(url.path().trim_start_matches('/'))
+            .context("the IMAP mailbox is not valid UTF-8")?;
+        Ok(ImapConfig {
+            host,
+            port: url.port(),
+            security,
+            allow_plain_remote: false,
+            user,
+            password_env: Some(IMAP_PASSWORD_ENV.into()),
+            password_file: None,
+            mailbox: if mailbox.is_empty() {
+                default_imap_mailbox()
+            } else {
+                mailbox
+            },
+            ca_file: None,
+            post_action: default_post_action(),
+            keyword: default_keyword(),
+            move_to: default_move_to(),
+            idle: true,
+            full_poll_seconds: default_full_poll_seconds(),
+            batch_size: default_batch_size(),
+            timeout_seconds: default_timeout_seconds(),
+            auth_retry_seconds: default_auth_retry_seconds(),
+            reconnect_max_seconds: default_reconnect_max_seconds(),
+        })
+    }
+
+    /// The port in use.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            Security::Tls => 993,
+            Security::Starttls | Security::Plain => 143,
+        })
+    }
+
+    /// The password, from the environment variable or the file the config names.
+    pub fn password(&self) -> Result<String> {
+        if let Some(var) = &self.password_env {
+            return std::env::var(var).with_context(|| {
+                format!("the IMAP password is read from the environment variable {var}, which is not set")
+            });
+        }
+        if let Some(file) = &self.password_file {
+            let text = std::fs::read_to_string(file).with_context(|| {
+                format!("cannot read the IMAP password file {}", file.display())
+            })?;
+            return Ok(text.lines().next().unwrap_or("").to_string());
+        }
+        bail!("source.imap needs password-env or password-file")
+    }
+
+    /// True when the host is a loopback address (or `localhost`).
+    pub fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.security == Security::Plain && !self.is_loopback() && !self.allow_plain_remote {
+            bail!(
+                "source.imap: security \"plain\" sends the password unencrypted; it is allowed \
+                 only to a loopback address, not to {} (use tls or starttls, or set \
+                 allow-plain-remote = true if you really mean it)",
+                self.host
+            );
+        }
+        if self.password_env.is_some() && self.password_file.is_some() {
+            bail!("source.imap: set password-env or password-file, not both");
+        }
+        if self.batch_size == 0 {
+            bail!("source.imap.batch-size must be at least 1");
+        }
+        Ok(())
+    }
 }
 
 /// Where the database, raw mails, outbox and report live.
@@ -186,6 +446,10 @@ pub struct Overrides {
     pub maildir: Option<PathBuf>,
     pub units: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
+    /// `run --imap URL`: this IMAP mailbox instead of the configured source.
+    pub imap: Option<ImapConfig>,
+    /// `run --ca-file`: trust this CA for the IMAP server.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -214,6 +478,14 @@ impl Config {
         if let Some(m) = self.source.maildir.as_mut() {
             join(m);
         }
+        if let Some(imap) = self.source.imap.as_mut() {
+            if let Some(f) = imap.password_file.as_mut() {
+                join(f);
+            }
+            if let Some(f) = imap.ca_file.as_mut() {
+                join(f);
+            }
+        }
         join(&mut self.storage.data_dir);
         join(&mut self.units.file);
     }
@@ -221,6 +493,29 @@ impl Config {
     fn apply(&mut self, o: &Overrides) {
         if let Some(m) = &o.maildir {
             self.source.maildir = Some(m.clone());
+            self.source.imap = None;
+        }
+        if let Some(imap) = &o.imap {
+            // Settings of the configured mailbox that a URL cannot say (post-action, timings)
+            // carry over when the configured source is IMAP too; the CA does not (the URL may
+            // name another server): pass --ca-file with --imap.
+            let mut new = imap.clone();
+            if let Some(old) = &self.source.imap {
+                new.post_action = old.post_action;
+                new.keyword = old.keyword.clone();
+                new.move_to = old.move_to.clone();
+                new.idle = old.idle;
+                new.full_poll_seconds = old.full_poll_seconds;
+                new.batch_size = old.batch_size;
+                new.timeout_seconds = old.timeout_seconds;
+                new.auth_retry_seconds = old.auth_retry_seconds;
+                new.reconnect_max_seconds = old.reconnect_max_seconds;
+            }
+            self.source.imap = Some(new);
+            self.source.maildir = None;
+        }
+        if let (Some(ca), Some(imap)) = (&o.ca_file, self.source.imap.as_mut()) {
+            imap.ca_file = Some(ca.clone());
         }
         if let Some(u) = &o.units {
             self.units.file = u.clone();
@@ -246,6 +541,12 @@ impl Config {
             bail!("rules.min-age must be below rules.max-age");
         }
         crate::report::columns::TypeColumns::from_config(&self.report.columns)?;
+        if let Some(imap) = &self.source.imap {
+            if self.source.maildir.is_some() {
+                bail!("source: set maildir or [source.imap], not both");
+            }
+            imap.validate()?;
+        }
         Ok(())
     }
 
@@ -329,5 +630,30 @@ mod tests {
         std::fs::write(&p, text).unwrap();
         let err = format!("{:#}", Config::load(&p, &Overrides::default()).unwrap_err());
         assert!(err.contains("data-folder"), "{err}");
+    }
+
+    #[test]
+    fn imap_urls_say_the_security_the_user_and_the_mailbox() {
+        let c =
+            ImapConfig::from_url("imap://cttt%40namdinh.edu.vn@mail.namdinh.edu.vn/INBOX").unwrap();
+        assert_eq!(c.security, Security::Starttls);
+        assert_eq!(c.port(), 143);
+        assert_eq!(c.user, "cttt@namdinh.edu.vn");
+        assert_eq!(c.password_env.as_deref(), Some(IMAP_PASSWORD_ENV));
+        let c = ImapConfig::from_url("imap+plain://u@127.0.0.1:1143").unwrap();
+        assert_eq!(
+            (c.security, c.port(), c.mailbox.as_str()),
+            (Security::Plain, 1143, "INBOX")
+        );
+        assert!(c.validate().is_ok());
+        let c = ImapConfig::from_url("imap+plain://u@mail.example.vn/INBOX").unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("only to a loopback address"), "{err}");
+        let err = ImapConfig::from_url("imaps://u:pw@h/INBOX")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must not hold the password"), "{err}");
+        let err = ImapConfig::from_url("pop3://u@h/").unwrap_err().to_string();
+        assert!(err.contains("imaps://"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 //! result and its reply in one transaction), deliver the outbox, refresh the report, then wait
 //! for new mail or shutdown. One bad mail is logged and counted; the loop goes on.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +10,8 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::mailbox::{Mailbox, RawMail};
+use crate::mailbox::imap::LoginRefused;
+use crate::mailbox::{Cursor, MailRef, Mailbox, RawMail};
 use crate::pipeline::{self, Outcome, OutcomeKind, ReplyKind};
 use crate::reply;
 use crate::store::{MailRecord, Store};
@@ -45,27 +47,62 @@ impl Intake {
 
     /// Takes one mail: raw bytes kept first, then parsed, processed and recorded with its reply.
     pub fn take(&mut self, mailbox: &str, raw: &RawMail) -> Result<Taken> {
+        Ok(self
+            .take_as(mailbox, raw, &How::Normal)?
+            .expect("a normal take always records"))
+    }
+
+    /// Takes one mail the way `how` says. `None`: the mail was recognised as one taken before
+    /// and nothing was recorded (only with [`How::UnlessKnown`]).
+    pub fn take_as(&mut self, mailbox: &str, raw: &RawMail, how: &How) -> Result<Option<Taken>> {
         let sha = self
             .store
             .keep_raw(&raw.bytes)
             .context("cannot keep the raw mail")?;
         let parsed = crate::mail::parse(&raw.bytes, &self.config.campaign.department_address);
+        let message_id = parsed.message_id.as_deref().unwrap_or("");
+        let (mailbox, source_key, supersedes, size) = match how {
+            How::Replay { id, mailbox, key } => (
+                format!("replay:{}", mailbox.trim_start_matches("replay:")),
+                format!("{key}#{id}"),
+                Some(*id),
+                raw.bytes.len(),
+            ),
+            How::Oversized { size } => (
+                mailbox.to_string(),
+                raw.source_key.clone(),
+                None,
+                *size as usize,
+            ),
+            _ => (
+                mailbox.to_string(),
+                raw.source_key.clone(),
+                None,
+                raw.bytes.len(),
+            ),
+        };
         let record = MailRecord {
-            mailbox,
-            source_key: &raw.source_key,
+            mailbox: &mailbox,
+            source_key: &source_key,
             sha256: &sha,
-            size: raw.bytes.len(),
+            size,
             received_at: raw.received_at,
             parsed: &parsed,
+            supersedes,
         };
-        if let Some(first) = self
-            .store
-            .find_copy(parsed.message_id.as_deref().unwrap_or(""), &sha)?
+        if let How::UnlessKnown = how
+            && let Some(first) = self.store.find_taken(message_id, &sha)?
+        {
+            tracing::info!(mail = %raw.source_key, known_as = first, "mail listed again (new UIDVALIDITY) recognised as taken before");
+            return Ok(None);
+        }
+        if !matches!(how, How::Replay { .. })
+            && let Some(first) = self.store.find_copy(message_id, &sha)?
         {
             let mut outcome = duplicate_outcome();
             outcome.unit = self.store_unit_of(first)?;
             self.store.record(&record, &outcome, Some(first), None)?;
-            return Ok(summary(&outcome));
+            return Ok(Some(summary(&outcome)));
         }
         let store = &self.store;
         let previous = |unit: &str| -> Option<Vec<crate::validate::ValidRow>> {
@@ -77,20 +114,53 @@ impl Intake {
                 }
             }
         };
-        let outcome = pipeline::process(
+        let mut outcome = pipeline::process(
             &parsed,
             raw.received_at,
             &self.config,
             &self.registry,
             &previous,
         );
+        if let How::Oversized { size } = how {
+            // Only the header was read: the sender's trust decides whether to answer, the
+            // content is left to staff.
+            let answer = outcome.reply != ReplyKind::None;
+            let mut held = Outcome::new(
+                OutcomeKind::Held,
+                format!(
+                    "too large to read: {size} bytes, over the limit of {} MiB; only the header was kept",
+                    self.config.source.max_message_mb
+                ),
+            );
+            held.unit = outcome.unit.take();
+            held.trust = outcome.trust;
+            held.late = outcome.late;
+            held.reply = if answer {
+                ReplyKind::Held
+            } else {
+                ReplyKind::None
+            };
+            outcome = held;
+        }
         let answered = reply::Answered {
             mail: &parsed,
             received_at: raw.received_at,
-            mailbox,
-            source_key: &raw.source_key,
+            mailbox: &mailbox,
+            source_key: &source_key,
         };
-        let rendered = match reply::compose(&outcome, answered, &self.config) {
+        let composed = reply::compose(&outcome, answered, &self.config).map(|mut r| {
+            if let How::Oversized { size } = how {
+                r.text = crate::wording::oversized_reply(
+                    outcome.unit.as_ref().map(|u| u.name.as_str()),
+                    *size as f64 / (1024.0 * 1024.0),
+                    self.config.source.max_message_mb,
+                    &self.config.campaign.department_name,
+                    &self.config.campaign.paper_room,
+                );
+            }
+            r
+        });
+        let rendered = match composed {
             Some(r) => match reply::render(&r, &self.config) {
                 Ok(r) => Some(r),
                 Err(e) => {
@@ -103,7 +173,7 @@ impl Intake {
         };
         self.store
             .record(&record, &outcome, None, rendered.as_ref())?;
-        Ok(summary(&outcome))
+        Ok(Some(summary(&outcome)))
     }
 
     fn store_unit_of(&self, mail_id: i64) -> Result<Option<crate::units::Unit>> {
@@ -125,6 +195,26 @@ impl Intake {
         let rec = crate::report::build(&self.store, &self.registry, &self.config)?;
         crate::report::write(&rec, &self.config.report_dir())
     }
+}
+
+/// How a mail is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum How {
+    /// A new mail: a copy of one taken before is recorded as `duplicate`.
+    Normal,
+    /// A mail listed again after a UIDVALIDITY change: when it is one taken before (same
+    /// Message-ID and content), nothing is recorded.
+    UnlessKnown,
+    /// A mail over the size limit, of which only the header was fetched: held for staff and
+    /// answered with a message about the size.
+    Oversized { size: u64 },
+    /// `replay`: the stored mail row `id` (from `mailbox`, key `key`) processed again; the new
+    /// row supersedes it.
+    Replay {
+        id: i64,
+        mailbox: String,
+        key: String,
+    },
 }
 
 fn duplicate_outcome() -> Outcome {
@@ -153,6 +243,10 @@ pub struct RunSummary {
     pub held: usize,
     pub ignored: usize,
     pub duplicate: usize,
+    /// Mails listed again after a UIDVALIDITY change and recognised as taken before.
+    pub known: usize,
+    /// Mails over the size limit (held, header kept).
+    pub oversized: usize,
     /// Mails that could not be taken this time (read error); they are retried next pass.
     pub failed: usize,
     pub replies_written: usize,
@@ -170,6 +264,53 @@ impl RunSummary {
             OutcomeKind::Duplicate => self.duplicate += 1,
         }
     }
+}
+
+/// How `run` watches the mailbox.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Take what is there, then return.
+    pub once: bool,
+    /// The longest wait between two passes (the mailbox may wake the daemon sooner).
+    pub wait: Duration,
+    /// After a refused login, the wait before trying again.
+    pub auth_retry: Duration,
+    /// The longest wait between two reconnection attempts.
+    pub reconnect_max: Duration,
+    /// Mails fetched together, at most.
+    pub batch_size: usize,
+}
+
+impl RunOptions {
+    /// The options the configuration gives.
+    pub fn from_config(config: &Config, once: bool) -> RunOptions {
+        match &config.source.imap {
+            Some(imap) => RunOptions {
+                once,
+                wait: Duration::from_secs(imap.full_poll_seconds.max(1)),
+                auth_retry: Duration::from_secs(imap.auth_retry_seconds.max(1)),
+                reconnect_max: Duration::from_secs(imap.reconnect_max_seconds.max(1)),
+                batch_size: imap.batch_size.max(1),
+            },
+            None => RunOptions {
+                once,
+                wait: Duration::from_secs(config.source.poll_seconds.max(1)),
+                auth_retry: Duration::from_secs(300),
+                reconnect_max: Duration::from_secs(300),
+                batch_size: 50,
+            },
+        }
+    }
+}
+
+/// The wait before reconnection attempt `failures` (1, 2, ...): one second doubling up to `max`,
+/// each with up to a quarter more or less at random, so many clients do not retry in step.
+pub fn backoff(failures: u32, max: Duration) -> Duration {
+    let base = Duration::from_secs(1)
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+        .min(max);
+    let jitter = 0.75 + fastrand::f64() * 0.5;
+    base.mul_f64(jitter)
 }
 
 /// Runs `f` on the intake on a blocking thread (rusqlite, calamine and xlsx writing block).
@@ -190,76 +331,238 @@ where
 }
 
 /// Takes every new mail of `mailbox` once, delivers the outbox and refreshes the report; with
-/// `once` false, repeats every poll interval until `shutdown` turns true.
+/// `once` false, waits for new mail (or a full poll) and repeats until `shutdown` turns true.
+/// After an error (a lost connection, a refused login) it waits, longer each time, and goes on.
+/// At shutdown the mail in hand is finished and committed, then the mailbox is closed.
 pub async fn run<M: Mailbox>(
     intake: Arc<Mutex<Intake>>,
     mut mailbox: M,
-    once: bool,
+    options: RunOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<RunSummary> {
     let mut summary = RunSummary::default();
-    let poll = blocking(&intake, |i| {
-        Ok(Duration::from_secs(i.config.source.poll_seconds.max(1)))
-    })
-    .await?;
+    let name = mailbox.name().to_string();
+    let mut failures = 0u32;
+    let mut login_refused = false;
     loop {
-        if let Err(e) = pass(&intake, &mut mailbox, &mut summary, &shutdown).await {
-            if once {
-                return Err(e);
+        match pass(&intake, &mut mailbox, &mut summary, &shutdown, &options).await {
+            Ok(()) => {
+                if failures > 0 || login_refused {
+                    tracing::info!(mailbox = %name, "mailbox reachable again");
+                }
+                failures = 0;
+                login_refused = false;
             }
-            tracing::error!(error = %format!("{e:#}"), "pass failed; retrying at the next poll");
+            Err(e) => {
+                let text = format!("{e:#}");
+                let n = name.clone();
+                let t = text.clone();
+                if let Err(e) = blocking(&intake, move |i| i.store.record_poll(&n, Some(&t))).await
+                {
+                    tracing::error!(error = %format!("{e:#}"), "cannot record the failed pass");
+                }
+                if options.once {
+                    mailbox.close().await;
+                    return Err(e);
+                }
+                failures += 1;
+                let delay = if e.downcast_ref::<LoginRefused>().is_some() {
+                    if !login_refused {
+                        tracing::error!(mailbox = %name, error = %text,
+                            "login refused; retrying every {} s without further reports until it works",
+                            options.auth_retry.as_secs());
+                    } else {
+                        tracing::debug!(mailbox = %name, error = %text, "login refused again");
+                    }
+                    login_refused = true;
+                    options.auth_retry
+                } else {
+                    let delay = backoff(failures, options.reconnect_max);
+                    tracing::warn!(mailbox = %name, error = %text,
+                        "pass failed; retrying in {:.1} s", delay.as_secs_f64());
+                    delay
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.wait_for(|s| *s) => {}
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+                continue;
+            }
         }
-        if once || *shutdown.borrow() {
+        if options.once || *shutdown.borrow() {
             break;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(poll) => {}
-            _ = shutdown.changed() => break,
+        if let Err(e) = mailbox.wait_for_new(options.wait, &mut shutdown).await {
+            // The next pass reconnects.
+            tracing::warn!(mailbox = %name, error = %format!("{e:#}"), "waiting for new mail failed");
+        }
+        if *shutdown.borrow() {
+            break;
         }
     }
+    mailbox.close().await;
     Ok(summary)
 }
 
+/// One pass: list what is new, take each mail in order, deliver the replies.
 async fn pass<M: Mailbox>(
     intake: &Arc<Mutex<Intake>>,
     mailbox: &mut M,
     summary: &mut RunSummary,
     shutdown: &watch::Receiver<bool>,
+    options: &RunOptions,
 ) -> Result<()> {
     let name = mailbox.name().to_string();
-    let listed = mailbox.list().await?;
     let n = name.clone();
-    let taken = blocking(intake, move |i| i.store.taken_keys(&n)).await?;
-    for r in listed
-        .into_iter()
-        .filter(|r| !taken.contains(&r.source_key))
-    {
+    let (state, limit) = blocking(intake, move |i| {
+        Ok((
+            i.store.mailbox_state(&n)?,
+            i.config.source.max_message_bytes(),
+        ))
+    })
+    .await?;
+    let since = state.map(|s| Cursor {
+        uid_validity: s.uid_validity,
+        uid: s.last_uid,
+    });
+    let listing = mailbox.list(since).await?;
+    let mut rescan_until = state.map_or(0, |s| s.rescan_until);
+    if let Some(reset) = listing.reset {
+        if state.is_some() {
+            tracing::warn!(mailbox = %name, uid_validity = reset.uid_validity,
+                "UIDVALIDITY changed: reading the whole folder again; mails taken before are recognised by Message-ID and content");
+        }
+        let n = name.clone();
+        blocking(intake, move |i| {
+            i.store
+                .reset_mailbox_state(&n, reset.uid_validity, reset.highest_uid)
+        })
+        .await?;
+        rescan_until = reset.highest_uid;
+    }
+    let taken = if listing.mails.is_empty() {
+        HashSet::new()
+    } else {
+        let n = name.clone();
+        blocking(intake, move |i| i.store.taken_keys(&n)).await?
+    };
+    let mut took_any = false;
+    let mut queue = listing.mails.into_iter().peekable();
+    while queue.peek().is_some() {
         if *shutdown.borrow() {
             break;
         }
-        let raw = match mailbox.fetch(&r).await {
-            Ok(raw) => raw,
-            Err(e) => {
-                summary.failed += 1;
-                tracing::error!(mail = %r.source_key, error = %format!("{e:#}"), "cannot fetch mail");
-                continue;
+        // A batch: mails in order, fetched together up to `batch_size` mails and `limit` bytes.
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(m) = queue.peek() {
+            let whole = m.size <= limit;
+            if batch.len() >= options.batch_size
+                || (whole && !batch.is_empty() && bytes + m.size > limit)
+            {
+                break;
             }
-        };
-        let n = name.clone();
-        let key = r.source_key.clone();
-        match blocking(intake, move |i| i.take(&n, &raw)).await {
-            Ok(t) => {
-                tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
-                    unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
-                summary.count(&t);
+            if whole {
+                bytes += m.size;
             }
-            Err(e) => {
-                summary.failed += 1;
-                tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
-            }
+            batch.push(queue.next().expect("peeked"));
         }
+        let wanted: Vec<MailRef> = batch
+            .iter()
+            .filter(|m| m.size <= limit && !taken.contains(&m.source_key))
+            .cloned()
+            .collect();
+        let mut fetched: HashMap<String, RawMail> = mailbox
+            .fetch(&wanted)
+            .await?
+            .into_iter()
+            .map(|r| (r.source_key.clone(), r))
+            .collect();
+        // The mails of the batch whose results are committed (now, or before a crash).
+        let mut done = Vec::with_capacity(batch.len());
+        for m in batch {
+            if *shutdown.borrow() {
+                break;
+            }
+            if !taken.contains(&m.source_key) {
+                let (raw, how) = if m.size > limit {
+                    summary.oversized += 1;
+                    (
+                        Some(mailbox.fetch_header(&m).await?),
+                        How::Oversized { size: m.size },
+                    )
+                } else {
+                    let how = if m.cursor.is_some_and(|c| c.uid <= rescan_until) {
+                        How::UnlessKnown
+                    } else {
+                        How::Normal
+                    };
+                    (fetched.remove(&m.source_key), how)
+                };
+                if let Some(raw) = raw {
+                    let n = name.clone();
+                    let key = m.source_key.clone();
+                    match blocking(intake, move |i| i.take_as(&n, &raw, &how)).await {
+                        Ok(Some(t)) => {
+                            tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
+                                unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
+                            summary.count(&t);
+                            took_any = true;
+                        }
+                        Ok(None) => summary.known += 1,
+                        Err(e) => {
+                            summary.failed += 1;
+                            tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
+                            if m.cursor.is_some() {
+                                // The position must not pass a mail that is not taken: finish
+                                // the ones before it, then give up this pass.
+                                finish(intake, mailbox, &name, &done).await?;
+                                return Err(e.context(format!("cannot take mail {key}")));
+                            }
+                            continue;
+                        }
+                    }
+                }
+            }
+            done.push(m);
+        }
+        finish(intake, mailbox, &name, &done).await?;
+        summary.replies_written += blocking(intake, |i| i.deliver()).await?;
     }
+    let n = name.clone();
+    blocking(intake, move |i| i.store.record_poll(&n, None)).await?;
     summary.replies_written += blocking(intake, |i| i.deliver()).await?;
-    blocking(intake, |i| i.write_report()).await?;
+    if took_any || !intake_report_exists(intake).await? {
+        blocking(intake, |i| i.write_report()).await?;
+    }
     Ok(())
+}
+
+/// After the results of `done` are committed: the post-action, then the position (a crash
+/// between the two re-lists these mails, recognised as taken, and does the post-action again).
+async fn finish<M: Mailbox>(
+    intake: &Arc<Mutex<Intake>>,
+    mailbox: &mut M,
+    name: &str,
+    done: &[MailRef],
+) -> Result<()> {
+    mailbox.mark_done(done).await?;
+    if let Some(c) = done.iter().filter_map(|m| m.cursor).max_by_key(|c| c.uid) {
+        let n = name.to_string();
+        blocking(intake, move |i| {
+            i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn intake_report_exists(intake: &Arc<Mutex<Intake>>) -> Result<bool> {
+    blocking(intake, |i| {
+        Ok(i.config.report_dir().join("doi-chieu.xlsx").exists())
+    })
+    .await
 }

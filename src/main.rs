@@ -11,8 +11,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_env("CTS_INTAKE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: a log file or the journal gets plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if cli.log_json {
         logs.json().init();
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
+        Command::Status(args) => commands::status(&cli.config, args),
+        Command::Replay(args) => commands::replay(&cli.config, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -418,3 +418,26 @@ pub const REMIND_WRITTEN: &str = "Đã nhắc";
 pub const REMIND_WOULD: &str = "Sẽ nhắc";
 pub const REMIND_ALREADY: &str = "Đã nhắc hôm nay, bỏ qua";
 pub const REMIND_NO_ADDRESS: &str = "Không có địa chỉ đã đăng ký, bỏ qua";
+// ---- A mail over the size limit (IMAP intake) ----
+
+/// The whole reply to a mail too large to be read: what happened and what to do.
+pub fn oversized_reply(
+    unit_name: Option<&str>,
+    size_mb: f64,
+    limit_mb: u64,
+    department_name: &str,
+    contact: &str,
+) -> String {
+    format!(
+        "Kính gửi: {}\n\n\
+         Thư của đơn vị có dung lượng {size_mb:.1} MB, vượt quá giới hạn {limit_mb} MB mà hệ thống \
+         tiếp nhận tự động đọc được, nên danh sách đính kèm chưa được xử lý. Thư đã được lưu lại \
+         và chuyển cán bộ của Sở kiểm tra.\n\n\
+         Để danh sách được tiếp nhận ngay, đơn vị vui lòng gửi lại thư chỉ đính kèm tệp danh sách \
+         (Excel .xlsx hoặc .xls theo mẫu), không kèm ảnh chụp hay tệp scan, để tổng dung lượng \
+         dưới {limit_mb} MB.\n\
+         \n--\n{department_name}\nThư này được hệ thống tiếp nhận danh sách gửi tự động. Nếu cần \
+         hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại {contact}.\n",
+        unit_name.unwrap_or("Quý đơn vị")
+    )
+}

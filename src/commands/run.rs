@@ -2,23 +2,42 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use tokio::sync::watch;
 
 use crate::cli::RunArgs;
 use crate::config::Config;
-use crate::daemon::{self, Intake};
+use crate::daemon::{self, Intake, RunOptions};
+use crate::mailbox::imap::Imap;
 use crate::mailbox::maildir::Maildir;
 
 /// `run`: take mail until shutdown (or once), then print a summary.
 pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
-    let config = Config::load(config_path, &args.paths.overrides())?;
-    let maildir_path = config
-        .source
-        .maildir
-        .clone()
-        .context("no mail source configured: set source.maildir or pass --maildir")?;
-    let maildir = Maildir::open(&maildir_path)?;
+    let config = Config::load(config_path, &args.overrides()?)?;
+    let options = RunOptions::from_config(&config, args.once);
+    enum Source {
+        Maildir(Maildir),
+        Imap(Box<Imap>),
+    }
+    let (source, source_text) = match (&config.source.imap, &config.source.maildir) {
+        (Some(imap), _) => {
+            // A missing password is a configuration error, not something to retry.
+            imap.password()?;
+            let poll = std::time::Duration::from_secs(config.source.poll_seconds.max(1));
+            let text = format!("{} ({}:{})", Imap::name_of(imap), imap.host, imap.port());
+            (Source::Imap(Box::new(Imap::new(imap.clone(), poll))), text)
+        }
+        (None, Some(path)) => (
+            Source::Maildir(Maildir::open(path)?),
+            path.display().to_string(),
+        ),
+        (None, None) => {
+            return Err(anyhow::anyhow!(
+                "no mail source configured: set source.maildir or [source.imap], or pass \
+                 --maildir or --imap"
+            ));
+        }
+    };
     let report_dir = config.report_dir();
     let outbox_dir = config.outbox_dir();
     let intake = Arc::new(Mutex::new(Intake::open(config)?));
@@ -29,10 +48,13 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         tracing::info!("shutdown requested; finishing the mail in hand");
         let _ = tx.send(true);
     });
-    let summary = daemon::run(intake.clone(), maildir, args.once, rx).await?;
+    let summary = match source {
+        Source::Maildir(m) => daemon::run(intake.clone(), m, options, rx).await?,
+        Source::Imap(m) => daemon::run(intake.clone(), *m, options, rx).await?,
+    };
     let totals = daemon::blocking(&intake, |i| crate::store::query::totals(i.store.conn())).await?;
 
-    println!("Mailbox: {}", maildir_path.display());
+    println!("Mailbox: {source_text}");
     println!(
         "Mails taken: {} (accepted {}, rejected {}, no list {}, held {}, ignored {}, duplicate {})",
         summary.taken,
@@ -43,6 +65,18 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         summary.ignored,
         summary.duplicate
     );
+    if summary.known > 0 {
+        println!(
+            "Mails listed again after a UIDVALIDITY change, recognised as taken before: {}",
+            summary.known
+        );
+    }
+    if summary.oversized > 0 {
+        println!(
+            "Mails over the size limit (held, header kept): {}",
+            summary.oversized
+        );
+    }
     if summary.failed > 0 {
         println!(
             "Mails not taken because of an error (retried next run): {}",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::{MailRef, Mailbox, RawMail};
+use super::{Cursor, Listing, MailRef, Mailbox, RawMail};
 
 /// A Maildir folder.
 #[derive(Debug, Clone)]
@@ -76,6 +76,8 @@ impl Maildir {
                 mails.push(MailRef {
                     source_key: unique_name(&file_name).to_string(),
                     received_at,
+                    size: e.metadata().map(|m| m.len()).unwrap_or(0),
+                    cursor: None,
                 });
             }
         }
@@ -90,20 +92,55 @@ impl Mailbox for Maildir {
         MAILDIR_NAME
     }
 
-    async fn list(&mut self) -> Result<Vec<MailRef>> {
+    async fn list(&mut self, _since: Option<Cursor>) -> Result<Listing> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.list_sync()).await?
+        let mails = tokio::task::spawn_blocking(move || this.list_sync()).await??;
+        Ok(Listing { mails, reset: None })
     }
 
-    async fn fetch(&mut self, mail: &MailRef) -> Result<RawMail> {
+    async fn fetch(&mut self, mails: &[MailRef]) -> Result<Vec<RawMail>> {
+        let this = self.clone();
+        let mails = mails.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(mails.len());
+            for mail in mails {
+                let Some(path) = this.path_of(&mail.source_key) else {
+                    tracing::warn!(mail = %mail.source_key, "mail vanished from the Maildir");
+                    continue;
+                };
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                out.push(RawMail {
+                    source_key: mail.source_key,
+                    received_at: mail.received_at,
+                    bytes,
+                });
+            }
+            Ok(out)
+        })
+        .await?
+    }
+
+    async fn fetch_header(&mut self, mail: &MailRef) -> Result<RawMail> {
         let this = self.clone();
         let mail = mail.clone();
         tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
             let path = this
                 .path_of(&mail.source_key)
                 .with_context(|| format!("mail {} vanished from the Maildir", mail.source_key))?;
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let f = std::fs::File::open(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let mut bytes = Vec::new();
+            for line in std::io::BufReader::new(f).split(b'\n') {
+                let mut line = line?;
+                let end = line.is_empty() || line == b"\r";
+                line.push(b'\n');
+                bytes.extend_from_slice(&line);
+                if end || bytes.len() > 1024 * 1024 {
+                    break;
+                }
+            }
             Ok(RawMail {
                 source_key: mail.source_key,
                 received_at: mail.received_at,
@@ -154,7 +191,7 @@ mod tests {
         std::fs::write(dir.path().join("new/1670000200.M1P1.h"), b"b").unwrap();
         std::fs::write(dir.path().join("tmp/1670000000.M1P1.h"), b"t").unwrap();
         let mut m = Maildir::open(dir.path()).unwrap();
-        let list = m.list().await.unwrap();
+        let list = m.list(None).await.unwrap().mails;
         let keys: Vec<_> = list.iter().map(|r| r.source_key.as_str()).collect();
         assert_eq!(
             keys,
@@ -165,8 +202,8 @@ mod tests {
             ]
         );
         assert_eq!(list[0].received_at.timestamp(), 1670000100);
-        let raw = m.fetch(&list[0]).await.unwrap();
-        assert_eq!(raw.bytes, b"a");
+        let raw = m.fetch(&list[..1]).await.unwrap();
+        assert_eq!(raw[0].bytes, b"a");
     }
 
     #[test]

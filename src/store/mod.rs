@@ -23,9 +23,7 @@ use crate::validate::{RowSource, ValidRow};
 /// Files are numbered; each issue that needs a table adds the next file here.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
-    // 002 is reserved for issue 5 (SMTP replies); this empty placeholder keeps `user_version`
-    // equal to the file number until that file takes its place.
-    "",
+    include_str!("migrations/002_imap.sql"),
     include_str!("migrations/003_paper.sql"),
 ];
 
@@ -45,6 +43,29 @@ pub struct MailRecord<'a> {
     pub size: usize,
     pub received_at: DateTime<Utc>,
     pub parsed: &'a ParsedMail,
+    /// `replay`: the id of the mail row this one replaces (marked superseded in the same
+    /// transaction).
+    pub supersedes: Option<i64>,
+}
+
+/// Where cts-intake stands in an IMAP mailbox (the `mailbox_state` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxState {
+    pub uid_validity: u32,
+    /// Every mail up to this UID has its result committed.
+    pub last_uid: u32,
+    /// After a UIDVALIDITY change: UIDs up to this one were in the mailbox already, so copies of
+    /// mails taken before are recognised and not recorded again.
+    pub rescan_until: u32,
+}
+
+/// A source's last pass (the `polls` table).
+#[derive(Debug, Clone, Default)]
+pub struct PollState {
+    pub mailbox: String,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
 }
 
 /// A rendered reply, ready for the outbox.
@@ -131,22 +152,133 @@ impl Store {
             .conn
             .query_row(
                 "SELECT id FROM mails WHERE message_id = ?1 AND sha256 = ?2 \
-                 AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                 AND duplicate_of IS NULL AND superseded_by IS NULL ORDER BY id LIMIT 1",
                 params![message_id, sha256],
                 |r| r.get(0),
             )
             .optional()?)
     }
 
+    /// A mail already taken with these bytes: by Message-ID and content hash, or by the content
+    /// hash alone when the mail has no Message-ID. Used after a UIDVALIDITY change, where the
+    /// same bytes in the same mailbox are the same mail listed again.
+    pub fn find_taken(&self, message_id: &str, sha256: &str) -> Result<Option<i64>> {
+        if !message_id.is_empty() {
+            return self.find_copy(message_id, sha256);
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM mails WHERE sha256 = ?1 AND superseded_by IS NULL \
+                 ORDER BY id LIMIT 1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// True when the mail with this key was taken from `mailbox`.
+    pub fn is_taken(&self, mailbox: &str, source_key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM mails WHERE mailbox = ?1 AND source_key = ?2")?
+            .exists(params![mailbox, source_key])?)
+    }
+
+    /// Where cts-intake stands in an IMAP mailbox, if it was read before.
+    pub fn mailbox_state(&self, mailbox: &str) -> Result<Option<MailboxState>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT uid_validity, last_uid, rescan_until FROM mailbox_state WHERE mailbox = ?1",
+                [mailbox],
+                |r| {
+                    Ok(MailboxState {
+                        uid_validity: r.get(0)?,
+                        last_uid: r.get(1)?,
+                        rescan_until: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Starts over in a mailbox whose UIDVALIDITY is new (or that was never read): nothing of it
+    /// is taken yet under this UIDVALIDITY; UIDs up to `rescan_until` may be mails known before.
+    pub fn reset_mailbox_state(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        rescan_until: u32,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, rescan_until, updated_at) \
+             VALUES (?1, ?2, 0, ?3, ?4) ON CONFLICT (mailbox) DO UPDATE SET \
+             uid_validity = excluded.uid_validity, last_uid = 0, \
+             rescan_until = excluded.rescan_until, updated_at = excluded.updated_at",
+            params![mailbox, uid_validity, rescan_until, Utc::now().to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that every mail up to `uid` is done. Called only after the mail's result is
+    /// committed; never moves backwards, and never under another UIDVALIDITY.
+    pub fn advance_mailbox_state(&self, mailbox: &str, uid_validity: u32, uid: u32) -> Result<()> {
+        self.conn.execute(
+            "UPDATE mailbox_state SET last_uid = max(last_uid, ?3), updated_at = ?4 \
+             WHERE mailbox = ?1 AND uid_validity = ?2",
+            params![mailbox, uid_validity, uid, Utc::now().to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a pass over a source: `error` None for a pass that listed and took everything.
+    pub fn record_poll(&self, mailbox: &str, error: Option<&str>) -> Result<()> {
+        let now = Utc::now().to_rfc3339();
+        match error {
+            None => self.conn.execute(
+                "INSERT INTO polls (mailbox, last_success_at) VALUES (?1, ?2) \
+                 ON CONFLICT (mailbox) DO UPDATE SET last_success_at = excluded.last_success_at",
+                params![mailbox, now],
+            )?,
+            Some(e) => self.conn.execute(
+                "INSERT INTO polls (mailbox, last_error_at, last_error) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (mailbox) DO UPDATE SET last_error_at = excluded.last_error_at, \
+                 last_error = excluded.last_error",
+                params![mailbox, now, e],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Every source's last pass, most recent success first.
+    pub fn polls(&self) -> Result<Vec<PollState>> {
+        let time = |s: Option<String>| {
+            s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT mailbox, last_success_at, last_error_at, last_error FROM polls \
+             ORDER BY last_success_at DESC",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(PollState {
+                    mailbox: r.get(0)?,
+                    last_success_at: time(r.get(1)?),
+                    last_error_at: time(r.get(2)?),
+                    last_error: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The rows of a unit's current accepted version, with their row ids.
     pub fn current_rows(&self, unit_code: &str) -> Result<Option<Vec<(i64, ValidRow)>>> {
         let version: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT id FROM versions WHERE unit_code = ?1 ORDER BY id DESC LIMIT 1",
-                [unit_code],
-                |r| r.get(0),
-            )
+            .query_row(CURRENT_VERSION_SQL, [unit_code], |r| r.get(0))
             .optional()?;
         let Some(version) = version else {
             return Ok(None);
@@ -195,6 +327,12 @@ impl Store {
             ],
         )?;
         let mail_id = tx.last_insert_rowid();
+        if let Some(old) = mail.supersedes {
+            tx.execute(
+                "UPDATE mails SET superseded_by = ?2 WHERE id = ?1",
+                params![old, mail_id],
+            )?;
+        }
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO problems (mail_id, file, sheet, row, column_header, field, value, \
@@ -333,13 +471,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// A unit's current version: its latest, from a mail that was not replayed since.
+const CURRENT_VERSION_SQL: &str = "SELECT v.id FROM versions v JOIN mails m ON m.id = v.mail_id \
+     WHERE v.unit_code = ?1 AND m.superseded_by IS NULL ORDER BY v.id DESC LIMIT 1";
+
 fn current_version(tx: &Transaction, unit_code: &str) -> Result<Option<i64>> {
     Ok(tx
-        .query_row(
-            "SELECT id FROM versions WHERE unit_code = ?1 ORDER BY id DESC LIMIT 1",
-            [unit_code],
-            |r| r.get(0),
-        )
+        .query_row(CURRENT_VERSION_SQL, [unit_code], |r| r.get(0))
         .optional()?)
 }
 

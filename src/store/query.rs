@@ -40,14 +40,14 @@ pub struct MailLine {
     pub warnings: i64,
 }
 
-/// Every mail taken, in the order taken.
+/// Every mail taken, in the order taken (a replayed mail once, with its current outcome).
 pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
     let mut stmt = conn.prepare(
         "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, m.trust, \
          m.outcome, m.reply_kind, m.late, m.note, \
          (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
          (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning') \
-         FROM mails m ORDER BY m.id",
+         FROM mails m WHERE m.superseded_by IS NULL ORDER BY m.id",
     )?;
     let lines = stmt
         .query_map([], |r| {
@@ -89,7 +89,8 @@ pub struct ProblemLine {
 pub fn problems(conn: &Connection) -> Result<Vec<ProblemLine>> {
     let mut stmt = conn.prepare(
         "SELECT m.message_id, p.file, p.sheet, p.row, p.column_header, p.field, p.value, \
-         p.severity, p.message FROM problems p JOIN mails m ON m.id = p.mail_id ORDER BY p.id",
+         p.severity, p.message FROM problems p JOIN mails m ON m.id = p.mail_id \
+         WHERE m.superseded_by IS NULL ORDER BY p.id",
     )?;
     let lines = stmt
         .query_map([], |r| {
@@ -127,7 +128,8 @@ pub fn current_versions(conn: &Connection) -> Result<Vec<CurrentVersion>> {
     let mut stmt = conn.prepare(
         "SELECT v.unit_code, v.id, v.code, m.message_id, m.received_at, m.late, m.trust \
          FROM versions v JOIN mails m ON m.id = v.mail_id \
-         WHERE v.id = (SELECT max(id) FROM versions v2 WHERE v2.unit_code = v.unit_code) \
+         WHERE v.id = (SELECT max(v2.id) FROM versions v2 JOIN mails m2 ON m2.id = v2.mail_id \
+         WHERE v2.unit_code = v.unit_code AND m2.superseded_by IS NULL) \
          ORDER BY v.unit_code",
     )?;
     let heads: Vec<(String, i64, String, String, String, bool, String)> = stmt
@@ -191,11 +193,17 @@ pub struct Totals {
 
 pub fn totals(conn: &Connection) -> Result<Totals> {
     let mut t = Totals {
-        mails: conn.query_row("SELECT count(*) FROM mails", [], |r| r.get(0))?,
+        mails: conn.query_row(
+            "SELECT count(*) FROM mails WHERE superseded_by IS NULL",
+            [],
+            |r| r.get(0),
+        )?,
         ..Default::default()
     };
-    let mut stmt =
-        conn.prepare("SELECT outcome, count(*) FROM mails GROUP BY outcome ORDER BY outcome")?;
+    let mut stmt = conn.prepare(
+        "SELECT outcome, count(*) FROM mails WHERE superseded_by IS NULL \
+             GROUP BY outcome ORDER BY outcome",
+    )?;
     t.by_outcome = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;

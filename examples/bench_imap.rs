@@ -1,0 +1,225 @@
+//! The IMAP intake benchmark (not a test): loads N realistic mails (the sample campaign's mails,
+//! each with its own Message-ID) into a private Dovecot and prints, in one run:
+//!
+//! - the bare fetch of all of them (`UID FETCH 1:* BODY.PEEK[]`, nothing done with the bytes): no
+//!   client can take mail faster;
+//! - calamine alone reading every attached workbook (every sheet, every cell): no reader can be
+//!   faster;
+//! - `cts-intake run --once` taking all of them from fetch to stored result (its own process,
+//!   started and ended: connection, fetch, parse, read, validate, dedupe, SQLite, the reply
+//!   composed into the outbox, the .eml files and the report at the end);
+//! - the ratio of that to the sum of the two floors, mails per second, and its peak memory.
+//!
+//! Usage: `scripts/bench-imap [N...]` (default 2000), which builds in release mode first;
+//! `CTS_BENCH_DATA=/dev/shm` keeps cts-intake's data folder on tmpfs.
+
+#[path = "../tests/it/mailstack.rs"]
+mod mailstack;
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use calamine::Reader;
+use cts_intake::config::ImapConfig;
+use futures::TryStreamExt;
+use mail_parser::{MessageParser, MimeHeaders};
+
+const USER: &str = "cttt@namdinh.edu.vn";
+const PASSWORD: &str = "bench";
+
+fn main() {
+    let ns: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("N is a number"))
+        .collect();
+    let ns = if ns.is_empty() { vec![2000] } else { ns };
+    // SAFETY: set once, before any thread reads the environment.
+    unsafe { std::env::set_var("CTS_BENCH_IMAP_PASSWORD", PASSWORD) };
+    println!(
+        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9}",
+        "N", "fetch s", "calamine s", "floors s", "intake s", "ratio", "mails/s", "peak MiB"
+    );
+    for n in ns {
+        bench(n);
+    }
+}
+
+/// N mails cycling through the sample campaign, each with its own Message-ID.
+fn realistic(n: usize) -> Vec<Vec<u8>> {
+    let samples = cts_intake::testkit::sample_mails();
+    (0..n)
+        .map(|i| {
+            let bytes = &samples[i % samples.len()].bytes;
+            let text = String::from_utf8_lossy(bytes);
+            let text = text.replacen("Message-ID: <", &format!("Message-ID: <b{i}."), 1);
+            text.into_bytes()
+        })
+        .collect()
+}
+
+fn imap_config(d: &mailstack::Dovecot) -> ImapConfig {
+    let mut c = ImapConfig::from_url(&format!(
+        "imaps://cttt%40namdinh.edu.vn@127.0.0.1:{}/INBOX",
+        d.imaps_port
+    ))
+    .unwrap();
+    c.ca_file = Some(d.ca_file());
+    c.password_env = Some("CTS_BENCH_IMAP_PASSWORD".into());
+    c
+}
+
+fn bench(n: usize) {
+    let d = mailstack::Dovecot::start(&[(USER, PASSWORD)]);
+    let mails = realistic(n);
+    let config = imap_config(&d);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut s = cts_intake::mailbox::imap::connect(&config).await.unwrap();
+        for m in &mails {
+            s.append("INBOX", None, None, m).await.unwrap();
+        }
+        s.logout().await.unwrap();
+    });
+
+    // Floor 1: the bare fetch.
+    let start = Instant::now();
+    let fetched = rt.block_on(async {
+        let mut s = cts_intake::mailbox::imap::connect(&config).await.unwrap();
+        s.select("INBOX").await.unwrap();
+        let mut stream = s.uid_fetch("1:*", "(UID BODY.PEEK[])").await.unwrap();
+        let mut count = 0usize;
+        while let Some(f) = stream.try_next().await.unwrap() {
+            if f.body().is_some() {
+                count += 1;
+            }
+        }
+        drop(stream);
+        s.logout().await.unwrap();
+        count
+    });
+    let fetch = start.elapsed();
+    assert_eq!(fetched, n);
+
+    // Floor 2: calamine alone on every attached workbook.
+    let attachments: Vec<Vec<u8>> = mails
+        .iter()
+        .filter_map(|m| MessageParser::default().parse(m))
+        .flat_map(|m| {
+            m.attachments()
+                .filter(|a| {
+                    a.attachment_name()
+                        .is_some_and(|n| n.ends_with(".xlsx") || n.ends_with(".xls"))
+                })
+                .map(|a| a.contents().to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let start = Instant::now();
+    let mut cells = 0usize;
+    for a in &attachments {
+        if let Ok(mut wb) = calamine::open_workbook_auto_from_rs(Cursor::new(a.as_slice())) {
+            for name in wb.sheet_names() {
+                if let Ok(range) = wb.worksheet_range(&name) {
+                    cells += range.used_cells().count();
+                }
+            }
+        }
+    }
+    let calamine = start.elapsed();
+    std::hint::black_box(cells);
+
+    // cts-intake, its own process.
+    // CTS_BENCH_DATA=/dev/shm puts the data folder on tmpfs, to separate the disk's fsync cost
+    // (cts-intake syncs each raw mail and each reply file; the floors write nothing).
+    let dir = match std::env::var_os("CTS_BENCH_DATA") {
+        Some(parent) => tempfile::tempdir_in(parent).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
+    let config_path = write_config(dir.path(), &d);
+    let start = Instant::now();
+    // Reaped below by wait4, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new(binary())
+        .arg("--config")
+        .arg(&config_path)
+        .args(["run", "--once"])
+        .env("CTS_INTAKE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the release binary runs (scripts/bench-imap builds it)");
+    let (ok, peak_kib) = wait_with_peak_memory(child.id());
+    let intake = start.elapsed();
+    assert!(ok, "cts-intake run --once failed");
+    let taken: i64 = rusqlite::Connection::open(dir.path().join("data/intake.sqlite3"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM mails", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(taken as usize, n, "every mail taken");
+
+    let floors = fetch + calamine;
+    println!(
+        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1}",
+        n,
+        secs(fetch),
+        secs(calamine),
+        secs(floors),
+        secs(intake),
+        secs(intake) / secs(floors),
+        n as f64 / secs(intake),
+        peak_kib as f64 / 1024.0
+    );
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// The release binary beside this example (`target/release/cts-intake`).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("cts-intake")
+}
+
+fn write_config(dir: &Path, d: &mailstack::Dovecot) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("config/default.toml"))
+        .unwrap()
+        .replace("maildir = \"../samples/maildir\"\n", "")
+        .replace(
+            "data-dir = \"../var\"",
+            &format!("data-dir = {:?}", dir.join("data")),
+        )
+        .replace(
+            "file = \"units.csv\"",
+            &format!("file = {:?}", root.join("config/units.csv")),
+        );
+    let imap = format!(
+        "\n[source.imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\nuser = {USER:?}\n\
+         password-env = \"CTS_BENCH_IMAP_PASSWORD\"\nca-file = {:?}\n",
+        d.imaps_port,
+        d.ca_file()
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text + &imap).unwrap();
+    path
+}
+
+/// Waits for a child and returns whether it exited 0 and its peak resident memory (KiB).
+fn wait_with_peak_memory(pid: u32) -> (bool, i64) {
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid as i32, "wait4 failed");
+    (
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        usage.ru_maxrss,
+    )
+}

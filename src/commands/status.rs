@@ -1,0 +1,90 @@
+//! `status`: is the daemon alive and taking mail? For the operator and for monitoring (exit 1 with
+//! a warning when no pass over the source succeeded for `source.stale-after-minutes`).
+
+use anyhow::{Result, bail};
+use chrono::Utc;
+
+use crate::cli::StatusArgs;
+use crate::config::Config;
+use crate::mailbox::imap::Imap;
+use crate::mailbox::maildir::MAILDIR_NAME;
+use crate::store::{Store, query};
+
+/// `status`: print the health summary.
+pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
+    let config = Config::load(config_path, &args.paths.overrides())?;
+    let store = Store::open(&config.database_path(), &config.raw_dir())?;
+    let source = match &config.source.imap {
+        Some(imap) => Imap::name_of(imap),
+        None => MAILDIR_NAME.to_string(),
+    };
+    let tz = config.campaign.deadline.timezone();
+    let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %:z");
+    let now = Utc::now();
+
+    println!("Source: {source}");
+    let poll = store.polls()?.into_iter().find(|p| p.mailbox == source);
+    let last_success = poll.as_ref().and_then(|p| p.last_success_at);
+    match last_success {
+        Some(t) => println!(
+            "Last successful poll: {} ({} min ago)",
+            local(t),
+            (now - t).num_minutes()
+        ),
+        None => println!("Last successful poll: never"),
+    }
+    if let Some(p) = &poll
+        && let (Some(at), Some(error)) = (p.last_error_at, &p.last_error)
+        && last_success.is_none_or(|s| at > s)
+    {
+        println!("Last error: {} {error}", local(at));
+    }
+    if let Some(state) = store.mailbox_state(&source)? {
+        println!(
+            "IMAP position: UIDVALIDITY {}, every mail up to UID {} taken",
+            state.uid_validity, state.last_uid
+        );
+    }
+
+    let totals = query::totals(store.conn())?;
+    let outcomes = totals
+        .by_outcome
+        .iter()
+        .map(|(o, n)| format!("{o} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("Mails taken: {} ({outcomes})", totals.mails);
+    let held: Vec<_> = query::mails(store.conn())?
+        .into_iter()
+        .filter(|m| m.outcome == "held")
+        .collect();
+    println!("Held for staff: {}", held.len());
+    for m in held.iter().rev().take(20) {
+        println!(
+            "  {}  {}  {:?}  <{}>  {}",
+            m.received_at, m.from, m.subject, m.message_id, m.note
+        );
+    }
+    if held.len() > 20 {
+        println!("  ... and {} older (see mails.csv)", held.len() - 20);
+    }
+    println!(
+        "Replies: {} waiting, {} failed, {} delivered",
+        totals.replies_pending, totals.replies_failed, totals.replies_sent
+    );
+
+    let stale = chrono::Duration::minutes(config.source.stale_after_minutes as i64);
+    let fresh = last_success.is_some_and(|t| now - t <= stale);
+    if !fresh {
+        println!(
+            "WARNING: no poll of {source} succeeded in the last {} minutes: is `cts-intake run` \
+             running, and can it reach the mailbox?",
+            config.source.stale_after_minutes
+        );
+        bail!(
+            "no successful poll for more than {} minutes",
+            config.source.stale_after_minutes
+        );
+    }
+    Ok(())
+}
