@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     let registry = Registry::from_units(units.clone())?;
 
     let started = Instant::now();
-    let mut store = Store::open(&dir.path().join("intake.sqlite3"), &dir.path().join("raw"))?;
+    let mut store = Store::open(&dir.path().join("intake.sqlite3"))?;
     for (i, unit) in units.iter().enumerate() {
         let rows: Vec<ValidRow> = (0..ROWS_PER_UNIT).map(|k| row(i + 1, k)).collect();
         let parsed = ParsedMail {

@@ -357,7 +357,7 @@ impl ImapConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Storage {
-    /// The data folder: `intake.sqlite3`, `raw/`, `outbox/`, `report/`.
+    /// The data folder: `intake.sqlite3` (raw mails included), `outbox/`, `report/`.
     pub data_dir: PathBuf,
 }
 
@@ -553,11 +553,6 @@ impl Config {
     /// The SQLite database file.
     pub fn database_path(&self) -> PathBuf {
         self.storage.data_dir.join("intake.sqlite3")
-    }
-
-    /// The content-addressed raw mail store.
-    pub fn raw_dir(&self) -> PathBuf {
-        self.storage.data_dir.join("raw")
     }
 
     /// Where replies are written as .eml files.

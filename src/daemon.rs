@@ -37,7 +37,7 @@ impl Intake {
     /// Opens the store and the registry named by the configuration.
     pub fn open(config: Config) -> Result<Intake> {
         let registry = Registry::load(&config.units.file)?;
-        let store = Store::open(&config.database_path(), &config.raw_dir())?;
+        let store = Store::open(&config.database_path())?;
         Ok(Intake {
             config,
             registry,

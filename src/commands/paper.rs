@@ -33,7 +33,7 @@ pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<Ex
     };
     let config = Config::load(config_path, &paths.overrides())?;
     let registry = Registry::load(&config.units.file)?;
-    let store = Store::open(&config.database_path(), &config.raw_dir())?;
+    let store = Store::open(&config.database_path())?;
     let tz = config.campaign.deadline.timezone();
     let when = |t: &str| local_time(t, &tz);
     let label = |u: &Unit| format!("{} ({})", u.code, u.name);

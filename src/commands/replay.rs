@@ -40,9 +40,10 @@ pub fn replay(config_path: &std::path::Path, args: &ReplayArgs) -> Result<()> {
     let Some((id, mailbox, key, sha, received_at, size, old_outcome)) = row else {
         bail!("no stored mail has the Message-ID <{message_id}>");
     };
-    let path = intake.store.raw_path(&sha);
-    let bytes = std::fs::read(&path)
-        .with_context(|| format!("cannot read the stored mail {}", path.display()))?;
+    let bytes = intake
+        .store
+        .raw_bytes(&sha)?
+        .with_context(|| format!("the raw bytes of <{message_id}> are missing from the store"))?;
     if (bytes.len() as i64) < size {
         bail!(
             "only the header of <{message_id}> was kept (the mail was over the size limit); it \

@@ -13,7 +13,7 @@ use crate::store::{Store, query};
 /// `status`: print the health summary.
 pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
     let config = Config::load(config_path, &args.paths.overrides())?;
-    let store = Store::open(&config.database_path(), &config.raw_dir())?;
+    let store = Store::open(&config.database_path())?;
     let source = match &config.source.imap {
         Some(imap) => Imap::name_of(imap),
         None => MAILDIR_NAME.to_string(),

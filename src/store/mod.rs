@@ -6,8 +6,7 @@ pub mod paper;
 pub mod query;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,8 +29,6 @@ const MIGRATIONS: &[&str] = &[
 /// The database and the raw mail store.
 pub struct Store {
     conn: Connection,
-    /// `raw/`: each mail's bytes under `raw/ab/abcdef....eml`, named by SHA-256.
-    raw_dir: PathBuf,
 }
 
 /// What the daemon knows of a mail besides its outcome.
@@ -87,14 +84,12 @@ pub struct OutboxItem {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and the raw store, and migrates the schema.
-    pub fn open(db_path: &Path, raw_dir: &Path) -> Result<Store> {
+    /// Opens (creating if needed) the database and migrates the schema.
+    pub fn open(db_path: &Path) -> Result<Store> {
         if let Some(dir) = db_path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create data folder {}", dir.display()))?;
         }
-        std::fs::create_dir_all(raw_dir)
-            .with_context(|| format!("cannot create raw mail folder {}", raw_dir.display()))?;
         let mut conn = Connection::open(db_path)
             .with_context(|| format!("cannot open database {}", db_path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -102,34 +97,40 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&mut conn)?;
-        Ok(Store {
-            conn,
-            raw_dir: raw_dir.to_path_buf(),
-        })
+        Ok(Store { conn })
     }
 
-    /// Keeps a mail's raw bytes under their SHA-256 (written once, atomically, synced) and returns
-    /// the hash. This happens before anything else is done with a mail.
+    /// Keeps a mail's raw bytes under their SHA-256, in their own transaction, before anything
+    /// else is done with the mail, and returns the hash. In the database rather than in files:
+    /// the bytes share the database's durability (a power cut loses the bytes and the result
+    /// together, and the mail is taken again), and no file needs its own fsync.
     pub fn keep_raw(&self, bytes: &[u8]) -> Result<String> {
         let sha = hex(&Sha256::digest(bytes));
-        let path = self.raw_path(&sha);
-        if path.exists() {
-            return Ok(sha);
-        }
-        let dir = path.parent().expect("raw path has a parent");
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{sha}.tmp"));
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO raw_mails (sha256, size, bytes, stored_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                sha,
+                bytes.len() as i64,
+                bytes,
+                Utc::now().to_rfc3339()
+            ])
+            .context("cannot keep the raw mail")?;
         Ok(sha)
     }
 
-    /// Where the raw bytes of a mail with this hash are kept.
-    pub fn raw_path(&self, sha: &str) -> PathBuf {
-        self.raw_dir.join(&sha[..2]).join(format!("{sha}.eml"))
+    /// The raw bytes kept under this hash.
+    pub fn raw_bytes(&self, sha: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT bytes FROM raw_mails WHERE sha256 = ?1",
+                [sha],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The keys of every mail already taken from `mailbox`.

@@ -292,7 +292,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db.sqlite3"), &dir.path().join("raw")).unwrap();
+        let s = Store::open(&dir.path().join("db.sqlite3")).unwrap();
         (dir, s)
     }
 
@@ -331,8 +331,8 @@ mod tests {
     fn the_schema_change_survives_reopening_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db.sqlite3");
-        drop(Store::open(&db, &dir.path().join("raw")).unwrap());
-        let mut s = Store::open(&db, &dir.path().join("raw")).unwrap();
+        drop(Store::open(&db).unwrap());
+        let mut s = Store::open(&db).unwrap();
         assert!(
             s.add_reminder("U1", "d", "no_list", &reminder("r1"))
                 .unwrap()

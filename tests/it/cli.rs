@@ -157,6 +157,7 @@ fn bad_input_is_a_clear_outcome_and_the_run_goes_on() {
         MaildirMail { delivered: 1_670_000_004, seen: false, bytes: good },
     ];
     write_maildir(&maildir, &mails).unwrap();
+    let mails_written = mails;
     let data = dir.path().join("data");
     let out = run_once(&maildir, &data);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -167,23 +168,19 @@ fn bad_input_is_a_clear_outcome_and_the_run_goes_on() {
     // The broken attachment is answered with a reason the school can act on.
     let problems = read(&data.join("report/problems.csv"));
     assert!(problems.contains("broken@x,ds.xls"), "{problems}");
-    // Every mail's raw bytes are kept, even the empty one.
-    let raw_files = walk(&data.join("raw"));
-    assert_eq!(raw_files, 4);
-}
-
-fn walk(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
+    // Every mail's raw bytes are kept, even the empty one, and byte for byte.
+    let db = rusqlite::Connection::open(data.join("intake.sqlite3")).unwrap();
+    let kept: Vec<Vec<u8>> = db
+        .prepare(
+            "SELECT r.bytes FROM mails m JOIN raw_mails r ON r.sha256 = m.sha256 ORDER BY m.id",
+        )
         .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                walk(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let sent: Vec<Vec<u8>> = mails_written.iter().map(|m| m.bytes.clone()).collect();
+    assert_eq!(kept, sent);
 }
 
 #[test]

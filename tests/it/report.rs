@@ -336,8 +336,7 @@ fn html_tables(html: &str) -> HashMap<String, Vec<Vec<String>>> {
 fn a_campaign_of_100_units_gives_a_workbook_an_html_page_and_csvs_that_agree() {
     let c = Campaign::run();
     // A reply the outbox gave up on (the SMTP sender marks them so).
-    let store = cts_intake::store::Store::open(&c.data.join("intake.sqlite3"), &c.data.join("raw"))
-        .unwrap();
+    let store = cts_intake::store::Store::open(&c.data.join("intake.sqlite3")).unwrap();
     store
         .conn()
         .execute(
@@ -634,8 +633,7 @@ fn paper_receipts_answer_in_one_line_and_show_in_the_report() {
     let units = units_csv(&out);
     let current = |u: &str| units[u]["reconciliation_code"].clone();
     let rows = |u: &str| units[u]["rows"].clone();
-    let store = cts_intake::store::Store::open(&c.data.join("intake.sqlite3"), &c.data.join("raw"))
-        .unwrap();
+    let store = cts_intake::store::Store::open(&c.data.join("intake.sqlite3")).unwrap();
     let versions = cts_intake::store::paper::versions(store.conn()).unwrap();
     drop(store);
     let first_of_34 = versions

@@ -1,11 +1,19 @@
 -- cts-intake schema, version 1. Every table STRICT; times are RFC 3339 UTC text.
 
+-- The raw bytes of every mail, content-addressed, kept before anything else is done with it.
+CREATE TABLE raw_mails (
+    sha256    TEXT PRIMARY KEY,
+    size      INTEGER NOT NULL,
+    bytes     BLOB NOT NULL,
+    stored_at TEXT NOT NULL
+) STRICT;
+
 -- Every mail taken from a mailbox, whatever became of it.
 CREATE TABLE mails (
     id           INTEGER PRIMARY KEY,
     mailbox      TEXT NOT NULL,            -- the Mailbox's name ("maildir:/path", "imap://...")
     source_key   TEXT NOT NULL,            -- the mail's key in that mailbox
-    sha256       TEXT NOT NULL,            -- the raw bytes, kept under raw/ by this hash
+    sha256       TEXT NOT NULL,            -- the raw bytes, in raw_mails
     size         INTEGER NOT NULL,
     message_id   TEXT NOT NULL,            -- without angle brackets; '' when the mail had none
     received_at  TEXT NOT NULL,            -- when it reached the mailbox
