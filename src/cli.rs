@@ -62,6 +62,7 @@ impl PathArgs {
             maildir: self.maildir.clone(),
             units: self.units.clone(),
             data_dir: self.data_dir.clone(),
+            ..Default::default()
         }
     }
 }
@@ -73,6 +74,26 @@ pub struct RunArgs {
     pub once: bool,
     #[command(flatten)]
     pub paths: PathArgs,
+    /// Send replies through this SMTP server instead of the configured one:
+    /// smtps://USER@HOST:PORT (implicit TLS), smtp://USER@HOST:PORT (STARTTLS required) or
+    /// smtp+plain://HOST:PORT (no TLS, loopback only). USER is percent-encoded
+    /// (cttt%40namdinh.edu.vn); the password comes from CTS_INTAKE_SMTP_PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub smtp: Option<String>,
+    /// Trust the CA certificates in this PEM file for the SMTP server (a private CA).
+    #[arg(long, value_name = "FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The configuration overrides `run` takes.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            smtp: self.smtp.clone(),
+            smtp_ca_file: self.smtp_ca_file.clone(),
+            ..self.paths.overrides()
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,9 @@ pub struct Config {
     /// Rules of validation that vary by campaign.
     #[serde(default)]
     pub rules: Rules,
+    /// The SMTP server replies are sent through; without it replies are written as .eml files.
+    #[serde(default)]
+    pub smtp: Option<Smtp>,
 }
 
 /// The campaign: the department's letter in config form.
@@ -117,6 +120,20 @@ pub struct Replies {
     /// Answer senders outside the registry and the official domains (default: no).
     #[serde(default)]
     pub reply_to_unknown_senders: bool,
+    /// At most this many replies to one address for mails received within an hour; further
+    /// replies are kept in the outbox as `held` for staff, never dropped. 0 turns the limit off.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_hour: u32,
+    /// Seconds before the first retry of a reply the SMTP server refused for now (4xx) or could
+    /// not be reached for; each further retry waits twice as long, up to `retry-max-seconds`.
+    #[serde(default = "default_retry_first")]
+    pub retry_first_seconds: u64,
+    /// The longest wait between two attempts.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_seconds: u64,
+    /// A reply still not delivered this many hours after it was written is marked failed.
+    #[serde(default = "default_give_up_hours")]
+    pub give_up_after_hours: u64,
 }
 
 impl Default for Replies {
@@ -124,8 +141,59 @@ impl Default for Replies {
         Replies {
             outbox_dir: default_outbox_dir(),
             reply_to_unknown_senders: false,
+            rate_limit_per_hour: default_rate_limit(),
+            retry_first_seconds: default_retry_first(),
+            retry_max_seconds: default_retry_max(),
+            give_up_after_hours: default_give_up_hours(),
         }
     }
+}
+
+fn default_rate_limit() -> u32 {
+    10
+}
+fn default_retry_first() -> u64 {
+    60
+}
+fn default_retry_max() -> u64 {
+    3600
+}
+fn default_give_up_hours() -> u64 {
+    72
+}
+
+/// The SMTP server replies go through (`[smtp]`). The password is never in this file: it comes
+/// from the file `password-file` names, or else from the environment variable `password-env`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Smtp {
+    /// `smtps://USER@HOST:PORT` (implicit TLS, port 465 by default), `smtp://USER@HOST:PORT`
+    /// (STARTTLS required, port 587 by default) or `smtp+plain://HOST:PORT` (no TLS, loopback
+    /// only, port 25 by default). USER is percent-encoded (`cttt%40namdinh.edu.vn`); without a
+    /// user no authentication is tried.
+    pub url: String,
+    /// The environment variable holding the password.
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    /// A file holding the password (first line); takes precedence over `password-env`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust besides the public roots (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for the server on each step (connect, each command, the data).
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// The variable `--smtp` reads the password from, and the default of `password-env`.
+pub const SMTP_PASSWORD_ENV: &str = "CTS_INTAKE_SMTP_PASSWORD";
+
+fn default_password_env() -> String {
+    SMTP_PASSWORD_ENV.to_string()
+}
+fn default_smtp_timeout() -> u64 {
+    30
 }
 
 fn default_outbox_dir() -> PathBuf {
@@ -173,6 +241,10 @@ pub struct Overrides {
     pub maildir: Option<PathBuf>,
     pub units: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
+    /// `--smtp URL`: send replies through this server (password from `CTS_INTAKE_SMTP_PASSWORD`).
+    pub smtp: Option<String>,
+    /// `--smtp-ca-file`: trust this CA file for the SMTP server.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -203,6 +275,14 @@ impl Config {
         }
         join(&mut self.storage.data_dir);
         join(&mut self.units.file);
+        if let Some(smtp) = self.smtp.as_mut() {
+            if let Some(p) = smtp.password_file.as_mut() {
+                join(p);
+            }
+            if let Some(p) = smtp.ca_file.as_mut() {
+                join(p);
+            }
+        }
     }
 
     fn apply(&mut self, o: &Overrides) {
@@ -214,6 +294,23 @@ impl Config {
         }
         if let Some(d) = &o.data_dir {
             self.storage.data_dir = d.clone();
+        }
+        if let Some(url) = &o.smtp {
+            // Like --imap for the source: the command line's server replaces the file's, and
+            // its password comes from CTS_INTAKE_SMTP_PASSWORD.
+            self.smtp = Some(Smtp {
+                url: url.clone(),
+                password_env: default_password_env(),
+                password_file: None,
+                ca_file: None,
+                timeout_seconds: self
+                    .smtp
+                    .as_ref()
+                    .map_or_else(default_smtp_timeout, |s| s.timeout_seconds),
+            });
+        }
+        if let (Some(ca), Some(smtp)) = (&o.smtp_ca_file, self.smtp.as_mut()) {
+            smtp.ca_file = Some(ca.clone());
         }
     }
 
@@ -231,6 +328,12 @@ impl Config {
         }
         if self.rules.min_age >= self.rules.max_age {
             bail!("rules.min-age must be below rules.max-age");
+        }
+        if let Some(smtp) = &self.smtp {
+            crate::reply::smtp::Target::parse(&smtp.url).context("smtp.url")?;
+        }
+        if self.replies.retry_first_seconds > self.replies.retry_max_seconds {
+            bail!("replies.retry-first-seconds must not exceed replies.retry-max-seconds");
         }
         Ok(())
     }

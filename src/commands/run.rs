@@ -9,10 +9,13 @@ use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::daemon::{self, Intake};
 use crate::mailbox::maildir::Maildir;
+use crate::reply::sender::{Delivery, RetryPolicy, Sender};
+use crate::reply::smtp::SmtpTransport;
+use crate::store::Store;
 
 /// `run`: take mail until shutdown (or once), then print a summary.
 pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
-    let config = Config::load(config_path, &args.paths.overrides())?;
+    let config = Config::load(config_path, &args.overrides())?;
     let maildir_path = config
         .source
         .maildir
@@ -21,7 +24,26 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     let maildir = Maildir::open(&maildir_path)?;
     let report_dir = config.report_dir();
     let outbox_dir = config.outbox_dir();
+    let sender = match &config.smtp {
+        Some(smtp) => {
+            let transport = SmtpTransport::new(smtp)?;
+            let store = Store::open(&config.database_path(), &config.raw_dir())?;
+            Some(Sender::new(
+                store,
+                transport,
+                &config.campaign.department_address,
+                RetryPolicy::from_config(&config.replies),
+            ))
+        }
+        None => None,
+    };
+    let poll = std::time::Duration::from_secs(config.source.poll_seconds.max(1));
     let intake = Arc::new(Mutex::new(Intake::open(config)?));
+    let wake = intake
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the intake lock was poisoned"))?
+        .outbox_wake
+        .clone();
 
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -29,8 +51,25 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         tracing::info!("shutdown requested; finishing the mail in hand");
         let _ = tx.send(true);
     });
+    let smtp_target = sender.as_ref().map(|s| s.transport().target().to_string());
+    // The sender task runs beside the intake loop; with --once it runs one pass after it.
+    let (sender, sender_task) = match sender {
+        Some(s) if !args.once => (None, Some(tokio::spawn(s.run(wake, poll, rx.clone())))),
+        other => (other, None),
+    };
     let summary = daemon::run(intake.clone(), maildir, args.once, rx).await?;
+    let mut delivery = Delivery::default();
+    if let Some(task) = sender_task {
+        delivery = task.await.context("the sender task failed")??;
+    }
+    if let Some(s) = sender {
+        delivery = s.deliver_due(None).await?;
+        // The report written by the pass predates the delivery: write it again.
+        daemon::blocking(&intake, |i| i.write_report()).await?;
+    }
     let totals = daemon::blocking(&intake, |i| crate::store::query::totals(i.store.conn())).await?;
+    let unanswered =
+        daemon::blocking(&intake, |i| crate::store::query::unanswered(i.store.conn())).await?;
 
     println!("Mailbox: {}", maildir_path.display());
     println!(
@@ -49,15 +88,34 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
             summary.failed
         );
     }
+    match &smtp_target {
+        None => println!(
+            "Replies written: {} (into {})",
+            summary.replies_written,
+            outbox_dir.display()
+        ),
+        Some(target) => println!(
+            "Replies sent: {} (through {target}); waiting for a retry: {}; refused: {}",
+            delivery.sent, delivery.deferred, delivery.failed
+        ),
+    }
     println!(
-        "Replies written: {} (into {})",
-        summary.replies_written,
-        outbox_dir.display()
+        "All runs: {} mails stored, {} replies delivered, {} pending, {} failed, {} held",
+        totals.mails,
+        totals.replies_sent,
+        totals.replies_pending,
+        totals.replies_failed,
+        totals.replies_held
     );
-    println!(
-        "All runs: {} mails stored, {} replies delivered, {} pending",
-        totals.mails, totals.replies_sent, totals.replies_pending
-    );
+    for u in &unanswered {
+        println!(
+            "Unanswered: mail <{}> from {}: reply {} ({})",
+            u.mail_message_id,
+            u.mail_from,
+            u.status,
+            u.last_error.as_deref().unwrap_or("")
+        );
+    }
     println!("Report: {}", report_dir.join("doi-chieu.xlsx").display());
     if summary.failed > 0 {
         bail!("{} mails could not be taken; see the log", summary.failed);

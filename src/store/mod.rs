@@ -2,7 +2,10 @@
 //! content-addressed raw mail store beside it. One mail's result, rows, problems, version and
 //! reply are written in one transaction ([`Store::record`]).
 
+mod outbox;
 pub mod query;
+
+pub use outbox::OutboxStatus;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -20,7 +23,10 @@ use crate::validate::{RowSource, ValidRow};
 
 /// Schema migrations, in order: `user_version` N means the first N have run.
 /// Files are numbered; each issue that needs a table adds the next file here.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/004_outbox.sql"),
+];
 
 /// The database and the raw mail store.
 pub struct Store {
@@ -47,6 +53,8 @@ pub struct OutgoingReply {
     pub kind: String,
     pub recipients: Vec<String>,
     pub bytes: Vec<u8>,
+    /// Why the reply is kept for staff instead of sent (the rate limit), if it is.
+    pub held: Option<String>,
 }
 
 /// A reply waiting in the outbox.
@@ -56,6 +64,10 @@ pub struct OutboxItem {
     pub message_id: String,
     pub recipients: Vec<String>,
     pub bytes: Vec<u8>,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// When the reply was written (with the result it answers).
+    pub created_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -243,16 +255,22 @@ impl Store {
             }
         }
         if let Some(reply) = reply {
+            let status = match reply.held {
+                Some(_) => OutboxStatus::Held,
+                None => OutboxStatus::Pending,
+            };
             tx.execute(
-                "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at, \
+                 status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     mail_id,
                     reply.message_id,
                     reply.kind,
                     serde_json::to_string(&reply.recipients)?,
                     reply.bytes,
-                    now
+                    now,
+                    status.code(),
+                    reply.held,
                 ],
             )?;
         }
@@ -262,24 +280,7 @@ impl Store {
 
     /// Replies not yet delivered, oldest first.
     pub fn pending_replies(&self) -> Result<Vec<OutboxItem>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, message_id, recipients, bytes FROM outbox WHERE status = 'pending' ORDER BY id",
-        )?;
-        let items = stmt
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
-            })?
-            .map(|row| {
-                let (id, message_id, recipients, bytes) = row?;
-                Ok(OutboxItem {
-                    id,
-                    message_id,
-                    recipients: serde_json::from_str(&recipients)?,
-                    bytes,
-                })
-            })
-            .collect::<Result<_>>()?;
-        Ok(items)
+        self.outbox_items("status = 'pending' ORDER BY id", [])
     }
 
     /// Marks a reply delivered.
