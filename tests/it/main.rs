@@ -2,5 +2,7 @@
 
 mod cli;
 mod mailstack;
+mod outbox_fill;
 mod pipeline;
+mod smtp;
 mod support;
