@@ -67,6 +67,10 @@ fn main() {
             format!("smtp+plain://127.0.0.1:{}", s.postfix.smtp_port)
         }),
     ];
+    println!(
+        "for reference, lettre's pooled AsyncSmtpTransport (smtp, loopback): {:.0} msg/s",
+        lettre_pooled(&runtime, &users, &schools, &replies)
+    );
     for (label, url) in modes {
         let mut floors = Vec::new();
         let mut ours = Vec::new();
@@ -87,6 +91,34 @@ fn main() {
             ours.as_secs_f64() / floor.as_secs_f64()
         );
     }
+}
+
+/// For reference: lettre's own pooled transport (no TCP_NODELAY) on the first 100 replies.
+fn lettre_pooled(
+    runtime: &tokio::runtime::Runtime,
+    users: &[(&str, &str)],
+    schools: &[String],
+    replies: &[cts_intake::store::OutgoingReply],
+) -> f64 {
+    use lettre::AsyncTransport;
+    let replies = &replies[..replies.len().min(100)];
+    let stack = MailStack::start(users);
+    let _enter = runtime.enter();
+    let transport =
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(stack.postfix.smtp_port)
+            .build();
+    let start = Instant::now();
+    runtime.block_on(async {
+        for r in replies {
+            let to = r.recipients.iter().map(|t| t.parse().unwrap()).collect();
+            let envelope = lettre::address::Envelope::new(Some(DEPT.parse().unwrap()), to).unwrap();
+            transport.send_raw(&envelope, &r.bytes).await.unwrap();
+        }
+    });
+    let t = start.elapsed();
+    wait_delivered(&stack, schools, replies.len());
+    replies.len() as f64 / t.as_secs_f64()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

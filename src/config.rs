@@ -407,6 +407,45 @@ mod tests {
     }
 
     #[test]
+    fn smtp_comes_from_the_file_or_the_command_line_which_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+        )
+        .unwrap()
+        .replace("# [smtp]", "[smtp]")
+        .replace(
+            "# url = \"smtps://cttt%40namdinh.edu.vn@mail.namdinh.edu.vn\"",
+            "url = \"smtps://cttt%40namdinh.edu.vn@mail.namdinh.edu.vn\"",
+        )
+        .replace(
+            "# ca-file = \"/etc/cts-intake/ca.pem\"",
+            "ca-file = \"ca.pem\"",
+        );
+        std::fs::write(&p, &text).unwrap();
+        let c = Config::load(&p, &Overrides::default()).unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!(smtp.password_env, SMTP_PASSWORD_ENV);
+        assert_eq!(smtp.ca_file, Some(dir.path().join("ca.pem")));
+        assert_eq!(c.replies.rate_limit_per_hour, 10);
+        let o = Overrides {
+            smtp: Some("smtp+plain://127.0.0.1:2525".into()),
+            smtp_ca_file: Some("/x/ca.pem".into()),
+            ..Default::default()
+        };
+        let smtp = Config::load(&p, &o).unwrap().smtp.unwrap();
+        assert_eq!(smtp.url, "smtp+plain://127.0.0.1:2525");
+        assert_eq!(smtp.ca_file, Some(PathBuf::from("/x/ca.pem")));
+        let o = Overrides {
+            smtp: Some("smtp+plain://mail.example.org".into()),
+            ..Default::default()
+        };
+        let err = format!("{:#}", Config::load(&p, &o).unwrap_err());
+        assert!(err.contains("loopback"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");

@@ -30,6 +30,10 @@ use crate::store::{OutboxItem, Store};
 pub struct SendError {
     /// True when trying again cannot help (a 5xx answer about this reply).
     pub permanent: bool,
+    /// True when no session with the server could be opened (down, unreachable, TLS or login
+    /// refused): the other replies due now are deferred without trying, so a dead server costs
+    /// one timeout per pass, not one per reply.
+    pub unreachable: bool,
     pub message: String,
 }
 
@@ -37,6 +41,7 @@ impl SendError {
     pub fn permanent(message: impl Into<String>) -> SendError {
         SendError {
             permanent: true,
+            unreachable: false,
             message: message.into(),
         }
     }
@@ -44,6 +49,15 @@ impl SendError {
     pub fn transient(message: impl Into<String>) -> SendError {
         SendError {
             permanent: false,
+            unreachable: false,
+            message: message.into(),
+        }
+    }
+
+    pub fn unreachable(message: impl Into<String>) -> SendError {
+        SendError {
+            permanent: false,
+            unreachable: true,
             message: message.into(),
         }
     }
@@ -119,6 +133,13 @@ impl std::ops::AddAssign for Delivery {
     }
 }
 
+/// A reply's state on its way into the store.
+struct Recording {
+    handle: tokio::task::JoinHandle<Result<()>>,
+    item: OutboxItem,
+    delivery: Delivery,
+}
+
 /// How many replies one query takes from the outbox.
 const BATCH: usize = 100;
 
@@ -173,9 +194,29 @@ impl<T: Transport> Sender<T> {
 
     /// One attempt at every reply due now, oldest first; stops early when `shutdown` turns true.
     pub async fn deliver_due(&self, shutdown: Option<&watch::Receiver<bool>>) -> Result<Delivery> {
+        // The previous reply's state is stored while the next one is sent; whatever happens,
+        // the last one is waited for before returning.
+        let mut in_flight = None;
+        let result = self.deliver_batches(shutdown, &mut in_flight).await;
+        let last = match in_flight {
+            Some(r) => self.finish(r).await,
+            None => Ok(Delivery::default()),
+        };
+        let mut done = result?;
+        done += last?;
+        Ok(done)
+    }
+
+    async fn deliver_batches(
+        &self,
+        shutdown: Option<&watch::Receiver<bool>>,
+        in_flight: &mut Option<Recording>,
+    ) -> Result<Delivery> {
         let start = Utc::now();
         let mut done = Delivery::default();
         let mut after_id = 0;
+        // Set once the server cannot be reached: the rest is deferred without trying.
+        let mut unreachable: Option<String> = None;
         loop {
             let batch = self
                 .db(move |s| s.due_replies_after(after_id, start, BATCH))
@@ -188,42 +229,56 @@ impl<T: Transport> Sender<T> {
                     return Ok(done);
                 }
                 after_id = item.id;
-                done += self.deliver_one(item).await?;
+                let result = match &unreachable {
+                    Some(message) => Err(SendError::unreachable(format!("not tried: {message}"))),
+                    None => {
+                        self.transport
+                            .send(&self.from, &item.recipients, &item.bytes)
+                            .await
+                    }
+                };
+                if let Err(e) = &result
+                    && e.unreachable
+                    && unreachable.is_none()
+                {
+                    unreachable = Some(e.message.clone());
+                }
+                if let Some(previous) = in_flight.take() {
+                    done += self.finish(previous).await?;
+                }
+                *in_flight = Some(self.start_record(item, result));
             }
         }
     }
 
-    async fn deliver_one(&self, item: OutboxItem) -> Result<Delivery> {
-        let result = self
-            .transport
-            .send(&self.from, &item.recipients, &item.bytes)
-            .await;
+    /// Decides what `result` means for `item`, logs it and starts writing it to the store; the
+    /// write overlaps the next send and is awaited by [`Sender::finish`] before the next write.
+    fn start_record(&self, item: OutboxItem, result: Result<String, SendError>) -> Recording {
         let id = item.id;
-        match result {
+        type Write = Box<dyn FnOnce(&Store) -> Result<()> + Send>;
+        let (write, delivery): (Write, Delivery) = match result {
             Ok(response) => {
                 tracing::info!(reply = %item.message_id, to = %item.recipients.join(","),
                     server = %response, "reply sent");
-                self.db(move |s| s.mark_delivered(id, &response)).await?;
-                for hook in &self.after_send {
-                    if let Err(e) = hook.after_send(&item).await {
-                        tracing::warn!(reply = %item.message_id, error = %format!("{e:#}"),
-                            "the after-send step failed; the reply itself was sent");
-                    }
-                }
-                Ok(Delivery {
-                    sent: 1,
-                    ..Default::default()
-                })
+                (
+                    Box::new(move |s| s.mark_delivered(id, &response)),
+                    Delivery {
+                        sent: 1,
+                        ..Default::default()
+                    },
+                )
             }
             Err(e) if e.permanent => {
                 tracing::error!(reply = %item.message_id, to = %item.recipients.join(","),
                     error = %e.message, "reply refused for good; marked failed");
                 let message = e.message;
-                self.db(move |s| s.mark_failed(id, &message)).await?;
-                Ok(Delivery {
-                    failed: 1,
-                    ..Default::default()
-                })
+                (
+                    Box::new(move |s| s.mark_failed(id, &message)),
+                    Delivery {
+                        failed: 1,
+                        ..Default::default()
+                    },
+                )
             }
             Err(e) => {
                 let failures = item.attempts + 1;
@@ -236,25 +291,57 @@ impl<T: Transport> Sender<T> {
                         age.as_secs() / 3600,
                         e.message
                     );
-                    self.db(move |s| s.mark_failed(id, &message)).await?;
-                    return Ok(Delivery {
-                        failed: 1,
-                        ..Default::default()
-                    });
+                    (
+                        Box::new(move |s| s.mark_failed(id, &message)),
+                        Delivery {
+                            failed: 1,
+                            ..Default::default()
+                        },
+                    )
+                } else {
+                    let wait = self.policy.delay(failures);
+                    let next: DateTime<Utc> = Utc::now()
+                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                    tracing::warn!(reply = %item.message_id, attempts = failures,
+                        retry_in_s = wait.as_secs(), error = %e.message,
+                        "reply not sent; will retry");
+                    let message = e.message;
+                    (
+                        Box::new(move |s| s.mark_retry(id, &message, next)),
+                        Delivery {
+                            deferred: 1,
+                            ..Default::default()
+                        },
+                    )
                 }
-                let wait = self.policy.delay(failures);
-                let next: DateTime<Utc> = Utc::now()
-                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-                tracing::warn!(reply = %item.message_id, attempts = failures,
-                    retry_in_s = wait.as_secs(), error = %e.message, "reply not sent; will retry");
-                let message = e.message;
-                self.db(move |s| s.mark_retry(id, &message, next)).await?;
-                Ok(Delivery {
-                    deferred: 1,
-                    ..Default::default()
-                })
+            }
+        };
+        let store = self.store.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            let guard = store
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the sender's store lock was poisoned"))?;
+            write(&guard)
+        });
+        Recording {
+            handle,
+            item,
+            delivery,
+        }
+    }
+
+    /// Waits for a reply's state to be stored, then runs the after-send hooks if it was sent.
+    async fn finish(&self, r: Recording) -> Result<Delivery> {
+        r.handle.await.context("a blocking task failed")??;
+        if r.delivery.sent == 1 {
+            for hook in &self.after_send {
+                if let Err(e) = hook.after_send(&r.item).await {
+                    tracing::warn!(reply = %r.item.message_id, error = %format!("{e:#}"),
+                        "the after-send step failed; the reply itself was sent");
+                }
             }
         }
+        Ok(r.delivery)
     }
 
     /// Delivers until `shutdown` turns true: at once when woken (a reply was recorded), and when
@@ -422,6 +509,25 @@ mod tests {
         let again = sender.deliver_due(None).await.unwrap();
         assert_eq!(again, Delivery::default());
         assert_eq!(sender.transport().calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_tried_once_per_pass_and_every_reply_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_replies(dir.path(), 3);
+        let transport = Scripted {
+            answers: Mutex::new(vec![Err(SendError::unreachable("connection refused"))]),
+            calls: AtomicUsize::new(0),
+        };
+        let sender = Sender::new(store, transport, "cttt@x.vn", policy());
+        let d = sender.deliver_due(None).await.unwrap();
+        assert_eq!(d.deferred, 3);
+        assert_eq!(sender.transport().calls.load(Ordering::SeqCst), 1);
+        assert!(
+            status(dir.path())
+                .iter()
+                .all(|(s, attempts, next)| s == "pending" && *attempts == 1 && next.is_some())
+        );
     }
 
     #[tokio::test]

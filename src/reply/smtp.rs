@@ -286,16 +286,16 @@ impl SmtpTransport {
         let tcp = TcpStream::connect((t.host.as_str(), t.port))
             .await
             .map_err(|e| {
-                SendError::transient(format!("cannot connect to {}:{}: {e}", t.host, t.port))
+                SendError::unreachable(format!("cannot connect to {}:{}: {e}", t.host, t.port))
             })?;
         tcp.set_nodelay(true)
-            .map_err(|e| SendError::transient(format!("cannot set TCP_NODELAY: {e}")))?;
+            .map_err(|e| SendError::unreachable(format!("cannot set TCP_NODELAY: {e}")))?;
         let stream: Box<dyn AsyncTokioStream> = match &self.tls {
             Some(connector) => {
                 let name = ServerName::try_from(t.host.clone())
-                    .map_err(|e| SendError::transient(format!("bad TLS name {}: {e}", t.host)))?;
+                    .map_err(|e| SendError::unreachable(format!("bad TLS name {}: {e}", t.host)))?;
                 let tls = connector.connect(name, tcp).await.map_err(|e| {
-                    SendError::transient(format!("TLS with {} failed: {e}", t.host))
+                    SendError::unreachable(format!("TLS with {} failed: {e}", t.host))
                 })?;
                 Box::new(TlsStream(tls))
             }
@@ -303,14 +303,14 @@ impl SmtpTransport {
         };
         // Nothing that fails while connecting is about a reply: always try again later.
         let smtp = |e: lettre::transport::smtp::Error| {
-            SendError::transient(format!("{}: {}", t, error_text(&e)))
+            SendError::unreachable(format!("{}: {}", t, error_text(&e)))
         };
         let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
             .await
             .map_err(smtp)?;
         if let Some(params) = &self.starttls {
             if !conn.can_starttls() {
-                return Err(SendError::transient(format!(
+                return Err(SendError::unreachable(format!(
                     "{} does not offer STARTTLS; refusing to send without TLS",
                     t.host
                 )));
@@ -324,7 +324,7 @@ impl SmtpTransport {
                 .await
                 .map_err(|e| {
                     // A refused login is ours to fix, never the reply's fault.
-                    SendError::transient(format!(
+                    SendError::unreachable(format!(
                         "the SMTP server refused our login: {}",
                         error_text(&e)
                     ))
@@ -436,7 +436,7 @@ impl Transport for SmtpTransport {
             let conn = tokio::time::timeout(self.timeout * 2, self.connect())
                 .await
                 .map_err(|_| {
-                    SendError::transient(format!("{} did not answer in time", self.target))
+                    SendError::unreachable(format!("{} did not answer in time", self.target))
                 })??;
             *slot = Some(Open {
                 conn,

@@ -45,19 +45,27 @@ fn start_stack(users: &[String]) -> MailStack {
     MailStack::start(&with_pw)
 }
 
-/// A copy of the default config with `[replies]` settings added and the poll interval set.
+/// A copy of the default config with some `[replies]` keys changed and the poll interval set.
 fn config(dir: &Path, replies: &str, poll_seconds: u64) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("config/default.toml"))
+    let mut text = std::fs::read_to_string(root().join("config/default.toml"))
         .unwrap()
         .replace(
             "file = \"units.csv\"",
             &format!("file = \"{}\"", root().join("config/units.csv").display()),
         )
-        .replace("[replies]\n", &format!("[replies]\n{replies}\n"))
         .replace(
             "poll-seconds = 30",
             &format!("poll-seconds = {poll_seconds}"),
         );
+    for setting in replies.lines() {
+        let key = format!("{} =", setting.split(" =").next().unwrap());
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&key))
+            .unwrap_or_else(|| panic!("no {key} in the default config"))
+            .to_string();
+        text = text.replace(&line, setting);
+    }
     let path = dir.join("config.toml");
     std::fs::write(&path, text).unwrap();
     path
