@@ -107,6 +107,15 @@ pub struct RunArgs {
     /// Trust the CA certificates in this PEM file for the IMAP server (a private CA).
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+    /// Send replies through this SMTP server instead of the configured one:
+    /// smtps://USER@HOST:PORT (implicit TLS), smtp://USER@HOST:PORT (STARTTLS required) or
+    /// smtp+plain://HOST:PORT (no TLS, loopback only). USER is percent-encoded
+    /// (cttt%40namdinh.edu.vn); the password comes from CTS_INTAKE_SMTP_PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub smtp: Option<String>,
+    /// Trust the CA certificates in this PEM file for the SMTP server (a private CA).
+    #[arg(long, value_name = "FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -119,6 +128,8 @@ impl RunArgs {
             .map(crate::config::ImapConfig::from_url)
             .transpose()?;
         o.ca_file = self.ca_file.clone();
+        o.smtp = self.smtp.clone();
+        o.smtp_ca_file = self.smtp_ca_file.clone();
         Ok(o)
     }
 }

@@ -28,6 +28,9 @@ pub struct Config {
     /// The staff report.
     #[serde(default)]
     pub report: ReportConfig,
+    /// The SMTP server replies are sent through; without it replies are written as .eml files.
+    #[serde(default)]
+    pub smtp: Option<Smtp>,
 }
 
 /// The campaign: the department's letter in config form.
@@ -380,6 +383,20 @@ pub struct Replies {
     /// Answer senders outside the registry and the official domains (default: no).
     #[serde(default)]
     pub reply_to_unknown_senders: bool,
+    /// At most this many replies to one address for mails received within an hour; further
+    /// replies are kept in the outbox as `held` for staff, never dropped. 0 turns the limit off.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_hour: u32,
+    /// Seconds before the first retry of a reply the SMTP server refused for now (4xx) or could
+    /// not be reached for; each further retry waits twice as long, up to `retry-max-seconds`.
+    #[serde(default = "default_retry_first")]
+    pub retry_first_seconds: u64,
+    /// The longest wait between two attempts.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_seconds: u64,
+    /// A reply still not delivered this many hours after it was written is marked failed.
+    #[serde(default = "default_give_up_hours")]
+    pub give_up_after_hours: u64,
 }
 
 impl Default for Replies {
@@ -387,8 +404,59 @@ impl Default for Replies {
         Replies {
             outbox_dir: default_outbox_dir(),
             reply_to_unknown_senders: false,
+            rate_limit_per_hour: default_rate_limit(),
+            retry_first_seconds: default_retry_first(),
+            retry_max_seconds: default_retry_max(),
+            give_up_after_hours: default_give_up_hours(),
         }
     }
+}
+
+fn default_rate_limit() -> u32 {
+    10
+}
+fn default_retry_first() -> u64 {
+    60
+}
+fn default_retry_max() -> u64 {
+    3600
+}
+fn default_give_up_hours() -> u64 {
+    72
+}
+
+/// The SMTP server replies go through (`[smtp]`). The password is never in this file: it comes
+/// from the file `password-file` names, or else from the environment variable `password-env`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Smtp {
+    /// `smtps://USER@HOST:PORT` (implicit TLS, port 465 by default), `smtp://USER@HOST:PORT`
+    /// (STARTTLS required, port 587 by default) or `smtp+plain://HOST:PORT` (no TLS, loopback
+    /// only, port 25 by default). USER is percent-encoded (`cttt%40namdinh.edu.vn`); without a
+    /// user no authentication is tried.
+    pub url: String,
+    /// The environment variable holding the password.
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    /// A file holding the password (first line); takes precedence over `password-env`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust besides the public roots (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for the server on each step (connect, each command, the data).
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// The variable `--smtp` reads the password from, and the default of `password-env`.
+pub const SMTP_PASSWORD_ENV: &str = "CTS_INTAKE_SMTP_PASSWORD";
+
+fn default_password_env() -> String {
+    SMTP_PASSWORD_ENV.to_string()
+}
+fn default_smtp_timeout() -> u64 {
+    30
 }
 
 fn default_outbox_dir() -> PathBuf {
@@ -450,6 +518,10 @@ pub struct Overrides {
     pub imap: Option<ImapConfig>,
     /// `run --ca-file`: trust this CA for the IMAP server.
     pub ca_file: Option<PathBuf>,
+    /// `--smtp URL`: send replies through this server (password from `CTS_INTAKE_SMTP_PASSWORD`).
+    pub smtp: Option<String>,
+    /// `--smtp-ca-file`: trust this CA file for the SMTP server.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -488,6 +560,14 @@ impl Config {
         }
         join(&mut self.storage.data_dir);
         join(&mut self.units.file);
+        if let Some(smtp) = self.smtp.as_mut() {
+            if let Some(p) = smtp.password_file.as_mut() {
+                join(p);
+            }
+            if let Some(p) = smtp.ca_file.as_mut() {
+                join(p);
+            }
+        }
     }
 
     fn apply(&mut self, o: &Overrides) {
@@ -523,6 +603,23 @@ impl Config {
         if let Some(d) = &o.data_dir {
             self.storage.data_dir = d.clone();
         }
+        if let Some(url) = &o.smtp {
+            // Like --imap for the source: the command line's server replaces the file's, and
+            // its password comes from CTS_INTAKE_SMTP_PASSWORD.
+            self.smtp = Some(Smtp {
+                url: url.clone(),
+                password_env: default_password_env(),
+                password_file: None,
+                ca_file: None,
+                timeout_seconds: self
+                    .smtp
+                    .as_ref()
+                    .map_or_else(default_smtp_timeout, |s| s.timeout_seconds),
+            });
+        }
+        if let (Some(ca), Some(smtp)) = (&o.smtp_ca_file, self.smtp.as_mut()) {
+            smtp.ca_file = Some(ca.clone());
+        }
     }
 
     fn validate(&mut self) -> Result<()> {
@@ -546,6 +643,12 @@ impl Config {
                 bail!("source: set maildir or [source.imap], not both");
             }
             imap.validate()?;
+        }
+        if let Some(smtp) = &self.smtp {
+            crate::reply::smtp::Target::parse(&smtp.url).context("smtp.url")?;
+        }
+        if self.replies.retry_first_seconds > self.replies.retry_max_seconds {
+            bail!("replies.retry-first-seconds must not exceed replies.retry-max-seconds");
         }
         Ok(())
     }
@@ -611,6 +714,45 @@ mod tests {
         };
         let c = Config::load(&path, &o).unwrap();
         assert_eq!(c.storage.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn smtp_comes_from_the_file_or_the_command_line_which_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+        )
+        .unwrap()
+        .replace("# [smtp]", "[smtp]")
+        .replace(
+            "# url = \"smtps://cttt%40namdinh.edu.vn@mail.namdinh.edu.vn\"",
+            "url = \"smtps://cttt%40namdinh.edu.vn@mail.namdinh.edu.vn\"",
+        )
+        .replace(
+            "# ca-file = \"/etc/cts-intake/ca.pem\"",
+            "ca-file = \"ca.pem\"",
+        );
+        std::fs::write(&p, &text).unwrap();
+        let c = Config::load(&p, &Overrides::default()).unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!(smtp.password_env, SMTP_PASSWORD_ENV);
+        assert_eq!(smtp.ca_file, Some(dir.path().join("ca.pem")));
+        assert_eq!(c.replies.rate_limit_per_hour, 10);
+        let o = Overrides {
+            smtp: Some("smtp+plain://127.0.0.1:2525".into()),
+            smtp_ca_file: Some("/x/ca.pem".into()),
+            ..Default::default()
+        };
+        let smtp = Config::load(&p, &o).unwrap().smtp.unwrap();
+        assert_eq!(smtp.url, "smtp+plain://127.0.0.1:2525");
+        assert_eq!(smtp.ca_file, Some(PathBuf::from("/x/ca.pem")));
+        let o = Overrides {
+            smtp: Some("smtp+plain://mail.example.org".into()),
+            ..Default::default()
+        };
+        let err = format!("{:#}", Config::load(&p, &o).unwrap_err());
+        assert!(err.contains("loopback"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Intake {
     pub config: Config,
     pub registry: Registry,
     pub store: Store,
+    /// Woken when a reply is recorded, so the SMTP sender task delivers it at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// What taking one mail did, for the logs and the run summary.
@@ -42,6 +44,7 @@ impl Intake {
             config,
             registry,
             store,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -162,7 +165,10 @@ impl Intake {
         });
         let rendered = match composed {
             Some(r) => match reply::render(&r, &self.config) {
-                Ok(r) => Some(r),
+                Ok(mut r) => {
+                    r.held = reply::rate_limit(&self.store, &r, raw.received_at, &self.config)?;
+                    Some(r)
+                }
                 Err(e) => {
                     // An address lettre cannot write (a broken From) must not lose the mail.
                     tracing::warn!(error = %format!("{e:#}"), "cannot render the reply; the mail is stored without one");
@@ -173,6 +179,9 @@ impl Intake {
         };
         self.store
             .record(&record, &outcome, None, rendered.as_ref())?;
+        if rendered.is_some() {
+            self.outbox_wake.notify_one();
+        }
         Ok(Some(summary(&outcome)))
     }
 
@@ -185,8 +194,12 @@ impl Intake {
         Ok(code.and_then(|c| self.registry.by_code(&c).cloned()))
     }
 
-    /// Delivers pending replies (to the outbox folder: SMTP comes with its own issue).
+    /// Delivers pending replies to the outbox folder; with an SMTP server configured the
+    /// sender task ([`reply::sender`]) delivers them instead, and this does nothing.
     pub fn deliver(&mut self) -> Result<usize> {
+        if self.config.smtp.is_some() {
+            return Ok(0);
+        }
         reply::outbox::deliver_to_dir(&self.store, &self.config.outbox_dir())
     }
 

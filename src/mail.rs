@@ -160,6 +160,27 @@ fn automatic_reason(message: &Message, from: Option<&str>, own_address: &str) ->
     {
         return Some("delivery or read report (multipart/report)".into());
     }
+    // A report part anywhere (some servers wrap their bounces in multipart/mixed).
+    if let Some(kind) = message.parts.iter().find_map(|p| {
+        let ct = p.content_type()?;
+        let sub = ct.subtype()?.to_ascii_lowercase();
+        (ct.ctype().eq_ignore_ascii_case("message")
+            && [
+                "delivery-status",
+                "disposition-notification",
+                "global-delivery-status",
+            ]
+            .contains(&sub.as_str()))
+        .then_some(sub)
+    }) {
+        return Some(format!("delivery or read report (message/{kind})"));
+    }
+    // Out-of-office responders that do not set Auto-Submitted (older Exchange, some webmails).
+    for name in ["X-Autoreply", "X-Autorespond", "X-Auto-Reply"] {
+        if message.header_raw(name).is_some() {
+            return Some(format!("auto-reply ({name})"));
+        }
+    }
     match from {
         None => Some("no From address".into()),
         Some(f) => {
@@ -212,11 +233,74 @@ mod tests {
     fn machine_written_mail_is_recognised() {
         for h in [
             "Auto-Submitted: auto-replied\r\n",
+            "Auto-Submitted: auto-generated\r\n",
+            "Auto-Submitted: Auto-Notified; owner-email=x@y\r\n",
             "Precedence: bulk\r\n",
+            "Precedence: junk\r\n",
+            "Precedence: List\r\n",
             "List-Id: <x.list>\r\n",
+            "List-Unsubscribe: <mailto:u@x>\r\n",
+            "List-Post: NO\r\n",
+            "X-Auto-Response-Suppress: All\r\n",
+            "X-Auto-Response-Suppress: OOF, AutoReply\r\n",
+            "X-Autoreply: yes\r\n",
             "Return-Path: <>\r\n",
+            "Return-Path: \r\n",
         ] {
             assert!(parse(&mail(h), OWN).automatic.is_some(), "{h}");
+        }
+        for h in [
+            "Auto-Submitted: no\r\n",
+            "Auto-Submitted: No; comment\r\n",
+            "Precedence: normal\r\n",
+            "Return-Path: <c3x@namdinh.edu.vn>\r\n",
+        ] {
+            assert!(parse(&mail(h), OWN).automatic.is_none(), "{h}");
+        }
+        let from = |addr: &str| {
+            String::from_utf8(mail(""))
+                .unwrap()
+                .replace("C3X@namdinh.edu.vn", addr)
+        };
+        for sender in [
+            "MAILER-DAEMON@mx.namdinh.edu.vn",
+            "postmaster@namdinh.edu.vn",
+            "no-reply@gov.vn",
+            "noreply@gmail.com",
+            "donotreply@x.vn",
+            "cttt@namdinh.edu.vn",
+            "CTTT@NamDinh.edu.vn",
+        ] {
+            assert!(
+                parse(from(sender).as_bytes(), OWN).automatic.is_some(),
+                "{sender}"
+            );
+        }
+        assert!(
+            parse(from("reply@x.vn").as_bytes(), OWN)
+                .automatic
+                .is_none()
+        );
+        // Delivery and read reports, at the top or wrapped.
+        for (outer, inner) in [
+            (
+                "multipart/report; report-type=delivery-status",
+                "message/delivery-status",
+            ),
+            (
+                "multipart/report; report-type=disposition-notification",
+                "message/disposition-notification",
+            ),
+            ("multipart/mixed", "message/delivery-status"),
+        ] {
+            let m = format!(
+                "From: someone@x.vn\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\nContent-Type: {outer}; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nnot delivered\r\n--b\r\nContent-Type: {inner}\r\n\r\nReporting-MTA: dns; x\r\n\r\n--b--\r\n"
+            );
+            assert!(
+                parse(m.as_bytes(), OWN).automatic.is_some(),
+                "{outer} / {inner}"
+            );
         }
         assert!(
             parse(&mail("Auto-Submitted: no\r\n"), OWN)

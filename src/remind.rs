@@ -153,5 +153,6 @@ pub fn render(r: &Reminder, config: &Config) -> Result<OutgoingReply> {
         kind: "reminder".to_string(),
         recipients: r.to.clone(),
         bytes: message.formatted(),
+        held: None,
     })
 }

@@ -28,6 +28,24 @@ pub struct TemplateText {
     pub paper_copy: String,
 }
 
+impl TemplateText {
+    /// The texts the configuration gives (the same for `cts-intake template` and the template
+    /// attached to replies).
+    pub fn from_config(config: &crate::config::Config) -> TemplateText {
+        let c = &config.campaign;
+        TemplateText {
+            issuer_lines: c.issuer_lines.clone(),
+            title: c.title.clone(),
+            department_address: c.department_address.clone(),
+            paper_copy: format!(
+                "{}, trước {}",
+                c.paper_room,
+                c.deadline.format("%H:%M ngày %d/%m/%Y")
+            ),
+        }
+    }
+}
+
 /// The template's data columns, in order.
 pub const COLUMNS: [Field; 15] = [
     Field::Seq,

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use tokio::sync::watch;
 
 use crate::cli::RunArgs;
@@ -10,6 +10,9 @@ use crate::config::Config;
 use crate::daemon::{self, Intake, RunOptions};
 use crate::mailbox::imap::Imap;
 use crate::mailbox::maildir::Maildir;
+use crate::reply::sender::{Delivery, RetryPolicy, Sender};
+use crate::reply::smtp::SmtpTransport;
+use crate::store::Store;
 
 /// `run`: take mail until shutdown (or once), then print a summary.
 pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
@@ -40,7 +43,26 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     };
     let report_dir = config.report_dir();
     let outbox_dir = config.outbox_dir();
+    let sender = match &config.smtp {
+        Some(smtp) => {
+            let transport = SmtpTransport::new(smtp)?;
+            let store = Store::open(&config.database_path())?;
+            Some(Sender::new(
+                store,
+                transport,
+                &config.campaign.department_address,
+                RetryPolicy::from_config(&config.replies),
+            ))
+        }
+        None => None,
+    };
+    let poll = std::time::Duration::from_secs(config.source.poll_seconds.max(1));
     let intake = Arc::new(Mutex::new(Intake::open(config)?));
+    let wake = intake
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the intake lock was poisoned"))?
+        .outbox_wake
+        .clone();
 
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -48,11 +70,28 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         tracing::info!("shutdown requested; finishing the mail in hand");
         let _ = tx.send(true);
     });
+    let smtp_target = sender.as_ref().map(|s| s.transport().target().to_string());
+    // The sender task runs beside the intake loop; with --once it runs one pass after it.
+    let (sender, sender_task) = match sender {
+        Some(s) if !args.once => (None, Some(tokio::spawn(s.run(wake, poll, rx.clone())))),
+        other => (other, None),
+    };
     let summary = match source {
         Source::Maildir(m) => daemon::run(intake.clone(), m, options, rx).await?,
         Source::Imap(m) => daemon::run(intake.clone(), *m, options, rx).await?,
     };
+    let mut delivery = Delivery::default();
+    if let Some(task) = sender_task {
+        delivery = task.await.context("the sender task failed")??;
+    }
+    if let Some(s) = sender {
+        delivery = s.deliver_due(None).await?;
+        // The report written by the pass predates the delivery: write it again.
+        daemon::blocking(&intake, |i| i.write_report()).await?;
+    }
     let totals = daemon::blocking(&intake, |i| crate::store::query::totals(i.store.conn())).await?;
+    let unanswered =
+        daemon::blocking(&intake, |i| crate::store::query::unanswered(i.store.conn())).await?;
 
     println!("Mailbox: {source_text}");
     println!(
@@ -83,15 +122,34 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
             summary.failed
         );
     }
+    match &smtp_target {
+        None => println!(
+            "Replies written: {} (into {})",
+            summary.replies_written,
+            outbox_dir.display()
+        ),
+        Some(target) => println!(
+            "Replies sent: {} (through {target}); waiting for a retry: {}; refused: {}",
+            delivery.sent, delivery.deferred, delivery.failed
+        ),
+    }
     println!(
-        "Replies written: {} (into {})",
-        summary.replies_written,
-        outbox_dir.display()
+        "All runs: {} mails stored, {} replies delivered, {} pending, {} failed, {} held",
+        totals.mails,
+        totals.replies_sent,
+        totals.replies_pending,
+        totals.replies_failed,
+        totals.replies_held
     );
-    println!(
-        "All runs: {} mails stored, {} replies delivered, {} pending",
-        totals.mails, totals.replies_sent, totals.replies_pending
-    );
+    for u in &unanswered {
+        println!(
+            "Unanswered: mail <{}> from {}: reply {} ({})",
+            u.mail_message_id,
+            u.mail_from,
+            u.status,
+            u.last_error.as_deref().unwrap_or("")
+        );
+    }
     println!("Report: {}", report_dir.join("doi-chieu.xlsx").display());
     if summary.failed > 0 {
         bail!("{} mails could not be taken; see the log", summary.failed);

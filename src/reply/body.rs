@@ -202,8 +202,28 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
     s
 }
 
-/// The reply to a list with errors: every problem, where it is and how to fix it.
-pub fn errors(outcome: &Outcome, a: Answered, config: &Config) -> String {
+/// The header of the column added to the school's file sent back with its errors marked.
+pub const ERROR_COLUMN: &str = "Lỗi";
+
+/// Marks a warning (not an error) in that column.
+pub const WARNING_PREFIX: &str = "(Lưu ý) ";
+
+/// The name of the school's file sent back annotated: "DS.xlsx" → "DS - đánh dấu lỗi.xlsx".
+pub fn annotated_file_name(original: &str) -> String {
+    let stem = original
+        .rsplit_once('.')
+        .map_or(original, |(stem, _)| stem)
+        .trim();
+    let stem = if stem.is_empty() { "Danh sách" } else { stem };
+    format!("{stem} - đánh dấu lỗi.xlsx")
+}
+
+/// The name of the blank template attached to the reply to a mail without a list.
+pub const TEMPLATE_FILE_NAME: &str = "Mẫu danh sách đề nghị.xlsx";
+
+/// The reply to a list with errors: every problem, where it is and how to fix it; `annotated`
+/// names the school's files sent back with their errors marked.
+pub fn errors(outcome: &Outcome, a: Answered, config: &Config, annotated: &[String]) -> String {
     let mut s = greeting(outcome);
     let errors: Vec<&RowProblem> = outcome
         .problems
@@ -241,13 +261,27 @@ pub fn errors(outcome: &Outcome, a: Answered, config: &Config) -> String {
             outcome.rows.len()
         );
     }
+    if !annotated.is_empty() {
+        let files = annotated
+            .iter()
+            .map(|f| format!("\"{f}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            s,
+            "\nSở gửi kèm lại tệp của đơn vị ({files}): các ô có lỗi được tô màu đỏ (lưu ý: màu \
+             vàng), cột \"{ERROR_COLUMN}\" ở cuối bảng ghi lỗi của từng dòng. Đơn vị có thể sửa \
+             ngay trên tệp này, xoá cột \"{ERROR_COLUMN}\" rồi gửi lại."
+        );
+    }
     let _ = writeln!(s, "\nHạn gửi danh sách: {}.", deadline(config));
     s.push_str(&signature(config));
     s
 }
 
-/// The reply to a mail with no list attached.
-pub fn no_list(outcome: &Outcome, a: Answered, config: &Config) -> String {
+/// The reply to a mail with no list attached; `template_attached` when the blank template goes
+/// with it.
+pub fn no_list(outcome: &Outcome, a: Answered, config: &Config, template_attached: bool) -> String {
     let mut s = greeting(outcome);
     let _ = writeln!(
         s,
@@ -261,6 +295,13 @@ pub fn no_list(outcome: &Outcome, a: Answered, config: &Config) -> String {
         local_time(a.received_at, config),
         deadline(config)
     );
+    if template_attached {
+        let _ = writeln!(
+            s,
+            "\nMẫu danh sách trống được gửi kèm thư này (tệp \"{TEMPLATE_FILE_NAME}\"); trang \
+             \"Hướng dẫn\" trong tệp giải thích cách điền từng cột."
+        );
+    }
     s.push_str(&signature(config));
     s
 }

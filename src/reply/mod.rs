@@ -1,14 +1,21 @@
-//! Outcome → [`Reply`] (who gets what text, threaded after the school's mail), rendered to RFC
-//! 5322 bytes with lettre. The Vietnamese bodies are in [`body`]; delivery is in [`outbox`].
+//! Outcome → [`Reply`] (who gets what text and files, threaded after the school's mail), rendered
+//! to RFC 5322 bytes with lettre: plain text plus an HTML alternative ([`html`]), then the
+//! attachments (the school's file with its errors marked, [`annotate`]; the blank template).
+//! The Vietnamese bodies are in [`body`]. Delivery: [`outbox`] writes .eml files when no SMTP
+//! server is configured; [`sender`] delivers through [`smtp`] otherwise.
 
+pub mod annotate;
 pub mod body;
+pub mod html;
 pub mod outbox;
+pub mod sender;
+pub mod smtp;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Mailboxes};
+use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -32,7 +39,20 @@ pub struct Reply {
     pub in_reply_to: Option<String>,
     /// The thread: the answered mail's References then its Message-ID.
     pub references: Vec<String>,
+    /// Files sent with the reply.
+    pub attachments: Vec<ReplyFile>,
 }
+
+/// A file attached to a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The MIME type of the workbooks we attach.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// What the reply needs to know of the mail besides its outcome.
 #[derive(Debug, Clone, Copy)]
@@ -47,14 +67,40 @@ pub struct Answered<'a> {
 /// Composes the reply an outcome calls for, if any.
 pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option<Reply> {
     let to = answered.mail.from.clone()?;
+    let mut attachments = Vec::new();
     let (tag, text) = match outcome.reply {
         ReplyKind::None => return None,
         ReplyKind::Ack => ("Đã tiếp nhận", body::ack(outcome, answered, config)),
-        ReplyKind::Errors => ("Cần sửa", body::errors(outcome, answered, config)),
-        ReplyKind::NoList => (
-            "Chưa có danh sách",
-            body::no_list(outcome, answered, config),
-        ),
+        ReplyKind::Errors => {
+            for a in &answered.mail.attachments {
+                if let Some((name, bytes)) = annotate::annotate(a, &outcome.problems) {
+                    attachments.push(ReplyFile {
+                        name,
+                        content_type: XLSX.into(),
+                        bytes,
+                    });
+                }
+            }
+            let names: Vec<String> = attachments.iter().map(|a| a.name.clone()).collect();
+            ("Cần sửa", body::errors(outcome, answered, config, &names))
+        }
+        ReplyKind::NoList => {
+            match crate::template::render(&crate::template::TemplateText::from_config(config)) {
+                Ok(bytes) => attachments.push(ReplyFile {
+                    name: body::TEMPLATE_FILE_NAME.into(),
+                    content_type: XLSX.into(),
+                    bytes,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot render the template for the reply")
+                }
+            }
+            let attached = !attachments.is_empty();
+            (
+                "Chưa có danh sách",
+                body::no_list(outcome, answered, config, attached),
+            )
+        }
         ReplyKind::Held => ("Đang kiểm tra", body::held(outcome, answered, config)),
     };
     let cc = match &outcome.unit {
@@ -91,6 +137,7 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
         message_id: format!("cts-intake.{}@{domain}", &digest[..24]),
         in_reply_to: answered.mail.message_id.clone(),
         references,
+        attachments,
     })
 }
 
@@ -139,10 +186,22 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
             .join(" ");
         builder = builder.references(refs);
     }
-    let message = builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(reply.text.clone())
-        .context("cannot build the reply")?;
+    let alternative = MultiPart::alternative()
+        .singlepart(SinglePart::plain(reply.text.clone()))
+        .singlepart(SinglePart::html(html::from_text(&reply.text)));
+    let message = if reply.attachments.is_empty() {
+        builder.multipart(alternative)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(alternative);
+        for a in &reply.attachments {
+            let content_type = ContentType::parse(&a.content_type)
+                .with_context(|| format!("bad content type {}", a.content_type))?;
+            mixed = mixed
+                .singlepart(Attachment::new(a.name.clone()).body(a.bytes.clone(), content_type));
+        }
+        builder.multipart(mixed)
+    }
+    .context("cannot build the reply")?;
     let recipients = std::iter::once(reply.to.clone())
         .chain(reply.cc.iter().cloned())
         .collect();
@@ -151,5 +210,31 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
         kind: reply.kind.code().to_string(),
         recipients,
         bytes: message.formatted(),
+        held: None,
     })
+}
+
+/// The per-recipient rate limit: why `reply` must be held instead of sent, when one of its
+/// recipients already had `replies.rate-limit-per-hour` replies for mails received in the hour
+/// before `received_at`. A loop with a responder that marks nothing ends here.
+pub fn rate_limit(
+    store: &crate::store::Store,
+    reply: &OutgoingReply,
+    received_at: DateTime<Utc>,
+    config: &Config,
+) -> Result<Option<String>> {
+    let limit = config.replies.rate_limit_per_hour;
+    if limit == 0 {
+        return Ok(None);
+    }
+    for r in &reply.recipients {
+        let n = store.replies_to_within_hour(r, received_at)?;
+        if n >= limit {
+            return Ok(Some(format!(
+                "rate limit: {n} replies to {r} for mails received within an hour \
+                 (replies.rate-limit-per-hour = {limit})"
+            )));
+        }
+    }
+    Ok(None)
 }

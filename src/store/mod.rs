@@ -2,8 +2,11 @@
 //! content-addressed raw mail store beside it. One mail's result, rows, problems, version and
 //! reply are written in one transaction ([`Store::record`]).
 
+mod outbox;
 pub mod paper;
 pub mod query;
+
+pub use outbox::OutboxStatus;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -24,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_imap.sql"),
     include_str!("migrations/003_paper.sql"),
+    include_str!("migrations/004_outbox.sql"),
 ];
 
 /// The database and the raw mail store.
@@ -72,6 +76,8 @@ pub struct OutgoingReply {
     pub kind: String,
     pub recipients: Vec<String>,
     pub bytes: Vec<u8>,
+    /// Why the reply is kept for staff instead of sent (the rate limit), if it is.
+    pub held: Option<String>,
 }
 
 /// A reply waiting in the outbox.
@@ -81,6 +87,10 @@ pub struct OutboxItem {
     pub message_id: String,
     pub recipients: Vec<String>,
     pub bytes: Vec<u8>,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// When the reply was written (with the result it answers).
+    pub created_at: DateTime<Utc>,
 }
 
 impl Store {
@@ -389,16 +399,22 @@ impl Store {
             }
         }
         if let Some(reply) = reply {
+            let status = match reply.held {
+                Some(_) => OutboxStatus::Held,
+                None => OutboxStatus::Pending,
+            };
             tx.execute(
-                "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at, \
+                 status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     mail_id,
                     reply.message_id,
                     reply.kind,
                     serde_json::to_string(&reply.recipients)?,
                     reply.bytes,
-                    now
+                    now,
+                    status.code(),
+                    reply.held,
                 ],
             )?;
         }
@@ -408,24 +424,7 @@ impl Store {
 
     /// Replies not yet delivered, oldest first.
     pub fn pending_replies(&self) -> Result<Vec<OutboxItem>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, message_id, recipients, bytes FROM outbox WHERE status = 'pending' ORDER BY id",
-        )?;
-        let items = stmt
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
-            })?
-            .map(|row| {
-                let (id, message_id, recipients, bytes) = row?;
-                Ok(OutboxItem {
-                    id,
-                    message_id,
-                    recipients: serde_json::from_str(&recipients)?,
-                    bytes,
-                })
-            })
-            .collect::<Result<_>>()?;
-        Ok(items)
+        self.outbox_items("status = 'pending' ORDER BY id", [])
     }
 
     /// Marks a reply delivered.
@@ -454,7 +453,10 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    // IMMEDIATE: two processes opening a new database at once (the daemon and `report`, say)
+    // must not both run the same migration; the second waits, then sees it done.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         anyhow::bail!(
@@ -463,12 +465,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         );
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)
             .with_context(|| format!("schema migration {} failed", i + 1))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
 

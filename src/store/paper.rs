@@ -302,6 +302,7 @@ mod tests {
             kind: "reminder".into(),
             recipients: vec!["a@namdinh.edu.vn".into()],
             bytes: b"Subject: x\r\n\r\nx".to_vec(),
+            held: None,
         }
     }
 

@@ -189,6 +189,8 @@ pub struct Totals {
     pub replies_pending: i64,
     pub replies_sent: i64,
     pub replies_failed: i64,
+    /// Over the per-recipient rate limit, kept for staff.
+    pub replies_held: i64,
 }
 
 pub fn totals(conn: &Connection) -> Result<Totals> {
@@ -217,5 +219,75 @@ pub fn totals(conn: &Connection) -> Result<Totals> {
     t.replies_pending = count("pending")?;
     t.replies_sent = count("sent")?;
     t.replies_failed = count("failed")?;
+    t.replies_held = count("held")?;
     Ok(t)
+}
+
+/// One reply in the outbox, with the mail it answers: where each reply stands, for `status` and
+/// the report.
+#[derive(Debug, Clone)]
+pub struct OutboxLine {
+    pub id: i64,
+    /// The reply's Message-ID (without angle brackets).
+    pub message_id: String,
+    /// The answered mail's Message-ID, sender and subject.
+    pub mail_message_id: String,
+    pub mail_from: String,
+    pub mail_subject: String,
+    pub unit_code: Option<String>,
+    /// ack | errors | no_list | held
+    pub kind: String,
+    pub recipients: Vec<String>,
+    /// pending | sent | failed | held (see `crate::store::OutboxStatus`)
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    /// The last error, or why the reply is held.
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    /// The server's answer to the accepted reply (its queue id).
+    pub server_response: Option<String>,
+}
+
+const OUTBOX_LINE_SELECT: &str = "SELECT o.id, o.message_id, m.message_id, m.from_addr, m.subject, \
+     m.unit_code, o.kind, o.recipients, o.status, o.attempts, o.next_attempt_at, o.last_error, \
+     o.created_at, o.sent_at, o.server_response FROM outbox o JOIN mails m ON m.id = o.mail_id";
+
+fn outbox_lines_where(conn: &Connection, condition: &str) -> Result<Vec<OutboxLine>> {
+    let mut stmt = conn.prepare(&format!("{OUTBOX_LINE_SELECT} {condition} ORDER BY o.id"))?;
+    let lines = stmt
+        .query_map([], |r| {
+            let recipients: String = r.get(7)?;
+            Ok(OutboxLine {
+                id: r.get(0)?,
+                message_id: r.get(1)?,
+                mail_message_id: r.get(2)?,
+                mail_from: r.get(3)?,
+                mail_subject: r.get(4)?,
+                unit_code: r.get(5)?,
+                kind: r.get(6)?,
+                recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                status: r.get(8)?,
+                attempts: r.get(9)?,
+                next_attempt_at: r.get(10)?,
+                last_error: r.get(11)?,
+                created_at: r.get(12)?,
+                sent_at: r.get(13)?,
+                server_response: r.get(14)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(lines)
+}
+
+/// Every reply, in the order written.
+pub fn outbox(conn: &Connection) -> Result<Vec<OutboxLine>> {
+    outbox_lines_where(conn, "")
+}
+
+/// The replies that did not reach the school: failed (refused or given up) or held (rate
+/// limit). Their mails are unanswered until staff act.
+pub fn unanswered(conn: &Connection) -> Result<Vec<OutboxLine>> {
+    outbox_lines_where(conn, "WHERE o.status IN ('failed', 'held')")
 }

@@ -3,6 +3,8 @@
 mod cli;
 mod imap;
 mod mailstack;
+mod outbox_fill;
 mod pipeline;
 mod report;
+mod smtp;
 mod support;

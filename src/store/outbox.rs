@@ -1,0 +1,182 @@
+//! The outbox's delivery state: what is due, what was sent, what failed or is held. A reply is
+//! written by [`Store::record`] with its result; from then on only these functions change it.
+
+use anyhow::Result;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::params;
+
+use super::{OutboxItem, Store};
+
+/// Where a reply stands (the `outbox.status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    /// Waiting for its first attempt, or for `next_attempt_at` after a transient failure.
+    Pending,
+    /// Accepted by the SMTP server, or written to the outbox folder.
+    Sent,
+    /// Refused for good (a 5xx answer) or undelivered past the give-up time.
+    Failed,
+    /// Over the per-recipient rate limit: kept for staff, never sent automatically.
+    Held,
+}
+
+impl OutboxStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Failed => "failed",
+            OutboxStatus::Held => "held",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<OutboxStatus> {
+        [
+            OutboxStatus::Pending,
+            OutboxStatus::Sent,
+            OutboxStatus::Failed,
+            OutboxStatus::Held,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+}
+
+/// The one format for times the sender compares as text (`next_attempt_at`).
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Pending replies after id `after_id` whose next attempt is due at `now`, oldest first, at
+    /// most `limit`.
+    pub fn due_replies_after(
+        &self,
+        after_id: i64,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
+        self.outbox_items(
+            "status = 'pending' AND id > ?1 \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= ?2) ORDER BY id LIMIT ?3",
+            params![after_id, stamp(now), limit as i64],
+        )
+    }
+
+    /// When the earliest pending reply is due (`None` when nothing is pending; a time in the
+    /// past when something is due now).
+    pub fn next_reply_due(&self) -> Result<Option<DateTime<Utc>>> {
+        // '' (never tried) sorts before every time: due now.
+        let min: Option<String> = self.conn.query_row(
+            "SELECT min(coalesce(next_attempt_at, '')) FROM outbox WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(min.map(|m| {
+            DateTime::parse_from_rfc3339(&m)
+                .map(|t| t.to_utc())
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }))
+    }
+
+    /// Marks a reply accepted by the server, keeping the server's answer (its queue id).
+    pub fn mark_delivered(&self, id: i64, server_response: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, \
+             last_error = NULL, next_attempt_at = NULL, server_response = ?3 WHERE id = ?1",
+            params![id, Utc::now().to_rfc3339(), server_response],
+        )?;
+        Ok(())
+    }
+
+    /// Records a transient failure; the reply stays pending until `next_attempt_at`.
+    pub fn mark_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 \
+             WHERE id = ?1",
+            params![id, error, stamp(next_attempt_at)],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a reply failed for good (the server refused it, or we gave up).
+    pub fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, \
+             next_attempt_at = NULL WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    /// Puts a held or failed reply back in the queue (staff decided it should go out).
+    /// Returns false when there is no such reply in one of those states.
+    pub fn release_reply(&self, id: i64) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = NULL \
+             WHERE id = ?1 AND status IN ('held', 'failed')",
+            [id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// How many replies (held ones aside) went to `address` for mails received in the hour
+    /// before `received_at` (inclusive): the per-recipient rate limit counts these.
+    pub fn replies_to_within_hour(&self, address: &str, received_at: DateTime<Utc>) -> Result<u32> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.received_at FROM outbox o JOIN mails m ON m.id = o.mail_id \
+             WHERE o.status != 'held' \
+             AND EXISTS (SELECT 1 FROM json_each(o.recipients) r WHERE r.value = ?1)",
+        )?;
+        let since = received_at - chrono::Duration::hours(1);
+        let mut n = 0;
+        for t in stmt.query_map([address], |r| r.get::<_, String>(0))? {
+            if let Ok(t) = DateTime::parse_from_rfc3339(&t?) {
+                let t = t.to_utc();
+                if t > since && t <= received_at {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    pub(super) fn outbox_items(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id, message_id, recipients, bytes, attempts, created_at FROM outbox \
+             WHERE {condition}"
+        ))?;
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(
+                |(id, message_id, recipients, bytes, attempts, created_at)| {
+                    Ok(OutboxItem {
+                        id,
+                        message_id,
+                        recipients: serde_json::from_str(&recipients)?,
+                        bytes,
+                        attempts,
+                        created_at: DateTime::parse_from_rfc3339(&created_at)
+                            .map(|t| t.to_utc())
+                            .unwrap_or_else(|_| Utc::now()),
+                    })
+                },
+            )
+            .collect()
+    }
+}
