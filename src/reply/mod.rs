@@ -228,7 +228,7 @@ pub fn rate_limit(
         return Ok(None);
     }
     for r in &reply.recipients {
-        let n = store.replies_to_within_hour(r, received_at)?;
+        let n = store.replies_to_within_hour(r, received_at, limit)?;
         if n >= limit {
             return Ok(Some(format!(
                 "rate limit: {n} replies to {r} for mails received within an hour \

@@ -417,6 +417,18 @@ impl Store {
                     reply.held,
                 ],
             )?;
+            let outbox_id = tx.last_insert_rowid();
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO reply_recipients (outbox_id, address, received_at) \
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            for r in &reply.recipients {
+                stmt.execute(params![
+                    outbox_id,
+                    r.to_ascii_lowercase(),
+                    mail.received_at.to_rfc3339()
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(mail_id)

@@ -121,23 +121,32 @@ impl Store {
     }
 
     /// How many replies (held ones aside) went to `address` for mails received in the hour
-    /// before `received_at` (inclusive): the per-recipient rate limit counts these.
-    pub fn replies_to_within_hour(&self, address: &str, received_at: DateTime<Utc>) -> Result<u32> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT m.received_at FROM outbox o JOIN mails m ON m.id = o.mail_id \
-             WHERE o.status != 'held' \
-             AND EXISTS (SELECT 1 FROM json_each(o.recipients) r WHERE r.value = ?1)",
-        )?;
+    /// before `received_at` (inclusive), counted up to `cap`: the per-recipient rate limit
+    /// counts these. An index range, never a scan of the outbox.
+    pub fn replies_to_within_hour(
+        &self,
+        address: &str,
+        received_at: DateTime<Utc>,
+        cap: u32,
+    ) -> Result<u32> {
         let since = received_at - chrono::Duration::hours(1);
-        let mut n = 0;
-        for t in stmt.query_map([address], |r| r.get::<_, String>(0))? {
-            if let Ok(t) = DateTime::parse_from_rfc3339(&t?) {
-                let t = t.to_utc();
-                if t > since && t <= received_at {
-                    n += 1;
-                }
-            }
-        }
+        let n: u32 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM reply_recipients rr \
+                 JOIN outbox o ON o.id = rr.outbox_id \
+                 WHERE rr.address = ?1 AND rr.received_at > ?2 AND rr.received_at <= ?3 \
+                 AND o.status != 'held' LIMIT ?4)",
+            )?
+            .query_row(
+                params![
+                    address.to_ascii_lowercase(),
+                    since.to_rfc3339(),
+                    received_at.to_rfc3339(),
+                    cap
+                ],
+                |r| r.get(0),
+            )?;
         Ok(n)
     }
 

@@ -109,3 +109,12 @@ CREATE TABLE outbox (
     sent_at         TEXT
 ) STRICT;
 CREATE INDEX outbox_pending ON outbox (status, id);
+
+-- Who each reply went to and when the mail it answers arrived: the per-recipient rate limit
+-- counts here without scanning the outbox.
+CREATE TABLE reply_recipients (
+    outbox_id   INTEGER NOT NULL REFERENCES outbox(id),
+    address     TEXT NOT NULL,             -- lower case
+    received_at TEXT NOT NULL,             -- RFC 3339 UTC, as mails.received_at
+    PRIMARY KEY (address, received_at, outbox_id)
+) STRICT, WITHOUT ROWID;
