@@ -304,6 +304,10 @@ impl Field {
                 "ten co quan-to chuc cong tac",
                 "ten co quan - to chuc cong tac",
                 "don vi",
+                "to chuc cap 1",
+                "to chuc cap 2",
+                "to chuc cap 3",
+                "to chuc cap 4",
             ],
             Field::Email => &[
                 "email cong vu",

@@ -12,7 +12,7 @@ use crate::text::clean;
 use crate::wording as w;
 
 /// How bad a problem is: an error sends the list back, a warning is only reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Error,
@@ -137,7 +137,16 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
             t
         }
         None => {
-            if row.sheet_type.is_none() {
+            if row.sheet_type.is_none() && !row.grid_headers.is_empty() {
+                let message = w::grid_unmarked(&row.grid_headers);
+                v.push(
+                    Field::RequestType,
+                    row.grid_headers.join(", "),
+                    String::new(),
+                    Severity::Error,
+                    message,
+                );
+            } else if row.sheet_type.is_none() {
                 v.missing(Field::RequestType, w::REQUEST_TYPE_MISSING);
             }
             row.sheet_type
@@ -180,7 +189,11 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
         id_issue_date,
         id_issue_place,
         position: v.text(Field::Position),
-        unit_name: v.text(Field::UnitName),
+        // "Tổ chức cấp 1..4": the most specific level filled is the unit.
+        unit_name: row
+            .get_last(Field::UnitName)
+            .map(|c| cell_text(&c.cell))
+            .unwrap_or_default(),
         email: email.unwrap_or_default(),
         phone: phone.unwrap_or_default(),
         cert_serial: cert_serial.unwrap_or_default(),
@@ -208,6 +221,52 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
     } else {
         (Some(valid), problems)
     }
+}
+
+/// Fewest rows sharing one problem in one column before it is said once for the column.
+pub const COLLAPSE_MIN_ROWS: usize = 3;
+
+/// The problems of one sheet, a column wrong in most rows said once: when the same message hits
+/// the same column in at least [`COLLAPSE_MIN_ROWS`] rows and in more than half of the sheet's
+/// `rows`, one problem (row 0, the first value as example) replaces them. Order is kept.
+pub fn collapse_columns(problems: Vec<RowProblem>, rows: usize) -> Vec<RowProblem> {
+    use std::collections::HashMap;
+    let key = |p: &RowProblem| (p.column.clone(), p.message.clone(), p.severity);
+    let mut groups: HashMap<(String, String, Severity), Vec<u32>> = HashMap::new();
+    for p in problems
+        .iter()
+        .filter(|p| p.row > 0 && !p.column.is_empty())
+    {
+        let rows_of = groups.entry(key(p)).or_default();
+        if rows_of.last() != Some(&p.row) {
+            rows_of.push(p.row);
+        }
+    }
+    let collapsed = |k: &(String, String, Severity)| {
+        groups
+            .get(k)
+            .is_some_and(|r| r.len() >= COLLAPSE_MIN_ROWS && r.len() * 2 > rows)
+    };
+    let mut out = Vec::with_capacity(problems.len());
+    let mut said: Vec<(String, String, Severity)> = Vec::new();
+    for p in problems {
+        let k = key(&p);
+        if p.row == 0 || p.column.is_empty() || !collapsed(&k) {
+            out.push(p);
+            continue;
+        }
+        if said.contains(&k) {
+            continue;
+        }
+        let rows_of = &groups[&k];
+        out.push(RowProblem {
+            row: 0,
+            message: w::whole_column(rows_of.len(), rows_of, &p.message),
+            ..p
+        });
+        said.push(k);
+    }
+    out
 }
 
 /// A cell's text as the school sees it, cleaned.
@@ -359,9 +418,15 @@ impl Checker<'_> {
                     self.error(Field::IdNumber, &cell, w::ID_SCIENTIFIC.into());
                     return None;
                 }
-                text.chars()
+                let mut digits: String = text
+                    .chars()
                     .filter(|c| !matches!(c, ' ' | '.' | '\'' | '-'))
-                    .collect()
+                    .collect();
+                if digits.len() == 11 && digits.chars().all(|c| c.is_ascii_digit()) {
+                    // A CSV or web export of a column Excel had already turned into numbers.
+                    digits.insert(0, '0');
+                }
+                digits
             }
         };
         let is_cccd = digits.len() == 12
@@ -669,6 +734,8 @@ mod tests {
                 })
                 .collect(),
             sheet_type: None,
+            grid_headers: Vec::new(),
+            hidden: false,
         }
     }
 

@@ -33,6 +33,18 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The request type a sheet's name gives, when the table has no type column.
     pub sheet_type: Option<RequestType>,
+    /// An x-grid: one column per request type, the chosen ones marked (`x`, `X`, `✓`, `1`).
+    pub grid: Vec<GridColumn>,
+}
+
+/// One column of an x-grid of request types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridColumn {
+    pub request_type: RequestType,
+    /// The header as the school wrote it.
+    pub header: String,
+    /// Index into the sheet's row vectors.
+    pub index: usize,
 }
 
 /// One row of a list as written, before validation.
@@ -44,8 +56,12 @@ pub struct RawRow {
     pub row: u32,
     /// Recognised cells, in column order.
     pub cells: Vec<RawCell>,
-    /// The request type the sheet's name gives, if any.
+    /// The request type the sheet's name gives, or the one marked in an x-grid, if any.
     pub sheet_type: Option<RequestType>,
+    /// The headers of the x-grid the type is marked in ("" when the table has none).
+    pub grid_headers: Vec<String>,
+    /// The school hid this row in Excel.
+    pub hidden: bool,
 }
 
 /// One recognised cell of a row.
@@ -58,6 +74,14 @@ pub struct RawCell {
 }
 
 impl RawRow {
+    /// The last non-empty cell for `field`: the most specific of "Tổ chức cấp 1..4".
+    pub fn get_last(&self, field: Field) -> Option<&RawCell> {
+        self.cells
+            .iter()
+            .rev()
+            .find(|c| c.field == field && !c.cell.is_empty())
+    }
+
     /// The first non-empty cell for `field`.
     pub fn get(&self, field: Field) -> Option<&RawCell> {
         self.cells
@@ -98,7 +122,15 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
             .as_ref()
             .is_none_or(|b| columns.len() > b.columns.len())
         {
-            let header_row = if uses_next_row(sheet, r, &columns) {
+            let (grid, grid_below) = grid_at(sheet, r);
+            let mut columns = columns;
+            if !grid.is_empty() {
+                // The merged group header over the grid is not a type column of its own.
+                columns.retain(|c| {
+                    c.field != Field::RequestType || !grid.iter().any(|g| g.index == c.index)
+                });
+            }
+            let header_row = if uses_next_row(sheet, r, &columns) || grid_below {
                 r + 1
             } else {
                 r
@@ -107,6 +139,7 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
                 header_row,
                 columns,
                 sheet_type: None,
+                grid,
             });
         }
     }
@@ -117,21 +150,92 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
     Some(table)
 }
 
+/// The x-grid of request types at row `r`: type names as headers in row `r`, or in row `r + 1`
+/// under an empty or "Nội dung đề nghị" group header. At least two such columns make a grid;
+/// the flag says the grid's headers are in the next row.
+fn grid_at(sheet: &Sheet, r: usize) -> (Vec<GridColumn>, bool) {
+    let row = &sheet.rows[r];
+    let next = sheet.rows.get(r + 1);
+    let width = row.len().max(next.map_or(0, Vec::len));
+    let mut top = Vec::new();
+    let mut below = Vec::new();
+    for i in 0..width {
+        let t = text_of(row.get(i));
+        let field = Field::from_header(&t);
+        if field.is_none()
+            && let Some(rt) = RequestType::parse(&t)
+        {
+            top.push(GridColumn {
+                request_type: rt,
+                header: t.clone(),
+                index: i,
+            });
+        }
+        if t.is_empty() || field == Some(Field::RequestType) {
+            let b = text_of(next.and_then(|n| n.get(i)));
+            if Field::from_header(&b).is_none()
+                && let Some(rt) = RequestType::parse(&b)
+            {
+                below.push(GridColumn {
+                    request_type: rt,
+                    header: b,
+                    index: i,
+                });
+            }
+        }
+    }
+    if top.len() >= 2 {
+        (top, false)
+    } else if below.len() >= 2 {
+        (below, true)
+    } else {
+        (Vec::new(), false)
+    }
+}
+
+/// A grid cell that chooses its column: `x`, `X`, `✓`, `1`... anything but blank, `0` or "không".
+fn is_mark(cell: &Cell) -> bool {
+    if cell.is_empty() {
+        return false;
+    }
+    let f = fold(&cell.display());
+    !matches!(f.as_str(), "0" | "-" | "khong" | "k")
+}
+
 /// The recognised columns of row `r`, completed by row `r + 1` where a merged group header
 /// stands over sub-headers.
 fn columns_at(sheet: &Sheet, r: usize) -> Vec<Column> {
     let row = &sheet.rows[r];
     let next = sheet.rows.get(r + 1);
     let width = row.len().max(next.map_or(0, Vec::len));
-    let mut columns = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     for i in 0..width {
         let top = text_of(row.get(i));
+        let below = text_of(next.and_then(|n| n.get(i)));
+        // "Ngày sinh" merged over "Nam" and "Nữ": the date is in whichever is filled.
+        let sex = matches!(fold(&below).as_str(), "nam" | "nu");
+        let birth_group = Field::from_header(&top) == Some(Field::BirthDate)
+            || (top.is_empty()
+                && columns
+                    .last()
+                    .is_some_and(|c| c.field == Field::BirthDate && c.index + 1 == i));
+        if sex && birth_group {
+            let group = columns
+                .last()
+                .filter(|c| c.field == Field::BirthDate && top.is_empty())
+                .map_or(top.clone(), |c| {
+                    c.header.split(" (").next().unwrap_or("").to_string()
+                });
+            columns.push(Column {
+                field: Field::BirthDate,
+                header: format!("{group} ({below})"),
+                index: i,
+            });
+            continue;
+        }
         let field = Field::from_header(&top)
             .map(|f| (f, top.clone()))
-            .or_else(|| {
-                let below = text_of(next.and_then(|n| n.get(i)));
-                Field::from_header(&below).map(|f| (f, below))
-            });
+            .or_else(|| Field::from_header(&below).map(|f| (f, below)));
         if let Some((field, header)) = field {
             columns.push(Column {
                 field,
@@ -183,12 +287,32 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         if !has_key {
             continue;
         }
-        out.push(RawRow {
+        let excel_row = sheet.first_row + i as u32;
+        let raw = RawRow {
             sheet: sheet.name.clone(),
-            row: sheet.first_row + i as u32 + 1,
+            row: excel_row + 1,
             cells,
             sheet_type: table.sheet_type,
-        });
+            grid_headers: table.grid.iter().map(|g| g.header.clone()).collect(),
+            hidden: sheet.hidden_rows.contains(&excel_row),
+        };
+        let marked: Vec<RequestType> = table
+            .grid
+            .iter()
+            .filter(|g| row.get(g.index).is_some_and(is_mark))
+            .map(|g| g.request_type)
+            .collect();
+        if marked.is_empty() {
+            out.push(raw);
+        } else {
+            // A row marked in two columns asks for both.
+            for t in marked {
+                out.push(RawRow {
+                    sheet_type: Some(t),
+                    ..raw.clone()
+                });
+            }
+        }
     }
     out
 }
@@ -255,9 +379,7 @@ mod tests {
                 .iter()
                 .map(|r| r.iter().map(|s| t(s)).collect())
                 .collect(),
-            first_row: 0,
-            first_col: 0,
-            hidden: false,
+            ..Default::default()
         }
     }
 
