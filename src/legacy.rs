@@ -350,35 +350,61 @@ fn decode_vni(text: &str) -> String {
     out.nfc().collect()
 }
 
-/// Decodes a column of cells: each cell whose characters show a legacy encoding is decoded, and
-/// when a column's legacy cells outnumber its Unicode ones, its ambiguous candidates ("Lª Hµ"
-/// reads as Unicode too) are decoded with the column's encoding. `cells` yields mutable texts.
-pub fn decode_column<'a>(cells: impl Iterator<Item = &'a mut String>) -> usize {
-    let mut cells: Vec<&'a mut String> = cells.collect();
-    let mut votes = [0usize; 2];
-    let mut unicode = 0usize;
-    for t in cells.iter() {
-        match detect(t) {
-            Some(Legacy::Vni) => votes[1] += 1,
-            Some(_) => votes[0] += 1,
-            None if t.chars().any(|c| c as u32 > 0xFF && byte_of(c).is_none()) => unicode += 1,
-            None => {}
+/// How the cells of a column (or a sheet) lean: legacy text of either kind, or Unicode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Votes {
+    pub tcvn3: usize,
+    pub vni: usize,
+    /// Cells holding Vietnamese letters above U+00FF: certainly Unicode.
+    pub unicode: usize,
+}
+
+impl Votes {
+    /// Counts the cells that show their encoding.
+    pub fn count<'a>(texts: impl Iterator<Item = &'a str>) -> Votes {
+        let mut v = Votes::default();
+        for t in texts {
+            match detect(t) {
+                Some(Legacy::Vni) => v.vni += 1,
+                Some(_) => v.tcvn3 += 1,
+                None if t.chars().any(|c| c as u32 > 0xFF && byte_of(c).is_none()) => {
+                    v.unicode += 1
+                }
+                None => {}
+            }
+        }
+        v
+    }
+
+    /// The encoding most cells show, when they outnumber the Unicode cells.
+    pub fn decision(&self) -> Option<Legacy> {
+        if self.tcvn3 > self.unicode && self.tcvn3 >= self.vni {
+            Some(Legacy::Tcvn3)
+        } else if self.vni > self.unicode && self.vni > self.tcvn3 {
+            Some(Legacy::Vni)
+        } else {
+            None
         }
     }
-    let column = if votes[0] > unicode && votes[0] >= votes[1] {
-        Some(Legacy::Tcvn3)
-    } else if votes[1] > unicode && votes[1] > votes[0] {
-        Some(Legacy::Vni)
-    } else {
-        None
-    };
+}
+
+/// Decodes one cell: by its own characters, else by `fallback` (its column's or its sheet's
+/// encoding) when it could be legacy text at all. `None` when it stays as it is.
+pub fn decode_cell(text: &str, fallback: Option<Legacy>) -> Option<String> {
+    let legacy = detect(text).or(fallback.filter(|_| is_candidate(text)))?;
+    let d = decode(text, legacy);
+    (d != text).then_some(d)
+}
+
+/// Decodes a column of cells: each cell whose characters show a legacy encoding is decoded, and
+/// when a column's legacy cells outnumber its Unicode ones, its ambiguous candidates ("Lª Hµ"
+/// reads as Unicode too) are decoded with the column's encoding. Returns how many changed.
+pub fn decode_column<'a>(cells: impl Iterator<Item = &'a mut String>) -> usize {
+    let mut cells: Vec<&'a mut String> = cells.collect();
+    let fallback = Votes::count(cells.iter().map(|t| t.as_str())).decision();
     let mut decoded = 0;
     for t in cells.iter_mut() {
-        let Some(legacy) = detect(t).or(column.filter(|_| is_candidate(t))) else {
-            continue;
-        };
-        let d = decode(t, legacy);
-        if d != **t {
+        if let Some(d) = decode_cell(t, fallback) {
             **t = d;
             decoded += 1;
         }

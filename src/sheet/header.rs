@@ -109,13 +109,22 @@ fn text_of(cell: Option<&Cell>) -> String {
 /// Finds the table of a sheet, if any.
 pub fn find(sheet: &Sheet) -> Option<Table> {
     let mut best: Option<Table> = None;
-    let limit = sheet.rows.len().min(HEADER_SEARCH_ROWS);
+    // Rows are counted from the top of the sheet, not from the first row in use.
+    let limit = sheet
+        .rows
+        .len()
+        .min(HEADER_SEARCH_ROWS.saturating_sub(sheet.first_row as usize));
     for r in 0..limit {
         let columns = columns_at(sheet, r);
         let fields: Vec<Field> = columns.iter().map(|c| c.field).collect();
         let has_name = fields.contains(&Field::FullName)
             || (fields.contains(&Field::FamilyMiddleName) && fields.contains(&Field::GivenName));
-        if columns.len() < MIN_RECOGNISED || !has_name {
+        // A blank or title row right above the header borrows every header from below: the
+        // header row is the one that has headers of its own.
+        let own = columns
+            .iter()
+            .any(|c| Field::from_header(&text_of(sheet.rows[r].get(c.index))).is_some());
+        if columns.len() < MIN_RECOGNISED || !has_name || !own {
             continue;
         }
         if best

@@ -323,31 +323,47 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
     }
 }
 
-/// Decodes TCVN3 and VNI text left in a sheet, column by column (fonts, where the format keeps
-/// them, were used while reading).
+/// Decodes TCVN3 and VNI text left in a sheet (fonts, where the format keeps them, were used
+/// while reading): each cell by its characters, else by its column's leaning, else, in a sheet
+/// with no Unicode Vietnamese at all, by the sheet's leaning (a header "Soá CCCD" above digits).
 fn decode_legacy(sheet: &mut Sheet) {
-    let width = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
-    let any_candidate = sheet.rows.iter().flatten().any(|c| match c {
-        Cell::Text(t) => !t.is_ascii(),
-        _ => false,
-    });
-    if !any_candidate {
+    use crate::legacy::{Votes, decode_cell};
+    let texts = |rows: &[Vec<Cell>], col: Option<usize>| -> Votes {
+        Votes::count(
+            rows.iter()
+                .flat_map(|r| match col {
+                    Some(j) => r.get(j..=j).unwrap_or(&[]),
+                    None => r.as_slice(),
+                })
+                .filter_map(|c| match c {
+                    Cell::Text(t) if !t.is_ascii() => Some(t.as_str()),
+                    _ => None,
+                }),
+        )
+    };
+    let whole = texts(&sheet.rows, None);
+    if whole == Votes::default() {
         return;
     }
+    let sheet_fallback = if whole.unicode == 0 {
+        whole.decision()
+    } else {
+        None
+    };
+    let width = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
     for j in 0..width {
-        let texts = sheet
-            .rows
-            .iter_mut()
-            .filter_map(|r| r.get_mut(j))
-            .filter_map(|c| match c {
-                Cell::Text(t) => Some(t),
-                _ => None,
-            });
-        crate::legacy::decode_column(texts);
+        let fallback = texts(&sheet.rows, Some(j)).decision().or(sheet_fallback);
+        for row in &mut sheet.rows {
+            if let Some(Cell::Text(t)) = row.get_mut(j)
+                && let Some(d) = decode_cell(t, fallback)
+            {
+                *t = d;
+            }
+        }
     }
-    // A sheet's name is typed in the same encoding as its cells.
-    if let Some(l) = crate::legacy::detect(&sheet.name) {
-        sheet.name = crate::legacy::decode(&sheet.name, l);
+    // A sheet's name in legacy characters, when they are unmistakable ("Danh sách" is not).
+    if let Some(d) = decode_cell(&sheet.name, None) {
+        sheet.name = d;
     }
 }
 
