@@ -952,4 +952,48 @@ mod tests {
         assert_eq!(v.id_issue_date, NaiveDate::from_ymd_opt(2021, 5, 10));
         assert_eq!(v.id_issue_place, "Cục CS QLHC về TTXH");
     }
+
+    fn problem(row: u32, column: &str, message: &str) -> RowProblem {
+        RowProblem {
+            file: "ds.xlsx".into(),
+            sheet: "DS".into(),
+            row,
+            column: column.into(),
+            field: "email".into(),
+            value: format!("v{row}"),
+            severity: Severity::Error,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_column_wrong_in_most_rows_is_said_once() {
+        let problems = vec![
+            problem(5, "Email", "sai"),
+            problem(5, "SĐT", "sai số"),
+            problem(6, "Email", "sai"),
+            problem(7, "Email", "sai"),
+        ];
+        let out = collapse_columns(problems, 4);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].row, 0);
+        assert_eq!(out[0].value, "v5", "the first value is the example");
+        assert!(
+            out[0].message.contains("3 dòng (5, 6, 7)"),
+            "{}",
+            out[0].message
+        );
+        assert_eq!((out[1].row, out[1].column.as_str()), (5, "SĐT"));
+    }
+
+    #[test]
+    fn a_few_wrong_rows_are_said_row_by_row() {
+        let problems = vec![
+            problem(5, "Email", "sai"),
+            problem(6, "Email", "sai"),
+            problem(7, "Email", "sai"),
+        ];
+        assert_eq!(collapse_columns(problems.clone(), 10), problems);
+        assert_eq!(collapse_columns(problems[..2].to_vec(), 2).len(), 2);
+    }
 }

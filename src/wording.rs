@@ -156,8 +156,13 @@ pub fn file_archive(problem: crate::sheet::ArchiveProblem) -> &'static str {
 
 /// Rows the school hid in Excel: read anyway, and said once for the sheet.
 pub fn hidden_rows(rows: &[u32]) -> String {
+    let which = if rows.len() == 1 {
+        "Dòng"
+    } else {
+        "Các dòng"
+    };
     format!(
-        "Các dòng {} đang bị ẩn trong Excel nhưng vẫn được tính vào danh sách. Nếu không đề nghị \
+        "{which} {} đang bị ẩn trong Excel nhưng vẫn được tính vào danh sách. Nếu không đề nghị \
          cho những người này, hãy xoá hẳn các dòng đó rồi gửi lại.",
         row_list(rows)
     )

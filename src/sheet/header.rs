@@ -451,4 +451,77 @@ mod tests {
         let s = sheet(&[&["Hướng dẫn điền mẫu"], &["1. Ghi đủ họ tên"]]);
         assert!(find(&s).is_none());
     }
+
+    #[test]
+    fn an_x_grid_under_a_group_header_gives_each_row_its_marked_types() {
+        let s = sheet(&[
+            &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị", "", ""],
+            &["", "", "", "Cấp mới CTS", "Gia hạn", "Thu hồi"],
+            &["1", "Nguyễn Văn An", "036085001234", "x", "", ""],
+            &["2", "Trần Thị Bình", "036190004321", "", "✓", "X"],
+            &["3", "Lê Văn Cường", "036078009876", "", "", ""],
+        ]);
+        let table = find(&s).unwrap();
+        assert_eq!(table.header_row, 1);
+        assert_eq!(table.grid.len(), 3);
+        assert!(table.columns.iter().all(|c| c.field != Field::RequestType));
+        let rows = rows(&s, &table);
+        let types: Vec<(u32, Option<RequestType>)> =
+            rows.iter().map(|r| (r.row, r.sheet_type)).collect();
+        assert_eq!(
+            types,
+            [
+                (3, Some(RequestType::NewCert)),
+                (4, Some(RequestType::Renew)),
+                (4, Some(RequestType::Revoke)),
+                (5, None),
+            ]
+        );
+        assert_eq!(rows[3].grid_headers, ["Cấp mới CTS", "Gia hạn", "Thu hồi"]);
+    }
+
+    #[test]
+    fn a_birth_date_over_nam_and_nu_is_read_from_either_column() {
+        let s = sheet(&[
+            &["STT", "Họ và tên", "Ngày sinh", "", "Số CCCD"],
+            &["", "", "Nam", "Nữ", ""],
+            &["1", "Trần Thị Bình", "", "01/07/1990", "036190004321"],
+        ]);
+        let table = find(&s).unwrap();
+        let rows = rows(&s, &table);
+        assert_eq!(rows.len(), 1);
+        let birth = rows[0].get(Field::BirthDate).unwrap();
+        assert_eq!(birth.cell, t("01/07/1990"));
+        assert_eq!(birth.header, "Ngày sinh (Nữ)");
+    }
+
+    #[test]
+    fn a_blank_row_above_the_header_is_not_taken_for_it() {
+        let s = sheet(&[
+            &["", "", ""],
+            &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị", ""],
+            &["", "", "", "Cấp mới CTS", "Thu hồi"],
+            &["1", "Nguyễn Văn An", "036085001234", "x", ""],
+        ]);
+        let table = find(&s).unwrap();
+        assert_eq!(
+            table.grid.len(),
+            2,
+            "the grid of the real header row is found"
+        );
+        assert_eq!(table.header_row, 2);
+    }
+
+    #[test]
+    fn rows_the_school_hid_are_read_and_marked() {
+        let mut s = sheet(&[
+            &["STT", "Họ và tên", "Số CCCD"],
+            &["1", "Nguyễn Văn An", "036085001234"],
+            &["2", "Trần Thị Bình", "036190004321"],
+        ]);
+        s.hidden_rows = vec![2];
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].hidden, rows[1].hidden), (false, true));
+    }
 }
