@@ -273,6 +273,7 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         Field::IdCombined,
         Field::Email,
     ];
+    let hidden: std::collections::HashSet<u32> = sheet.hidden_rows.iter().copied().collect();
     let mut out = Vec::new();
     for (i, row) in sheet.rows.iter().enumerate().skip(table.header_row + 1) {
         let cells: Vec<RawCell> = table
@@ -303,7 +304,7 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
             cells,
             sheet_type: table.sheet_type,
             grid_headers: table.grid.iter().map(|g| g.header.clone()).collect(),
-            hidden: sheet.hidden_rows.contains(&excel_row),
+            hidden: hidden.contains(&excel_row),
         };
         let marked: Vec<RequestType> = table
             .grid

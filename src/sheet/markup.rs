@@ -64,7 +64,11 @@ fn decode_entities(text: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let end = rest[..rest.len().min(12)].find(';');
+        let end = rest
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| *c == ';')
+            .map(|(i, _)| i);
         let decoded = end.and_then(|e| {
             let name = &rest[1..e];
             let c = match name {
@@ -121,7 +125,7 @@ impl Builder {
     fn start_row(&mut self, hidden: bool, index: Option<usize>) {
         self.end_row();
         if let Some(i) = index {
-            while self.rows.len() + 1 < i && self.rows.len() < 1_000_000 {
+            while self.rows.len() + 1 < i && self.rows.len() < 100_000 {
                 self.rows.push(Vec::new());
             }
         }

@@ -289,7 +289,10 @@ pub fn is_list_candidate(filename: &str, content_type: &str, bytes: &[u8]) -> bo
 
 /// Reads every sheet of an attachment (every sheet of every list in a zip).
 pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
-    let mut sheets = read_kind(filename, bytes, true)?;
+    // The readers are third-party code on untrusted bytes: a panic in one is a damaged file,
+    // never a crashed daemon.
+    let mut sheets = std::panic::catch_unwind(|| read_kind(filename, bytes, true))
+        .unwrap_or_else(|_| Err(ReadError::Corrupt("the reader panicked".into())))?;
     if sheets
         .iter()
         .all(|s| s.rows.iter().all(|r| r.iter().all(Cell::is_empty)))
