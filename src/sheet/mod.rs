@@ -10,6 +10,7 @@
 pub mod header;
 
 mod archive;
+mod biff;
 mod delimited;
 mod markup;
 mod ooxml;
@@ -309,7 +310,11 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
     match kind(filename, bytes) {
         Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes),
         Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
-        Some(Kind::Sheet(Format::Xls)) => read_calamine::<Xls<_>>(bytes),
+        Some(Kind::Sheet(Format::Xls)) => {
+            let mut sheets = read_calamine::<Xls<_>>(bytes)?;
+            biff::apply(bytes, &mut sheets);
+            Ok(sheets)
+        }
         Some(Kind::Sheet(Format::Ods)) => {
             let mut sheets = read_calamine::<calamine::Ods<_>>(bytes)?;
             ooxml::mark_ods_hidden_rows(bytes, &mut sheets);
