@@ -114,9 +114,12 @@ pub struct Context {
 
 impl Context {
     fn is_official(&self, domain: &str) -> bool {
-        self.official_domains
-            .iter()
-            .any(|d| domain == d || domain.ends_with(&format!(".{d}")))
+        self.official_domains.iter().any(|d| {
+            domain == d
+                || domain
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
     }
 }
 
@@ -304,7 +307,7 @@ impl Checker<'_> {
     fn error(&mut self, field: Field, cell: &RawCell, message: String) {
         self.push(
             field,
-            cell.header.clone(),
+            cell.header.to_string(),
             cell_text(&cell.cell),
             Severity::Error,
             message,
@@ -314,7 +317,7 @@ impl Checker<'_> {
     fn warning(&mut self, field: Field, cell: &RawCell, message: String) {
         self.push(
             field,
-            cell.header.clone(),
+            cell.header.to_string(),
             cell_text(&cell.cell),
             Severity::Warning,
             message,
@@ -376,7 +379,7 @@ impl Checker<'_> {
         let cell = match given {
             Some(text) => RawCell {
                 field,
-                header: self.row.header(Field::IdCombined),
+                header: self.row.header(Field::IdCombined).into(),
                 cell: Cell::Text(text),
             },
             None => self.row.get(field)?.clone(),
@@ -398,7 +401,7 @@ impl Checker<'_> {
         let cell = match given {
             Some(text) => RawCell {
                 field: Field::IdNumber,
-                header: self.row.header(Field::IdCombined),
+                header: self.row.header(Field::IdCombined).into(),
                 cell: Cell::Text(text),
             },
             None => self.row.get(Field::IdNumber)?.clone(),
@@ -729,12 +732,12 @@ mod tests {
                 .iter()
                 .map(|(f, c)| RawCell {
                     field: *f,
-                    header: f.header().to_string(),
+                    header: f.header().into(),
                     cell: c.clone(),
                 })
                 .collect(),
             sheet_type: None,
-            grid_headers: Vec::new(),
+            grid_headers: Vec::new().into(),
             hidden: false,
         }
     }

@@ -2,6 +2,8 @@
 //! recognised headers (TEMPLATE.md's variants), whatever stands above it; rows are read from under
 //! it until the footer ("Người lập biểu", "Thủ trưởng đơn vị"...).
 
+use std::sync::Arc;
+
 use crate::schema::{Field, RequestType};
 use crate::text::fold;
 
@@ -58,8 +60,8 @@ pub struct RawRow {
     pub cells: Vec<RawCell>,
     /// The request type the sheet's name gives, or the one marked in an x-grid, if any.
     pub sheet_type: Option<RequestType>,
-    /// The headers of the x-grid the type is marked in ("" when the table has none).
-    pub grid_headers: Vec<String>,
+    /// The headers of the x-grid the type is marked in (empty when the table has none).
+    pub grid_headers: Arc<[String]>,
     /// The school hid this row in Excel.
     pub hidden: bool,
 }
@@ -68,8 +70,8 @@ pub struct RawRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawCell {
     pub field: Field,
-    /// The header as the school wrote it.
-    pub header: String,
+    /// The header as the school wrote it (shared by every row of the column).
+    pub header: Arc<str>,
     pub cell: Cell,
 }
 
@@ -94,7 +96,7 @@ impl RawRow {
         self.cells
             .iter()
             .find(|c| c.field == field)
-            .map(|c| c.header.clone())
+            .map(|c| c.header.to_string())
             .unwrap_or_else(|| field.header().to_string())
     }
 }
@@ -274,14 +276,21 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         Field::Email,
     ];
     let hidden: std::collections::HashSet<u32> = sheet.hidden_rows.iter().copied().collect();
+    let headers: Vec<Arc<str>> = table
+        .columns
+        .iter()
+        .map(|c| Arc::from(c.header.as_str()))
+        .collect();
+    let grid_headers: Arc<[String]> = table.grid.iter().map(|g| g.header.clone()).collect();
     let mut out = Vec::new();
     for (i, row) in sheet.rows.iter().enumerate().skip(table.header_row + 1) {
         let cells: Vec<RawCell> = table
             .columns
             .iter()
-            .map(|c| RawCell {
+            .zip(&headers)
+            .map(|(c, header)| RawCell {
                 field: c.field,
-                header: c.header.clone(),
+                header: header.clone(),
                 cell: row.get(c.index).cloned().unwrap_or(Cell::Empty),
             })
             .collect();
@@ -303,7 +312,7 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
             row: excel_row + 1,
             cells,
             sheet_type: table.sheet_type,
-            grid_headers: table.grid.iter().map(|g| g.header.clone()).collect(),
+            grid_headers: grid_headers.clone(),
             hidden: hidden.contains(&excel_row),
         };
         let marked: Vec<RequestType> = table
@@ -340,13 +349,16 @@ fn is_footer(row: &[Cell]) -> bool {
         "truong phong",
         "ngay thang nam",
     ];
+    let count = row.iter().filter(|c| !c.is_empty()).count();
+    if count == 0 || count > 3 {
+        return false;
+    }
     let filled: Vec<String> = row
         .iter()
         .filter(|c| !c.is_empty())
         .map(|c| fold(&c.display()))
         .collect();
-    !filled.is_empty()
-        && filled.len() <= 3
+    filled.len() <= 3
         && filled.iter().any(|t| {
             MARKS
                 .iter()
@@ -356,6 +368,12 @@ fn is_footer(row: &[Cell]) -> bool {
 
 /// The "(1) (2) (3)" or "1 2 3" line some templates put under the header.
 fn is_numbering_row(row: &[Cell]) -> bool {
+    // Cheap first look: the first filled cell must be "1" or "(1)".
+    match row.iter().find(|c| !c.is_empty()) {
+        Some(Cell::Number(n)) if *n == 1.0 => {}
+        Some(Cell::Text(t)) if matches!(t.trim(), "1" | "(1)") => {}
+        _ => return false,
+    }
     let filled: Vec<String> = row
         .iter()
         .filter(|c| !c.is_empty())
@@ -478,7 +496,7 @@ mod tests {
                 (5, None),
             ]
         );
-        assert_eq!(rows[3].grid_headers, ["Cấp mới CTS", "Gia hạn", "Thu hồi"]);
+        assert_eq!(*rows[3].grid_headers, ["Cấp mới CTS", "Gia hạn", "Thu hồi"]);
     }
 
     #[test]
@@ -493,7 +511,7 @@ mod tests {
         assert_eq!(rows.len(), 1);
         let birth = rows[0].get(Field::BirthDate).unwrap();
         assert_eq!(birth.cell, t("01/07/1990"));
-        assert_eq!(birth.header, "Ngày sinh (Nữ)");
+        assert_eq!(&*birth.header, "Ngày sinh (Nữ)");
     }
 
     #[test]
