@@ -24,20 +24,77 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// The "Workbook" stream of a compound file (regular sectors only: a workbook is never small
-/// enough for the mini stream).
-fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
+const ENDOFCHAIN: u32 = 0xFFFF_FFFE;
+
+/// True when a compound file's sector chains are sound: every chain calamine will follow (the
+/// directory, the mini FAT, every stream's chain) stays inside the file, has no loop, and holds
+/// the size its entry declares. calamine follows a looping chain until memory runs out, so an
+/// unsound file is refused as damaged before calamine sees it.
+pub(super) fn is_sound(file: &[u8]) -> bool {
+    sound(file).is_some()
+}
+
+fn sound(file: &[u8]) -> Option<()> {
     let shift = u16_at(file, 0x1E)?;
     if !(7..=16).contains(&shift) {
         return None;
     }
     let size = 1usize << shift;
+    let fat = load_fat(file, size)?;
+    let walk = |start: u32| -> Option<Vec<u32>> {
+        let mut seen = vec![false; fat.len()];
+        let mut chain = Vec::new();
+        let mut n = start;
+        while n != ENDOFCHAIN {
+            let i = n as usize;
+            // Sector i starts at (i + 1) * size: it must start inside the file.
+            if i >= fat.len() || (i + 1).saturating_mul(size) >= file.len() || seen[i] {
+                return None;
+            }
+            seen[i] = true;
+            chain.push(n);
+            n = fat[i];
+        }
+        Some(chain)
+    };
+    let directory = walk(u32_at(file, 0x30)?)?;
+    let mini_fat_start = u32_at(file, 0x3C)?;
+    if mini_fat_start != ENDOFCHAIN {
+        walk(mini_fat_start)?;
+    }
+    let cutoff = u32_at(file, 0x38)? as u64;
+    for &d in &directory {
+        let start = (d as usize + 1) * size;
+        let sector = file.get(start..start + size)?;
+        for (k, entry) in sector.chunks_exact(128).enumerate() {
+            let kind = entry[0x42];
+            let root = d == directory[0] && k == 0;
+            if kind != 2 && !(root && kind == 5) {
+                continue;
+            }
+            let len = u64::from(u32_at(entry, 0x78)?);
+            if len < cutoff && !root {
+                continue; // in the mini stream: bounded by the cutoff
+            }
+            let chain = walk(u32_at(entry, 0x74)?)?;
+            if len > (chain.len() * size) as u64 {
+                return None;
+            }
+        }
+    }
+    Some(())
+}
+
+/// The FAT: the sectors listed in the header's 109 slots, then in the DIFAT chain.
+fn load_fat(file: &[u8], size: usize) -> Option<Vec<u32>> {
     let sector = |n: u32| -> Option<&[u8]> {
         let start = (n as usize).checked_add(1)?.checked_mul(size)?;
         file.get(start..start.checked_add(size)?)
     };
-    // The FAT sectors: 109 listed in the header, the rest in the DIFAT chain.
     let fat_count = u32_at(file, 0x2C)? as usize;
+    if fat_count > file.len() / size + 1 {
+        return None;
+    }
     let mut fat_sectors: Vec<u32> = (0..109)
         .filter_map(|i| u32_at(file, 0x4C + 4 * i))
         .take(fat_count)
@@ -57,6 +114,22 @@ fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
         let s = sector(s)?;
         fat.extend((0..size / 4).filter_map(|i| u32_at(s, 4 * i)));
     }
+    Some(fat)
+}
+
+/// The "Workbook" stream of a compound file (regular sectors only: a workbook is never small
+/// enough for the mini stream).
+fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
+    let shift = u16_at(file, 0x1E)?;
+    if !(7..=16).contains(&shift) {
+        return None;
+    }
+    let size = 1usize << shift;
+    let sector = |n: u32| -> Option<&[u8]> {
+        let start = (n as usize).checked_add(1)?.checked_mul(size)?;
+        file.get(start..start.checked_add(size)?)
+    };
+    let fat = load_fat(file, size)?;
     // A chain never has more sectors than the file: a loop in the FAT gives up.
     let max_steps = file.len() / size + 1;
     let chain = |start: u32, limit: usize| -> Option<Vec<u8>> {
@@ -234,6 +307,24 @@ mod tests {
             "the .VnTimeH title"
         );
         assert_eq!(x.legacy.get(&(1, 1)), Some(&Legacy::Tcvn3));
+    }
+
+    #[test]
+    fn a_looping_sector_chain_is_unsound() {
+        let good = fixture("layout-hidden-rows-xls.xls");
+        assert!(is_sound(&good));
+        // Point the directory's first sector at itself in the FAT.
+        let mut bad = good.clone();
+        let size = 512;
+        let dir = u32_at(&bad, 0x30).unwrap() as usize;
+        let fat0 = u32_at(&bad, 0x4C).unwrap() as usize;
+        let at = (fat0 + 1) * size + 4 * dir;
+        bad[at..at + 4].copy_from_slice(&(dir as u32).to_le_bytes());
+        assert!(!is_sound(&bad));
+        assert!(matches!(
+            super::super::read("ds.xls", &bad),
+            Err(super::super::ReadError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -311,6 +311,9 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
         Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes),
         Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
         Some(Kind::Sheet(Format::Xls)) => {
+            if !biff::is_sound(bytes) {
+                return Err(ReadError::Corrupt("unsound compound file".into()));
+            }
             let mut sheets = read_calamine::<Xls<_>>(bytes)?;
             biff::apply(bytes, &mut sheets);
             Ok(sheets)
