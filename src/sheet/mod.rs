@@ -400,11 +400,11 @@ where
         .collect();
     let mut sheets = Vec::with_capacity(meta.len());
     for (name, hidden) in meta {
-        let range = wb.worksheet_range(&name).map_err(classify)?;
+        let mut range = wb.worksheet_range(&name).map_err(classify)?;
         let (first_row, first_col) = range.start().unwrap_or((0, 0));
-        let rows = range
-            .rows()
-            .map(|r| r.iter().map(cell_of).collect())
+        // Take the cells out of the range rather than copy their text.
+        let rows = (0..range.height())
+            .map(|i| range[i].iter_mut().map(take_cell).collect())
             .collect();
         sheets.push(Sheet {
             name,
@@ -424,6 +424,13 @@ fn classify<E: std::fmt::Display>(e: E) -> ReadError {
         ReadError::Encrypted
     } else {
         ReadError::Corrupt(text)
+    }
+}
+
+fn take_cell(d: &mut Data) -> Cell {
+    match d {
+        Data::String(s) => Cell::Text(std::mem::take(s)),
+        other => cell_of(other),
     }
 }
 
