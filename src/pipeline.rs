@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::dedupe::{self, Changes};
 use crate::mail::ParsedMail;
 use crate::schema::RequestType;
-use crate::sheet::{self, ReadError, header};
+use crate::sheet::{self, ReadError, Role, header};
 use crate::text::fold;
 use crate::units::{Registry, Unit};
 use crate::validate::{self, RowProblem, Severity, ValidRow};
@@ -314,24 +314,32 @@ fn is_supplement(mail: &ParsedMail) -> bool {
     marks(&mail.subject) || mail.attachments.iter().any(|a| marks(&a.filename))
 }
 
-struct ReadLists {
+/// What the lists attached to one mail say, before dedupe and versions.
+#[derive(Debug, Clone, Default)]
+pub struct ReadLists {
     /// Some attachment was meant as a list (read or not).
-    any_candidate: bool,
-    files: Vec<FileResult>,
-    rows: Vec<ValidRow>,
-    problems: Vec<RowProblem>,
+    pub any_candidate: bool,
+    pub files: Vec<FileResult>,
+    pub rows: Vec<ValidRow>,
+    pub problems: Vec<RowProblem>,
 }
 
-fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
-    let mut out = ReadLists {
-        any_candidate: false,
-        files: Vec::new(),
-        rows: Vec::new(),
-        problems: Vec::new(),
-    };
-    for a in &mail.attachments {
-        if !sheet::is_list_candidate(&a.filename, &a.content_type, &a.bytes) {
-            continue;
+/// Reads every list attached to a mail: each attachment is sniffed, read, its tables found, its
+/// rows validated. A PDF, Word file or photo is answered only when no list came with it (else it
+/// is a cover letter or a scan of the signed copy). Pure.
+pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
+    let mut out = ReadLists::default();
+    let roles: Vec<Role> = mail
+        .attachments
+        .iter()
+        .map(|a| sheet::role(&a.filename, &a.content_type, &a.bytes))
+        .collect();
+    let has_list = roles.contains(&Role::List);
+    for (a, role) in mail.attachments.iter().zip(roles) {
+        match role {
+            Role::Ignore => continue,
+            Role::Document if has_list => continue,
+            Role::Document | Role::List => {}
         }
         out.any_candidate = true;
         let mut file = FileResult {
@@ -339,47 +347,90 @@ fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
             sheets: Vec::new(),
             rows: 0,
         };
-        let file_problem = |message: String| RowProblem {
-            file: a.filename.clone(),
-            sheet: String::new(),
-            row: 0,
-            column: String::new(),
-            field: String::new(),
-            value: String::new(),
-            severity: Severity::Error,
-            message,
-        };
         match sheet::read(&a.filename, &a.bytes) {
-            Err(e) => {
-                let message = match e {
-                    ReadError::NotSpreadsheet(_) => w::FILE_NOT_SPREADSHEET,
-                    ReadError::Encrypted => w::FILE_ENCRYPTED,
-                    ReadError::Corrupt(_) => w::FILE_CORRUPT,
-                    ReadError::Empty => w::FILE_EMPTY,
-                };
-                out.problems.push(file_problem(message.to_string()));
-            }
+            Err(e) => out.problems.push(read_error_problem(&a.filename, &e)),
             Ok(sheets) => {
                 for s in sheets.iter().filter(|s| !s.hidden) {
                     let Some(table) = header::find(s) else {
                         continue;
                     };
+                    let label = if s.file.is_empty() {
+                        a.filename.clone()
+                    } else {
+                        format!("{}/{}", a.filename, s.file)
+                    };
                     file.sheets.push(s.name.clone());
-                    for raw in header::rows(s, &table) {
-                        file.rows += 1;
-                        let (valid, problems) = validate::validate(&raw, &a.filename, ctx);
-                        out.problems.extend(problems);
+                    let raws = header::rows(s, &table);
+                    let mut problems = Vec::new();
+                    let mut hidden: Vec<u32> = Vec::new();
+                    for raw in &raws {
+                        if raw.hidden && hidden.last() != Some(&raw.row) {
+                            hidden.push(raw.row);
+                        }
+                        let (valid, p) = validate::validate(raw, &label, ctx);
+                        problems.extend(p);
                         out.rows.extend(valid);
                     }
+                    let distinct_rows = {
+                        let mut r: Vec<u32> = raws.iter().map(|r| r.row).collect();
+                        r.dedup();
+                        r.len()
+                    };
+                    file.rows += distinct_rows;
+                    if !hidden.is_empty() {
+                        problems.push(RowProblem {
+                            file: label.clone(),
+                            sheet: s.name.clone(),
+                            row: 0,
+                            column: String::new(),
+                            field: String::new(),
+                            value: String::new(),
+                            severity: Severity::Warning,
+                            message: w::hidden_rows(&hidden),
+                        });
+                    }
+                    out.problems
+                        .extend(validate::collapse_columns(problems, distinct_rows));
                 }
                 if file.sheets.is_empty() {
-                    out.problems.push(file_problem(w::file_no_table()));
+                    out.problems
+                        .push(file_problem(&a.filename, w::file_no_table()));
                 } else if file.rows == 0 {
-                    out.problems.push(file_problem(w::FILE_NO_ROWS.to_string()));
+                    out.problems
+                        .push(file_problem(&a.filename, w::FILE_NO_ROWS.to_string()));
                 }
             }
         }
         out.files.push(file);
     }
     out
+}
+
+fn file_problem(file: &str, message: String) -> RowProblem {
+    RowProblem {
+        file: file.to_string(),
+        sheet: String::new(),
+        row: 0,
+        column: String::new(),
+        field: String::new(),
+        value: String::new(),
+        severity: Severity::Error,
+        message,
+    }
+}
+
+/// The answer to a file that could not be read, naming the file inside a zip when it is one.
+fn read_error_problem(file: &str, e: &ReadError) -> RowProblem {
+    let message = match e {
+        ReadError::NotSpreadsheet(d) => w::file_document(*d).to_string(),
+        ReadError::Encrypted => w::FILE_ENCRYPTED.to_string(),
+        ReadError::Corrupt(_) => w::FILE_CORRUPT.to_string(),
+        ReadError::Empty => w::FILE_EMPTY.to_string(),
+        ReadError::Winmail => w::FILE_WINMAIL.to_string(),
+        ReadError::Archive(p) => w::file_archive(*p).to_string(),
+        ReadError::InArchive { entry, error } => {
+            return read_error_problem(&format!("{file}/{entry}"), error);
+        }
+    };
+    file_problem(file, message)
 }

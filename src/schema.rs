@@ -99,12 +99,16 @@ impl RequestType {
 
     /// Reads a cell or sheet name: the canonical name, a code, or a known spelling.
     pub fn parse(text: &str) -> Option<RequestType> {
+        static LABELS: std::sync::OnceLock<Vec<(RequestType, String)>> = std::sync::OnceLock::new();
+        let labels = LABELS.get_or_init(|| RequestType::ALL.map(|t| (t, fold(t.label()))).to_vec());
         let f = fold(text);
         if f.is_empty() {
             return None;
         }
-        RequestType::ALL.into_iter().find(|t| {
-            fold(t.label()) == f || t.code() == text.trim() || t.spellings().contains(&f.as_str())
+        labels.iter().map(|(t, _)| *t).find(|t| {
+            labels.iter().any(|(l, folded)| l == t && *folded == f)
+                || t.code() == text.trim()
+                || t.spellings().contains(&f.as_str())
         })
     }
 
@@ -304,6 +308,10 @@ impl Field {
                 "ten co quan-to chuc cong tac",
                 "ten co quan - to chuc cong tac",
                 "don vi",
+                "to chuc cap 1",
+                "to chuc cap 2",
+                "to chuc cap 3",
+                "to chuc cap 4",
             ],
             Field::Email => &[
                 "email cong vu",

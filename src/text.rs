@@ -1,17 +1,26 @@
 //! Text clean-up shared by every stage: cleaning a cell as written (NFC, invisible characters,
 //! whitespace) and folding it into a comparison key (lower case, no accents, đ → d).
 
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// Cleans a cell's text the way TEMPLATE.md orders it: NFC, U+00A0 to a space, zero-width and
 /// direction marks and BOMs removed, trimmed, inner whitespace collapsed to one space.
 ///
 /// Legacy-encoding decoding (TCVN3, VNI) must happen before this: TCVN3 uses U+00AD for "ư".
 pub fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    // Most cells are already NFC (and ASCII always is): skip the recomposition then.
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        clean_chars(text.chars(), text.len())
+    } else {
+        clean_chars(text.nfc(), text.len())
+    }
+}
+
+fn clean_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut pending_space = false;
-    for c in text.nfc() {
+    for c in chars {
         match c {
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}'
             | '\u{2060}' => {}
@@ -32,6 +41,9 @@ pub fn clean(text: &str) -> String {
 /// Folds text into a comparison key: cleaned, lower case, accents stripped, đ → d.
 pub fn fold(text: &str) -> String {
     let cleaned = clean(text);
+    if cleaned.is_ascii() {
+        return cleaned.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(cleaned.len());
     for c in cleaned.nfd() {
         if is_combining_mark(c) {

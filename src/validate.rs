@@ -12,7 +12,7 @@ use crate::text::clean;
 use crate::wording as w;
 
 /// How bad a problem is: an error sends the list back, a warning is only reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Error,
@@ -114,9 +114,12 @@ pub struct Context {
 
 impl Context {
     fn is_official(&self, domain: &str) -> bool {
-        self.official_domains
-            .iter()
-            .any(|d| domain == d || domain.ends_with(&format!(".{d}")))
+        self.official_domains.iter().any(|d| {
+            domain == d
+                || domain
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
     }
 }
 
@@ -137,7 +140,16 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
             t
         }
         None => {
-            if row.sheet_type.is_none() {
+            if row.sheet_type.is_none() && !row.grid_headers.is_empty() {
+                let message = w::grid_unmarked(&row.grid_headers);
+                v.push(
+                    Field::RequestType,
+                    row.grid_headers.join(", "),
+                    String::new(),
+                    Severity::Error,
+                    message,
+                );
+            } else if row.sheet_type.is_none() {
                 v.missing(Field::RequestType, w::REQUEST_TYPE_MISSING);
             }
             row.sheet_type
@@ -180,7 +192,11 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
         id_issue_date,
         id_issue_place,
         position: v.text(Field::Position),
-        unit_name: v.text(Field::UnitName),
+        // "Tổ chức cấp 1..4": the most specific level filled is the unit.
+        unit_name: row
+            .get_last(Field::UnitName)
+            .map(|c| cell_text(&c.cell))
+            .unwrap_or_default(),
         email: email.unwrap_or_default(),
         phone: phone.unwrap_or_default(),
         cert_serial: cert_serial.unwrap_or_default(),
@@ -208,6 +224,52 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
     } else {
         (Some(valid), problems)
     }
+}
+
+/// Fewest rows sharing one problem in one column before it is said once for the column.
+pub const COLLAPSE_MIN_ROWS: usize = 3;
+
+/// The problems of one sheet, a column wrong in most rows said once: when the same message hits
+/// the same column in at least [`COLLAPSE_MIN_ROWS`] rows and in more than half of the sheet's
+/// `rows`, one problem (row 0, the first value as example) replaces them. Order is kept.
+pub fn collapse_columns(problems: Vec<RowProblem>, rows: usize) -> Vec<RowProblem> {
+    use std::collections::HashMap;
+    let key = |p: &RowProblem| (p.column.clone(), p.message.clone(), p.severity);
+    let mut groups: HashMap<(String, String, Severity), Vec<u32>> = HashMap::new();
+    for p in problems
+        .iter()
+        .filter(|p| p.row > 0 && !p.column.is_empty())
+    {
+        let rows_of = groups.entry(key(p)).or_default();
+        if rows_of.last() != Some(&p.row) {
+            rows_of.push(p.row);
+        }
+    }
+    let collapsed = |k: &(String, String, Severity)| {
+        groups
+            .get(k)
+            .is_some_and(|r| r.len() >= COLLAPSE_MIN_ROWS && r.len() * 2 > rows)
+    };
+    let mut out = Vec::with_capacity(problems.len());
+    let mut said: Vec<(String, String, Severity)> = Vec::new();
+    for p in problems {
+        let k = key(&p);
+        if p.row == 0 || p.column.is_empty() || !collapsed(&k) {
+            out.push(p);
+            continue;
+        }
+        if said.contains(&k) {
+            continue;
+        }
+        let rows_of = &groups[&k];
+        out.push(RowProblem {
+            row: 0,
+            message: w::whole_column(rows_of.len(), rows_of, &p.message),
+            ..p
+        });
+        said.push(k);
+    }
+    out
 }
 
 /// A cell's text as the school sees it, cleaned.
@@ -245,7 +307,7 @@ impl Checker<'_> {
     fn error(&mut self, field: Field, cell: &RawCell, message: String) {
         self.push(
             field,
-            cell.header.clone(),
+            cell.header.to_string(),
             cell_text(&cell.cell),
             Severity::Error,
             message,
@@ -255,7 +317,7 @@ impl Checker<'_> {
     fn warning(&mut self, field: Field, cell: &RawCell, message: String) {
         self.push(
             field,
-            cell.header.clone(),
+            cell.header.to_string(),
             cell_text(&cell.cell),
             Severity::Warning,
             message,
@@ -317,7 +379,7 @@ impl Checker<'_> {
         let cell = match given {
             Some(text) => RawCell {
                 field,
-                header: self.row.header(Field::IdCombined),
+                header: self.row.header(Field::IdCombined).into(),
                 cell: Cell::Text(text),
             },
             None => self.row.get(field)?.clone(),
@@ -339,7 +401,7 @@ impl Checker<'_> {
         let cell = match given {
             Some(text) => RawCell {
                 field: Field::IdNumber,
-                header: self.row.header(Field::IdCombined),
+                header: self.row.header(Field::IdCombined).into(),
                 cell: Cell::Text(text),
             },
             None => self.row.get(Field::IdNumber)?.clone(),
@@ -359,9 +421,15 @@ impl Checker<'_> {
                     self.error(Field::IdNumber, &cell, w::ID_SCIENTIFIC.into());
                     return None;
                 }
-                text.chars()
+                let mut digits: String = text
+                    .chars()
                     .filter(|c| !matches!(c, ' ' | '.' | '\'' | '-'))
-                    .collect()
+                    .collect();
+                if digits.len() == 11 && digits.chars().all(|c| c.is_ascii_digit()) {
+                    // A CSV or web export of a column Excel had already turned into numbers.
+                    digits.insert(0, '0');
+                }
+                digits
             }
         };
         let is_cccd = digits.len() == 12
@@ -664,11 +732,13 @@ mod tests {
                 .iter()
                 .map(|(f, c)| RawCell {
                     field: *f,
-                    header: f.header().to_string(),
+                    header: f.header().into(),
                     cell: c.clone(),
                 })
                 .collect(),
             sheet_type: None,
+            grid_headers: Vec::new().into(),
+            hidden: false,
         }
     }
 
@@ -884,5 +954,49 @@ mod tests {
         assert_eq!(v.id_number, "036085001234");
         assert_eq!(v.id_issue_date, NaiveDate::from_ymd_opt(2021, 5, 10));
         assert_eq!(v.id_issue_place, "Cục CS QLHC về TTXH");
+    }
+
+    fn problem(row: u32, column: &str, message: &str) -> RowProblem {
+        RowProblem {
+            file: "ds.xlsx".into(),
+            sheet: "DS".into(),
+            row,
+            column: column.into(),
+            field: "email".into(),
+            value: format!("v{row}"),
+            severity: Severity::Error,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_column_wrong_in_most_rows_is_said_once() {
+        let problems = vec![
+            problem(5, "Email", "sai"),
+            problem(5, "SĐT", "sai số"),
+            problem(6, "Email", "sai"),
+            problem(7, "Email", "sai"),
+        ];
+        let out = collapse_columns(problems, 4);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].row, 0);
+        assert_eq!(out[0].value, "v5", "the first value is the example");
+        assert!(
+            out[0].message.contains("3 dòng (5, 6, 7)"),
+            "{}",
+            out[0].message
+        );
+        assert_eq!((out[1].row, out[1].column.as_str()), (5, "SĐT"));
+    }
+
+    #[test]
+    fn a_few_wrong_rows_are_said_row_by_row() {
+        let problems = vec![
+            problem(5, "Email", "sai"),
+            problem(6, "Email", "sai"),
+            problem(7, "Email", "sai"),
+        ];
+        assert_eq!(collapse_columns(problems.clone(), 10), problems);
+        assert_eq!(collapse_columns(problems[..2].to_vec(), 2).len(), 2);
     }
 }

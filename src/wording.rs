@@ -418,6 +418,7 @@ pub const REMIND_WRITTEN: &str = "Đã nhắc";
 pub const REMIND_WOULD: &str = "Sẽ nhắc";
 pub const REMIND_ALREADY: &str = "Đã nhắc hôm nay, bỏ qua";
 pub const REMIND_NO_ADDRESS: &str = "Không có địa chỉ đã đăng ký, bỏ qua";
+
 // ---- A mail over the size limit (IMAP intake) ----
 
 /// The whole reply to a mail too large to be read: what happened and what to do.
@@ -440,4 +441,105 @@ pub fn oversized_reply(
          hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại {contact}.\n",
         unit_name.unwrap_or("Quý đơn vị")
     )
+}
+
+// ---- Reading every list a school sends (formats, layouts, legacy encodings) ----
+
+/// A PDF, Word file or photo sent instead of the list.
+pub fn file_document(kind: crate::sheet::Document) -> &'static str {
+    use crate::sheet::Document;
+    match kind {
+        Document::Pdf => {
+            "Tệp PDF không đọc được danh sách: hãy gửi file Excel (.xlsx hoặc .xls) theo mẫu; \
+             bản có chữ ký, đóng dấu nộp bằng bản giấy."
+        }
+        Document::Word => {
+            "Tệp Word không đọc được danh sách: hãy gửi file Excel (.xlsx hoặc .xls) theo mẫu, \
+             không dán bảng vào Word."
+        }
+        Document::Image => {
+            "Ảnh chụp danh sách không đọc được: hãy gửi file Excel (.xlsx hoặc .xls) theo mẫu, \
+             không chụp ảnh hay quét bản giấy."
+        }
+        Document::Other => FILE_NOT_SPREADSHEET,
+    }
+}
+
+pub const FILE_WINMAIL: &str = "Tệp winmail.dat do Outlook tạo nên không mở được: hãy gửi lại \
+     file Excel như tệp đính kèm thông thường (trong Outlook chọn định dạng thư HTML hoặc Văn bản \
+     thuần, không chọn Rich Text).";
+
+/// A zip that was not unpacked.
+pub fn file_archive(problem: crate::sheet::ArchiveProblem) -> &'static str {
+    use crate::sheet::ArchiveProblem;
+    match problem {
+        ArchiveProblem::TooLarge => {
+            "Tệp nén quá lớn hoặc chứa quá nhiều tệp nên không được mở: hãy gửi trực tiếp file \
+             Excel danh sách, không nén."
+        }
+        ArchiveProblem::Nested => {
+            "Tệp nén nằm trong một tệp nén khác: hãy gửi trực tiếp file Excel danh sách, không nén."
+        }
+        ArchiveProblem::Encrypted => {
+            "Tệp nén được đặt mật khẩu nên không mở được: hãy gửi file Excel không đặt mật khẩu."
+        }
+        ArchiveProblem::NoList => {
+            "Trong tệp nén không có file Excel danh sách nào: hãy gửi file Excel (.xlsx hoặc .xls) \
+             theo mẫu."
+        }
+    }
+}
+
+/// Rows the school hid in Excel: read anyway, and said once for the sheet.
+pub fn hidden_rows(rows: &[u32]) -> String {
+    let which = if rows.len() == 1 {
+        "Dòng"
+    } else {
+        "Các dòng"
+    };
+    format!(
+        "{which} {} đang bị ẩn trong Excel nhưng vẫn được tính vào danh sách. Nếu không đề nghị \
+         cho những người này, hãy xoá hẳn các dòng đó rồi gửi lại.",
+        row_list(rows)
+    )
+}
+
+/// A row of an x-grid with no column marked.
+pub fn grid_unmarked(headers: &[String]) -> String {
+    format!(
+        "Chưa đánh dấu loại đề nghị: ghi x vào một trong các cột {}.",
+        headers
+            .iter()
+            .map(|h| format!("\"{h}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// A whole column wrong in the same way: said once for the column, not once per row.
+pub fn whole_column(count: usize, rows: &[u32], message: &str) -> String {
+    format!(
+        "Cả cột này sai giống nhau ở {count} dòng ({}): {message}",
+        row_list(rows)
+    )
+}
+
+/// "5, 6, 7 … 40" for long lists of rows.
+fn row_list(rows: &[u32]) -> String {
+    if rows.len() <= 8 {
+        rows.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        format!(
+            "{}, … {}",
+            rows[..5]
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            rows[rows.len() - 1]
+        )
+    }
 }

@@ -2,6 +2,8 @@
 //! recognised headers (TEMPLATE.md's variants), whatever stands above it; rows are read from under
 //! it until the footer ("Người lập biểu", "Thủ trưởng đơn vị"...).
 
+use std::sync::Arc;
+
 use crate::schema::{Field, RequestType};
 use crate::text::fold;
 
@@ -33,6 +35,18 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The request type a sheet's name gives, when the table has no type column.
     pub sheet_type: Option<RequestType>,
+    /// An x-grid: one column per request type, the chosen ones marked (`x`, `X`, `✓`, `1`).
+    pub grid: Vec<GridColumn>,
+}
+
+/// One column of an x-grid of request types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridColumn {
+    pub request_type: RequestType,
+    /// The header as the school wrote it.
+    pub header: String,
+    /// Index into the sheet's row vectors.
+    pub index: usize,
 }
 
 /// One row of a list as written, before validation.
@@ -44,20 +58,32 @@ pub struct RawRow {
     pub row: u32,
     /// Recognised cells, in column order.
     pub cells: Vec<RawCell>,
-    /// The request type the sheet's name gives, if any.
+    /// The request type the sheet's name gives, or the one marked in an x-grid, if any.
     pub sheet_type: Option<RequestType>,
+    /// The headers of the x-grid the type is marked in (empty when the table has none).
+    pub grid_headers: Arc<[String]>,
+    /// The school hid this row in Excel.
+    pub hidden: bool,
 }
 
 /// One recognised cell of a row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawCell {
     pub field: Field,
-    /// The header as the school wrote it.
-    pub header: String,
+    /// The header as the school wrote it (shared by every row of the column).
+    pub header: Arc<str>,
     pub cell: Cell,
 }
 
 impl RawRow {
+    /// The last non-empty cell for `field`: the most specific of "Tổ chức cấp 1..4".
+    pub fn get_last(&self, field: Field) -> Option<&RawCell> {
+        self.cells
+            .iter()
+            .rev()
+            .find(|c| c.field == field && !c.cell.is_empty())
+    }
+
     /// The first non-empty cell for `field`.
     pub fn get(&self, field: Field) -> Option<&RawCell> {
         self.cells
@@ -70,7 +96,7 @@ impl RawRow {
         self.cells
             .iter()
             .find(|c| c.field == field)
-            .map(|c| c.header.clone())
+            .map(|c| c.header.to_string())
             .unwrap_or_else(|| field.header().to_string())
     }
 }
@@ -85,20 +111,37 @@ fn text_of(cell: Option<&Cell>) -> String {
 /// Finds the table of a sheet, if any.
 pub fn find(sheet: &Sheet) -> Option<Table> {
     let mut best: Option<Table> = None;
-    let limit = sheet.rows.len().min(HEADER_SEARCH_ROWS);
+    // Rows are counted from the top of the sheet, not from the first row in use.
+    let limit = sheet
+        .rows
+        .len()
+        .min(HEADER_SEARCH_ROWS.saturating_sub(sheet.first_row as usize));
     for r in 0..limit {
         let columns = columns_at(sheet, r);
         let fields: Vec<Field> = columns.iter().map(|c| c.field).collect();
         let has_name = fields.contains(&Field::FullName)
             || (fields.contains(&Field::FamilyMiddleName) && fields.contains(&Field::GivenName));
-        if columns.len() < MIN_RECOGNISED || !has_name {
+        // A blank or title row right above the header borrows every header from below: the
+        // header row is the one that has headers of its own.
+        let own = columns
+            .iter()
+            .any(|c| Field::from_header(&text_of(sheet.rows[r].get(c.index))).is_some());
+        if columns.len() < MIN_RECOGNISED || !has_name || !own {
             continue;
         }
         if best
             .as_ref()
             .is_none_or(|b| columns.len() > b.columns.len())
         {
-            let header_row = if uses_next_row(sheet, r, &columns) {
+            let (grid, grid_below) = grid_at(sheet, r);
+            let mut columns = columns;
+            if !grid.is_empty() {
+                // The merged group header over the grid is not a type column of its own.
+                columns.retain(|c| {
+                    c.field != Field::RequestType || !grid.iter().any(|g| g.index == c.index)
+                });
+            }
+            let header_row = if uses_next_row(sheet, r, &columns) || grid_below {
                 r + 1
             } else {
                 r
@@ -107,6 +150,7 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
                 header_row,
                 columns,
                 sheet_type: None,
+                grid,
             });
         }
     }
@@ -117,21 +161,92 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
     Some(table)
 }
 
+/// The x-grid of request types at row `r`: type names as headers in row `r`, or in row `r + 1`
+/// under an empty or "Nội dung đề nghị" group header. At least two such columns make a grid;
+/// the flag says the grid's headers are in the next row.
+fn grid_at(sheet: &Sheet, r: usize) -> (Vec<GridColumn>, bool) {
+    let row = &sheet.rows[r];
+    let next = sheet.rows.get(r + 1);
+    let width = row.len().max(next.map_or(0, Vec::len));
+    let mut top = Vec::new();
+    let mut below = Vec::new();
+    for i in 0..width {
+        let t = text_of(row.get(i));
+        let field = Field::from_header(&t);
+        if field.is_none()
+            && let Some(rt) = RequestType::parse(&t)
+        {
+            top.push(GridColumn {
+                request_type: rt,
+                header: t.clone(),
+                index: i,
+            });
+        }
+        if t.is_empty() || field == Some(Field::RequestType) {
+            let b = text_of(next.and_then(|n| n.get(i)));
+            if Field::from_header(&b).is_none()
+                && let Some(rt) = RequestType::parse(&b)
+            {
+                below.push(GridColumn {
+                    request_type: rt,
+                    header: b,
+                    index: i,
+                });
+            }
+        }
+    }
+    if top.len() >= 2 {
+        (top, false)
+    } else if below.len() >= 2 {
+        (below, true)
+    } else {
+        (Vec::new(), false)
+    }
+}
+
+/// A grid cell that chooses its column: `x`, `X`, `✓`, `1`... anything but blank, `0` or "không".
+fn is_mark(cell: &Cell) -> bool {
+    if cell.is_empty() {
+        return false;
+    }
+    let f = fold(&cell.display());
+    !matches!(f.as_str(), "0" | "-" | "khong" | "k")
+}
+
 /// The recognised columns of row `r`, completed by row `r + 1` where a merged group header
 /// stands over sub-headers.
 fn columns_at(sheet: &Sheet, r: usize) -> Vec<Column> {
     let row = &sheet.rows[r];
     let next = sheet.rows.get(r + 1);
     let width = row.len().max(next.map_or(0, Vec::len));
-    let mut columns = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     for i in 0..width {
         let top = text_of(row.get(i));
+        let below = text_of(next.and_then(|n| n.get(i)));
+        // "Ngày sinh" merged over "Nam" and "Nữ": the date is in whichever is filled.
+        let sex = matches!(fold(&below).as_str(), "nam" | "nu");
+        let birth_group = Field::from_header(&top) == Some(Field::BirthDate)
+            || (top.is_empty()
+                && columns
+                    .last()
+                    .is_some_and(|c| c.field == Field::BirthDate && c.index + 1 == i));
+        if sex && birth_group {
+            let group = columns
+                .last()
+                .filter(|c| c.field == Field::BirthDate && top.is_empty())
+                .map_or(top.clone(), |c| {
+                    c.header.split(" (").next().unwrap_or("").to_string()
+                });
+            columns.push(Column {
+                field: Field::BirthDate,
+                header: format!("{group} ({below})"),
+                index: i,
+            });
+            continue;
+        }
         let field = Field::from_header(&top)
             .map(|f| (f, top.clone()))
-            .or_else(|| {
-                let below = text_of(next.and_then(|n| n.get(i)));
-                Field::from_header(&below).map(|f| (f, below))
-            });
+            .or_else(|| Field::from_header(&below).map(|f| (f, below)));
         if let Some((field, header)) = field {
             columns.push(Column {
                 field,
@@ -160,14 +275,22 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         Field::IdCombined,
         Field::Email,
     ];
+    let hidden: std::collections::HashSet<u32> = sheet.hidden_rows.iter().copied().collect();
+    let headers: Vec<Arc<str>> = table
+        .columns
+        .iter()
+        .map(|c| Arc::from(c.header.as_str()))
+        .collect();
+    let grid_headers: Arc<[String]> = table.grid.iter().map(|g| g.header.clone()).collect();
     let mut out = Vec::new();
     for (i, row) in sheet.rows.iter().enumerate().skip(table.header_row + 1) {
         let cells: Vec<RawCell> = table
             .columns
             .iter()
-            .map(|c| RawCell {
+            .zip(&headers)
+            .map(|(c, header)| RawCell {
                 field: c.field,
-                header: c.header.clone(),
+                header: header.clone(),
                 cell: row.get(c.index).cloned().unwrap_or(Cell::Empty),
             })
             .collect();
@@ -183,12 +306,32 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         if !has_key {
             continue;
         }
-        out.push(RawRow {
+        let excel_row = sheet.first_row + i as u32;
+        let raw = RawRow {
             sheet: sheet.name.clone(),
-            row: sheet.first_row + i as u32 + 1,
+            row: excel_row + 1,
             cells,
             sheet_type: table.sheet_type,
-        });
+            grid_headers: grid_headers.clone(),
+            hidden: hidden.contains(&excel_row),
+        };
+        let marked: Vec<RequestType> = table
+            .grid
+            .iter()
+            .filter(|g| row.get(g.index).is_some_and(is_mark))
+            .map(|g| g.request_type)
+            .collect();
+        if marked.is_empty() {
+            out.push(raw);
+        } else {
+            // A row marked in two columns asks for both.
+            for t in marked {
+                out.push(RawRow {
+                    sheet_type: Some(t),
+                    ..raw.clone()
+                });
+            }
+        }
     }
     out
 }
@@ -206,13 +349,16 @@ fn is_footer(row: &[Cell]) -> bool {
         "truong phong",
         "ngay thang nam",
     ];
+    let count = row.iter().filter(|c| !c.is_empty()).count();
+    if count == 0 || count > 3 {
+        return false;
+    }
     let filled: Vec<String> = row
         .iter()
         .filter(|c| !c.is_empty())
         .map(|c| fold(&c.display()))
         .collect();
-    !filled.is_empty()
-        && filled.len() <= 3
+    filled.len() <= 3
         && filled.iter().any(|t| {
             MARKS
                 .iter()
@@ -222,6 +368,12 @@ fn is_footer(row: &[Cell]) -> bool {
 
 /// The "(1) (2) (3)" or "1 2 3" line some templates put under the header.
 fn is_numbering_row(row: &[Cell]) -> bool {
+    // Cheap first look: the first filled cell must be "1" or "(1)".
+    match row.iter().find(|c| !c.is_empty()) {
+        Some(Cell::Number(n)) if *n == 1.0 => {}
+        Some(Cell::Text(t)) if matches!(t.trim(), "1" | "(1)") => {}
+        _ => return false,
+    }
     let filled: Vec<String> = row
         .iter()
         .filter(|c| !c.is_empty())
@@ -255,9 +407,7 @@ mod tests {
                 .iter()
                 .map(|r| r.iter().map(|s| t(s)).collect())
                 .collect(),
-            first_row: 0,
-            first_col: 0,
-            hidden: false,
+            ..Default::default()
         }
     }
 
@@ -319,5 +469,78 @@ mod tests {
     fn a_sheet_without_recognised_headers_has_no_table() {
         let s = sheet(&[&["Hướng dẫn điền mẫu"], &["1. Ghi đủ họ tên"]]);
         assert!(find(&s).is_none());
+    }
+
+    #[test]
+    fn an_x_grid_under_a_group_header_gives_each_row_its_marked_types() {
+        let s = sheet(&[
+            &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị", "", ""],
+            &["", "", "", "Cấp mới CTS", "Gia hạn", "Thu hồi"],
+            &["1", "Nguyễn Văn An", "036085001234", "x", "", ""],
+            &["2", "Trần Thị Bình", "036190004321", "", "✓", "X"],
+            &["3", "Lê Văn Cường", "036078009876", "", "", ""],
+        ]);
+        let table = find(&s).unwrap();
+        assert_eq!(table.header_row, 1);
+        assert_eq!(table.grid.len(), 3);
+        assert!(table.columns.iter().all(|c| c.field != Field::RequestType));
+        let rows = rows(&s, &table);
+        let types: Vec<(u32, Option<RequestType>)> =
+            rows.iter().map(|r| (r.row, r.sheet_type)).collect();
+        assert_eq!(
+            types,
+            [
+                (3, Some(RequestType::NewCert)),
+                (4, Some(RequestType::Renew)),
+                (4, Some(RequestType::Revoke)),
+                (5, None),
+            ]
+        );
+        assert_eq!(*rows[3].grid_headers, ["Cấp mới CTS", "Gia hạn", "Thu hồi"]);
+    }
+
+    #[test]
+    fn a_birth_date_over_nam_and_nu_is_read_from_either_column() {
+        let s = sheet(&[
+            &["STT", "Họ và tên", "Ngày sinh", "", "Số CCCD"],
+            &["", "", "Nam", "Nữ", ""],
+            &["1", "Trần Thị Bình", "", "01/07/1990", "036190004321"],
+        ]);
+        let table = find(&s).unwrap();
+        let rows = rows(&s, &table);
+        assert_eq!(rows.len(), 1);
+        let birth = rows[0].get(Field::BirthDate).unwrap();
+        assert_eq!(birth.cell, t("01/07/1990"));
+        assert_eq!(&*birth.header, "Ngày sinh (Nữ)");
+    }
+
+    #[test]
+    fn a_blank_row_above_the_header_is_not_taken_for_it() {
+        let s = sheet(&[
+            &["", "", ""],
+            &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị", ""],
+            &["", "", "", "Cấp mới CTS", "Thu hồi"],
+            &["1", "Nguyễn Văn An", "036085001234", "x", ""],
+        ]);
+        let table = find(&s).unwrap();
+        assert_eq!(
+            table.grid.len(),
+            2,
+            "the grid of the real header row is found"
+        );
+        assert_eq!(table.header_row, 2);
+    }
+
+    #[test]
+    fn rows_the_school_hid_are_read_and_marked() {
+        let mut s = sheet(&[
+            &["STT", "Họ và tên", "Số CCCD"],
+            &["1", "Nguyễn Văn An", "036085001234"],
+            &["2", "Trần Thị Bình", "036190004321"],
+        ]);
+        s.hidden_rows = vec![2];
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].hidden, rows[1].hidden), (false, true));
     }
 }

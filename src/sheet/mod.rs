@@ -1,11 +1,23 @@
 //! Attachment bytes → [`Sheet`]s: the format is sniffed from the bytes (not the name), then read
-//! with calamine (xlsx, xls, ods) or the csv crate. [`header`] then finds the table in a sheet.
+//! with calamine (xlsx, xlsm, xlsb, xls, ods), the csv crate (csv in UTF-8, UTF-16 or
+//! Windows-1258), a small table reader (HTML or XML "xls" exported by web systems), or unpacked
+//! from a zip (one level, with limits). Legacy Vietnamese encodings are decoded here, before
+//! anything reads the text. [`header`] then finds the table in a sheet.
+//!
+//! Whatever the bytes, reading never panics: what cannot be read is a [`ReadError`] that says
+//! why in terms the school can act on.
 
 pub mod header;
 
+mod archive;
+mod biff;
+mod delimited;
+mod markup;
+mod ooxml;
+
 use std::io::Cursor;
 
-use calamine::{Data, Reader, SheetVisible, Xls, Xlsx, open_workbook_from_rs};
+use calamine::{Data, Reader, SheetVisible, Xls, Xlsb, open_workbook_from_rs};
 use chrono::NaiveDate;
 
 /// A cell as the workbook typed it, before any field rule.
@@ -52,7 +64,7 @@ pub fn number_text(n: f64) -> String {
 }
 
 /// One sheet of a workbook, as a grid.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Sheet {
     /// The sheet's name as the school named it.
     pub name: String,
@@ -64,23 +76,60 @@ pub struct Sheet {
     pub first_col: u32,
     /// Hidden in the workbook (such sheets are skipped).
     pub hidden: bool,
+    /// 0-based rows (as in the workbook, not in `rows`) hidden by the school: they are read, and
+    /// the school is warned, since what it printed and signed does not show them.
+    pub hidden_rows: Vec<u32>,
+    /// The file inside a zip this sheet came from ("" when the attachment itself is the workbook).
+    pub file: String,
 }
 
 /// The file formats recognised by their bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Office Open XML workbook (xlsx, xlsm: macros are never run).
     Xlsx,
+    /// Excel binary workbook (xlsb).
+    Xlsb,
+    /// Excel 97-2003 (BIFF8).
     Xls,
     Ods,
     Csv,
+    /// An HTML table or an XML Spreadsheet 2003, often named ".xls" by web systems.
+    Markup,
+    /// A zip holding lists.
+    Zip,
+}
+
+/// What a file that is not a spreadsheet is, so the answer can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Pdf,
+    Word,
+    Image,
+    /// Anything else (a presentation, an executable, unknown bytes).
+    Other,
+}
+
+/// Why an archive was not unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveProblem {
+    /// More entries, more bytes or a higher compression ratio than a list needs: a zip bomb, or
+    /// not a list.
+    TooLarge,
+    /// A zip inside the zip.
+    Nested,
+    /// Entries protected by a password.
+    Encrypted,
+    /// No spreadsheet inside.
+    NoList,
 }
 
 /// Why an attachment could not be read as a list, in words the school can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
     /// Not a spreadsheet at all (image, PDF, Word...).
-    #[error("not a spreadsheet ({0})")]
-    NotSpreadsheet(String),
+    #[error("not a spreadsheet ({0:?})")]
+    NotSpreadsheet(Document),
     /// A workbook protected by a password.
     #[error("the workbook is password protected")]
     Encrypted,
@@ -90,83 +139,260 @@ pub enum ReadError {
     /// A workbook with no visible cell.
     #[error("the workbook is empty")]
     Empty,
+    /// Outlook's TNEF wrapper (winmail.dat): the real attachments are inside it.
+    #[error("a winmail.dat (TNEF) attachment")]
+    Winmail,
+    /// A zip that was not unpacked.
+    #[error("archive refused: {0:?}")]
+    Archive(ArchiveProblem),
+    /// A file inside a zip could not be read.
+    #[error("{entry} in the archive: {error}")]
+    InArchive {
+        entry: String,
+        error: Box<ReadError>,
+    },
 }
 
-/// Says what the bytes are, whatever the file is called.
+/// What the bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sheet(Format),
+    Document(Document),
+    Encrypted,
+    Winmail,
+}
+
+const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+const TNEF_MAGIC: [u8; 4] = [0x78, 0x9F, 0x3E, 0x22];
+
+/// Says what spreadsheet format the bytes are, whatever the file is called.
 pub fn sniff(filename: &str, bytes: &[u8]) -> Option<Format> {
-    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-        return Some(Format::Xls);
+    match kind(filename, bytes) {
+        Some(Kind::Sheet(f)) => Some(f),
+        _ => None,
     }
-    if bytes.starts_with(b"PK\x03\x04") {
-        let head = &bytes[..bytes.len().min(100)];
-        if head
-            .windows(46)
-            .any(|w| w == b"application/vnd.oasis.opendocument.spreadsheet")
-        {
-            return Some(Format::Ods);
+}
+
+fn utf16_name(name: &str) -> Vec<u8> {
+    name.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+fn extension(filename: &str) -> String {
+    filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn kind(filename: &str, bytes: &[u8]) -> Option<Kind> {
+    let ext = extension(filename);
+    if bytes.starts_with(&OLE_MAGIC[..4]) {
+        // A compound file: an xls, an encrypted xlsx, or a Word/PowerPoint 97 file. The directory
+        // names its streams in UTF-16.
+        return Some(if contains(bytes, &utf16_name("EncryptedPackage")) {
+            Kind::Encrypted
+        } else if contains(bytes, &utf16_name("Workbook")) || contains(bytes, &utf16_name("Book")) {
+            Kind::Sheet(Format::Xls)
+        } else if contains(bytes, &utf16_name("WordDocument")) {
+            Kind::Document(Document::Word)
+        } else if contains(bytes, &utf16_name("__substg1.0_")) {
+            // An Outlook .msg: a mail saved as a file.
+            Kind::Document(Document::Other)
+        } else {
+            Kind::Sheet(Format::Xls)
+        });
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Some(archive::kind(bytes));
+    }
+    if bytes.starts_with(&TNEF_MAGIC) || filename.eq_ignore_ascii_case("winmail.dat") {
+        return Some(Kind::Winmail);
+    }
+    if bytes.starts_with(b"%PDF") {
+        return Some(Kind::Document(Document::Pdf));
+    }
+    if bytes.starts_with(b"{\\rtf") {
+        return Some(Kind::Document(Document::Word));
+    }
+    if is_image(bytes) {
+        return Some(Kind::Document(Document::Image));
+    }
+    if let Some(text) = delimited::decode_text(bytes) {
+        if markup::is_markup(&text) {
+            return Some(Kind::Sheet(Format::Markup));
         }
-        return Some(Format::Xlsx);
+        if ext == "csv" || delimited::looks_delimited(&text) {
+            return Some(Kind::Sheet(Format::Csv));
+        }
     }
-    let lower = filename.to_lowercase();
-    if lower.ends_with(".csv") || lower.ends_with(".txt") {
-        return Some(Format::Csv);
+    match ext.as_str() {
+        "pdf" => Some(Kind::Document(Document::Pdf)),
+        "doc" | "docx" | "odt" | "rtf" => Some(Kind::Document(Document::Word)),
+        "jpg" | "jpeg" | "png" | "heic" | "gif" | "bmp" | "tif" | "tiff" | "webp" => {
+            Some(Kind::Document(Document::Image))
+        }
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" | "zip" => Some(Kind::Sheet(Format::Xlsx)),
+        _ => None,
     }
-    None
+}
+
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+        || bytes.starts_with(b"\x89PNG")
+        || bytes.starts_with(b"GIF8")
+        || bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || (bytes.len() > 12 && &bytes[4..8] == b"ftyp" && contains(&bytes[8..12], b"hei"))
+        || (bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP")
+}
+
+/// How the pipeline should treat an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A list (or meant as one): read it, and answer if it cannot be read.
+    List,
+    /// A PDF, Word file or photo: a list sent in the wrong form when nothing else was attached,
+    /// otherwise a cover letter or a scan of the signed copy.
+    Document,
+    /// A logo, a signature, a text part: not about the list.
+    Ignore,
+}
+
+/// Photos of a list are large; logos and signature images in a mail are small.
+const PHOTO_MIN_BYTES: usize = 50 * 1024;
+
+/// Says what an attachment is for.
+pub fn role(filename: &str, content_type: &str, bytes: &[u8]) -> Role {
+    let ext = extension(filename);
+    match kind(filename, bytes) {
+        Some(Kind::Sheet(_) | Kind::Encrypted | Kind::Winmail) => Role::List,
+        Some(Kind::Document(Document::Image)) if bytes.len() < PHOTO_MIN_BYTES => Role::Ignore,
+        Some(Kind::Document(_)) => Role::Document,
+        None if ["xlsx", "xlsm", "xls", "xlsb", "ods", "csv"].contains(&ext.as_str())
+            || content_type.contains("spreadsheet")
+            || content_type.contains("excel") =>
+        {
+            Role::List
+        }
+        None => Role::Ignore,
+    }
 }
 
 /// True when the attachment is meant as a list (by name or bytes), so a failure to read it must
-/// be answered; false for logos, signatures and the like.
+/// be answered; false for logos, signatures, cover letters and the like.
 pub fn is_list_candidate(filename: &str, content_type: &str, bytes: &[u8]) -> bool {
-    let lower = filename.to_lowercase();
-    sniff(filename, bytes).is_some()
-        || [".xlsx", ".xlsm", ".xls", ".ods", ".csv"]
-            .iter()
-            .any(|e| lower.ends_with(e))
-        || content_type.contains("spreadsheet")
-        || content_type.contains("excel")
+    role(filename, content_type, bytes) == Role::List
 }
 
-/// Reads every sheet of an attachment.
+/// Reads every sheet of an attachment (every sheet of every list in a zip).
 pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
-    let sheets = match sniff(filename, bytes) {
-        Some(Format::Xlsx) => read_calamine::<Xlsx<_>>(bytes)?,
-        Some(Format::Xls) => match read_calamine::<Xls<_>>(bytes) {
-            // An encrypted xlsx is an OLE file too.
-            Err(ReadError::Corrupt(_)) => read_calamine::<Xlsx<_>>(bytes)?,
-            other => other?,
-        },
-        Some(Format::Ods) => read_calamine::<calamine::Ods<_>>(bytes)?,
-        Some(Format::Csv) => vec![read_csv(filename, bytes)?],
-        None => return Err(ReadError::NotSpreadsheet(describe(filename, bytes))),
-    };
+    // The readers are third-party code on untrusted bytes: a panic in one is a damaged file,
+    // never a crashed daemon.
+    let mut sheets = std::panic::catch_unwind(|| read_kind(filename, bytes, true))
+        .unwrap_or_else(|_| Err(ReadError::Corrupt("the reader panicked".into())))?;
     if sheets
         .iter()
         .all(|s| s.rows.iter().all(|r| r.iter().all(Cell::is_empty)))
     {
         return Err(ReadError::Empty);
     }
+    for s in &mut sheets {
+        decode_legacy(s);
+    }
     Ok(sheets)
 }
 
-fn describe(filename: &str, bytes: &[u8]) -> String {
-    if bytes.starts_with(b"%PDF") {
-        "PDF".into()
-    } else if bytes.starts_with(&[0xFF, 0xD8]) || bytes.starts_with(b"\x89PNG") {
-        "image".into()
-    } else {
-        match filename.rsplit_once('.') {
-            Some((_, ext)) => format!(".{ext}"),
-            None => "unknown format".into(),
+fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>, ReadError> {
+    match kind(filename, bytes) {
+        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes),
+        Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
+        Some(Kind::Sheet(Format::Xls)) => {
+            if !biff::is_sound(bytes) {
+                return Err(ReadError::Corrupt("unsound compound file".into()));
+            }
+            let mut sheets = read_calamine::<Xls<_>>(bytes)?;
+            biff::apply(bytes, &mut sheets);
+            Ok(sheets)
         }
+        Some(Kind::Sheet(Format::Ods)) => {
+            let mut sheets = read_calamine::<calamine::Ods<_>>(bytes)?;
+            ooxml::mark_ods_hidden_rows(bytes, &mut sheets);
+            Ok(sheets)
+        }
+        Some(Kind::Sheet(Format::Csv)) => Ok(vec![delimited::read(filename, bytes)?]),
+        Some(Kind::Sheet(Format::Markup)) => markup::read(filename, bytes),
+        Some(Kind::Sheet(Format::Zip)) if archives => archive::read(bytes),
+        Some(Kind::Sheet(Format::Zip)) => Err(ReadError::Archive(ArchiveProblem::Nested)),
+        Some(Kind::Encrypted) => Err(ReadError::Encrypted),
+        Some(Kind::Winmail) => Err(ReadError::Winmail),
+        Some(Kind::Document(d)) => Err(ReadError::NotSpreadsheet(d)),
+        None => Err(ReadError::NotSpreadsheet(Document::Other)),
     }
 }
 
-fn read_calamine<R>(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError>
+/// Decodes TCVN3 and VNI text left in a sheet (fonts, where the format keeps them, were used
+/// while reading): each cell by its characters, else by its column's leaning, else, in a sheet
+/// with no Unicode Vietnamese at all, by the sheet's leaning (a header "Soá CCCD" above digits).
+fn decode_legacy(sheet: &mut Sheet) {
+    use crate::legacy::{Votes, decode_cell};
+    let texts = |rows: &[Vec<Cell>], col: Option<usize>| -> Votes {
+        Votes::count(
+            rows.iter()
+                .flat_map(|r| match col {
+                    Some(j) => r.get(j..=j).unwrap_or(&[]),
+                    None => r.as_slice(),
+                })
+                .filter_map(|c| match c {
+                    Cell::Text(t) if !t.is_ascii() => Some(t.as_str()),
+                    _ => None,
+                }),
+        )
+    };
+    let whole = texts(&sheet.rows, None);
+    if whole == Votes::default() {
+        return;
+    }
+    let sheet_fallback = if whole.unicode == 0 {
+        whole.decision()
+    } else {
+        None
+    };
+    let width = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
+    for j in 0..width {
+        let fallback = texts(&sheet.rows, Some(j)).decision().or(sheet_fallback);
+        for row in &mut sheet.rows {
+            if let Some(Cell::Text(t)) = row.get_mut(j)
+                && let Some(d) = decode_cell(t, fallback)
+            {
+                *t = d;
+            }
+        }
+    }
+    // A sheet's name in legacy characters, when they are unmistakable ("Danh sách" is not).
+    if let Some(d) = decode_cell(&sheet.name, None) {
+        sheet.name = d;
+    }
+}
+
+fn read_calamine<'a, R>(bytes: &'a [u8]) -> Result<Vec<Sheet>, ReadError>
 where
-    R: Reader<Cursor<Vec<u8>>>,
+    R: Reader<Cursor<&'a [u8]>>,
     R::Error: std::fmt::Display,
 {
-    let mut wb: R = open_workbook_from_rs(Cursor::new(bytes.to_vec())).map_err(classify)?;
+    let mut wb: R = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
+    sheets_of(&mut wb)
+}
+
+fn sheets_of<R, RS>(wb: &mut R) -> Result<Vec<Sheet>, ReadError>
+where
+    RS: std::io::Read + std::io::Seek,
+    R: Reader<RS>,
+    R::Error: std::fmt::Display,
+{
     let meta: Vec<(String, bool)> = wb
         .sheets_metadata()
         .iter()
@@ -174,11 +400,11 @@ where
         .collect();
     let mut sheets = Vec::with_capacity(meta.len());
     for (name, hidden) in meta {
-        let range = wb.worksheet_range(&name).map_err(classify)?;
+        let mut range = wb.worksheet_range(&name).map_err(classify)?;
         let (first_row, first_col) = range.start().unwrap_or((0, 0));
-        let rows = range
-            .rows()
-            .map(|r| r.iter().map(cell_of).collect())
+        // Take the cells out of the range rather than copy their text.
+        let rows = (0..range.height())
+            .map(|i| range[i].iter_mut().map(take_cell).collect())
             .collect();
         sheets.push(Sheet {
             name,
@@ -186,6 +412,7 @@ where
             first_row,
             first_col,
             hidden,
+            ..Default::default()
         });
     }
     Ok(sheets)
@@ -200,6 +427,13 @@ fn classify<E: std::fmt::Display>(e: E) -> ReadError {
     }
 }
 
+fn take_cell(d: &mut Data) -> Cell {
+    match d {
+        Data::String(s) => Cell::Text(std::mem::take(s)),
+        other => cell_of(other),
+    }
+}
+
 fn cell_of(d: &Data) -> Cell {
     match d {
         Data::Empty => Cell::Empty,
@@ -211,56 +445,14 @@ fn cell_of(d: &Data) -> Cell {
             Some(t) if !dt.is_duration() => Cell::Date(t.date()),
             _ => Cell::Number(dt.as_f64()),
         },
-        Data::DateTimeIso(s) => NaiveDate::parse_from_str(&s[..s.len().min(10)], "%Y-%m-%d")
+        Data::DateTimeIso(s) => s
+            .get(..10)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .map(Cell::Date)
-            .unwrap_or_else(|_| Cell::Text(s.clone())),
+            .unwrap_or_else(|| Cell::Text(s.clone())),
         Data::DurationIso(s) => Cell::Text(s.clone()),
         Data::Error(e) => Cell::Error(format!("{e:?}")),
     }
-}
-
-fn read_csv(filename: &str, bytes: &[u8]) -> Result<Sheet, ReadError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| ReadError::Corrupt("the CSV file is not UTF-8 text".into()))?;
-    let first_lines: String = text.lines().take(30).collect();
-    let delimiter = if first_lines.matches(';').count() > first_lines.matches(',').count() {
-        b';'
-    } else {
-        b','
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| ReadError::Corrupt(e.to_string()))?;
-        rows.push(
-            record
-                .iter()
-                .map(|v| {
-                    if v.is_empty() {
-                        Cell::Empty
-                    } else {
-                        Cell::Text(v.to_string())
-                    }
-                })
-                .collect(),
-        );
-    }
-    let name = filename
-        .rsplit_once('.')
-        .map_or(filename, |(stem, _)| stem)
-        .to_string();
-    Ok(Sheet {
-        name,
-        rows,
-        first_row: 0,
-        first_col: 0,
-        hidden: false,
-    })
 }
 
 #[cfg(test)]
@@ -269,13 +461,24 @@ mod tests {
 
     #[test]
     fn the_format_is_sniffed_from_the_bytes_not_the_name() {
-        assert_eq!(sniff("a.xls", b"PK\x03\x04rest"), Some(Format::Xlsx));
         assert_eq!(
             sniff("a.xlsx", &[0xD0, 0xCF, 0x11, 0xE0, 0]),
             Some(Format::Xls)
         );
         assert_eq!(sniff("a.csv", b"STT,Ho ten"), Some(Format::Csv));
+        assert_eq!(
+            sniff("a.xls", b"STT;Ho ten;CCCD\n1;A;2\n2;B;3\n"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            sniff("a.xls", b"<html><body><table><tr><td>STT</td></tr></table>"),
+            Some(Format::Markup)
+        );
         assert_eq!(sniff("a.pdf", b"%PDF-1.4"), None);
+        assert_eq!(
+            sniff("notes.txt", b"Kinh gui So GD, xin gui danh sach."),
+            None
+        );
     }
 
     #[test]
@@ -286,15 +489,46 @@ mod tests {
     }
 
     #[test]
-    fn a_pdf_is_not_a_spreadsheet_and_garbage_is_corrupt() {
-        assert!(matches!(
-            read("ds.pdf", b"%PDF-1.4 ..."),
-            Err(ReadError::NotSpreadsheet(_))
-        ));
+    fn documents_and_garbage_get_their_own_answer() {
+        assert_eq!(
+            read("ds.pdf", b"%PDF-1.4 ...").err(),
+            Some(ReadError::NotSpreadsheet(Document::Pdf))
+        );
+        assert_eq!(
+            read("ds", b"{\\rtf1\\ansi hello}").err(),
+            Some(ReadError::NotSpreadsheet(Document::Word))
+        );
+        assert_eq!(
+            read("winmail.dat", b"\x78\x9f\x3e\x22\x01\x02").err(),
+            Some(ReadError::Winmail)
+        );
         assert!(matches!(
             read("ds.xlsx", b"PK\x03\x04garbage"),
             Err(ReadError::Corrupt(_))
         ));
+        assert!(matches!(
+            read(
+                "ds.xls",
+                &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0]
+            ),
+            Err(ReadError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn a_small_image_is_a_logo_and_a_large_one_a_photo_of_the_list() {
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        assert_eq!(role("image001.jpg", "image/jpeg", &jpeg), Role::Ignore);
+        jpeg.resize(PHOTO_MIN_BYTES + 1, 0);
+        assert_eq!(role("IMG_2024.jpg", "image/jpeg", &jpeg), Role::Document);
+        assert_eq!(
+            role("ds.pdf", "application/pdf", b"%PDF-1.5"),
+            Role::Document
+        );
+        assert_eq!(
+            role("ds.xlsx", "application/octet-stream", b"PK\x03\x04"),
+            Role::List
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod cli;
+mod fixtures;
 mod imap;
 mod mailstack;
 mod outbox_fill;

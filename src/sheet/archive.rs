@@ -1,0 +1,133 @@
+//! Zip files: telling an xlsx or ods (a zip too) from a zip holding lists, and unpacking the
+//! latter one level deep within limits, so a zip bomb is refused, not unpacked.
+
+use std::io::{Cursor, Read};
+
+use zip::ZipArchive;
+use zip::result::ZipError;
+
+use super::{ArchiveProblem, Document, Format, Kind, ReadError, Sheet};
+
+/// Most files a zip of lists may hold.
+pub const MAX_ENTRIES: usize = 64;
+/// Most bytes all its files may unpack to.
+pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+/// Most bytes one file may unpack to.
+pub const MAX_ENTRY_BYTES: u64 = 32 * 1024 * 1024;
+/// Highest compression ratio accepted for a file over 1 MiB (spreadsheets compress about 10:1).
+pub const MAX_RATIO: u64 = 200;
+
+/// What a zip is: a workbook in zip clothing (xlsx, ods...), a document, or an archive.
+pub(super) fn kind(bytes: &[u8]) -> Kind {
+    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+        // Let the workbook reader say what is wrong with it.
+        return Kind::Sheet(Format::Xlsx);
+    };
+    if let Ok(mut f) = zip.by_name("mimetype") {
+        let mut m = String::new();
+        let _ = f.by_ref().take(200).read_to_string(&mut m);
+        let m = m.trim();
+        if m.starts_with("application/vnd.oasis.opendocument.spreadsheet") {
+            return Kind::Sheet(Format::Ods);
+        }
+        if m.starts_with("application/vnd.oasis.opendocument.text") {
+            return Kind::Document(Document::Word);
+        }
+        if m.starts_with("application/vnd.oasis.opendocument") {
+            return Kind::Document(Document::Other);
+        }
+    }
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| n.to_string())
+        .collect();
+    let has = |p: &str| names.iter().any(|n| n.eq_ignore_ascii_case(p));
+    if has("xl/workbook.bin") {
+        Kind::Sheet(Format::Xlsb)
+    } else if has("xl/workbook.xml") {
+        Kind::Sheet(Format::Xlsx)
+    } else if has("word/document.xml") {
+        Kind::Document(Document::Word)
+    } else if has("[Content_Types].xml") {
+        Kind::Document(Document::Other)
+    } else {
+        Kind::Sheet(Format::Zip)
+    }
+}
+
+/// Reads every list in a zip (not in zips inside it).
+pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    let mut zip =
+        ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::Corrupt(format!("zip: {e}")))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(ReadError::Archive(ArchiveProblem::TooLarge));
+    }
+    let mut total: u64 = 0;
+    let mut sheets = Vec::new();
+    let mut nested = false;
+    for i in 0..zip.len() {
+        let mut entry = match zip.by_index(i) {
+            Ok(e) => e,
+            Err(ZipError::UnsupportedArchive(m)) if m == ZipError::PASSWORD_REQUIRED => {
+                return Err(ReadError::Archive(ArchiveProblem::Encrypted));
+            }
+            Err(e) => return Err(ReadError::Corrupt(format!("zip: {e}"))),
+        };
+        if entry.is_dir() {
+            continue;
+        }
+        if entry.encrypted() {
+            return Err(ReadError::Archive(ArchiveProblem::Encrypted));
+        }
+        let path = entry.name().map(|n| n.to_string()).unwrap_or_default();
+        let name = path.rsplit(['/', '\\']).next().unwrap_or("").to_string();
+        if name.is_empty() || name.starts_with('.') || path.starts_with("__MACOSX") {
+            continue;
+        }
+        let declared = entry.size();
+        if declared > MAX_ENTRY_BYTES
+            || (declared > 1024 * 1024 && declared / entry.compressed_size().max(1) > MAX_RATIO)
+        {
+            return Err(ReadError::Archive(ArchiveProblem::TooLarge));
+        }
+        // The declared size may lie: never read more than the limit, whatever it says.
+        let mut data = Vec::new();
+        entry
+            .by_ref()
+            .take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| ReadError::InArchive {
+                entry: name.clone(),
+                error: Box::new(ReadError::Corrupt(e.to_string())),
+            })?;
+        total += data.len() as u64;
+        if data.len() as u64 > MAX_ENTRY_BYTES || total > MAX_TOTAL_BYTES {
+            return Err(ReadError::Archive(ArchiveProblem::TooLarge));
+        }
+        match super::kind(&name, &data) {
+            Some(Kind::Sheet(Format::Zip)) => nested = true,
+            Some(Kind::Sheet(_) | Kind::Encrypted | Kind::Winmail) => {
+                let read =
+                    super::read_kind(&name, &data, false).map_err(|e| ReadError::InArchive {
+                        entry: name.clone(),
+                        error: Box::new(e),
+                    })?;
+                sheets.extend(read.into_iter().map(|mut s| {
+                    s.file = name.clone();
+                    s
+                }));
+            }
+            // A scan of the signed copy or a cover letter beside the list.
+            Some(Kind::Document(_)) | None => {}
+        }
+    }
+    if sheets.is_empty() {
+        return Err(ReadError::Archive(if nested {
+            ArchiveProblem::Nested
+        } else {
+            ArchiveProblem::NoList
+        }));
+    }
+    Ok(sheets)
+}

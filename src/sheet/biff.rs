@@ -1,0 +1,337 @@
+//! What calamine does not say about an xls (BIFF8) workbook, read from its records: which rows
+//! are hidden, and which text cells use a legacy Vietnamese font (`.VnTime`, `VNI-Times`...).
+//! A minimal compound-file reader finds the Workbook stream; any inconsistency gives up quietly
+//! (the sheet stays as calamine read it, and legacy text is still found by its characters).
+
+use std::collections::HashMap;
+
+use super::{Cell, Sheet};
+use crate::legacy::{self, Legacy};
+
+/// What one sheet's records say.
+#[derive(Debug, Default)]
+struct SheetExtras {
+    hidden_rows: Vec<u32>,
+    /// (row, column) of text cells in a legacy font.
+    legacy: HashMap<(u32, u32), Legacy>,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+const ENDOFCHAIN: u32 = 0xFFFF_FFFE;
+
+/// True when a compound file's sector chains are sound: every chain calamine will follow (the
+/// directory, the mini FAT, every stream's chain) stays inside the file, has no loop, and holds
+/// the size its entry declares. calamine follows a looping chain until memory runs out, so an
+/// unsound file is refused as damaged before calamine sees it.
+pub(super) fn is_sound(file: &[u8]) -> bool {
+    sound(file).is_some()
+}
+
+fn sound(file: &[u8]) -> Option<()> {
+    let shift = u16_at(file, 0x1E)?;
+    if !(7..=16).contains(&shift) {
+        return None;
+    }
+    let size = 1usize << shift;
+    let fat = load_fat(file, size)?;
+    let walk = |start: u32| -> Option<Vec<u32>> {
+        let mut seen = vec![false; fat.len()];
+        let mut chain = Vec::new();
+        let mut n = start;
+        while n != ENDOFCHAIN {
+            let i = n as usize;
+            // Sector i starts at (i + 1) * size: it must start inside the file.
+            if i >= fat.len() || (i + 1).saturating_mul(size) >= file.len() || seen[i] {
+                return None;
+            }
+            seen[i] = true;
+            chain.push(n);
+            n = fat[i];
+        }
+        Some(chain)
+    };
+    let directory = walk(u32_at(file, 0x30)?)?;
+    let mini_fat_start = u32_at(file, 0x3C)?;
+    if mini_fat_start != ENDOFCHAIN {
+        walk(mini_fat_start)?;
+    }
+    let cutoff = u32_at(file, 0x38)? as u64;
+    for &d in &directory {
+        let start = (d as usize + 1) * size;
+        let sector = file.get(start..start + size)?;
+        for (k, entry) in sector.chunks_exact(128).enumerate() {
+            let kind = entry[0x42];
+            let root = d == directory[0] && k == 0;
+            if kind != 2 && !(root && kind == 5) {
+                continue;
+            }
+            let len = u64::from(u32_at(entry, 0x78)?);
+            if len < cutoff && !root {
+                continue; // in the mini stream: bounded by the cutoff
+            }
+            let chain = walk(u32_at(entry, 0x74)?)?;
+            if len > (chain.len() * size) as u64 {
+                return None;
+            }
+        }
+    }
+    Some(())
+}
+
+/// The FAT: the sectors listed in the header's 109 slots, then in the DIFAT chain.
+fn load_fat(file: &[u8], size: usize) -> Option<Vec<u32>> {
+    let sector = |n: u32| -> Option<&[u8]> {
+        let start = (n as usize).checked_add(1)?.checked_mul(size)?;
+        file.get(start..start.checked_add(size)?)
+    };
+    let fat_count = u32_at(file, 0x2C)? as usize;
+    if fat_count > file.len() / size + 1 {
+        return None;
+    }
+    let mut fat_sectors: Vec<u32> = (0..109)
+        .filter_map(|i| u32_at(file, 0x4C + 4 * i))
+        .take(fat_count)
+        .collect();
+    let mut difat = u32_at(file, 0x44)?;
+    let mut guard = 0;
+    while fat_sectors.len() < fat_count && difat < 0xFFFF_FFFA && guard < 10_000 {
+        let s = sector(difat)?;
+        let per = size / 4 - 1;
+        fat_sectors.extend((0..per).filter_map(|i| u32_at(s, 4 * i)));
+        difat = u32_at(s, 4 * per)?;
+        guard += 1;
+    }
+    fat_sectors.truncate(fat_count);
+    let mut fat: Vec<u32> = Vec::with_capacity(fat_count * size / 4);
+    for &s in &fat_sectors {
+        let s = sector(s)?;
+        fat.extend((0..size / 4).filter_map(|i| u32_at(s, 4 * i)));
+    }
+    Some(fat)
+}
+
+/// The "Workbook" stream of a compound file (regular sectors only: a workbook is never small
+/// enough for the mini stream).
+fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
+    let shift = u16_at(file, 0x1E)?;
+    if !(7..=16).contains(&shift) {
+        return None;
+    }
+    let size = 1usize << shift;
+    let sector = |n: u32| -> Option<&[u8]> {
+        let start = (n as usize).checked_add(1)?.checked_mul(size)?;
+        file.get(start..start.checked_add(size)?)
+    };
+    let fat = load_fat(file, size)?;
+    // A chain never has more sectors than the file: a loop in the FAT gives up.
+    let max_steps = file.len() / size + 1;
+    let chain = |start: u32, limit: usize| -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut n = start;
+        let mut steps = 0;
+        while n < 0xFFFF_FFFA && out.len() < limit {
+            out.extend_from_slice(sector(n)?);
+            n = *fat.get(n as usize)?;
+            steps += 1;
+            if steps > max_steps {
+                return None;
+            }
+        }
+        Some(out)
+    };
+    let directory = chain(u32_at(file, 0x30)?, 16 * 1024 * 1024)?;
+    for entry in directory.chunks_exact(128) {
+        let name_len = (u16_at(entry, 0x40)? as usize).min(64);
+        let name: Vec<u16> = (0..name_len.saturating_sub(2) / 2)
+            .filter_map(|i| u16_at(entry, 2 * i))
+            .collect();
+        let name = String::from_utf16_lossy(&name);
+        if entry[0x42] == 2 && (name == "Workbook" || name == "Book") {
+            let start = u32_at(entry, 0x74)?;
+            let len = u32_at(entry, 0x78)? as usize;
+            if len < 4096 {
+                return None;
+            }
+            let mut data = chain(start, len)?;
+            data.truncate(len);
+            return Some(data);
+        }
+    }
+    None
+}
+
+/// The records of a BIFF stream from `at`: (type, data), until EOF or the stream's end.
+fn records(stream: &[u8], at: usize) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut pos = at;
+    std::iter::from_fn(move || {
+        let kind = u16_at(stream, pos)?;
+        let len = u16_at(stream, pos + 2)? as usize;
+        let data = stream.get(pos + 4..pos + 4 + len)?;
+        pos += 4 + len;
+        Some((kind, data))
+    })
+}
+
+/// A ShortXLUnicodeString: length byte, flags byte, then Latin-1 or UTF-16 characters.
+fn short_string(b: &[u8], at: usize) -> Option<String> {
+    let cch = *b.get(at)? as usize;
+    let high = b.get(at + 1)? & 1 == 1;
+    let chars = b.get(at + 2..)?;
+    Some(if high {
+        let units: Vec<u16> = (0..cch).filter_map(|i| u16_at(chars, 2 * i)).collect();
+        String::from_utf16_lossy(&units)
+    } else {
+        chars.iter().take(cch).map(|&c| char::from(c)).collect()
+    })
+}
+
+fn extras(stream: &[u8]) -> HashMap<String, SheetExtras> {
+    let mut fonts: Vec<Option<Legacy>> = Vec::new();
+    let mut xf_font: Vec<u16> = Vec::new();
+    let mut sheets: Vec<(String, usize)> = Vec::new();
+    for (kind, data) in records(stream, 0) {
+        match kind {
+            0x0031 => fonts.push(short_string(data, 14).and_then(|n| legacy::from_font(&n))),
+            0x00E0 => xf_font.push(u16_at(data, 0).unwrap_or(0)),
+            0x0085 => {
+                if let (Some(pos), Some(name)) = (u32_at(data, 0), short_string(data, 6)) {
+                    sheets.push((name, pos as usize));
+                }
+            }
+            0x000A => break,
+            _ => {}
+        }
+    }
+    let font_of = |xf: u16| -> Option<Legacy> {
+        let ifnt = *xf_font.get(xf as usize)? as usize;
+        // Font index 4 does not exist in BIFF: indexes above it are one off.
+        let i = if ifnt >= 4 { ifnt - 1 } else { ifnt };
+        *fonts.get(i)?
+    };
+    let any_legacy_font = fonts.iter().any(Option::is_some);
+    let mut out = HashMap::new();
+    for (name, pos) in sheets {
+        let mut x = SheetExtras::default();
+        for (kind, data) in records(stream, pos).skip(1) {
+            match kind {
+                0x0208 => {
+                    if let (Some(row), Some(flags)) = (u16_at(data, 0), u16_at(data, 12))
+                        && flags & 0x20 != 0
+                    {
+                        x.hidden_rows.push(u32::from(row));
+                    }
+                }
+                0x00FD | 0x0204 | 0x00D6 if any_legacy_font => {
+                    if let (Some(row), Some(col), Some(xf)) =
+                        (u16_at(data, 0), u16_at(data, 2), u16_at(data, 4))
+                        && let Some(l) = font_of(xf)
+                    {
+                        x.legacy.insert((u32::from(row), u32::from(col)), l);
+                    }
+                }
+                0x000A => break,
+                _ => {}
+            }
+        }
+        out.insert(name, x);
+    }
+    out
+}
+
+/// Marks hidden rows and decodes legacy-font text in sheets calamine read from `file`.
+pub(super) fn apply(file: &[u8], sheets: &mut [Sheet]) {
+    let Some(stream) = workbook_stream(file) else {
+        return;
+    };
+    let mut extras = extras(&stream);
+    for s in sheets {
+        let Some(x) = extras.remove(&s.name) else {
+            continue;
+        };
+        s.hidden_rows = x.hidden_rows;
+        if x.legacy.is_empty() {
+            continue;
+        }
+        for (i, row) in s.rows.iter_mut().enumerate() {
+            for (j, cell) in row.iter_mut().enumerate() {
+                let pos = (s.first_row + i as u32, s.first_col + j as u32);
+                if let Cell::Text(t) = cell
+                    && let Some(l) = x.legacy.get(&pos)
+                {
+                    *t = legacy::decode(t, *l);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn hidden_rows_of_an_xls_are_found_in_its_row_records() {
+        let stream = workbook_stream(&fixture("layout-hidden-rows-xls.xls")).unwrap();
+        assert_eq!(extras(&stream)["Danh sách"].hidden_rows, vec![8]);
+    }
+
+    #[test]
+    fn text_cells_in_a_legacy_font_are_known_by_their_font() {
+        let stream = workbook_stream(&fixture("text-vni-times-font.xls")).unwrap();
+        let x = &extras(&stream)["DS"];
+        assert_eq!(
+            x.legacy.get(&(0, 3)),
+            Some(&Legacy::Vni),
+            "the header \"Soá CCCD\""
+        );
+        let stream = workbook_stream(&fixture("text-tcvn3-vntime-font-xls.xls")).unwrap();
+        let x = &extras(&stream)["DS"];
+        assert_eq!(
+            x.legacy.get(&(0, 0)),
+            Some(&Legacy::Tcvn3Upper),
+            "the .VnTimeH title"
+        );
+        assert_eq!(x.legacy.get(&(1, 1)), Some(&Legacy::Tcvn3));
+    }
+
+    #[test]
+    fn a_looping_sector_chain_is_unsound() {
+        let good = fixture("layout-hidden-rows-xls.xls");
+        assert!(is_sound(&good));
+        // Point the directory's first sector at itself in the FAT.
+        let mut bad = good.clone();
+        let size = 512;
+        let dir = u32_at(&bad, 0x30).unwrap() as usize;
+        let fat0 = u32_at(&bad, 0x4C).unwrap() as usize;
+        let at = (fat0 + 1) * size + 4 * dir;
+        bad[at..at + 4].copy_from_slice(&(dir as u32).to_le_bytes());
+        assert!(!is_sound(&bad));
+        assert!(matches!(
+            super::super::read("ds.xls", &bad),
+            Err(super::super::ReadError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_after_the_magic_gives_up_quietly() {
+        let mut bytes = fixture("layout-hidden-rows-xls.xls");
+        bytes.truncate(700);
+        assert!(workbook_stream(&bytes).is_none());
+        assert!(workbook_stream(b"\xD0\xCF\x11\xE0").is_none());
+    }
+}

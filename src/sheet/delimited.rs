@@ -1,0 +1,160 @@
+//! Text lists: CSV (or tab-separated "Unicode text" from Excel) in UTF-8 with or without BOM,
+//! UTF-16, Windows-1258, or the Western bytes of a legacy TCVN3/VNI file; the separator (`,` `;`
+//! or tab) is detected.
+
+use super::{Cell, ReadError, Sheet};
+
+/// The bytes as text, if they are text: `None` for binary data.
+pub(super) fn decode_text(bytes: &[u8]) -> Option<String> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return Some(String::from_utf8_lossy(rest).into_owned());
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        let (text, _, _) = encoding_rs::UTF_16LE.decode(bytes); // BOM sniffing picks LE or BE
+        return Some(text.into_owned());
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    if head.contains(&0) {
+        return None;
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Some(text.to_string());
+    }
+    // Not UTF-8: Windows-1258, unless the bytes are a legacy font's (TCVN3/VNI), which are
+    // decoded cell by cell later from their Western (Latin-1) reading.
+    let latin1: String = bytes.iter().map(|&b| char::from(b)).collect();
+    if legacy_evidence(bytes) > cp1258_evidence(bytes) {
+        return Some(latin1);
+    }
+    let (text, _, _) = encoding_rs::WINDOWS_1258.decode(bytes);
+    Some(text.into_owned())
+}
+
+/// Windows-1258 writes tones as combining bytes after a vowel.
+fn cp1258_evidence(bytes: &[u8]) -> usize {
+    const VOWELS: &[u8] = b"aeiouyAEIOUY\xE2\xEA\xF4\xF5\xFD\xE3\xC2\xCA\xD4\xD5\xDD\xC3";
+    bytes
+        .windows(2)
+        .filter(|w| VOWELS.contains(&w[0]) && [0xCC, 0xEC, 0xD2, 0xDE, 0xF2].contains(&w[1]))
+        .count()
+}
+
+/// TCVN3 keeps its commonest letters in 0xA1..=0xBF; VNI writes marks after vowels.
+fn legacy_evidence(bytes: &[u8]) -> usize {
+    let tcvn3 = bytes
+        .iter()
+        .filter(|&&b| (0xA1..=0xBF).contains(&b) && !(0xB0..=0xB4).contains(&b))
+        .count();
+    let vni = bytes
+        .split(|&b| b == b'\n')
+        .map(|line| {
+            let text: String = line.iter().map(|&b| char::from(b)).collect();
+            crate::legacy::detect(&text)
+                .filter(|l| *l == crate::legacy::Legacy::Vni)
+                .map_or(0, |_| 1)
+        })
+        .sum::<usize>();
+    tcvn3 + vni
+}
+
+/// The separator used in the first lines, outside quotes.
+fn delimiter(text: &str) -> u8 {
+    let mut counts = [0usize; 3];
+    for line in text.lines().filter(|l| !l.trim().is_empty()).take(30) {
+        let mut quoted = false;
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ',' if !quoted => counts[0] += 1,
+                ';' if !quoted => counts[1] += 1,
+                '\t' if !quoted => counts[2] += 1,
+                _ => {}
+            }
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
+    [b',', b';', b'\t'][best]
+}
+
+/// True when text (with no telling extension) is a table: several lines split into at least
+/// three fields by the same separator.
+pub(super) fn looks_delimited(text: &str) -> bool {
+    let d = char::from(delimiter(text));
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(10)
+        .collect();
+    let tabular = lines.iter().filter(|l| l.matches(d).count() >= 2).count();
+    tabular >= 2 && tabular * 2 >= lines.len()
+}
+
+/// Reads a CSV attachment as one sheet named after the file.
+pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Sheet, ReadError> {
+    let text =
+        decode_text(bytes).ok_or_else(|| ReadError::Corrupt("the CSV file is not text".into()))?;
+    // Excel's "sep=;" first line names the separator.
+    let (text, forced) = match text.split_once('\n') {
+        Some((first, rest)) if first.trim().to_ascii_lowercase().starts_with("sep=") => {
+            (rest, first.trim().as_bytes().get(4).copied())
+        }
+        _ => (text.as_str(), None),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(forced.unwrap_or_else(|| delimiter(text)))
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| ReadError::Corrupt(e.to_string()))?;
+        rows.push(
+            record
+                .iter()
+                .map(|v| {
+                    if v.is_empty() {
+                        Cell::Empty
+                    } else {
+                        Cell::Text(v.to_string())
+                    }
+                })
+                .collect(),
+        );
+    }
+    let name = filename
+        .rsplit_once('.')
+        .map_or(filename, |(stem, _)| stem)
+        .to_string();
+    Ok(Sheet {
+        name,
+        rows,
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_separator_is_the_one_used_most_outside_quotes() {
+        assert_eq!(delimiter("a;b;\"c,d,e\"\n1;2;3"), b';');
+        assert_eq!(delimiter("a,b,c\n1,2,3"), b',');
+        assert_eq!(delimiter("a\tb\tc"), b'\t');
+    }
+
+    #[test]
+    fn windows_1258_text_is_decoded_with_its_combining_tones() {
+        // "Nguyễn Văn" in Windows-1258: ê + combining tilde (0xDE), ă = 0xE3.
+        let bytes = b"Nguy\xEA\xDEn V\xE3n";
+        let text = decode_text(bytes).unwrap();
+        assert_eq!(crate::text::clean(&text), "Nguyễn Văn");
+    }
+
+    #[test]
+    fn a_sep_line_names_the_separator() {
+        let s = read("ds.csv", b"sep=;\nSTT;Ho ten,dem;CCCD\n1;A,B;2\n").unwrap();
+        assert_eq!(s.rows[0].len(), 3);
+        assert_eq!(s.rows[1][1], Cell::Text("A,B".into()));
+    }
+}

@@ -1,0 +1,380 @@
+//! Tables written as markup and often named ".xls": an HTML table (the "Excel export" of web
+//! systems) or an XML Spreadsheet 2003. A small tag scanner, forgiving of bad markup: every
+//! `<tr>`/`<Row>` is a row, every `<td>`/`<th>`/`<Cell>` a cell, spans are honoured.
+
+use super::{Cell, ReadError, Sheet, delimited};
+
+/// True when the text is an HTML table or an XML spreadsheet.
+pub(super) fn is_markup(text: &str) -> bool {
+    let start = text.trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n']);
+    if !start.starts_with('<') {
+        return false;
+    }
+    let head: String = start.chars().take(4096).collect::<String>().to_lowercase();
+    head.contains("<table")
+        || head.contains("<html")
+        || head.contains("urn:schemas-microsoft-com:office:spreadsheet")
+}
+
+/// One tag: its lower-case name, whether it closes, its attributes.
+struct Tag<'a> {
+    name: String,
+    closing: bool,
+    attrs: &'a str,
+}
+
+impl Tag<'_> {
+    /// The value of an attribute (`ss:Index`, `colspan`...), matched without case.
+    fn attr(&self, key: &str) -> Option<String> {
+        let lower = self.attrs.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(key) {
+            let at = from + pos;
+            from = at + key.len();
+            let before_ok = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
+            let rest = lower[from..].trim_start();
+            if !before_ok || !rest.starts_with('=') {
+                continue;
+            }
+            let value_start = self.attrs.len() - rest.len() + 1;
+            let value = self.attrs[value_start..].trim_start();
+            return Some(match value.chars().next() {
+                Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or("").to_string(),
+                _ => value
+                    .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            });
+        }
+        None
+    }
+
+    fn number(&self, key: &str) -> Option<usize> {
+        self.attr(key)?.trim().parse().ok()
+    }
+}
+
+fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| *c == ';')
+            .map(|(i, _)| i);
+        let decoded = end.and_then(|e| {
+            let name = &rest[1..e];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some('\u{A0}'),
+                _ if name.starts_with("#x") || name.starts_with("#X") => {
+                    u32::from_str_radix(&name[2..], 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                }
+                _ if name.starts_with('#') => name[1..].parse().ok().and_then(char::from_u32),
+                _ => None,
+            }?;
+            Some((c, e + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A table being built, with the row spans still open per column.
+#[derive(Default)]
+struct Builder {
+    rows: Vec<Vec<Cell>>,
+    row: Option<Vec<Cell>>,
+    cell: Option<(String, usize, usize, bool)>,
+    carry: Vec<usize>,
+    hidden_rows: Vec<u32>,
+}
+
+impl Builder {
+    fn fill_spans(&mut self) {
+        let Some(row) = self.row.as_mut() else { return };
+        while let Some(left) = self.carry.get_mut(row.len()).filter(|c| **c > 0) {
+            *left -= 1;
+            row.push(Cell::Empty);
+        }
+    }
+
+    fn start_row(&mut self, hidden: bool, index: Option<usize>) {
+        self.end_row();
+        if let Some(i) = index {
+            while self.rows.len() + 1 < i && self.rows.len() < 100_000 {
+                self.rows.push(Vec::new());
+            }
+        }
+        if hidden {
+            self.hidden_rows.push(self.rows.len() as u32);
+        }
+        self.row = Some(Vec::new());
+    }
+
+    fn start_cell(&mut self, colspan: usize, rowspan: usize, index: Option<usize>, number: bool) {
+        self.end_cell();
+        if self.row.is_none() {
+            self.start_row(false, None);
+        }
+        self.fill_spans();
+        if let (Some(i), Some(row)) = (index, self.row.as_mut()) {
+            while row.len() + 1 < i && row.len() < 16_384 {
+                row.push(Cell::Empty);
+            }
+        }
+        self.cell = Some((
+            String::new(),
+            colspan.clamp(1, 256),
+            rowspan.clamp(1, 10_000),
+            number,
+        ));
+    }
+
+    fn end_cell(&mut self) {
+        let Some((text, colspan, rowspan, number)) = self.cell.take() else {
+            return;
+        };
+        let Some(row) = self.row.as_mut() else { return };
+        let text = decode_entities(text.trim());
+        let col = row.len();
+        let value = text.trim();
+        row.push(if value.is_empty() {
+            Cell::Empty
+        } else if number && let Ok(n) = value.parse::<f64>() {
+            Cell::Number(n)
+        } else {
+            Cell::Text(value.to_string())
+        });
+        for _ in 1..colspan {
+            row.push(Cell::Empty);
+        }
+        if self.carry.len() < col + colspan {
+            self.carry.resize(col + colspan, 0);
+        }
+        for c in &mut self.carry[col..col + colspan] {
+            *c = rowspan - 1;
+        }
+    }
+
+    fn end_row(&mut self) {
+        self.end_cell();
+        if self.row.is_some() {
+            self.fill_spans();
+            // Columns spanned from above to the right of the last cell.
+            if let Some(row) = self.row.as_mut() {
+                for (j, left) in self.carry.iter_mut().enumerate().skip(row.len()) {
+                    if *left > 0 {
+                        *left -= 1;
+                        row.resize(j + 1, Cell::Empty);
+                    }
+                }
+            }
+            self.rows.extend(self.row.take());
+        }
+    }
+}
+
+/// Reads the tables (HTML) or worksheets (XML Spreadsheet) of a markup file.
+pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    let text = delimited::decode_text(bytes)
+        .ok_or_else(|| ReadError::Corrupt("the HTML file is not text".into()))?;
+    let stem = filename
+        .rsplit_once('.')
+        .map_or(filename, |(s, _)| s)
+        .to_string();
+    let mut sheets: Vec<Sheet> = Vec::new();
+    let mut b: Option<Builder> = None;
+    let mut name = String::new();
+    let finish = |b: &mut Option<Builder>, name: &str, sheets: &mut Vec<Sheet>| {
+        if let Some(mut t) = b.take() {
+            t.end_row();
+            if t.rows.iter().any(|r| !r.is_empty()) {
+                let name = if name.is_empty() {
+                    if sheets.is_empty() {
+                        stem.clone()
+                    } else {
+                        format!("{stem} ({})", sheets.len() + 1)
+                    }
+                } else {
+                    name.to_string()
+                };
+                sheets.push(Sheet {
+                    name,
+                    rows: t.rows,
+                    hidden_rows: t.hidden_rows,
+                    ..Default::default()
+                });
+            }
+        }
+    };
+    let spreadsheet_xml = text.contains("urn:schemas-microsoft-com:office:spreadsheet");
+    let mut rest = text.as_str();
+    while let Some(lt) = rest.find('<') {
+        let content = &rest[..lt];
+        if let Some(Builder {
+            cell: Some((buf, ..)),
+            ..
+        }) = b.as_mut()
+        {
+            buf.push_str(content);
+        }
+        rest = &rest[lt..];
+        if rest.starts_with("<!--") {
+            rest = rest.find("-->").map_or("", |e| &rest[e + 3..]);
+            continue;
+        }
+        let Some(gt) = rest.find('>') else { break };
+        let inner = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        let closing = inner.starts_with('/');
+        let body = inner.trim_start_matches('/');
+        let name_end = body
+            .find(|c: char| c.is_whitespace() || c == '/')
+            .unwrap_or(body.len());
+        let tag_name = body[..name_end].to_ascii_lowercase();
+        let tag_name = tag_name.rsplit(':').next().unwrap_or("").to_string();
+        let tag = Tag {
+            name: tag_name,
+            closing,
+            attrs: &body[name_end..],
+        };
+        match (tag.name.as_str(), tag.closing) {
+            ("script" | "style", false) => {
+                let close = format!("</{}", tag.name);
+                let lower = rest.to_ascii_lowercase();
+                rest = lower.find(&close).map_or("", |e| &rest[e..]);
+            }
+            ("table" | "worksheet", false) => {
+                if tag.name == "worksheet" {
+                    finish(&mut b, &name, &mut sheets);
+                    name = tag.attr("ss:name").or(tag.attr("name")).unwrap_or_default();
+                    name = decode_entities(&name);
+                    b = Some(Builder::default());
+                } else if b.is_none() {
+                    b = Some(Builder::default());
+                }
+            }
+            ("worksheet", true) => {
+                finish(&mut b, &name, &mut sheets);
+                name.clear();
+            }
+            ("table", true) if !spreadsheet_xml => {
+                finish(&mut b, &name, &mut sheets);
+            }
+            ("tr" | "row", false) => {
+                if let Some(t) = b.as_mut() {
+                    let hidden = tag.attr("ss:hidden").is_some_and(|v| v.trim() == "1")
+                        || tag
+                            .attr("style")
+                            .is_some_and(|s| s.to_ascii_lowercase().contains("display:none"));
+                    t.start_row(hidden, tag.number("ss:index"));
+                }
+            }
+            ("tr" | "row", true) => {
+                if let Some(t) = b.as_mut() {
+                    t.end_row();
+                }
+            }
+            ("td" | "th" | "cell", false) => {
+                if let Some(t) = b.as_mut() {
+                    let colspan = tag
+                        .number("colspan")
+                        .or_else(|| tag.number("ss:mergeacross").map(|n| n + 1))
+                        .unwrap_or(1);
+                    let rowspan = tag
+                        .number("rowspan")
+                        .or_else(|| tag.number("ss:mergedown").map(|n| n + 1))
+                        .unwrap_or(1);
+                    t.start_cell(colspan, rowspan, tag.number("ss:index"), false);
+                }
+            }
+            ("data", false) => {
+                if let Some(Builder {
+                    cell: Some((_, _, _, number)),
+                    ..
+                }) = b.as_mut()
+                {
+                    *number = tag
+                        .attr("ss:type")
+                        .is_some_and(|t| t.eq_ignore_ascii_case("number"));
+                }
+            }
+            ("td" | "th" | "cell", true) => {
+                if let Some(t) = b.as_mut() {
+                    t.end_cell();
+                }
+            }
+            ("br" | "p" | "div", _) => {
+                if let Some(Builder {
+                    cell: Some((buf, ..)),
+                    ..
+                }) = b.as_mut()
+                {
+                    buf.push(' ');
+                }
+            }
+            _ => {}
+        }
+    }
+    finish(&mut b, &name, &mut sheets);
+    if sheets.is_empty() {
+        return Err(ReadError::Empty);
+    }
+    Ok(sheets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_html_table_with_spans_keeps_its_columns_aligned() {
+        let html = "<html><body><table>\
+            <tr><th rowspan=2>STT</th><th rowspan=\"2\">Họ và tên</th><th colspan=2>CCCD</th></tr>\
+            <tr><th>Số CCCD</th><th>Nơi cấp</th></tr>\
+            <tr><td>1</td><td>Nguyễn&nbsp;Văn &amp; An</td><td>036085001234</td><td>CA</td></tr>\
+            </table></body></html>";
+        let s = read("ds.xls", html.as_bytes()).unwrap();
+        assert_eq!(s.len(), 1);
+        let rows = &s[0].rows;
+        assert_eq!(rows[1][2], Cell::Text("Số CCCD".into()));
+        assert_eq!(rows[1][0], Cell::Empty);
+        assert_eq!(rows[2][1], Cell::Text("Nguyễn\u{A0}Văn & An".into()));
+    }
+
+    #[test]
+    fn an_xml_spreadsheet_is_read_with_its_sheet_names_and_indexes() {
+        let xml = r#"<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">
+<Worksheet ss:Name="Cấp mới"><Table><Row><Cell><Data ss:Type="String">STT</Data></Cell><Cell ss:Index="3"><Data ss:Type="String">Tên</Data></Cell></Row>
+<Row ss:Hidden="1"><Cell><Data ss:Type="Number">1</Data></Cell></Row></Table></Worksheet></Workbook>"#;
+        let s = read("ds.xls", xml.as_bytes()).unwrap();
+        assert_eq!(s[0].name, "Cấp mới");
+        assert_eq!(s[0].rows[0][2], Cell::Text("Tên".into()));
+        assert_eq!(s[0].rows[1][0], Cell::Number(1.0));
+        assert_eq!(s[0].hidden_rows, vec![1]);
+    }
+}

@@ -1,0 +1,236 @@
+//! What calamine does not say about a workbook, read from its XML parts: which rows are hidden
+//! (xlsx, ods), and which cells use a legacy Vietnamese font (xlsx), so their text is decoded by
+//! the font rather than guessed from the characters. Best effort: a part that cannot be read
+//! leaves the sheet as calamine gave it.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+use calamine::{Xlsx, open_workbook_from_rs};
+use quick_xml::Reader as XmlReader;
+use quick_xml::events::{BytesStart, Event};
+use zip::ZipArchive;
+
+use super::{Cell, ReadError, Sheet, classify, sheets_of};
+use crate::legacy;
+
+/// Most bytes of one XML part read for this (a worksheet of a 5,000-row list is about 2 MB).
+const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
+
+type Zip<'a> = ZipArchive<Cursor<&'a [u8]>>;
+
+/// Reads an xlsx/xlsm workbook: cells with calamine, then hidden rows and legacy fonts.
+pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
+    let mut sheets = sheets_of(&mut wb)?;
+    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(sheets);
+    };
+    let parts = sheet_parts(&mut zip);
+    for s in &mut sheets {
+        if let Some(path) = parts.get(&s.name)
+            && let Some(xml) = part(&mut zip, path)
+        {
+            s.hidden_rows = hidden_xlsx_rows(&xml);
+        }
+    }
+    if part(&mut zip, "xl/styles.xml").is_some_and(|x| names_legacy_font(&x)) {
+        for s in &mut sheets {
+            if let Ok(styles) = wb.worksheet_style(&s.name) {
+                decode_by_font(s, |pos| {
+                    styles
+                        .get(pos)
+                        .and_then(|st| st.font.as_ref())
+                        .and_then(|f| f.name.as_deref())
+                        .and_then(legacy::from_font)
+                });
+            }
+        }
+    }
+    Ok(sheets)
+}
+
+fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy::Legacy>) {
+    for (i, row) in sheet.rows.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
+            if let Cell::Text(t) = cell
+                && !t.is_ascii()
+                && let Some(l) = font((sheet.first_row + i as u32, sheet.first_col + j as u32))
+            {
+                *t = legacy::decode(t, l);
+            }
+        }
+    }
+}
+
+fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
+    let f = zip.by_name(path).ok()?;
+    let mut out = Vec::new();
+    f.take(MAX_PART_BYTES).read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+fn attr(e: &BytesStart, key: &str) -> Option<String> {
+    let key: &str = key;
+    e.attributes().flatten().find_map(|a| {
+        let k: &str = a.key.as_ref();
+        if k != key {
+            return None;
+        }
+        let raw = a.value.to_string();
+        Some(
+            quick_xml::escape::unescape(&raw)
+                .map(|v| v.into_owned())
+                .unwrap_or(raw),
+        )
+    })
+}
+
+fn local(e: &BytesStart) -> String {
+    let name = e.local_name();
+    let n: &str = name.as_ref();
+    n.to_string()
+}
+
+/// Sheet name → its worksheet part ("xl/worksheets/sheet1.xml").
+fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
+    let mut targets = HashMap::new();
+    if let Some(rels) = part(zip, "xl/_rels/workbook.xml.rels") {
+        each_element(&rels, |e| {
+            if local(e) == "Relationship"
+                && let (Some(id), Some(target)) = (attr(e, "Id"), attr(e, "Target"))
+            {
+                let path = match target.strip_prefix('/') {
+                    Some(abs) => abs.to_string(),
+                    None => format!("xl/{target}"),
+                };
+                targets.insert(id, path);
+            }
+        });
+    }
+    let mut parts = HashMap::new();
+    if let Some(wb) = part(zip, "xl/workbook.xml") {
+        each_element(&wb, |e| {
+            if local(e) == "sheet"
+                && let (Some(name), Some(id)) = (attr(e, "name"), attr(e, "r:id"))
+                && let Some(path) = targets.get(&id)
+            {
+                parts.insert(name, path.clone());
+            }
+        });
+    }
+    parts
+}
+
+fn each_element(xml: &[u8], mut f: impl FnMut(&BytesStart)) {
+    let mut reader = XmlReader::from_reader(xml);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => f(&e),
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
+/// The 0-based rows marked `hidden` in a worksheet part.
+fn hidden_xlsx_rows(xml: &[u8]) -> Vec<u32> {
+    if memchr::memmem::find(xml, b"hidden=\"").is_none() {
+        return Vec::new();
+    }
+    let mut rows = Vec::new();
+    each_element(xml, |e| {
+        if local(e) == "row"
+            && attr(e, "hidden").is_some_and(|v| v == "1" || v == "true")
+            && let Some(r) = attr(e, "r").and_then(|r| r.parse::<u32>().ok())
+        {
+            rows.push(r.saturating_sub(1));
+        }
+    });
+    rows
+}
+
+fn names_legacy_font(styles: &[u8]) -> bool {
+    let lower = styles.to_ascii_lowercase();
+    memchr::memmem::find(&lower, b"val=\".vn").is_some()
+        || memchr::memmem::find(&lower, b"val=\"vni").is_some()
+}
+
+/// Marks the rows an ods file hides (`table:visibility="collapse"` or `"filter"`).
+pub(super) fn mark_ods_hidden_rows(bytes: &[u8], sheets: &mut [Sheet]) {
+    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+        return;
+    };
+    let Some(xml) = part(&mut zip, "content.xml") else {
+        return;
+    };
+    if memchr::memmem::find(&xml, b"table:visibility").is_none() {
+        return;
+    }
+    let mut hidden: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut current: Option<String> = None;
+    let mut row: u32 = 0;
+    let mut reader = XmlReader::from_reader(xml.as_slice());
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => match AsRef::<str>::as_ref(&e.name()) {
+                "table:table" => {
+                    current = attr(&e, "table:name");
+                    row = 0;
+                }
+                "table:table-row" => {
+                    let repeat = attr(&e, "table:number-rows-repeated")
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .unwrap_or(1);
+                    let collapsed = attr(&e, "table:visibility")
+                        .is_some_and(|v| v == "collapse" || v == "filter");
+                    if collapsed
+                        && repeat <= 10_000
+                        && let Some(name) = &current
+                    {
+                        hidden
+                            .entry(name.clone())
+                            .or_default()
+                            .extend(row..row.saturating_add(repeat));
+                    }
+                    row = row.saturating_add(repeat);
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    for s in sheets {
+        if let Some(rows) = hidden.remove(&s.name) {
+            s.hidden_rows = rows;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_rows_are_found_in_a_worksheet_part() {
+        let xml = br#"<worksheet><cols><col min="1" max="1" hidden="1"/></cols><sheetData>
+<row r="1"><c r="A1"/></row><row r="4" hidden="1" spans="1:3"><c r="A4"/></row>
+<row r="5" customHeight="1" hidden="true"/></sheetData></worksheet>"#;
+        assert_eq!(hidden_xlsx_rows(xml), vec![3, 4]);
+        assert!(hidden_xlsx_rows(b"<worksheet><row r=\"1\"/></worksheet>").is_empty());
+    }
+
+    #[test]
+    fn legacy_fonts_are_noticed_in_the_styles() {
+        assert!(names_legacy_font(b"<font><name val=\".VnTime\"/></font>"));
+        assert!(names_legacy_font(b"<font><name val=\"VNI-Times\"/></font>"));
+        assert!(!names_legacy_font(
+            b"<font><name val=\"Times New Roman\"/></font>"
+        ));
+    }
+}
