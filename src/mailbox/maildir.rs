@@ -1,6 +1,8 @@
 //! A Maildir read-only: `new/` and `cur/` are listed (never `tmp/`), nothing is moved or renamed.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
@@ -12,6 +14,9 @@ use super::{Cursor, Listing, MailRef, Mailbox, RawMail};
 pub struct Maildir {
     /// The folder holding `new/` and `cur/`.
     root: PathBuf,
+    /// Where the last listing saw each mail, so a fetch does not list the folder again (a mail
+    /// a client moved since, from new/ to cur/ or to new flags, is looked for afresh).
+    paths: Arc<Mutex<HashMap<String, PathBuf>>>,
 }
 
 /// The mailbox name of every Maildir. Maildir unique names (time, process, host) do not collide
@@ -30,10 +35,15 @@ impl Maildir {
         }
         Ok(Maildir {
             root: root.to_path_buf(),
+            paths: Arc::default(),
         })
     }
 
     fn path_of(&self, key: &str) -> Option<PathBuf> {
+        let listed = self.paths.lock().ok().and_then(|p| p.get(key).cloned());
+        if let Some(path) = listed.filter(|p| p.is_file()) {
+            return Some(path);
+        }
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -51,6 +61,7 @@ impl Maildir {
 
     fn list_sync(&self) -> Result<Vec<MailRef>> {
         let mut mails = Vec::new();
+        let mut paths = HashMap::new();
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
             let entries = match std::fs::read_dir(&dir) {
@@ -73,6 +84,7 @@ impl Maildir {
                             .map(DateTime::<Utc>::from)
                     })
                     .unwrap_or_default();
+                paths.insert(unique_name(&file_name).to_string(), e.path());
                 mails.push(MailRef {
                     source_key: unique_name(&file_name).to_string(),
                     received_at,
@@ -83,6 +95,9 @@ impl Maildir {
         }
         mails.sort_by(|a, b| (a.received_at, &a.source_key).cmp(&(b.received_at, &b.source_key)));
         mails.dedup_by(|a, b| a.source_key == b.source_key);
+        if let Ok(mut p) = self.paths.lock() {
+            *p = paths;
+        }
         Ok(mails)
     }
 }
