@@ -2,13 +2,15 @@
 //! to RFC 5322 bytes with lettre: plain text plus an HTML alternative ([`html`]), then the
 //! attachments (the school's file with its errors marked, [`annotate`]; the blank template).
 //! The Vietnamese bodies are in [`body`]. Delivery: [`outbox`] writes .eml files when no SMTP
-//! server is configured; [`sender`] delivers through [`smtp`] otherwise.
+//! server is configured; [`sender`] delivers through [`smtp`] otherwise, and with an IMAP source
+//! [`sent_copy`] appends a copy of each reply sent to the mailbox's Sent folder.
 
 pub mod annotate;
 pub mod body;
 pub mod html;
 pub mod outbox;
 pub mod sender;
+pub mod sent_copy;
 pub mod smtp;
 
 use anyhow::{Context, Result};

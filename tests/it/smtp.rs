@@ -21,14 +21,14 @@ use crate::mailstack::{MailStack, smtp_send, wait_until};
 use crate::outbox_fill;
 use crate::support::{copy_dir, golden, reply_summary, root};
 
-const DEPT: &str = "cttt@namdinh.edu.vn";
-const PASSWORD: &str = "mật-khẩu secret";
+pub(crate) const DEPT: &str = "cttt@namdinh.edu.vn";
+pub(crate) const PASSWORD: &str = "mật-khẩu secret";
 /// An unregistered address on an official domain, writing for THPT Giao Thủy.
 const UNVERIFIED: &str = "giaovu.gt@namdinh.edu.vn";
 const GIAO_THUY: &str = "c3giaothuy@namdinh.edu.vn";
 
 /// Every registered address of the sample registry, the department and the unverified sender.
-fn all_users() -> Vec<String> {
+pub(crate) fn all_users() -> Vec<String> {
     let registry = cts_intake::units::Registry::load(&root().join("config/units.csv")).unwrap();
     let mut users: Vec<String> = registry
         .units()
@@ -40,7 +40,7 @@ fn all_users() -> Vec<String> {
     users
 }
 
-fn start_stack(users: &[String]) -> MailStack {
+pub(crate) fn start_stack(users: &[String]) -> MailStack {
     let with_pw: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
     MailStack::start(&with_pw)
 }
@@ -115,7 +115,7 @@ fn smtps_url(stack: &MailStack) -> String {
     )
 }
 
-fn outbox(data: &Path) -> Vec<OutboxLine> {
+pub(crate) fn outbox(data: &Path) -> Vec<OutboxLine> {
     if !data.join("intake.sqlite3").exists() {
         return Vec::new();
     }
@@ -154,7 +154,7 @@ fn header(bytes: &[u8], name: &str) -> String {
         .to_string()
 }
 
-fn message_id(bytes: &[u8]) -> String {
+pub(crate) fn message_id(bytes: &[u8]) -> String {
     header(bytes, "Message-ID")
         .trim_matches(['<', '>'])
         .to_string()
