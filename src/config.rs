@@ -184,6 +184,10 @@ pub struct ImapConfig {
     /// The folder `post-action = "move"` moves to.
     #[serde(default = "default_move_to")]
     pub move_to: String,
+    /// The folder a copy of each reply sent over SMTP is appended to; by default the folder the
+    /// server marks `\Sent` (RFC 6154), else "Sent" (created if missing).
+    #[serde(default)]
+    pub sent_folder: Option<String>,
     /// Wait for new mail with IDLE when the server has it (otherwise poll every `poll-seconds`).
     #[serde(default = "default_true")]
     pub idle: bool,
@@ -295,6 +299,7 @@ impl ImapConfig {
             post_action: default_post_action(),
             keyword: default_keyword(),
             move_to: default_move_to(),
+            sent_folder: None,
             idle: true,
             full_poll_seconds: default_full_poll_seconds(),
             batch_size: default_batch_size(),
@@ -584,6 +589,7 @@ impl Config {
                 new.post_action = old.post_action;
                 new.keyword = old.keyword.clone();
                 new.move_to = old.move_to.clone();
+                new.sent_folder = old.sent_folder.clone();
                 new.idle = old.idle;
                 new.full_poll_seconds = old.full_poll_seconds;
                 new.batch_size = old.batch_size;

@@ -11,6 +11,7 @@ use crate::daemon::{self, Intake, RunOptions};
 use crate::mailbox::imap::Imap;
 use crate::mailbox::maildir::Maildir;
 use crate::reply::sender::{Delivery, RetryPolicy, Sender};
+use crate::reply::sent_copy::SentCopy;
 use crate::reply::smtp::SmtpTransport;
 use crate::store::Store;
 
@@ -47,12 +48,20 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         Some(smtp) => {
             let transport = SmtpTransport::new(smtp)?;
             let store = Store::open(&config.database_path())?;
-            Some(Sender::new(
+            let sender = Sender::new(
                 store,
                 transport,
                 &config.campaign.department_address,
                 RetryPolicy::from_config(&config.replies),
-            ))
+            );
+            // With an IMAP mailbox, a copy of each reply sent goes to its Sent folder.
+            Some(match &config.source.imap {
+                Some(imap) => sender.with_after_send(Arc::new(SentCopy::new(
+                    imap.clone(),
+                    Store::open(&config.database_path())?,
+                ))),
+                None => sender,
+            })
         }
         None => None,
     };

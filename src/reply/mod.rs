@@ -1,14 +1,17 @@
 //! Outcome → [`Reply`] (who gets what text and files, threaded after the school's mail), rendered
 //! to RFC 5322 bytes with lettre: plain text plus an HTML alternative ([`html`]), then the
-//! attachments (the school's file with its errors marked, [`annotate`]; the blank template).
+//! attachments (the cover sheet "Phiếu đối chiếu" of an accepted list, [`crate::report::cover`];
+//! the school's file with its errors marked, [`annotate`]; the blank template).
 //! The Vietnamese bodies are in [`body`]. Delivery: [`outbox`] writes .eml files when no SMTP
-//! server is configured; [`sender`] delivers through [`smtp`] otherwise.
+//! server is configured; [`sender`] delivers through [`smtp`] otherwise, and with an IMAP source
+//! [`sent_copy`] appends a copy of each reply sent to the mailbox's Sent folder.
 
 pub mod annotate;
 pub mod body;
 pub mod html;
 pub mod outbox;
 pub mod sender;
+pub mod sent_copy;
 pub mod smtp;
 
 use anyhow::{Context, Result};
@@ -70,7 +73,20 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
     let mut attachments = Vec::new();
     let (tag, text) = match outcome.reply {
         ReplyKind::None => return None,
-        ReplyKind::Ack => ("Đã tiếp nhận", body::ack(outcome, answered, config)),
+        ReplyKind::Ack => {
+            // The cover sheet "Phiếu đối chiếu" for the school to print and staple to the paper
+            // copy (every acknowledgement of an accepted list).
+            if let Some(cover) =
+                crate::report::cover::for_outcome(outcome, answered.received_at, config)
+            {
+                attachments.push(ReplyFile {
+                    name: cover.filename,
+                    content_type: cover.content_type.into(),
+                    bytes: cover.bytes,
+                });
+            }
+            ("Đã tiếp nhận", body::ack(outcome, answered, config))
+        }
         ReplyKind::Errors => {
             for a in &answered.mail.attachments {
                 if let Some((name, bytes)) = annotate::annotate(a, &outcome.problems) {

@@ -10,8 +10,11 @@
 //! A crash in the instant between the server's OK and our commit sends the reply again on
 //! restart, with the same bytes and Message-ID, so it is recognisable as the same mail.
 //!
-//! After a reply is recorded as sent, each [`AfterSend`] hook runs (the place for the IMAP
-//! APPEND of a copy to the mailbox's Sent folder); a failing hook is logged and never resends.
+//! After a reply is recorded as sent, each [`AfterSend`] hook runs (the IMAP APPEND of a copy to
+//! the mailbox's Sent folder, [`super::sent_copy`]); a failing hook is logged and never resends.
+//! A hook that [owes a copy](AfterSend::owes_copy) has the debt recorded with the reply's `sent`
+//! state, and catches up on what is still owed at the start of every pass
+//! ([`AfterSend::before_pass`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -84,6 +87,19 @@ pub trait AfterSend: Send + Sync {
         &'a self,
         item: &'a OutboxItem,
     ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+    /// True when every sent reply owes this hook a copy until the hook records it made
+    /// (`outbox.copy_owed`, `copied_at`): the sender records the debt in the same update that
+    /// records the reply as sent, so a crash before the hook ran loses nothing.
+    fn owes_copy(&self) -> bool {
+        false
+    }
+
+    /// Runs at the start of every delivery pass: the place to catch up on what earlier passes
+    /// left owed (a crash, a server down).
+    fn before_pass(&self) -> Pin<Box<dyn Future<Output = Result<()>> + Send + '_>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// When to try a reply again.
@@ -153,6 +169,8 @@ pub struct Sender<T: Transport> {
     from: String,
     policy: RetryPolicy,
     after_send: Vec<Arc<dyn AfterSend>>,
+    /// Some hook keeps a copy of every sent reply (see [`AfterSend::owes_copy`]).
+    copy_owed: bool,
 }
 
 impl<T: Transport> Sender<T> {
@@ -163,11 +181,13 @@ impl<T: Transport> Sender<T> {
             from: from.to_string(),
             policy,
             after_send: Vec::new(),
+            copy_owed: false,
         }
     }
 
     /// Adds a hook run after each reply is recorded as sent.
     pub fn with_after_send(mut self, hook: Arc<dyn AfterSend>) -> Sender<T> {
+        self.copy_owed |= hook.owes_copy();
         self.after_send.push(hook);
         self
     }
@@ -194,6 +214,12 @@ impl<T: Transport> Sender<T> {
 
     /// One attempt at every reply due now, oldest first; stops early when `shutdown` turns true.
     pub async fn deliver_due(&self, shutdown: Option<&watch::Receiver<bool>>) -> Result<Delivery> {
+        for hook in &self.after_send {
+            if let Err(e) = hook.before_pass().await {
+                tracing::warn!(error = %format!("{e:#}"),
+                    "catching up on earlier after-send steps failed; tried again next pass");
+            }
+        }
         // The previous reply's state is stored while the next one is sent; whatever happens,
         // the last one is waited for before returning.
         let mut in_flight = None;
@@ -256,12 +282,13 @@ impl<T: Transport> Sender<T> {
     fn start_record(&self, item: OutboxItem, result: Result<String, SendError>) -> Recording {
         let id = item.id;
         type Write = Box<dyn FnOnce(&Store) -> Result<()> + Send>;
+        let copy_owed = self.copy_owed;
         let (write, delivery): (Write, Delivery) = match result {
             Ok(response) => {
                 tracing::info!(reply = %item.message_id, to = %item.recipients.join(","),
                     server = %response, "reply sent");
                 (
-                    Box::new(move |s| s.mark_delivered(id, &response)),
+                    Box::new(move |s| s.mark_delivered(id, &response, copy_owed)),
                     Delivery {
                         sent: 1,
                         ..Default::default()
@@ -510,6 +537,60 @@ mod tests {
         let again = sender.deliver_due(None).await.unwrap();
         assert_eq!(again, Delivery::default());
         assert_eq!(sender.transport().calls.load(Ordering::SeqCst), 3);
+    }
+
+    /// A hook that owes a copy, fails every copy, and counts the passes it was told of.
+    struct Owing {
+        passes: AtomicUsize,
+    }
+    impl AfterSend for Owing {
+        fn after_send<'a>(
+            &'a self,
+            _: &'a OutboxItem,
+        ) -> Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>> {
+            Box::pin(async { Err(anyhow::anyhow!("the IMAP server is down")) })
+        }
+        fn owes_copy(&self) -> bool {
+            true
+        }
+        fn before_pass(&self) -> Pin<Box<dyn Future<Output = Result<()>> + Send + '_>> {
+            self.passes.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_copy_owed_is_recorded_with_the_sent_state_and_survives_a_failing_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_replies(dir.path(), 2);
+        let transport = Scripted {
+            answers: Mutex::new(vec![
+                Ok("250 queued as A".into()),
+                Err(SendError::transient("421 try later")),
+            ]),
+            calls: AtomicUsize::new(0),
+        };
+        let hook = Arc::new(Owing {
+            passes: AtomicUsize::new(0),
+        });
+        let sender =
+            Sender::new(store, transport, "cttt@x.vn", policy()).with_after_send(hook.clone());
+        let d = sender.deliver_due(None).await.unwrap();
+        assert_eq!(d.sent, 1, "a failing hook does not undo the send");
+        sender.deliver_due(None).await.unwrap();
+        assert_eq!(hook.passes.load(Ordering::SeqCst), 2, "told of every pass");
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let owed: Vec<String> = store
+            .owed_copies(10)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.message_id)
+            .collect();
+        assert_eq!(owed, ["r0@x"], "only the sent reply owes a copy");
+        store
+            .mark_copied(store.owed_copies(10).unwrap()[0].id)
+            .unwrap();
+        assert!(store.owed_copies(10).unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_imap.sql"),
     include_str!("migrations/003_paper.sql"),
     include_str!("migrations/004_outbox.sql"),
+    include_str!("migrations/005_sent_copy.sql"),
 ];
 
 /// The database and the raw mail store.

@@ -79,12 +79,33 @@ impl Store {
         }))
     }
 
-    /// Marks a reply accepted by the server, keeping the server's answer (its queue id).
-    pub fn mark_delivered(&self, id: i64, server_response: &str) -> Result<()> {
+    /// Marks a reply accepted by the server, keeping the server's answer (its queue id). With
+    /// `copy_owed`, the same update records that a copy for the Sent folder is owed (see
+    /// [`Store::owed_copies`]).
+    pub fn mark_delivered(&self, id: i64, server_response: &str, copy_owed: bool) -> Result<()> {
         self.conn.execute(
             "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, \
-             last_error = NULL, next_attempt_at = NULL, server_response = ?3 WHERE id = ?1",
-            params![id, Utc::now().to_rfc3339(), server_response],
+             last_error = NULL, next_attempt_at = NULL, server_response = ?3, copy_owed = ?4 \
+             WHERE id = ?1",
+            params![id, Utc::now().to_rfc3339(), server_response, copy_owed],
+        )?;
+        Ok(())
+    }
+
+    /// Sent replies whose copy for the Sent folder is still owed (a crash between the send and
+    /// the copy, or the IMAP server down), oldest first, at most `limit`.
+    pub fn owed_copies(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.outbox_items(
+            "status = 'sent' AND copy_owed = 1 AND copied_at IS NULL ORDER BY id LIMIT ?1",
+            params![limit as i64],
+        )
+    }
+
+    /// Records that the copy of a reply is in the Sent folder.
+    pub fn mark_copied(&self, id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET copied_at = ?2 WHERE id = ?1 AND copied_at IS NULL",
+            params![id, Utc::now().to_rfc3339()],
         )?;
         Ok(())
     }

@@ -7,5 +7,6 @@ mod mailstack;
 mod outbox_fill;
 mod pipeline;
 mod report;
+mod sent_copy;
 mod smtp;
 mod support;

@@ -21,14 +21,14 @@ use crate::mailstack::{MailStack, smtp_send, wait_until};
 use crate::outbox_fill;
 use crate::support::{copy_dir, golden, reply_summary, root};
 
-const DEPT: &str = "cttt@namdinh.edu.vn";
-const PASSWORD: &str = "mật-khẩu secret";
+pub(crate) const DEPT: &str = "cttt@namdinh.edu.vn";
+pub(crate) const PASSWORD: &str = "mật-khẩu secret";
 /// An unregistered address on an official domain, writing for THPT Giao Thủy.
 const UNVERIFIED: &str = "giaovu.gt@namdinh.edu.vn";
 const GIAO_THUY: &str = "c3giaothuy@namdinh.edu.vn";
 
 /// Every registered address of the sample registry, the department and the unverified sender.
-fn all_users() -> Vec<String> {
+pub(crate) fn all_users() -> Vec<String> {
     let registry = cts_intake::units::Registry::load(&root().join("config/units.csv")).unwrap();
     let mut users: Vec<String> = registry
         .units()
@@ -40,7 +40,7 @@ fn all_users() -> Vec<String> {
     users
 }
 
-fn start_stack(users: &[String]) -> MailStack {
+pub(crate) fn start_stack(users: &[String]) -> MailStack {
     let with_pw: Vec<(&str, &str)> = users.iter().map(|u| (u.as_str(), PASSWORD)).collect();
     MailStack::start(&with_pw)
 }
@@ -115,7 +115,7 @@ fn smtps_url(stack: &MailStack) -> String {
     )
 }
 
-fn outbox(data: &Path) -> Vec<OutboxLine> {
+pub(crate) fn outbox(data: &Path) -> Vec<OutboxLine> {
     if !data.join("intake.sqlite3").exists() {
         return Vec::new();
     }
@@ -154,7 +154,7 @@ fn header(bytes: &[u8], name: &str) -> String {
         .to_string()
 }
 
-fn message_id(bytes: &[u8]) -> String {
+pub(crate) fn message_id(bytes: &[u8]) -> String {
     header(bytes, "Message-ID")
         .trim_matches(['<', '>'])
         .to_string()
@@ -274,20 +274,49 @@ fn accepted_rejected_and_no_list_mails_each_get_exactly_the_right_reply() {
         );
     }
 
-    // The acknowledgement carries the reconciliation code and no file.
+    // The acknowledgement carries the reconciliation code, and the cover sheet with that code
+    // for the school to print and staple to the paper copy.
     let ack = boxes["c3lehongphong@namdinh.edu.vn"]
         .iter()
         .find(|m| header(m, "In-Reply-To") == "<sample-01@namdinh.edu.vn>")
         .unwrap();
     let parsed = MessageParser::default().parse(ack.as_slice()).unwrap();
     assert!(parsed.body_text(0).unwrap().contains("MÃ ĐỐI CHIẾU:"));
-    assert_eq!(parsed.attachment_count(), 0);
     assert!(
         parsed
             .body_html(0)
             .unwrap()
             .contains("<b>MÃ ĐỐI CHIẾU:</b>")
     );
+    let code = version_code(&data, "sample-01@namdinh.edu.vn");
+    assert!(parsed.body_text(0).unwrap().contains(&code), "{code}");
+    assert_eq!(parsed.attachment_count(), 1, "the cover sheet only");
+    let (name, cover) = attachment(ack, ".html").expect("the cover sheet");
+    assert_eq!(name, format!("phieu-doi-chieu-THPT-LHP-{code}.html"));
+    let cover = String::from_utf8(cover).unwrap();
+    assert!(cover.contains("PHIẾU ĐỐI CHIẾU"), "{cover}");
+    assert!(
+        cover.contains(&format!("<div class=\"code\">{code}</div>")),
+        "the unit's reconciliation code in large type: {cover}"
+    );
+    assert!(cover.contains("(THPT-LHP)"), "{cover}");
+    // Every acknowledgement carries the cover sheet of its own version; no other reply has one.
+    let mut acks = 0;
+    for m in boxes.values().flatten() {
+        let answered = header(m, "In-Reply-To");
+        let summary = reply_summary(m);
+        match attachment(m, ".html") {
+            Some((name, cover)) => {
+                assert!(summary.contains("[Đã tiếp nhận]"), "{summary}");
+                let code = version_code(&data, answered.trim_matches(['<', '>']));
+                assert!(name.ends_with(&format!("-{code}.html")), "{name}");
+                assert!(String::from_utf8(cover).unwrap().contains(&code));
+                acks += 1;
+            }
+            None => assert!(!summary.contains("[Đã tiếp nhận]"), "{summary}"),
+        }
+    }
+    assert_eq!(acks, 3, "samples 1, 5 and 6 are acknowledged");
 
     // The error reply sends the school's own file back, annotated.
     let errors = boxes["c3nguyenkhuyen@namdinh.edu.vn"]
@@ -341,6 +370,20 @@ fn accepted_rejected_and_no_list_mails_each_get_exactly_the_right_reply() {
         .map(|(u, _)| u)
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:?}");
+}
+
+/// The reconciliation code of the version a mail (by Message-ID) was accepted as.
+fn version_code(data: &Path, mail_message_id: &str) -> String {
+    let store = Store::open(&data.join("intake.sqlite3")).unwrap();
+    store
+        .conn()
+        .query_row(
+            "SELECT v.code FROM versions v JOIN mails m ON m.id = v.mail_id \
+             WHERE m.message_id = ?1",
+            [mail_message_id],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("no version for {mail_message_id}: {e}"))
 }
 
 /// The annotated copy of sample 2: the rows as sent, a "Lỗi" column naming each row's errors,
