@@ -353,13 +353,31 @@ impl Field {
 
     /// Recognises a header cell as written by a school.
     pub fn from_header(text: &str) -> Option<Field> {
-        let f = fold_header(text);
-        if f.is_empty() {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        // The same header texts come back in every list and in every row the header search
+        // looks at: remember the answers (a pure function), up to a bound.
+        thread_local! {
+            static SEEN: RefCell<HashMap<String, Option<Field>>> = RefCell::new(HashMap::new());
+        }
+        if text.trim().is_empty() || text.len() > 200 {
             return None;
         }
-        Field::ALL
+        if let Some(known) = SEEN.with(|s| s.borrow().get(text).copied()) {
+            return known;
+        }
+        let f = fold_header(text);
+        let field = Field::ALL
             .into_iter()
-            .find(|field| field.variants().contains(&f.as_str()))
+            .find(|field| !f.is_empty() && field.variants().contains(&f.as_str()));
+        SEEN.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() >= 4096 {
+                s.clear();
+            }
+            s.insert(text.to_string(), field);
+        });
+        field
     }
 }
 

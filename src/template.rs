@@ -16,7 +16,7 @@ use rust_xlsxwriter::{
 use crate::schema::{Field, Need, RequestType};
 
 /// Texts of the template that come from the configuration (never hard-coded department names).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateText {
     /// Lines of the title block's left part, e.g. ["UBND TỈNH NAM ĐỊNH", "SỞ GIÁO DỤC VÀ ĐÀO TẠO"].
     pub issuer_lines: Vec<String>,
@@ -44,6 +44,23 @@ impl TemplateText {
             ),
         }
     }
+}
+
+/// [`render`], remembered for the last texts: every "no list" reply attaches the same template.
+pub fn render_cached(text: &TemplateText) -> anyhow::Result<Vec<u8>> {
+    use std::sync::Mutex;
+    static LAST: Mutex<Option<(TemplateText, Vec<u8>)>> = Mutex::new(None);
+    if let Ok(last) = LAST.lock()
+        && let Some((t, bytes)) = last.as_ref()
+        && t == text
+    {
+        return Ok(bytes.clone());
+    }
+    let bytes = render(text)?;
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((text.clone(), bytes.clone()));
+    }
+    Ok(bytes)
 }
 
 /// The template's data columns, in order.

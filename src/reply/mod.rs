@@ -101,7 +101,9 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
             ("Cần sửa", body::errors(outcome, answered, config, &names))
         }
         ReplyKind::NoList => {
-            match crate::template::render(&crate::template::TemplateText::from_config(config)) {
+            match crate::template::render_cached(&crate::template::TemplateText::from_config(
+                config,
+            )) {
                 Ok(bytes) => attachments.push(ReplyFile {
                     name: body::TEMPLATE_FILE_NAME.into(),
                     content_type: XLSX.into(),

@@ -419,11 +419,17 @@ impl Store {
                 ],
             )?;
             let outbox_id = tx.last_insert_rowid();
+            // Only replies that count towards the rate limit (a held reply does not).
+            let recipients: &[String] = if reply.held.is_some() {
+                &[]
+            } else {
+                &reply.recipients
+            };
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO reply_recipients (outbox_id, address, received_at) \
                  VALUES (?1, ?2, ?3)",
             )?;
-            for r in &reply.recipients {
+            for r in recipients {
                 stmt.execute(params![
                     outbox_id,
                     r.to_ascii_lowercase(),

@@ -154,10 +154,8 @@ impl Store {
         let n: u32 = self
             .conn
             .prepare_cached(
-                "SELECT count(*) FROM (SELECT 1 FROM reply_recipients rr \
-                 JOIN outbox o ON o.id = rr.outbox_id \
-                 WHERE rr.address = ?1 AND rr.received_at > ?2 AND rr.received_at <= ?3 \
-                 AND o.status != 'held' LIMIT ?4)",
+                "SELECT count(*) FROM (SELECT 1 FROM reply_recipients \
+                 WHERE address = ?1 AND received_at > ?2 AND received_at <= ?3 LIMIT ?4)",
             )?
             .query_row(
                 params![

@@ -111,7 +111,7 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (status, id);
 
 -- Who each reply went to and when the mail it answers arrived: the per-recipient rate limit
--- counts here without scanning the outbox.
+-- counts here without scanning the outbox. Held replies (over the limit) are not listed.
 CREATE TABLE reply_recipients (
     outbox_id   INTEGER NOT NULL REFERENCES outbox(id),
     address     TEXT NOT NULL,             -- lower case
