@@ -150,13 +150,21 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         totals.replies_failed,
         totals.replies_held
     );
-    for u in &unanswered {
+    // One screen: the first few, then where to find the rest.
+    const SHOWN: usize = 10;
+    for u in unanswered.iter().take(SHOWN) {
         println!(
             "Unanswered: mail <{}> from {}: reply {} ({})",
             u.mail_message_id,
             u.mail_from,
             u.status,
             u.last_error.as_deref().unwrap_or("")
+        );
+    }
+    if unanswered.len() > SHOWN {
+        println!(
+            "... and {} more unanswered mails (sheet \"Cần xử lý\" of the report, or `cts-intake status`)",
+            unanswered.len() - SHOWN
         );
     }
     println!("Report: {}", report_dir.join("doi-chieu.xlsx").display());
