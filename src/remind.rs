@@ -4,9 +4,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use lettre::Message;
-use lettre::message::Mailbox;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::header::ContentType;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -124,23 +122,8 @@ pub fn compose(due: &Due, day: NaiveDate, config: &Config) -> Reminder {
 
 /// Renders a reminder to RFC 5322 bytes, marked `Auto-Submitted: auto-generated` (RFC 3834).
 pub fn render(r: &Reminder, config: &Config) -> Result<OutgoingReply> {
-    let from = Mailbox::new(
-        Some(config.campaign.department_name.clone()),
-        config
-            .campaign
-            .department_address
-            .parse()
-            .context("campaign.department-address is not a valid address")?,
-    );
-    let mut builder = Message::builder()
-        .from(from)
-        .subject(r.subject.clone())
-        .message_id(Some(format!("<{}>", r.message_id)))
-        .date_now()
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-generated".into(),
-        ));
+    let mut builder =
+        crate::reply::message_builder(config, &r.subject, &r.message_id, "auto-generated")?;
     for to in &r.to {
         builder = builder.to(to.parse().with_context(|| format!("bad address '{to}'"))?);
     }

@@ -159,8 +159,15 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
     })
 }
 
-/// Renders a reply to RFC 5322 bytes, marked as an automatic reply (RFC 3834).
-pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
+/// The headers every mail we write carries: From the department, the subject, a stable
+/// Message-ID, the date, `Auto-Submitted` (RFC 3834: `auto-replied` for a reply,
+/// `auto-generated` for a reminder) and `X-Auto-Response-Suppress: All` (no out-of-office back).
+pub fn message_builder(
+    config: &Config,
+    subject: &str,
+    message_id: &str,
+    auto_submitted: &str,
+) -> Result<lettre::message::MessageBuilder> {
     let from = Mailbox::new(
         Some(config.campaign.department_name.clone()),
         config
@@ -169,19 +176,24 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
             .parse()
             .context("campaign.department-address is not a valid address")?,
     );
-    let mut builder = Message::builder()
+    Ok(Message::builder()
         .from(from)
-        .subject(reply.subject.clone())
-        .message_id(Some(format!("<{}>", reply.message_id)))
+        .subject(subject.to_string())
+        .message_id(Some(format!("<{message_id}>")))
         .date_now()
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".into(),
+            auto_submitted.to_string(),
         ))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
             "All".into(),
-        ));
+        )))
+}
+
+/// Renders a reply to RFC 5322 bytes, marked as an automatic reply (RFC 3834).
+pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
+    let mut builder = message_builder(config, &reply.subject, &reply.message_id, "auto-replied")?;
     let to: Mailboxes = reply
         .to
         .parse()
