@@ -88,26 +88,10 @@ impl ListSheet {
 
 /// The canonical column headers, in the order of the template (TEMPLATE.md).
 pub fn canonical_headers() -> Vec<String> {
-    [
-        "STT",
-        "Họ và tên",
-        "Ngày sinh",
-        "Số CCCD",
-        "Ngày cấp",
-        "Nơi cấp",
-        "Chức vụ",
-        "Đơn vị công tác",
-        "Email công vụ",
-        "Số điện thoại di động",
-        "Nội dung đề nghị",
-        "Số hiệu chứng thư số",
-        "Nội dung thay đổi",
-        "Lý do",
-        "Ghi chú",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect()
+    crate::template::COLUMNS
+        .iter()
+        .map(|f| f.header().to_string())
+        .collect()
 }
 
 /// Writes the sheets as an xlsx workbook (rust_xlsxwriter, in memory).

@@ -21,23 +21,12 @@ pub enum Column {
     ReceivedAt,
 }
 
-/// The fields a consolidated list can name, in TEMPLATE.md order.
-const FIELDS: [Field; 14] = [
-    Field::FullName,
-    Field::BirthDate,
-    Field::IdNumber,
-    Field::IdIssueDate,
-    Field::IdIssuePlace,
-    Field::Position,
-    Field::UnitName,
-    Field::Email,
-    Field::Phone,
-    Field::RequestType,
-    Field::CertSerial,
-    Field::ChangeDetail,
-    Field::Reason,
-    Field::Note,
-];
+/// The fields a consolidated list can name, in TEMPLATE.md order: the template's columns
+/// without its "STT".
+const FIELDS: &[Field] = crate::template::COLUMNS
+    .split_first()
+    .expect("the template has columns")
+    .1;
 
 impl Column {
     /// The key used in the configuration.
