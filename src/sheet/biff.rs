@@ -1,7 +1,8 @@
 //! What calamine does not say about an xls (BIFF8) workbook, read from its records: which rows
 //! are hidden, and which text cells use a legacy Vietnamese font (`.VnTime`, `VNI-Times`...).
-//! A minimal compound-file reader finds the Workbook stream; any inconsistency gives up quietly
-//! (the sheet stays as calamine read it, and legacy text is still found by its characters).
+//! The `cfb` crate opens the compound file (checking its sector chains) and gives the Workbook
+//! stream; any inconsistency gives up quietly (the sheet stays as calamine read it, and legacy
+//! text is still found by its characters).
 
 use std::collections::HashMap;
 
@@ -24,143 +25,27 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-const ENDOFCHAIN: u32 = 0xFFFF_FFFE;
-
-/// True when a compound file's sector chains are sound: every chain calamine will follow (the
-/// directory, the mini FAT, every stream's chain) stays inside the file, has no loop, and holds
-/// the size its entry declares. calamine follows a looping chain until memory runs out, so an
-/// unsound file is refused as damaged before calamine sees it.
+/// True when a compound file's structure is sound: the `cfb` crate checks, on opening, that every
+/// sector chain stays inside the file and that no sector is pointed to twice (so no chain loops).
+/// calamine's own reader follows a looping chain until memory runs out, so an unsound file is
+/// refused as damaged before calamine sees it.
 pub(super) fn is_sound(file: &[u8]) -> bool {
-    sound(file).is_some()
+    cfb::CompoundFile::open(std::io::Cursor::new(file)).is_ok()
 }
 
-fn sound(file: &[u8]) -> Option<()> {
-    let shift = u16_at(file, 0x1E)?;
-    if !(7..=16).contains(&shift) {
-        return None;
-    }
-    let size = 1usize << shift;
-    let fat = load_fat(file, size)?;
-    let walk = |start: u32| -> Option<Vec<u32>> {
-        let mut seen = vec![false; fat.len()];
-        let mut chain = Vec::new();
-        let mut n = start;
-        while n != ENDOFCHAIN {
-            let i = n as usize;
-            // Sector i starts at (i + 1) * size: it must start inside the file.
-            if i >= fat.len() || (i + 1).saturating_mul(size) >= file.len() || seen[i] {
-                return None;
-            }
-            seen[i] = true;
-            chain.push(n);
-            n = fat[i];
-        }
-        Some(chain)
-    };
-    let directory = walk(u32_at(file, 0x30)?)?;
-    let mini_fat_start = u32_at(file, 0x3C)?;
-    if mini_fat_start != ENDOFCHAIN {
-        walk(mini_fat_start)?;
-    }
-    let cutoff = u32_at(file, 0x38)? as u64;
-    for &d in &directory {
-        let start = (d as usize + 1) * size;
-        let sector = file.get(start..start + size)?;
-        for (k, entry) in sector.chunks_exact(128).enumerate() {
-            let kind = entry[0x42];
-            let root = d == directory[0] && k == 0;
-            if kind != 2 && !(root && kind == 5) {
-                continue;
-            }
-            let len = u64::from(u32_at(entry, 0x78)?);
-            if len < cutoff && !root {
-                continue; // in the mini stream: bounded by the cutoff
-            }
-            let chain = walk(u32_at(entry, 0x74)?)?;
-            if len > (chain.len() * size) as u64 {
-                return None;
-            }
-        }
-    }
-    Some(())
-}
-
-/// The FAT: the sectors listed in the header's 109 slots, then in the DIFAT chain.
-fn load_fat(file: &[u8], size: usize) -> Option<Vec<u32>> {
-    let sector = |n: u32| -> Option<&[u8]> {
-        let start = (n as usize).checked_add(1)?.checked_mul(size)?;
-        file.get(start..start.checked_add(size)?)
-    };
-    let fat_count = u32_at(file, 0x2C)? as usize;
-    if fat_count > file.len() / size + 1 {
-        return None;
-    }
-    let mut fat_sectors: Vec<u32> = (0..109)
-        .filter_map(|i| u32_at(file, 0x4C + 4 * i))
-        .take(fat_count)
-        .collect();
-    let mut difat = u32_at(file, 0x44)?;
-    let mut guard = 0;
-    while fat_sectors.len() < fat_count && difat < 0xFFFF_FFFA && guard < 10_000 {
-        let s = sector(difat)?;
-        let per = size / 4 - 1;
-        fat_sectors.extend((0..per).filter_map(|i| u32_at(s, 4 * i)));
-        difat = u32_at(s, 4 * per)?;
-        guard += 1;
-    }
-    fat_sectors.truncate(fat_count);
-    let mut fat: Vec<u32> = Vec::with_capacity(fat_count * size / 4);
-    for &s in &fat_sectors {
-        let s = sector(s)?;
-        fat.extend((0..size / 4).filter_map(|i| u32_at(s, 4 * i)));
-    }
-    Some(fat)
-}
-
-/// The "Workbook" stream of a compound file (regular sectors only: a workbook is never small
-/// enough for the mini stream).
+/// The "Workbook" (or Excel 5 "Book") stream of a compound file.
 fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
-    let shift = u16_at(file, 0x1E)?;
-    if !(7..=16).contains(&shift) {
-        return None;
-    }
-    let size = 1usize << shift;
-    let sector = |n: u32| -> Option<&[u8]> {
-        let start = (n as usize).checked_add(1)?.checked_mul(size)?;
-        file.get(start..start.checked_add(size)?)
-    };
-    let fat = load_fat(file, size)?;
-    // A chain never has more sectors than the file: a loop in the FAT gives up.
-    let max_steps = file.len() / size + 1;
-    let chain = |start: u32, limit: usize| -> Option<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut n = start;
-        let mut steps = 0;
-        while n < 0xFFFF_FFFA && out.len() < limit {
-            out.extend_from_slice(sector(n)?);
-            n = *fat.get(n as usize)?;
-            steps += 1;
-            if steps > max_steps {
-                return None;
-            }
-        }
-        Some(out)
-    };
-    let directory = chain(u32_at(file, 0x30)?, 16 * 1024 * 1024)?;
-    for entry in directory.chunks_exact(128) {
-        let name_len = (u16_at(entry, 0x40)? as usize).min(64);
-        let name: Vec<u16> = (0..name_len.saturating_sub(2) / 2)
-            .filter_map(|i| u16_at(entry, 2 * i))
-            .collect();
-        let name = String::from_utf16_lossy(&name);
-        if entry[0x42] == 2 && (name == "Workbook" || name == "Book") {
-            let start = u32_at(entry, 0x74)?;
-            let len = u32_at(entry, 0x78)? as usize;
-            if len < 4096 {
-                return None;
-            }
-            let mut data = chain(start, len)?;
-            data.truncate(len);
+    use std::io::Read;
+    let mut compound = cfb::CompoundFile::open(std::io::Cursor::new(file)).ok()?;
+    for name in ["/Workbook", "/Book"] {
+        if let Ok(mut stream) = compound.open_stream(name) {
+            let mut data = Vec::new();
+            // A workbook larger than the attachment cannot be: bound the read all the same.
+            stream
+                .by_ref()
+                .take(file.len() as u64)
+                .read_to_end(&mut data)
+                .ok()?;
             return Some(data);
         }
     }
