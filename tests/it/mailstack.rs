@@ -113,6 +113,19 @@ fn make_certificate(dir: &Path) {
     std::fs::set_permissions(dir.join("key.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
 }
 
+/// Starts a server again on its old ports, which the killed one may hold for a moment.
+fn relaunch(mut launch: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..50 {
+        match launch() {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(last)
+}
+
 fn kill_group(child: &mut Child) {
     // SAFETY: kill(2) on the process group of a child we started.
     unsafe {
@@ -346,15 +359,9 @@ impl Dovecot {
     /// Starts the server again on the same ports and data.
     pub fn restart(&mut self) {
         self.kill();
-        let mut last = String::new();
-        for _ in 0..50 {
-            match self.launch() {
-                Ok(()) => return,
-                Err(e) => last = e,
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if let Err(e) = relaunch(|| self.launch()) {
+            panic!("Dovecot did not restart: {e}\n{}", self.log());
         }
-        panic!("Dovecot did not restart: {last}\n{}", self.log());
     }
 }
 
@@ -533,15 +540,9 @@ impl Postfix {
     /// Starts Postfix again on the same ports and queue.
     pub fn restart(&mut self) {
         self.kill();
-        let mut last = String::new();
-        for _ in 0..50 {
-            match self.launch() {
-                Ok(()) => return,
-                Err(e) => last = e,
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if let Err(e) = relaunch(|| self.launch()) {
+            panic!("Postfix did not restart: {e}\n{}", self.log());
         }
-        panic!("Postfix did not restart: {last}\n{}", self.log());
     }
 }
 
