@@ -332,11 +332,22 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Intake) -> Result<T> + Send + 'static,
 {
-    let intake = intake.clone();
+    locked(intake, f).await
+}
+
+/// The one way to blocking work: locks `shared` on a blocking thread and runs `f` on it. Used for
+/// the intake and for the stores of the reply sender and the Sent-folder copy.
+pub async fn locked<S, T, F>(shared: &Arc<Mutex<S>>, f: F) -> Result<T>
+where
+    S: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&mut S) -> Result<T> + Send + 'static,
+{
+    let shared = shared.clone();
     tokio::task::spawn_blocking(move || {
-        let mut guard = intake
+        let mut guard = shared
             .lock()
-            .map_err(|_| anyhow::anyhow!("the intake lock was poisoned by a panic"))?;
+            .map_err(|_| anyhow::anyhow!("a lock was poisoned by a panic"))?;
         f(&mut guard)
     })
     .await

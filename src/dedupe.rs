@@ -100,10 +100,7 @@ pub fn merge_supplement(previous: &[ValidRow], supplement: &[ValidRow]) -> Vec<V
 /// The fields that differ between two versions of one request: (canonical header, before, after).
 pub fn changed_fields(a: &ValidRow, b: &ValidRow) -> Vec<(&'static str, String, String)> {
     use crate::schema::Field;
-    let date = |d: Option<chrono::NaiveDate>| {
-        d.map(|d| d.format("%d/%m/%Y").to_string())
-            .unwrap_or_default()
-    };
+    let date = crate::text::date_dmy;
     let pairs = [
         (Field::FullName, a.full_name.clone(), b.full_name.clone()),
         (Field::BirthDate, date(a.birth_date), date(b.birth_date)),

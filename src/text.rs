@@ -74,6 +74,12 @@ pub fn is_plausible_name(name: &str) -> bool {
         })
 }
 
+/// A date as Vietnamese staff and schools write it: `dd/mm/yyyy`; "" when there is none.
+pub fn date_dmy(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

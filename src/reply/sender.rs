@@ -201,15 +201,7 @@ impl<T: Transport> Sender<T> {
         R: Send + 'static,
         F: FnOnce(&Store) -> Result<R> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = store
-                .lock()
-                .map_err(|_| anyhow::anyhow!("the sender's store lock was poisoned"))?;
-            f(&guard)
-        })
-        .await
-        .context("a blocking task failed")?
+        crate::daemon::locked(&self.store, move |s| f(s)).await
     }
 
     /// One attempt at every reply due now, oldest first; stops early when `shutdown` turns true.

@@ -92,15 +92,7 @@ impl SentCopy {
         R: Send + 'static,
         F: FnOnce(&Store) -> Result<R> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = store
-                .lock()
-                .map_err(|_| anyhow!("the Sent copy's store lock was poisoned"))?;
-            f(&guard)
-        })
-        .await
-        .context("a blocking task failed")?
+        crate::daemon::locked(&self.store, move |s| f(s)).await
     }
 
     /// Opens a session and finds (or creates) the Sent folder.

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::NaiveDate;
 
 use super::Reconciliation;
 
@@ -78,10 +77,7 @@ pub const PROBLEMS_HEADER: [&str; 9] = [
     "message",
 ];
 
-fn date(d: Option<NaiveDate>) -> String {
-    d.map(|d| d.format("%d/%m/%Y").to_string())
-        .unwrap_or_default()
-}
+use crate::text::date_dmy as date;
 
 fn bool01(b: bool) -> &'static str {
     if b { "true" } else { "false" }

@@ -135,10 +135,7 @@ const ISSUE_HEADERS: [&str; 6] = [
     "Chi tiết",
 ];
 
-fn date(d: Option<NaiveDate>) -> String {
-    d.map(|d| d.format("%d/%m/%Y").to_string())
-        .unwrap_or_default()
-}
+use crate::text::date_dmy as date;
 
 /// A row's field as the consolidated list shows it.
 pub fn field_text(r: &ValidRow, f: Field) -> String {
