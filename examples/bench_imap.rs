@@ -143,7 +143,16 @@ fn bench(n: usize) {
     let start = Instant::now();
     // Reaped below by wait4, which also gives its peak memory.
     #[allow(clippy::zombie_processes)]
-    let child = std::process::Command::new(binary())
+    let mut command = match std::env::var("CTS_BENCH_WRAP") {
+        Ok(wrap) if !wrap.is_empty() => {
+            let mut words = wrap.split_whitespace();
+            let mut c = std::process::Command::new(words.next().unwrap());
+            c.args(words).arg(binary());
+            c
+        }
+        _ => std::process::Command::new(binary()),
+    };
+    let child = command
         .arg("--config")
         .arg(&config_path)
         .args(["run", "--once"])
