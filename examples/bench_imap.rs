@@ -141,8 +141,6 @@ fn bench(n: usize) {
     };
     let config_path = write_config(dir.path(), &d);
     let start = Instant::now();
-    // Reaped below by wait4, which also gives its peak memory.
-    #[allow(clippy::zombie_processes)]
     let mut command = match std::env::var("CTS_BENCH_WRAP") {
         Ok(wrap) if !wrap.is_empty() => {
             let mut words = wrap.split_whitespace();
@@ -152,6 +150,8 @@ fn bench(n: usize) {
         }
         _ => std::process::Command::new(binary()),
     };
+    // Reaped below by wait4, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = command
         .arg("--config")
         .arg(&config_path)
