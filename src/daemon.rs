@@ -58,11 +58,96 @@ impl Intake {
     /// Takes one mail the way `how` says. `None`: the mail was recognised as one taken before
     /// and nothing was recorded (only with [`How::UnlessKnown`]).
     pub fn take_as(&mut self, mailbox: &str, raw: &RawMail, how: &How) -> Result<Option<Taken>> {
-        let sha = self
-            .store
-            .keep_raw(&raw.bytes)
+        let prepared = prepare(&self.config, &self.registry, raw.clone(), how.clone());
+        let taken = self.recorder().take(mailbox, prepared)?;
+        if taken.is_some() {
+            self.outbox_wake.notify_one();
+        }
+        Ok(taken)
+    }
+
+    fn recorder(&mut self) -> Recorder<'_> {
+        Recorder {
+            config: &self.config,
+            registry: &self.registry,
+            store: &mut self.store,
+        }
+    }
+
+    /// Takes the mails of a batch, in order: read in parallel ([`prepare`], one thread per
+    /// core), then recorded one after the other in one transaction ([`Store::batch`]). One
+    /// result per mail, as [`Intake::take_as`] gives it; when the commit fails, every mail of
+    /// the batch fails (none is recorded, so all are taken again).
+    pub fn take_batch(
+        &mut self,
+        mailbox: &str,
+        mails: Vec<(RawMail, How)>,
+    ) -> Vec<Result<Option<Taken>>> {
+        use rayon::prelude::*;
+        let n = mails.len();
+        let prepared: Vec<Prepared> = {
+            let (config, registry) = (&self.config, &self.registry);
+            mails
+                .into_par_iter()
+                .map(|(raw, how)| prepare(config, registry, raw, how))
+                .collect()
+        };
+        let Recorder {
+            config,
+            registry,
+            store,
+        } = self.recorder();
+        let results = store.batch(|store| {
+            let mut recorder = Recorder {
+                config,
+                registry,
+                store,
+            };
+            prepared
+                .into_iter()
+                .map(|p| recorder.take(mailbox, p))
+                .collect::<Vec<_>>()
+        });
+        match results {
+            Ok(r) => {
+                if r.iter().any(|t| matches!(t, Ok(Some(_)))) {
+                    self.outbox_wake.notify_one();
+                }
+                r
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                (0..n).map(|_| Err(anyhow::anyhow!("{text}"))).collect()
+            }
+        }
+    }
+
+}
+
+/// The intake's parts that record a mail: borrowed apart, so a batch can hold the store in its
+/// transaction while reading the configuration and the registry.
+struct Recorder<'a> {
+    config: &'a Config,
+    registry: &'a Registry,
+    store: &'a mut Store,
+}
+
+impl Recorder<'_> {
+    /// Records a mail read by [`prepare`]: raw bytes kept, copies recognised, the outcome decided
+    /// against the unit's current version, the reply composed, all stored.
+    fn take(&mut self, mailbox: &str, prepared: Prepared) -> Result<Option<Taken>> {
+        let Prepared {
+            raw,
+            how,
+            sha,
+            parsed,
+            reading,
+        } = prepared;
+        self.store
+            .keep_raw_hashed(&sha, &raw.bytes)
             .context("cannot keep the raw mail")?;
-        let parsed = crate::mail::parse(&raw.bytes, &self.config.campaign.department_address);
+        let how = &how;
+        let raw = &raw;
         let message_id = parsed.message_id.as_deref().unwrap_or("");
         let (mailbox, source_key, supersedes, size) = match how {
             How::Replay { id, mailbox, key } => (
@@ -117,11 +202,11 @@ impl Intake {
                 }
             }
         };
-        let mut outcome = pipeline::process(
+        let mut outcome = pipeline::decide(
             &parsed,
+            reading,
             raw.received_at,
             &self.config,
-            &self.registry,
             &previous,
         );
         if let How::Oversized { size } = how {
@@ -179,9 +264,6 @@ impl Intake {
         };
         self.store
             .record(&record, &outcome, None, rendered.as_ref())?;
-        if rendered.is_some() {
-            self.outbox_wake.notify_one();
-        }
         Ok(Some(summary(&outcome)))
     }
 
@@ -193,7 +275,9 @@ impl Intake {
         )?;
         Ok(code.and_then(|c| self.registry.by_code(&c).cloned()))
     }
+}
 
+impl Intake {
     /// Delivers pending replies to the outbox folder; with an SMTP server configured the
     /// sender task ([`reply::sender`]) delivers them instead, and this does nothing.
     pub fn deliver(&mut self) -> Result<usize> {
@@ -207,6 +291,32 @@ impl Intake {
     pub fn write_report(&self) -> Result<()> {
         let rec = crate::report::build(&self.store, &self.registry, &self.config)?;
         crate::report::write(&rec, &self.config.report_dir())
+    }
+}
+
+/// A mail read and not yet recorded: what [`prepare`] gives [`Intake::take_batch`].
+pub struct Prepared {
+    raw: RawMail,
+    how: How,
+    /// SHA-256 of the raw bytes, lower-case hex.
+    sha: String,
+    parsed: crate::mail::ParsedMail,
+    reading: pipeline::Reading,
+}
+
+/// The part of taking a mail that needs no store: hash, parse, read the lists. Pure, so the
+/// mails of a batch are prepared on every core at once.
+pub fn prepare(config: &Config, registry: &Registry, raw: RawMail, how: How) -> Prepared {
+    use sha2::Digest;
+    let sha = crate::store::hex(&sha2::Sha256::digest(&raw.bytes));
+    let parsed = crate::mail::parse(&raw.bytes, &config.campaign.department_address);
+    let reading = pipeline::read(&parsed, config, registry);
+    Prepared {
+        raw,
+        how,
+        sha,
+        parsed,
+        reading,
     }
 }
 
@@ -474,87 +584,69 @@ async fn pass<M: Mailbox>(
         blocking(intake, move |i| i.store.taken_keys(&n)).await?
     };
     let mut took_any = false;
-    let mut queue = listing.mails.into_iter().peekable();
-    while queue.peek().is_some() {
+    let batches = batches(listing.mails, options.batch_size, limit);
+    let wanted = Wanted {
+        taken: &taken,
+        limit,
+        rescan_until,
+    };
+    // While one batch is taken (on blocking threads), the next is fetched.
+    let mut next = match batches.first() {
+        Some(b) => Some(fetch_batch(mailbox, b, &wanted, summary).await?),
+        None => None,
+    };
+    for (index, batch) in batches.iter().enumerate() {
+        let Some(fetched) = next.take() else { break };
         if *shutdown.borrow() {
             break;
         }
-        // A batch: mails in order, fetched together up to `batch_size` mails and `limit` bytes.
-        let mut batch = Vec::new();
-        let mut bytes = 0u64;
-        while let Some(m) = queue.peek() {
-            let whole = m.size <= limit;
-            if batch.len() >= options.batch_size
-                || (whole && !batch.is_empty() && bytes + m.size > limit)
-            {
-                break;
-            }
-            if whole {
-                bytes += m.size;
-            }
-            batch.push(queue.next().expect("peeked"));
-        }
-        let wanted: Vec<MailRef> = batch
-            .iter()
-            .filter(|m| m.size <= limit && !taken.contains(&m.source_key))
-            .cloned()
-            .collect();
-        let mut fetched: HashMap<String, RawMail> = mailbox
-            .fetch(&wanted)
-            .await?
+        let (keys, items): (Vec<(usize, String)>, Vec<(RawMail, How)>) = fetched
             .into_iter()
-            .map(|r| (r.source_key.clone(), r))
-            .collect();
-        // The mails of the batch whose results are committed (now, or before a crash).
-        let mut done = Vec::with_capacity(batch.len());
-        for m in batch {
-            if *shutdown.borrow() {
-                break;
+            .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
+            .unzip();
+        let n = name.clone();
+        let take = blocking(intake, move |i| Ok(i.take_batch(&n, items)));
+        let mut prefetched = None;
+        let results = match batches.get(index + 1) {
+            Some(following) if !*shutdown.borrow() => {
+                let (results, fetched) =
+                    tokio::join!(take, fetch_batch(mailbox, following, &wanted, summary));
+                // A failed fetch is reported after this batch is finished.
+                prefetched = Some(fetched);
+                results?
             }
-            if !taken.contains(&m.source_key) {
-                let (raw, how) = if m.size > limit {
-                    summary.oversized += 1;
-                    (
-                        Some(mailbox.fetch_header(&m).await?),
-                        How::Oversized { size: m.size },
-                    )
-                } else {
-                    let how = if m.cursor.is_some_and(|c| c.uid <= rescan_until) {
-                        How::UnlessKnown
-                    } else {
-                        How::Normal
-                    };
-                    (fetched.remove(&m.source_key), how)
-                };
-                if let Some(raw) = raw {
-                    let n = name.clone();
-                    let key = m.source_key.clone();
-                    match blocking(intake, move |i| i.take_as(&n, &raw, &how)).await {
-                        Ok(Some(t)) => {
-                            tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
-                                unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
-                            summary.count(&t);
-                            took_any = true;
-                        }
-                        Ok(None) => summary.known += 1,
-                        Err(e) => {
-                            summary.failed += 1;
-                            tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
-                            if m.cursor.is_some() {
-                                // The position must not pass a mail that is not taken: finish
-                                // the ones before it, then give up this pass.
-                                finish(intake, mailbox, &name, &done).await?;
-                                return Err(e.context(format!("cannot take mail {key}")));
-                            }
-                            continue;
-                        }
+            _ => take.await?,
+        };
+        // The mails of the batch whose results are committed (now, or before a crash): all of
+        // them up to the first that failed.
+        let mut failed_at = None;
+        for ((at, key), result) in keys.iter().zip(results) {
+            match result {
+                Ok(Some(t)) => {
+                    tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
+                        unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
+                    summary.count(&t);
+                    took_any = true;
+                }
+                Ok(None) => summary.known += 1,
+                Err(e) => {
+                    summary.failed += 1;
+                    tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
+                    if batch[*at].cursor.is_some() && failed_at.is_none() {
+                        // The position must not pass a mail that is not taken: finish the
+                        // ones before it, then give up this pass.
+                        failed_at = Some((*at, e.context(format!("cannot take mail {key}"))));
                     }
                 }
             }
-            done.push(m);
         }
-        finish(intake, mailbox, &name, &done).await?;
+        if let Some((at, e)) = failed_at {
+            finish(intake, mailbox, &name, &batch[..at]).await?;
+            return Err(e);
+        }
+        finish(intake, mailbox, &name, batch).await?;
         summary.replies_written += blocking(intake, |i| i.deliver()).await?;
+        next = prefetched.transpose()?;
     }
     let n = name.clone();
     blocking(intake, move |i| i.store.record_poll(&n, None)).await?;
@@ -563,6 +655,79 @@ async fn pass<M: Mailbox>(
         blocking(intake, |i| i.write_report()).await?;
     }
     Ok(())
+}
+
+/// Splits a listing into batches: mails in order, fetched together up to `size` mails and
+/// `limit` bytes (a mail over `limit` is never fetched whole, so it counts for nothing).
+fn batches(mails: Vec<MailRef>, size: usize, limit: u64) -> Vec<Vec<MailRef>> {
+    let mut out: Vec<Vec<MailRef>> = Vec::new();
+    let mut bytes = 0u64;
+    for m in mails {
+        let whole = m.size <= limit;
+        let fits = out.last().is_some_and(|b| {
+            b.len() < size && !(whole && !b.is_empty() && bytes + m.size > limit)
+        });
+        if !fits {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        if whole {
+            bytes += m.size;
+        }
+        out.last_mut().expect("pushed").push(m);
+    }
+    out
+}
+
+/// Which listed mails a pass takes, and how.
+struct Wanted<'a> {
+    /// Keys of the mails taken before (never taken again).
+    taken: &'a HashSet<String>,
+    /// The size limit: a larger mail is taken by its header only.
+    limit: u64,
+    /// After a UIDVALIDITY change: UIDs up to this one may be mails taken before.
+    rescan_until: u32,
+}
+
+/// Fetches the mails of a batch that are to be taken, each with how to take it and its index in
+/// the batch: the whole ones in one command, the header of each oversized one. A mail taken
+/// before, or gone meanwhile, is left out.
+async fn fetch_batch<M: Mailbox>(
+    mailbox: &mut M,
+    batch: &[MailRef],
+    wanted: &Wanted<'_>,
+    summary: &mut RunSummary,
+) -> Result<Vec<(usize, RawMail, How)>> {
+    let whole: Vec<MailRef> = batch
+        .iter()
+        .filter(|m| m.size <= wanted.limit && !wanted.taken.contains(&m.source_key))
+        .cloned()
+        .collect();
+    let mut fetched: HashMap<String, RawMail> = mailbox
+        .fetch(&whole)
+        .await?
+        .into_iter()
+        .map(|r| (r.source_key.clone(), r))
+        .collect();
+    let mut out = Vec::with_capacity(batch.len());
+    for (at, m) in batch.iter().enumerate() {
+        if wanted.taken.contains(&m.source_key) {
+            continue;
+        }
+        if m.size > wanted.limit {
+            summary.oversized += 1;
+            let header = mailbox.fetch_header(m).await?;
+            out.push((at, header, How::Oversized { size: m.size }));
+        } else if let Some(raw) = fetched.remove(&m.source_key) {
+            let how = if m.cursor.is_some_and(|c| c.uid <= wanted.rescan_until) {
+                How::UnlessKnown
+            } else {
+                How::Normal
+            };
+            out.push((at, raw, how));
+        }
+    }
+    Ok(out)
 }
 
 /// After the results of `done` are committed: the post-action, then the position (a crash

@@ -176,20 +176,18 @@ impl Outcome {
     }
 }
 
-/// Processes one parsed mail. `previous` gives a unit's current accepted rows.
-pub fn process(
-    mail: &ParsedMail,
-    received_at: DateTime<Utc>,
-    config: &Config,
-    registry: &Registry,
-    previous: &dyn Fn(&str) -> Option<Vec<ValidRow>>,
-) -> Outcome {
-    if let Some(reason) = &mail.malformed {
-        return Outcome::new(OutcomeKind::Held, format!("unreadable mail: {reason}"));
-    }
-    if let Some(reason) = &mail.automatic {
-        return Outcome::new(OutcomeKind::Ignored, format!("automatic mail: {reason}"));
-    }
+/// What can be known of a mail without the store: who sent it, for which unit, and what its
+/// lists say. Independent of every other mail, so the mails of a batch are read in parallel.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub unit: Option<Unit>,
+    pub trust: Trust,
+    pub lists: ReadLists,
+}
+
+/// Reads one parsed mail: sender trust, the unit, the attached lists. A mail that could not be
+/// parsed or that a machine wrote is not read further. Pure.
+pub fn read(mail: &ParsedMail, config: &Config, registry: &Registry) -> Reading {
     let from = mail.from.clone().unwrap_or_default();
     let domain = from.rsplit('@').next().unwrap_or("").to_string();
     let (mut unit, trust) = match registry.by_email(&from) {
@@ -199,7 +197,13 @@ pub fn process(
         }
         None => (None, Trust::Unknown),
     };
-
+    if mail.malformed.is_some() || mail.automatic.is_some() {
+        return Reading {
+            unit,
+            trust,
+            lists: ReadLists::default(),
+        };
+    }
     let unit_name = unit.as_ref().map(|u| u.name.clone()).unwrap_or_default();
     let ctx = validate::Context {
         reference_date: config.campaign.reference_date(),
@@ -208,16 +212,56 @@ pub fn process(
         official_domains: config.campaign.official_domains.clone(),
         unit_name,
     };
-    let read = read_lists(mail, &ctx);
-
+    let lists = read_lists(mail, &ctx);
     if trust == Trust::Unverified && unit.is_none() {
         // The list's own unit column may name a registered unit.
-        unit = read
+        unit = lists
             .rows
             .iter()
             .find_map(|r| registry.infer(&r.unit_name))
             .cloned();
     }
+    Reading { unit, trust, lists }
+}
+
+/// Processes one parsed mail. `previous` gives a unit's current accepted rows.
+pub fn process(
+    mail: &ParsedMail,
+    received_at: DateTime<Utc>,
+    config: &Config,
+    registry: &Registry,
+    previous: &dyn Fn(&str) -> Option<Vec<ValidRow>>,
+) -> Outcome {
+    decide(
+        mail,
+        read(mail, config, registry),
+        received_at,
+        config,
+        previous,
+    )
+}
+
+/// What becomes of a mail once read ([`read`]), given the unit's current accepted rows
+/// (`previous`): accepted as the unit's new version, returned for correction, held or ignored.
+pub fn decide(
+    mail: &ParsedMail,
+    reading: Reading,
+    received_at: DateTime<Utc>,
+    config: &Config,
+    previous: &dyn Fn(&str) -> Option<Vec<ValidRow>>,
+) -> Outcome {
+    if let Some(reason) = &mail.malformed {
+        return Outcome::new(OutcomeKind::Held, format!("unreadable mail: {reason}"));
+    }
+    if let Some(reason) = &mail.automatic {
+        return Outcome::new(OutcomeKind::Ignored, format!("automatic mail: {reason}"));
+    }
+    let from = mail.from.clone().unwrap_or_default();
+    let Reading {
+        unit,
+        trust,
+        lists: read,
+    } = reading;
 
     let mut outcome = Outcome::new(OutcomeKind::Accepted, "");
     outcome.trust = trust;

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::mail::ParsedMail;
@@ -117,6 +117,12 @@ impl Store {
     /// together, and the mail is taken again), and no file needs its own fsync.
     pub fn keep_raw(&self, bytes: &[u8]) -> Result<String> {
         let sha = hex(&Sha256::digest(bytes));
+        self.keep_raw_hashed(&sha, bytes)?;
+        Ok(sha)
+    }
+
+    /// [`Store::keep_raw`] for bytes whose hash `sha` (lower-case hex SHA-256) is known already.
+    pub fn keep_raw_hashed(&self, sha: &str, bytes: &[u8]) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO raw_mails (sha256, size, bytes, stored_at) \
@@ -129,7 +135,30 @@ impl Store {
                 Utc::now().to_rfc3339()
             ])
             .context("cannot keep the raw mail")?;
-        Ok(sha)
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction and commits it: the mails of a batch are recorded together
+    /// (one commit, one WAL sync, instead of one per mail). Each [`Store::record`] inside is a
+    /// savepoint, so an error undoes that mail alone; a failed commit undoes them all (they are
+    /// then taken again, as after a crash).
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Store) -> T) -> Result<T> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .context("cannot begin a transaction")?;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(out) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(out),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(anyhow::Error::new(e).context("cannot commit the batch"))
+                }
+            },
+            Err(panic) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
 
     /// The raw bytes kept under this hash.
@@ -162,12 +191,11 @@ impl Store {
         }
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM mails WHERE message_id = ?1 AND sha256 = ?2 \
                  AND duplicate_of IS NULL AND superseded_by IS NULL ORDER BY id LIMIT 1",
-                params![message_id, sha256],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![message_id, sha256], |r| r.get(0))
             .optional()?)
     }
 
@@ -180,12 +208,11 @@ impl Store {
         }
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM mails WHERE sha256 = ?1 AND superseded_by IS NULL \
                  ORDER BY id LIMIT 1",
-                [sha256],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([sha256], |r| r.get(0))
             .optional()?)
     }
 
@@ -288,10 +315,7 @@ impl Store {
 
     /// The rows of a unit's current accepted version, with their row ids.
     pub fn current_rows(&self, unit_code: &str) -> Result<Option<Vec<(i64, ValidRow)>>> {
-        let version: Option<i64> = self
-            .conn
-            .query_row(CURRENT_VERSION_SQL, [unit_code], |r| r.get(0))
-            .optional()?;
+        let version = current_version(&self.conn, unit_code)?;
         let Some(version) = version else {
             return Ok(None);
         };
@@ -308,15 +332,18 @@ impl Store {
         reply: Option<&OutgoingReply>,
     ) -> Result<i64> {
         let now = Utc::now().to_rfc3339();
-        let tx = self.conn.transaction()?;
+        // A savepoint: its own transaction, or a part of the batch's (see `Store::batch`) that
+        // an error undoes alone.
+        let tx = self.conn.savepoint()?;
         let p = mail.parsed;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO mails (mailbox, source_key, sha256, size, message_id, received_at, \
              from_addr, from_name, subject, unit_code, trust, outcome, reply_kind, late, \
              supplement, note, files, duplicate_of, processed_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
              ?18, ?19)",
-            params![
+        )?
+        .execute(params![
                 mail.mailbox,
                 mail.source_key,
                 mail.sha256,
@@ -336,8 +363,7 @@ impl Store {
                 serde_json::to_string(&outcome.files)?,
                 duplicate_of,
                 now,
-            ],
-        )?;
+        ])?;
         let mail_id = tx.last_insert_rowid();
         if let Some(old) = mail.supersedes {
             tx.execute(
@@ -382,11 +408,11 @@ impl Store {
                         .collect(),
                     None => HashMap::new(),
                 };
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![unit.code, mail_id, v.code, v.rows.len() as i64, now],
-            )?;
+            )?
+            .execute(params![unit.code, mail_id, v.code, v.rows.len() as i64, now])?;
             let version_id = tx.last_insert_rowid();
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
@@ -404,10 +430,11 @@ impl Store {
                 Some(_) => OutboxStatus::Held,
                 None => OutboxStatus::Pending,
             };
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at, \
                  status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+            )?
+            .execute(params![
                     mail_id,
                     reply.message_id,
                     reply.kind,
@@ -416,8 +443,7 @@ impl Store {
                     now,
                     status.code(),
                     reply.held,
-                ],
-            )?;
+            ])?;
             let outbox_id = tx.last_insert_rowid();
             // Only replies that count towards the rate limit (a held reply does not).
             let recipients: &[String] = if reply.held.is_some() {
@@ -496,13 +522,14 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 const CURRENT_VERSION_SQL: &str = "SELECT v.id FROM versions v JOIN mails m ON m.id = v.mail_id \
      WHERE v.unit_code = ?1 AND m.superseded_by IS NULL ORDER BY v.id DESC LIMIT 1";
 
-fn current_version(tx: &Transaction, unit_code: &str) -> Result<Option<i64>> {
-    Ok(tx
-        .query_row(CURRENT_VERSION_SQL, [unit_code], |r| r.get(0))
+fn current_version(conn: &Connection, unit_code: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(CURRENT_VERSION_SQL)?
+        .query_row([unit_code], |r| r.get(0))
         .optional()?)
 }
 
-fn insert_row(tx: &Transaction, mail_id: i64, unit: Option<&str>, r: &ValidRow) -> Result<i64> {
+fn insert_row(tx: &Connection, mail_id: i64, unit: Option<&str>, r: &ValidRow) -> Result<i64> {
     let date = |d: Option<NaiveDate>| d.map(|d| d.to_string());
     tx.prepare_cached(
         "INSERT INTO rows (mail_id, unit_code, person_key, request_type, full_name, birth_date, \
