@@ -14,7 +14,7 @@ use crate::mailbox::imap::LoginRefused;
 use crate::mailbox::{Cursor, MailRef, Mailbox, RawMail};
 use crate::pipeline::{self, Outcome, OutcomeKind, ReplyKind};
 use crate::reply;
-use crate::store::{MailRecord, Store};
+use crate::store::{MailRecord, OutgoingReply, Store};
 use crate::units::Registry;
 
 /// The synchronous core: configuration, registry and store. Shared with blocking tasks.
@@ -58,12 +58,9 @@ impl Intake {
     /// Takes one mail the way `how` says. `None`: the mail was recognised as one taken before
     /// and nothing was recorded (only with [`How::UnlessKnown`]).
     pub fn take_as(&mut self, mailbox: &str, raw: &RawMail, how: &How) -> Result<Option<Taken>> {
-        let prepared = prepare(&self.config, &self.registry, raw.clone(), how.clone());
-        let taken = self.recorder().take(mailbox, prepared)?;
-        if taken.is_some() {
-            self.outbox_wake.notify_one();
-        }
-        Ok(taken)
+        self.take_batch(mailbox, vec![(raw.clone(), how.clone())])
+            .pop()
+            .expect("one result per mail")
     }
 
     fn recorder(&mut self) -> Recorder<'_> {
@@ -74,10 +71,12 @@ impl Intake {
         }
     }
 
-    /// Takes the mails of a batch, in order: read in parallel ([`prepare`], one thread per
-    /// core), then recorded one after the other in one transaction ([`Store::batch`]). One
-    /// result per mail, as [`Intake::take_as`] gives it; when the commit fails, every mail of
-    /// the batch fails (none is recorded, so all are taken again).
+    /// Takes the mails of a batch, in order, in one transaction ([`Store::batch`]): read in
+    /// parallel ([`prepare`], one thread per core); recorded one after the other (each outcome
+    /// is decided against the unit's version as the mails before it left it); their replies
+    /// composed in parallel; the replies put into the outbox in order (the rate limit counts
+    /// them in order). One result per mail, as [`Intake::take_as`] gives it; when the batch
+    /// cannot be committed, every mail of it fails (none is recorded, so all are taken again).
     pub fn take_batch(
         &mut self,
         mailbox: &str,
@@ -103,10 +102,27 @@ impl Intake {
                 registry,
                 store,
             };
-            prepared
-                .into_iter()
-                .map(|p| recorder.take(mailbox, p))
-                .collect::<Vec<_>>()
+            let mut results = Vec::with_capacity(n);
+            let mut jobs = Vec::new();
+            for p in prepared {
+                results.push(recorder.take(mailbox, p).map(|t| {
+                    t.map(|(taken, job)| {
+                        jobs.extend(job);
+                        taken
+                    })
+                }));
+            }
+            let replies: Vec<Option<OutgoingReply>> =
+                jobs.par_iter().map(|job| job.compose(config)).collect();
+            for (job, reply) in jobs.iter().zip(replies) {
+                if let Some(mut reply) = reply {
+                    reply.held = reply::rate_limit(recorder.store, &reply, job.received_at, config)?;
+                    recorder
+                        .store
+                        .record_reply(job.mail_id, &reply, job.received_at)?;
+                }
+            }
+            Ok(results)
         });
         match results {
             Ok(r) => {
@@ -134,8 +150,13 @@ struct Recorder<'a> {
 
 impl Recorder<'_> {
     /// Records a mail read by [`prepare`]: raw bytes kept, copies recognised, the outcome decided
-    /// against the unit's current version, the reply composed, all stored.
-    fn take(&mut self, mailbox: &str, prepared: Prepared) -> Result<Option<Taken>> {
+    /// against the unit's current version and stored. Gives what to tell the logs, and the
+    /// reply to compose, if one is due.
+    fn take(
+        &mut self,
+        mailbox: &str,
+        prepared: Prepared,
+    ) -> Result<Option<(Taken, Option<ReplyJob>)>> {
         let Prepared {
             raw,
             how,
@@ -190,12 +211,20 @@ impl Recorder<'_> {
             let mut outcome = duplicate_outcome();
             outcome.unit = self.store_unit_of(first)?;
             self.store.record(&record, &outcome, Some(first), None)?;
-            return Ok(Some(summary(&outcome)));
+            return Ok(Some((summary(&outcome), None)));
         }
         let store = &self.store;
+        // The unit's current rows with their ids, read once for the decision and the record.
+        let current = std::cell::OnceCell::new();
         let previous = |unit: &str| -> Option<Vec<crate::validate::ValidRow>> {
             match store.current_rows(unit) {
-                Ok(rows) => rows.map(|r| r.into_iter().map(|(_, row)| row).collect()),
+                Ok(rows) => {
+                    let values = rows
+                        .as_ref()
+                        .map(|r| r.iter().map(|(_, row)| row.clone()).collect());
+                    let _ = current.set(rows.unwrap_or_default());
+                    values
+                }
                 Err(e) => {
                     tracing::error!(unit, error = %format!("{e:#}"), "cannot read the unit's current list");
                     None
@@ -230,41 +259,27 @@ impl Recorder<'_> {
             };
             outcome = held;
         }
-        let answered = reply::Answered {
-            mail: &parsed,
+        let mail_id = self.store.record_with(
+            &record,
+            &outcome,
+            None,
+            None,
+            current.get().map(|c| c.as_slice()),
+        )?;
+        let taken = summary(&outcome);
+        let job = (outcome.reply != ReplyKind::None).then(|| ReplyJob {
+            mail_id,
+            outcome,
+            parsed,
             received_at: raw.received_at,
-            mailbox: &mailbox,
-            source_key: &source_key,
-        };
-        let composed = reply::compose(&outcome, answered, &self.config).map(|mut r| {
-            if let How::Oversized { size } = how {
-                r.text = crate::wording::oversized_reply(
-                    outcome.unit.as_ref().map(|u| u.name.as_str()),
-                    *size as f64 / (1024.0 * 1024.0),
-                    self.config.source.max_message_mb,
-                    &self.config.campaign.department_name,
-                    &self.config.campaign.paper_room,
-                );
-            }
-            r
-        });
-        let rendered = match composed {
-            Some(r) => match reply::render(&r, &self.config) {
-                Ok(mut r) => {
-                    r.held = reply::rate_limit(&self.store, &r, raw.received_at, &self.config)?;
-                    Some(r)
-                }
-                Err(e) => {
-                    // An address lettre cannot write (a broken From) must not lose the mail.
-                    tracing::warn!(error = %format!("{e:#}"), "cannot render the reply; the mail is stored without one");
-                    None
-                }
+            mailbox,
+            source_key,
+            oversized: match how {
+                How::Oversized { size } => Some(*size),
+                _ => None,
             },
-            None => None,
-        };
-        self.store
-            .record(&record, &outcome, None, rendered.as_ref())?;
-        Ok(Some(summary(&outcome)))
+        });
+        Ok(Some((taken, job)))
     }
 
     fn store_unit_of(&self, mail_id: i64) -> Result<Option<crate::units::Unit>> {
@@ -317,6 +332,49 @@ pub fn prepare(config: &Config, registry: &Registry, raw: RawMail, how: How) -> 
         sha,
         parsed,
         reading,
+    }
+}
+
+/// A reply to compose for a mail just recorded (in the batch's transaction).
+struct ReplyJob {
+    mail_id: i64,
+    outcome: Outcome,
+    parsed: crate::mail::ParsedMail,
+    received_at: chrono::DateTime<chrono::Utc>,
+    mailbox: String,
+    source_key: String,
+    /// The size of a mail taken by its header only.
+    oversized: Option<u64>,
+}
+
+impl ReplyJob {
+    /// The reply, rendered; `None` when it cannot be written (a sender address lettre refuses:
+    /// the mail stays stored without a reply). Pure, so a batch's replies are composed in
+    /// parallel.
+    fn compose(&self, config: &Config) -> Option<OutgoingReply> {
+        let answered = reply::Answered {
+            mail: &self.parsed,
+            received_at: self.received_at,
+            mailbox: &self.mailbox,
+            source_key: &self.source_key,
+        };
+        let mut composed = reply::compose(&self.outcome, answered, config)?;
+        if let Some(size) = self.oversized {
+            composed.text = crate::wording::oversized_reply(
+                self.outcome.unit.as_ref().map(|u| u.name.as_str()),
+                size as f64 / (1024.0 * 1024.0),
+                config.source.max_message_mb,
+                &config.campaign.department_name,
+                &config.campaign.paper_room,
+            );
+        }
+        match reply::render(&composed, config) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot render the reply; the mail is stored without one");
+                None
+            }
+        }
     }
 }
 

@@ -142,12 +142,16 @@ impl Store {
     /// (one commit, one WAL sync, instead of one per mail). Each [`Store::record`] inside is a
     /// savepoint, so an error undoes that mail alone; a failed commit undoes them all (they are
     /// then taken again, as after a crash).
-    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Store) -> T) -> Result<T> {
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .context("cannot begin a transaction")?;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
-            Ok(out) => match self.conn.execute_batch("COMMIT") {
+            Ok(Err(e)) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+            Ok(Ok(out)) => match self.conn.execute_batch("COMMIT") {
                 Ok(()) => Ok(out),
                 Err(e) => {
                     let _ = self.conn.execute_batch("ROLLBACK");
@@ -331,6 +335,19 @@ impl Store {
         duplicate_of: Option<i64>,
         reply: Option<&OutgoingReply>,
     ) -> Result<i64> {
+        self.record_with(mail, outcome, duplicate_of, reply, None)
+    }
+
+    /// [`Store::record`], given the rows (with their ids) of the unit's current version when
+    /// the caller read them already ([`Store::current_rows`], in the same transaction).
+    pub fn record_with(
+        &mut self,
+        mail: &MailRecord,
+        outcome: &Outcome,
+        duplicate_of: Option<i64>,
+        reply: Option<&OutgoingReply>,
+        current: Option<&[(i64, ValidRow)]>,
+    ) -> Result<i64> {
         let now = Utc::now().to_rfc3339();
         // A savepoint: its own transaction, or a part of the batch's (see `Store::batch`) that
         // an error undoes alone.
@@ -400,14 +417,14 @@ impl Store {
             (outcome.kind, &outcome.version, &outcome.unit)
         {
             // Rows carried over from the previous version (a supplement) keep their ids.
-            let previous: HashMap<(String, RequestType), i64> =
-                match current_version(&tx, &unit.code)? {
-                    Some(pv) => query::version_rows(&tx, pv)?
-                        .into_iter()
-                        .map(|(id, r)| ((r.person_key(), r.request_type), id))
-                        .collect(),
+            let key_of = |(id, r): &(i64, ValidRow)| ((r.person_key(), r.request_type), *id);
+            let previous: HashMap<(String, RequestType), i64> = match current {
+                Some(rows) => rows.iter().map(key_of).collect(),
+                None => match current_version(&tx, &unit.code)? {
+                    Some(pv) => query::version_rows(&tx, pv)?.iter().map(key_of).collect(),
                     None => HashMap::new(),
-                };
+                },
+            };
             tx.prepare_cached(
                 "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -426,45 +443,24 @@ impl Store {
             }
         }
         if let Some(reply) = reply {
-            let status = match reply.held {
-                Some(_) => OutboxStatus::Held,
-                None => OutboxStatus::Pending,
-            };
-            tx.prepare_cached(
-                "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at, \
-                 status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                    mail_id,
-                    reply.message_id,
-                    reply.kind,
-                    serde_json::to_string(&reply.recipients)?,
-                    reply.bytes,
-                    now,
-                    status.code(),
-                    reply.held,
-            ])?;
-            let outbox_id = tx.last_insert_rowid();
-            // Only replies that count towards the rate limit (a held reply does not).
-            let recipients: &[String] = if reply.held.is_some() {
-                &[]
-            } else {
-                &reply.recipients
-            };
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO reply_recipients (outbox_id, address, received_at) \
-                 VALUES (?1, ?2, ?3)",
-            )?;
-            for r in recipients {
-                stmt.execute(params![
-                    outbox_id,
-                    r.to_ascii_lowercase(),
-                    mail.received_at.to_rfc3339()
-                ])?;
-            }
+            insert_reply(&tx, mail_id, reply, mail.received_at)?;
         }
         tx.commit()?;
         Ok(mail_id)
+    }
+
+    /// Puts the reply to mail `mail_id` (received at `received_at`) into the outbox: with the
+    /// mail's result, in the same transaction (see [`Store::batch`]).
+    pub fn record_reply(
+        &mut self,
+        mail_id: i64,
+        reply: &OutgoingReply,
+        received_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        insert_reply(&tx, mail_id, reply, received_at)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Replies not yet delivered, oldest first.
@@ -527,6 +523,51 @@ fn current_version(conn: &Connection, unit_code: &str) -> Result<Option<i64>> {
         .prepare_cached(CURRENT_VERSION_SQL)?
         .query_row([unit_code], |r| r.get(0))
         .optional()?)
+}
+
+fn insert_reply(
+    tx: &Connection,
+    mail_id: i64,
+    reply: &OutgoingReply,
+    received_at: DateTime<Utc>,
+) -> Result<()> {
+    let status = match reply.held {
+        Some(_) => OutboxStatus::Held,
+        None => OutboxStatus::Pending,
+    };
+    tx.prepare_cached(
+        "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at, \
+         status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+            mail_id,
+            reply.message_id,
+            reply.kind,
+            serde_json::to_string(&reply.recipients)?,
+            reply.bytes,
+            Utc::now().to_rfc3339(),
+            status.code(),
+            reply.held,
+    ])?;
+    let outbox_id = tx.last_insert_rowid();
+    // Only replies that count towards the rate limit (a held reply does not).
+    let recipients: &[String] = if reply.held.is_some() {
+        &[]
+    } else {
+        &reply.recipients
+    };
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO reply_recipients (outbox_id, address, received_at) \
+         VALUES (?1, ?2, ?3)",
+    )?;
+    for r in recipients {
+        stmt.execute(params![
+            outbox_id,
+            r.to_ascii_lowercase(),
+            received_at.to_rfc3339()
+        ])?;
+    }
+    Ok(())
 }
 
 fn insert_row(tx: &Connection, mail_id: i64, unit: Option<&str>, r: &ValidRow) -> Result<i64> {
