@@ -8,7 +8,8 @@
 //! - `cts-intake run --once` taking all of them from fetch to stored result (its own process,
 //!   started and ended: connection, fetch, parse, read, validate, dedupe, SQLite, the reply
 //!   composed into the outbox, the .eml files and the report at the end);
-//! - the ratio of that to the sum of the two floors, mails per second, and its peak memory.
+//! - the ratio of that to the sum of the two floors, mails per second, its peak memory, and the
+//!   processor time it used (all threads: on a busy machine the wall time says less).
 //!
 //! Usage: `scripts/bench-imap [N...]` (default 2000), which builds in release mode first;
 //! `CTS_BENCH_DATA=/dev/shm` keeps cts-intake's data folder on tmpfs.
@@ -37,8 +38,8 @@ fn main() {
     // SAFETY: set once, before any thread reads the environment.
     unsafe { std::env::set_var("CTS_BENCH_IMAP_PASSWORD", PASSWORD) };
     println!(
-        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9}",
-        "N", "fetch s", "calamine s", "floors s", "intake s", "ratio", "mails/s", "peak MiB"
+        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>9}",
+        "N", "fetch s", "calamine s", "floors s", "intake s", "ratio", "mails/s", "peak MiB", "cpu s"
     );
     for n in ns {
         bench(n);
@@ -160,7 +161,7 @@ fn bench(n: usize) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("the release binary runs (scripts/bench-imap builds it)");
-    let (ok, peak_kib) = wait_with_peak_memory(child.id());
+    let (ok, peak_kib, cpu) = wait_with_peak_memory(child.id());
     let intake = start.elapsed();
     assert!(ok, "cts-intake run --once failed");
     let taken: i64 = rusqlite::Connection::open(dir.path().join("data/intake.sqlite3"))
@@ -171,7 +172,7 @@ fn bench(n: usize) {
 
     let floors = fetch + calamine;
     println!(
-        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1}",
+        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1} {:>9.3}",
         n,
         secs(fetch),
         secs(calamine),
@@ -179,7 +180,8 @@ fn bench(n: usize) {
         secs(intake),
         secs(intake) / secs(floors),
         n as f64 / secs(intake),
-        peak_kib as f64 / 1024.0
+        peak_kib as f64 / 1024.0,
+        cpu
     );
 }
 
@@ -220,8 +222,9 @@ fn write_config(dir: &Path, d: &mailstack::Dovecot) -> PathBuf {
     path
 }
 
-/// Waits for a child and returns whether it exited 0 and its peak resident memory (KiB).
-fn wait_with_peak_memory(pid: u32) -> (bool, i64) {
+/// Waits for a child and returns whether it exited 0, its peak resident memory (KiB) and the
+/// processor time it used (user and system, all threads, seconds).
+fn wait_with_peak_memory(pid: u32) -> (bool, i64, f64) {
     let mut status = 0;
     // SAFETY: a zeroed rusage is valid; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -230,5 +233,10 @@ fn wait_with_peak_memory(pid: u32) -> (bool, i64) {
     (
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         usage.ru_maxrss,
+        tv(usage.ru_utime) + tv(usage.ru_stime),
     )
+}
+
+fn tv(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
 }
