@@ -19,8 +19,9 @@ use crate::units::Registry;
 
 /// The synchronous core: configuration, registry and store. Shared with blocking tasks.
 pub struct Intake {
-    pub config: Config,
-    pub registry: Registry,
+    /// Shared with the threads that read mails while a batch is recorded.
+    pub config: Arc<Config>,
+    pub registry: Arc<Registry>,
     pub store: Store,
     /// Woken when a reply is recorded, so the SMTP sender task delivers it at once.
     pub outbox_wake: Arc<tokio::sync::Notify>,
@@ -41,8 +42,8 @@ impl Intake {
         let registry = Registry::load(&config.units.file)?;
         let store = Store::open(&config.database_path())?;
         Ok(Intake {
-            config,
-            registry,
+            config: Arc::new(config),
+            registry: Arc::new(registry),
             store,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
@@ -82,15 +83,18 @@ impl Intake {
         mailbox: &str,
         mails: Vec<(RawMail, How)>,
     ) -> Vec<Result<Option<Taken>>> {
+        let prepared = prepare_batch(&self.config, &self.registry, mails);
+        self.record_batch(mailbox, prepared)
+    }
+
+    /// The second half of [`Intake::take_batch`]: records mails read by [`prepare_batch`].
+    pub fn record_batch(
+        &mut self,
+        mailbox: &str,
+        prepared: Vec<Prepared>,
+    ) -> Vec<Result<Option<Taken>>> {
         use rayon::prelude::*;
-        let n = mails.len();
-        let prepared: Vec<Prepared> = {
-            let (config, registry) = (&self.config, &self.registry);
-            mails
-                .into_par_iter()
-                .map(|(raw, how)| prepare(config, registry, raw, how))
-                .collect()
-        };
+        let n = prepared.len();
         let Recorder {
             config,
             registry,
@@ -317,6 +321,19 @@ pub struct Prepared {
     sha: String,
     parsed: crate::mail::ParsedMail,
     reading: pipeline::Reading,
+}
+
+/// [`prepare`] for the mails of a batch, on every core, in order.
+pub fn prepare_batch(
+    config: &Config,
+    registry: &Registry,
+    mails: Vec<(RawMail, How)>,
+) -> Vec<Prepared> {
+    use rayon::prelude::*;
+    mails
+        .into_par_iter()
+        .map(|(raw, how)| prepare(config, registry, raw, how))
+        .collect()
 }
 
 /// The part of taking a mail that needs no store: hash, parse, read the lists. Pure, so the
@@ -648,32 +665,49 @@ async fn pass<M: Mailbox>(
         limit,
         rescan_until,
     };
-    // While one batch is taken (on blocking threads), the next is fetched.
+    // A pipeline: while one batch is recorded, the next is fetched and read.
+    let (config, registry) =
+        blocking(intake, |i| Ok((i.config.clone(), i.registry.clone()))).await?;
+    let read = |fetched: Vec<(usize, RawMail, How)>| {
+        let (config, registry) = (config.clone(), registry.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let (keys, items): (Vec<(usize, String)>, Vec<(RawMail, How)>) = fetched
+                    .into_iter()
+                    .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
+                    .unzip();
+                (keys, prepare_batch(&config, &registry, items))
+            })
+            .await
+            .context("reading a batch failed")
+        }
+    };
     let mut next = match batches.first() {
-        Some(b) => Some(fetch_batch(mailbox, b, &wanted, summary).await?),
+        Some(b) => Some(read(fetch_batch(mailbox, b, &wanted, summary).await?).await?),
         None => None,
     };
     for (index, batch) in batches.iter().enumerate() {
-        let Some(fetched) = next.take() else { break };
+        let Some((keys, prepared)) = next.take() else {
+            break;
+        };
         if *shutdown.borrow() {
             break;
         }
-        let (keys, items): (Vec<(usize, String)>, Vec<(RawMail, How)>) = fetched
-            .into_iter()
-            .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
-            .unzip();
         let n = name.clone();
-        let take = blocking(intake, move |i| Ok(i.take_batch(&n, items)));
+        let record = blocking(intake, move |i| Ok(i.record_batch(&n, prepared)));
         let mut prefetched = None;
         let results = match batches.get(index + 1) {
             Some(following) if !*shutdown.borrow() => {
-                let (results, fetched) =
-                    tokio::join!(take, fetch_batch(mailbox, following, &wanted, summary));
+                let fetch_and_read = async {
+                    let fetched = fetch_batch(mailbox, following, &wanted, summary).await?;
+                    read(fetched).await
+                };
+                let (results, fetched) = tokio::join!(record, fetch_and_read);
                 // A failed fetch is reported after this batch is finished.
                 prefetched = Some(fetched);
                 results?
             }
-            _ => take.await?,
+            _ => record.await?,
         };
         // The mails of the batch whose results are committed (now, or before a crash): all of
         // them up to the first that failed.
