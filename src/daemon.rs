@@ -14,7 +14,7 @@ use crate::mailbox::imap::LoginRefused;
 use crate::mailbox::{Cursor, MailRef, Mailbox, RawMail};
 use crate::pipeline::{self, Outcome, OutcomeKind, ReplyKind};
 use crate::reply;
-use crate::store::{MailRecord, OutgoingReply, Store};
+use crate::store::{MailRecord, Store};
 use crate::units::Registry;
 
 /// The synchronous core: configuration, registry and store. Shared with blocking tasks.
@@ -73,11 +73,11 @@ impl Intake {
     }
 
     /// Takes the mails of a batch, in order, in one transaction ([`Store::batch`]): read in
-    /// parallel ([`prepare`], one thread per core); recorded one after the other (each outcome
-    /// is decided against the unit's version as the mails before it left it); their replies
-    /// composed in parallel; the replies put into the outbox in order (the rate limit counts
-    /// them in order). One result per mail, as [`Intake::take_as`] gives it; when the batch
-    /// cannot be committed, every mail of it fails (none is recorded, so all are taken again).
+    /// parallel ([`prepare`], one thread per core), then recorded one after the other (each
+    /// outcome is decided against the unit's version as the mails before it left it), each
+    /// with its reply's draft in the outbox ([`reply::drafts`]). One result per mail, as
+    /// [`Intake::take_as`] gives it; when the batch cannot be committed, every mail of it fails
+    /// (none is recorded, so all are taken again).
     pub fn take_batch(
         &mut self,
         mailbox: &str,
@@ -93,7 +93,6 @@ impl Intake {
         mailbox: &str,
         prepared: Vec<Prepared>,
     ) -> Vec<Result<Option<Taken>>> {
-        use rayon::prelude::*;
         let n = prepared.len();
         let Recorder {
             config,
@@ -106,27 +105,10 @@ impl Intake {
                 registry,
                 store,
             };
-            let mut results = Vec::with_capacity(n);
-            let mut jobs = Vec::new();
-            for p in prepared {
-                results.push(recorder.take(mailbox, p).map(|t| {
-                    t.map(|(taken, job)| {
-                        jobs.extend(job);
-                        taken
-                    })
-                }));
-            }
-            let replies: Vec<Option<OutgoingReply>> =
-                jobs.par_iter().map(|job| job.compose(config)).collect();
-            for (job, reply) in jobs.iter().zip(replies) {
-                if let Some(mut reply) = reply {
-                    reply.held = reply::rate_limit(recorder.store, &reply, job.received_at, config)?;
-                    recorder
-                        .store
-                        .record_reply(job.mail_id, &reply, job.received_at)?;
-                }
-            }
-            Ok(results)
+            Ok(prepared
+                .into_iter()
+                .map(|p| recorder.take(mailbox, p))
+                .collect::<Vec<_>>())
         });
         match results {
             Ok(r) => {
@@ -154,13 +136,8 @@ struct Recorder<'a> {
 
 impl Recorder<'_> {
     /// Records a mail read by [`prepare`]: raw bytes kept, copies recognised, the outcome decided
-    /// against the unit's current version and stored. Gives what to tell the logs, and the
-    /// reply to compose, if one is due.
-    fn take(
-        &mut self,
-        mailbox: &str,
-        prepared: Prepared,
-    ) -> Result<Option<(Taken, Option<ReplyJob>)>> {
+    /// against the unit's current version and stored with its reply's draft.
+    fn take(&mut self, mailbox: &str, prepared: Prepared) -> Result<Option<Taken>> {
         let Prepared {
             raw,
             how,
@@ -215,7 +192,7 @@ impl Recorder<'_> {
             let mut outcome = duplicate_outcome();
             outcome.unit = self.store_unit_of(first)?;
             self.store.record(&record, &outcome, Some(first), None)?;
-            return Ok(Some((summary(&outcome), None)));
+            return Ok(Some(summary(&outcome)));
         }
         let store = &self.store;
         // The unit's current rows with their ids, read once for the decision and the record.
@@ -263,27 +240,29 @@ impl Recorder<'_> {
             };
             outcome = held;
         }
-        let mail_id = self.store.record_with(
-            &record,
-            &outcome,
-            None,
-            None,
-            current.get().map(|c| c.as_slice()),
-        )?;
-        let taken = summary(&outcome);
-        let job = (outcome.reply != ReplyKind::None).then(|| ReplyJob {
-            mail_id,
+        let draft = reply::drafts::Draft {
             outcome,
-            parsed,
             received_at: raw.received_at,
-            mailbox,
-            source_key,
+            mailbox: mailbox.clone(),
+            source_key: source_key.clone(),
             oversized: match how {
                 How::Oversized { size } => Some(*size),
                 _ => None,
             },
-        });
-        Ok(Some((taken, job)))
+        };
+        let mut outgoing = draft.outgoing(&parsed, self.config)?;
+        if let Some(r) = &mut outgoing {
+            r.held = reply::rate_limit(self.store, r, raw.received_at, self.config)?;
+        }
+        let outcome = draft.outcome;
+        self.store.record_with(
+            &record,
+            &outcome,
+            None,
+            outgoing.as_ref(),
+            current.get().map(|c| c.as_slice()),
+        )?;
+        Ok(Some(summary(&outcome)))
     }
 
     fn store_unit_of(&self, mail_id: i64) -> Result<Option<crate::units::Unit>> {
@@ -303,6 +282,7 @@ impl Intake {
         if self.config.smtp.is_some() {
             return Ok(0);
         }
+        reply::drafts::compose_pending(&mut self.store, &self.config)?;
         reply::outbox::deliver_to_dir(&self.store, &self.config.outbox_dir())
     }
 
@@ -349,49 +329,6 @@ pub fn prepare(config: &Config, registry: &Registry, raw: RawMail, how: How) -> 
         sha,
         parsed,
         reading,
-    }
-}
-
-/// A reply to compose for a mail just recorded (in the batch's transaction).
-struct ReplyJob {
-    mail_id: i64,
-    outcome: Outcome,
-    parsed: crate::mail::ParsedMail,
-    received_at: chrono::DateTime<chrono::Utc>,
-    mailbox: String,
-    source_key: String,
-    /// The size of a mail taken by its header only.
-    oversized: Option<u64>,
-}
-
-impl ReplyJob {
-    /// The reply, rendered; `None` when it cannot be written (a sender address lettre refuses:
-    /// the mail stays stored without a reply). Pure, so a batch's replies are composed in
-    /// parallel.
-    fn compose(&self, config: &Config) -> Option<OutgoingReply> {
-        let answered = reply::Answered {
-            mail: &self.parsed,
-            received_at: self.received_at,
-            mailbox: &self.mailbox,
-            source_key: &self.source_key,
-        };
-        let mut composed = reply::compose(&self.outcome, answered, config)?;
-        if let Some(size) = self.oversized {
-            composed.text = crate::wording::oversized_reply(
-                self.outcome.unit.as_ref().map(|u| u.name.as_str()),
-                size as f64 / (1024.0 * 1024.0),
-                config.source.max_message_mb,
-                &config.campaign.department_name,
-                &config.campaign.paper_room,
-            );
-        }
-        match reply::render(&composed, config) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "cannot render the reply; the mail is stored without one");
-                None
-            }
-        }
     }
 }
 

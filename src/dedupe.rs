@@ -48,7 +48,7 @@ pub fn within_list(rows: &[ValidRow]) -> Vec<RowProblem> {
 }
 
 /// What a version changes against the previous one, by (person, request type).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Changes {
     pub added: Vec<ValidRow>,
     pub removed: Vec<ValidRow>,

@@ -105,7 +105,7 @@ pub struct FileResult {
 }
 
 /// The unit's full list after an accepted submission.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewVersion {
     pub rows: Vec<ValidRow>,
     pub code: String,
@@ -115,7 +115,7 @@ pub struct NewVersion {
 }
 
 /// Everything the store keeps and the reply says about one mail.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     pub kind: OutcomeKind,
     /// The unit, when known or inferred.

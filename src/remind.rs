@@ -137,5 +137,6 @@ pub fn render(r: &Reminder, config: &Config) -> Result<OutgoingReply> {
         recipients: r.to.clone(),
         bytes: message.formatted(),
         held: None,
+        draft: None,
     })
 }

@@ -53,7 +53,8 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
                 transport,
                 &config.campaign.department_address,
                 RetryPolicy::from_config(&config.replies),
-            );
+            )
+            .with_drafts(Arc::new(config.clone()));
             // With an IMAP mailbox, a copy of each reply sent goes to its Sent folder.
             Some(match &config.source.imap {
                 Some(imap) => sender.with_after_send(Arc::new(SentCopy::new(

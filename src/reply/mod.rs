@@ -8,6 +8,7 @@
 
 pub mod annotate;
 pub mod body;
+pub mod drafts;
 pub mod html;
 pub mod outbox;
 pub mod sender;
@@ -69,7 +70,7 @@ pub struct Answered<'a> {
 
 /// Composes the reply an outcome calls for, if any.
 pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option<Reply> {
-    let to = answered.mail.from.clone()?;
+    answered.mail.from.as_ref()?;
     let mut attachments = Vec::new();
     let (tag, text) = match outcome.reply {
         ReplyKind::None => return None,
@@ -121,10 +122,11 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
         }
         ReplyKind::Held => ("Đang kiểm tra", body::held(outcome, answered, config)),
     };
-    let cc = match &outcome.unit {
-        Some(u) if !u.emails.contains(&to) => u.emails.first().cloned().into_iter().collect(),
-        _ => Vec::new(),
-    };
+    let Envelope {
+        to,
+        cc,
+        message_id,
+    } = envelope(outcome, answered, config)?;
     let subject = if answered.mail.subject.is_empty() {
         format!("Re: [{tag}]")
     } else {
@@ -138,6 +140,51 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
     };
     let mut references = answered.mail.references.clone();
     references.extend(answered.mail.message_id.clone());
+    Some(Reply {
+        kind: outcome.reply,
+        to,
+        cc,
+        subject,
+        text,
+        message_id,
+        in_reply_to: answered.mail.message_id.clone(),
+        references,
+        attachments,
+    })
+}
+
+/// Who a reply goes to and its Message-ID: what is fixed when the mail is taken (the body and
+/// files may be composed later, see [`drafts`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// The sender of the mail answered.
+    pub to: String,
+    /// The unit's registered address when the sender was not it.
+    pub cc: Vec<String>,
+    /// Without angle brackets; stable for a given mail, so a resend is recognisable.
+    pub message_id: String,
+}
+
+impl Envelope {
+    /// Every envelope recipient, `to` first.
+    pub fn recipients(&self) -> Vec<String> {
+        std::iter::once(self.to.clone())
+            .chain(self.cc.iter().cloned())
+            .collect()
+    }
+}
+
+/// The envelope of the reply an outcome calls for; `None` when no reply is due (or the mail
+/// has no sender to answer).
+pub fn envelope(outcome: &Outcome, answered: Answered, config: &Config) -> Option<Envelope> {
+    if outcome.reply == ReplyKind::None {
+        return None;
+    }
+    let to = answered.mail.from.clone()?;
+    let cc = match &outcome.unit {
+        Some(u) if !u.emails.contains(&to) => u.emails.first().cloned().into_iter().collect(),
+        _ => Vec::new(),
+    };
     let seed = format!("{}\n{}", answered.mailbox, answered.source_key);
     let digest = hex(&Sha256::digest(seed.as_bytes()));
     let domain = config
@@ -146,16 +193,10 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
         .rsplit('@')
         .next()
         .unwrap_or("cts-intake.invalid");
-    Some(Reply {
-        kind: outcome.reply,
+    Some(Envelope {
         to,
         cc,
-        subject,
-        text,
         message_id: format!("cts-intake.{}@{domain}", &digest[..24]),
-        in_reply_to: answered.mail.message_id.clone(),
-        references,
-        attachments,
     })
 }
 
@@ -241,6 +282,7 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
         recipients,
         bytes: message.formatted(),
         held: None,
+        draft: None,
     })
 }
 

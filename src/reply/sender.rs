@@ -171,6 +171,9 @@ pub struct Sender<T: Transport> {
     after_send: Vec<Arc<dyn AfterSend>>,
     /// Some hook keeps a copy of every sent reply (see [`AfterSend::owes_copy`]).
     copy_owed: bool,
+    /// The configuration replies are composed with, when the outbox holds drafts
+    /// ([`super::drafts`]); without it, drafts wait.
+    drafts: Option<Arc<crate::config::Config>>,
 }
 
 impl<T: Transport> Sender<T> {
@@ -182,7 +185,14 @@ impl<T: Transport> Sender<T> {
             policy,
             after_send: Vec::new(),
             copy_owed: false,
+            drafts: None,
         }
+    }
+
+    /// Composes the replies the intake left as drafts before delivering them.
+    pub fn with_drafts(mut self, config: Arc<crate::config::Config>) -> Sender<T> {
+        self.drafts = Some(config);
+        self
     }
 
     /// Adds a hook run after each reply is recorded as sent.
@@ -236,6 +246,13 @@ impl<T: Transport> Sender<T> {
         // Set once the server cannot be reached: the rest is deferred without trying.
         let mut unreachable: Option<String> = None;
         loop {
+            if let Some(config) = &self.drafts {
+                let config = config.clone();
+                crate::daemon::locked(&self.store, move |s| {
+                    super::drafts::compose_pending(s, &config)
+                })
+                .await?;
+            }
             let batch = self
                 .db(move |s| s.due_replies_after(after_id, start, BATCH))
                 .await?;
@@ -457,6 +474,7 @@ mod tests {
                 recipients: vec!["a@x.vn".into()],
                 bytes: b"Subject: x\r\n\r\nx\r\n".to_vec(),
                 held: None,
+                draft: None,
             };
             store.record(&record, &outcome, None, Some(&reply)).unwrap();
         }

@@ -6,7 +6,7 @@ mod outbox;
 pub mod paper;
 pub mod query;
 
-pub use outbox::OutboxStatus;
+pub use outbox::{OutboxStatus, PendingDraft};
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_paper.sql"),
     include_str!("migrations/004_outbox.sql"),
     include_str!("migrations/005_sent_copy.sql"),
+    include_str!("migrations/006_reply_drafts.sql"),
 ];
 
 /// The database and the raw mail store.
@@ -76,9 +77,13 @@ pub struct OutgoingReply {
     pub message_id: String,
     pub kind: String,
     pub recipients: Vec<String>,
+    /// Empty while `draft` is set.
     pub bytes: Vec<u8>,
     /// Why the reply is kept for staff instead of sent (the rate limit), if it is.
     pub held: Option<String>,
+    /// What the reply is composed from at delivery (JSON, see `reply::drafts`), when it is not
+    /// composed yet.
+    pub draft: Option<String>,
 }
 
 /// A reply waiting in the outbox.
@@ -465,7 +470,7 @@ impl Store {
 
     /// Replies not yet delivered, oldest first.
     pub fn pending_replies(&self) -> Result<Vec<OutboxItem>> {
-        self.outbox_items("status = 'pending' ORDER BY id", [])
+        self.outbox_items("status = 'pending' AND draft IS NULL ORDER BY id", [])
     }
 
     /// Marks a reply delivered.
@@ -537,7 +542,7 @@ fn insert_reply(
     };
     tx.prepare_cached(
         "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at, \
-         status, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         status, last_error, draft) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
             mail_id,
@@ -548,6 +553,7 @@ fn insert_reply(
             Utc::now().to_rfc3339(),
             status.code(),
             reply.held,
+            reply.draft,
     ])?;
     let outbox_id = tx.last_insert_rowid();
     // Only replies that count towards the rate limit (a held reply does not).

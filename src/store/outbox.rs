@@ -47,6 +47,16 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A reply still to be composed, and the mail it answers.
+#[derive(Debug, Clone)]
+pub struct PendingDraft {
+    pub id: i64,
+    /// JSON of `reply::drafts::Draft`.
+    pub draft: String,
+    /// The answered mail's raw bytes.
+    pub raw: Vec<u8>,
+}
+
 impl Store {
     /// Pending replies after id `after_id` whose next attempt is due at `now`, oldest first, at
     /// most `limit`.
@@ -57,7 +67,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OutboxItem>> {
         self.outbox_items(
-            "status = 'pending' AND id > ?1 \
+            "status = 'pending' AND draft IS NULL AND id > ?1 \
              AND (next_attempt_at IS NULL OR next_attempt_at <= ?2) ORDER BY id LIMIT ?3",
             params![after_id, stamp(now), limit as i64],
         )
@@ -167,6 +177,44 @@ impl Store {
                 |r| r.get(0),
             )?;
         Ok(n)
+    }
+
+    /// Pending replies still to be composed (see `reply::drafts`), oldest first, at most
+    /// `limit`, each with the raw bytes of the mail it answers.
+    pub fn pending_drafts(&self, limit: usize) -> Result<Vec<PendingDraft>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.id, o.draft, r.bytes FROM outbox o JOIN mails m ON m.id = o.mail_id \
+             JOIN raw_mails r ON r.sha256 = m.sha256 \
+             WHERE o.status = 'pending' AND o.draft IS NOT NULL ORDER BY o.id LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(PendingDraft {
+                    id: r.get(0)?,
+                    draft: r.get(1)?,
+                    raw: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Stores a reply's composed bytes; from now on it is delivered as they are.
+    pub fn fill_draft(&self, id: i64, bytes: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE outbox SET bytes = ?2, draft = NULL WHERE id = ?1")?
+            .execute(params![id, bytes])?;
+        Ok(())
+    }
+
+    /// A reply whose draft cannot be composed: failed, with the reason, for staff.
+    pub fn fail_draft(&self, id: i64, error: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET status = 'failed', last_error = ?2, draft = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, error])?;
+        Ok(())
     }
 
     pub(super) fn outbox_items(

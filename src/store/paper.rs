@@ -303,6 +303,7 @@ mod tests {
             recipients: vec!["a@namdinh.edu.vn".into()],
             bytes: b"Subject: x\r\n\r\nx".to_vec(),
             held: None,
+            draft: None,
         }
     }
 

@@ -1,0 +1,137 @@
+//! Replies composed at delivery. When a mail is taken, its reply's envelope (Message-ID,
+//! recipients, held or not) goes into the outbox with the mail's result, in the same
+//! transaction, together with a draft: what the reply is composed from (the outcome, as JSON).
+//! Before the reply is first delivered, [`compose_pending`] composes it from the draft and the
+//! stored raw mail (the school's own files are marked for an error reply), writes its bytes and
+//! clears the draft. The intake's transaction stays small (no workbook is written while mail is
+//! taken), replies held for staff are composed only once released, and a reply composed once is
+//! sent, retried and copied to the Sent folder as the same bytes.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use lettre::message::{Mailbox, Mailboxes};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::mail::ParsedMail;
+use crate::pipeline::Outcome;
+use crate::store::{OutgoingReply, Store};
+
+use super::Answered;
+
+/// What a reply is composed from, besides the mail itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draft {
+    pub outcome: Outcome,
+    pub received_at: DateTime<Utc>,
+    /// The mail's mailbox name and key (the seed of the reply's Message-ID).
+    pub mailbox: String,
+    pub source_key: String,
+    /// The size of a mail taken by its header only (answered with a message about the size).
+    pub oversized: Option<u64>,
+}
+
+impl Draft {
+    /// The reply to put into the outbox for this draft, not yet composed: `None` when no reply
+    /// is due, or when its addresses cannot be written in a mail header (the mail is then
+    /// stored without a reply, and staff see it unanswered).
+    pub fn outgoing(&self, mail: &ParsedMail, config: &Config) -> Result<Option<OutgoingReply>> {
+        let Some(envelope) = super::envelope(&self.outcome, self.answered(mail), config) else {
+            return Ok(None);
+        };
+        if let Err(e) = writable(&envelope) {
+            tracing::warn!(error = %format!("{e:#}"), "cannot address the reply; the mail is stored without one");
+            return Ok(None);
+        }
+        Ok(Some(OutgoingReply {
+            recipients: envelope.recipients(),
+            message_id: envelope.message_id,
+            kind: self.outcome.reply.code().to_string(),
+            bytes: Vec::new(),
+            held: None,
+            draft: Some(serde_json::to_string(self).context("cannot write the reply's draft")?),
+        }))
+    }
+
+    fn answered<'a>(&'a self, mail: &'a ParsedMail) -> Answered<'a> {
+        Answered {
+            mail,
+            received_at: self.received_at,
+            mailbox: &self.mailbox,
+            source_key: &self.source_key,
+        }
+    }
+
+    /// The reply's RFC 5322 bytes, composed for `mail` (the answered mail, parsed again from its
+    /// stored bytes).
+    pub fn compose(&self, mail: &ParsedMail, config: &Config) -> Result<Vec<u8>> {
+        let mut reply = super::compose(&self.outcome, self.answered(mail), config)
+            .context("the mail no longer calls for a reply")?;
+        if let Some(size) = self.oversized {
+            reply.text = crate::wording::oversized_reply(
+                self.outcome.unit.as_ref().map(|u| u.name.as_str()),
+                size as f64 / (1024.0 * 1024.0),
+                config.source.max_message_mb,
+                &config.campaign.department_name,
+                &config.campaign.paper_room,
+            );
+        }
+        Ok(super::render(&reply, config)?.bytes)
+    }
+}
+
+/// The addresses as lettre will write them: a reply it cannot address is never queued.
+fn writable(envelope: &super::Envelope) -> Result<()> {
+    envelope
+        .to
+        .parse::<Mailboxes>()
+        .with_context(|| format!("cannot reply to '{}'", envelope.to))?;
+    for cc in &envelope.cc {
+        cc.parse::<Mailbox>()
+            .with_context(|| format!("bad Cc '{cc}'"))?;
+    }
+    Ok(())
+}
+
+/// How many drafts are composed together (in parallel, then stored in one transaction).
+const CHUNK: usize = 64;
+
+/// Composes every pending reply that is still a draft, on every core, and stores its bytes.
+/// A draft that cannot be composed marks its reply failed, with the reason, for staff. Returns
+/// how many were composed.
+pub fn compose_pending(store: &mut Store, config: &Config) -> Result<usize> {
+    use rayon::prelude::*;
+    let mut composed = 0;
+    loop {
+        let drafts = store.pending_drafts(CHUNK)?;
+        if drafts.is_empty() {
+            return Ok(composed);
+        }
+        let results: Vec<(i64, Result<Vec<u8>>)> = drafts
+            .into_par_iter()
+            .map(|d| {
+                let result = serde_json::from_str::<Draft>(&d.draft)
+                    .context("the reply's draft cannot be read")
+                    .and_then(|draft| {
+                        let mail = crate::mail::parse(&d.raw, &config.campaign.department_address);
+                        draft.compose(&mail, config)
+                    });
+                (d.id, result)
+            })
+            .collect();
+        store.batch(|s| {
+            for (id, result) in &results {
+                match result {
+                    Ok(bytes) => s.fill_draft(*id, bytes)?,
+                    Err(e) => {
+                        let text = format!("cannot compose the reply: {e:#}");
+                        tracing::error!(reply = id, error = %text, "reply not composed");
+                        s.fail_draft(*id, &text)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        composed += results.iter().filter(|(_, r)| r.is_ok()).count();
+    }
+}
