@@ -38,8 +38,19 @@ fn main() {
     // SAFETY: set once, before any thread reads the environment.
     unsafe { std::env::set_var("CTS_BENCH_IMAP_PASSWORD", PASSWORD) };
     println!(
-        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>9}",
-        "N", "fetch s", "calamine s", "floors s", "intake s", "ratio", "mails/s", "peak MiB", "cpu s"
+        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "N",
+        "fetch s",
+        "calamine s",
+        "floors s",
+        "intake s",
+        "ratio",
+        "mails/s",
+        "peak MiB",
+        "cpu s",
+        "replies s",
+        "report s",
+        "run s"
     );
     for n in ns {
         bench(n);
@@ -153,17 +164,24 @@ fn bench(n: usize) {
     };
     // Reaped below by wait4, which also gives its peak memory.
     #[allow(clippy::zombie_processes)]
-    let child = command
+    let mut child = command
         .arg("--config")
         .arg(&config_path)
         .args(["run", "--once"])
         .env("CTS_INTAKE_LOG", "warn")
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the release binary runs (scripts/bench-imap builds it)");
     let (ok, peak_kib, cpu) = wait_with_peak_memory(child.id());
-    let intake = start.elapsed();
-    assert!(ok, "cts-intake run --once failed");
+    let whole = start.elapsed();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(ok, "cts-intake run --once failed:\n{out}");
+    // "Time: taking mail X s, replies Y s, report Z s": the replies (composed from their drafts
+    // and written as .eml files) and the report come after the intake; they are not part of
+    // "fetch to stored result" (the replies have their own benchmark, benches/smtp.rs).
+    let (replies, report) = times(&out);
+    let intake = whole.saturating_sub(replies + report);
     let taken: i64 = rusqlite::Connection::open(dir.path().join("data/intake.sqlite3"))
         .unwrap()
         .query_row("SELECT count(*) FROM mails", [], |r| r.get(0))
@@ -172,7 +190,7 @@ fn bench(n: usize) {
 
     let floors = fetch + calamine;
     println!(
-        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1} {:>9.3}",
+        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
         n,
         secs(fetch),
         secs(calamine),
@@ -181,8 +199,31 @@ fn bench(n: usize) {
         secs(intake) / secs(floors),
         n as f64 / secs(intake),
         peak_kib as f64 / 1024.0,
-        cpu
+        cpu,
+        secs(replies),
+        secs(report),
+        secs(whole)
     );
+}
+
+/// The reply and report times from the run's "Time:" line.
+fn times(out: &str) -> (Duration, Duration) {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Time: "))
+        .unwrap_or_else(|| panic!("no Time: line in the run's output:\n{out}"));
+    let number = |label: &str| -> Duration {
+        let rest = &line[line.find(label).expect(label) + label.len()..];
+        let n: f64 = rest
+            .trim_start()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        Duration::from_secs_f64(n)
+    };
+    (number("replies"), number("report"))
 }
 
 fn secs(d: Duration) -> f64 {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tokio::sync::watch;
@@ -385,6 +385,13 @@ pub struct RunSummary {
     /// Mails that could not be taken this time (read error); they are retried next pass.
     pub failed: usize,
     pub replies_written: usize,
+    /// Time spent taking mail: listing, fetching, reading, recording (fetch to stored result).
+    pub taking: Duration,
+    /// Time spent composing and writing replies into the outbox folder (without an SMTP
+    /// server; with one, the sender task composes and sends them beside the intake).
+    pub replying: Duration,
+    /// Time spent writing the report.
+    pub reporting: Duration,
 }
 
 impl RunSummary {
@@ -561,6 +568,8 @@ async fn pass<M: Mailbox>(
     shutdown: &watch::Receiver<bool>,
     options: &RunOptions,
 ) -> Result<()> {
+    let started = Instant::now();
+    let mut replying = Duration::ZERO;
     let name = mailbox.name().to_string();
     let n = name.clone();
     let (state, limit) = blocking(intake, move |i| {
@@ -674,14 +683,24 @@ async fn pass<M: Mailbox>(
             return Err(e);
         }
         finish(intake, mailbox, &name, batch).await?;
-        summary.replies_written += blocking(intake, |i| i.deliver()).await?;
+        if !options.once {
+            // A long first pass answers as it goes; `--once` answers at the end.
+            let start = Instant::now();
+            summary.replies_written += blocking(intake, |i| i.deliver()).await?;
+            replying += start.elapsed();
+        }
         next = prefetched.transpose()?;
     }
     let n = name.clone();
     blocking(intake, move |i| i.store.record_poll(&n, None)).await?;
+    summary.taking += started.elapsed() - replying;
+    let start = Instant::now();
     summary.replies_written += blocking(intake, |i| i.deliver()).await?;
+    summary.replying += replying + start.elapsed();
     if took_any || !intake_report_exists(intake).await? {
+        let start = Instant::now();
         blocking(intake, |i| i.write_report()).await?;
+        summary.reporting += start.elapsed();
     }
     Ok(())
 }

@@ -86,7 +86,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         Some(s) if !args.once => (None, Some(tokio::spawn(s.run(wake, poll, rx.clone())))),
         other => (other, None),
     };
-    let summary = match source {
+    let mut summary = match source {
         Source::Maildir(m) => daemon::run(intake.clone(), m, options, rx).await?,
         Source::Imap(m) => daemon::run(intake.clone(), *m, options, rx).await?,
     };
@@ -95,9 +95,13 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         delivery = task.await.context("the sender task failed")??;
     }
     if let Some(s) = sender {
+        let start = std::time::Instant::now();
         delivery = s.deliver_due(None).await?;
+        summary.replying += start.elapsed();
         // The report written by the pass predates the delivery: write it again.
+        let start = std::time::Instant::now();
         daemon::blocking(&intake, |i| i.write_report()).await?;
+        summary.reporting += start.elapsed();
     }
     let totals = daemon::blocking(&intake, |i| crate::store::query::totals(i.store.conn())).await?;
     let unanswered =
@@ -169,6 +173,12 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         );
     }
     println!("Report: {}", report_dir.join("doi-chieu.xlsx").display());
+    println!(
+        "Time: taking mail {:.3} s, replies {:.3} s, report {:.3} s",
+        summary.taking.as_secs_f64(),
+        summary.replying.as_secs_f64(),
+        summary.reporting.as_secs_f64()
+    );
     if summary.failed > 0 {
         bail!("{} mails could not be taken; see the log", summary.failed);
     }
