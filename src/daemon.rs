@@ -186,7 +186,10 @@ impl Recorder<'_> {
             tracing::info!(mail = %raw.source_key, known_as = first, "mail listed again (new UIDVALIDITY) recognised as taken before");
             return Ok(None);
         }
+        // After `find_taken` by Message-ID, `find_copy` would ask the same again.
+        let asked = matches!(how, How::UnlessKnown) && !message_id.is_empty();
         if !matches!(how, How::Replay { .. })
+            && !asked
             && let Some(first) = self.store.find_copy(message_id, &sha)?
         {
             let mut outcome = duplicate_outcome();

@@ -35,7 +35,12 @@ const MIGRATIONS: &[&str] = &[
 /// The database and the raw mail store.
 pub struct Store {
     conn: Connection,
+    /// The rows of versions read lately, by version id (a version's rows never change).
+    versions: std::cell::RefCell<HashMap<i64, Vec<(i64, ValidRow)>>>,
 }
+
+/// How many versions' rows [`Store::current_rows`] keeps at most.
+const VERSIONS_CACHED: usize = 256;
 
 /// What the daemon knows of a mail besides its outcome.
 #[derive(Debug, Clone)]
@@ -113,7 +118,10 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            versions: Default::default(),
+        })
     }
 
     /// Keeps a mail's raw bytes under their SHA-256, in their own transaction, before anything
@@ -151,23 +159,28 @@ impl Store {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .context("cannot begin a transaction")?;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
-            Ok(Err(e)) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        if !matches!(result, Ok(Ok(_))) {
+            self.rollback();
+        }
+        match result {
+            Ok(Err(e)) => Err(e),
             Ok(Ok(out)) => match self.conn.execute_batch("COMMIT") {
                 Ok(()) => Ok(out),
                 Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.rollback();
                     Err(anyhow::Error::new(e).context("cannot commit the batch"))
                 }
             },
-            Err(panic) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                std::panic::resume_unwind(panic)
-            }
+            Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+
+    /// Undoes the open transaction. Ids it used may be given again, so versions read in it are
+    /// forgotten.
+    fn rollback(&mut self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+        self.versions.get_mut().clear();
     }
 
     /// The raw bytes kept under this hash.
@@ -328,7 +341,16 @@ impl Store {
         let Some(version) = version else {
             return Ok(None);
         };
-        Ok(Some(query::version_rows(&self.conn, version)?))
+        if let Some(rows) = self.versions.borrow().get(&version) {
+            return Ok(Some(rows.clone()));
+        }
+        let rows = query::version_rows(&self.conn, version)?;
+        let mut cache = self.versions.borrow_mut();
+        if cache.len() >= VERSIONS_CACHED {
+            cache.clear();
+        }
+        cache.insert(version, rows.clone());
+        Ok(Some(rows))
     }
 
     /// Records one mail and everything that follows from it, in one transaction. Returns the
@@ -346,6 +368,22 @@ impl Store {
     /// [`Store::record`], given the rows (with their ids) of the unit's current version when
     /// the caller read them already ([`Store::current_rows`], in the same transaction).
     pub fn record_with(
+        &mut self,
+        mail: &MailRecord,
+        outcome: &Outcome,
+        duplicate_of: Option<i64>,
+        reply: Option<&OutgoingReply>,
+        current: Option<&[(i64, ValidRow)]>,
+    ) -> Result<i64> {
+        let result = self.record_savepoint(mail, outcome, duplicate_of, reply, current);
+        if result.is_err() {
+            // The savepoint is undone: see `Store::rollback`.
+            self.versions.get_mut().clear();
+        }
+        result
+    }
+
+    fn record_savepoint(
         &mut self,
         mail: &MailRecord,
         outcome: &Outcome,
