@@ -123,7 +123,6 @@ impl Intake {
             }
         }
     }
-
 }
 
 /// The intake's parts that record a mail: borrowed apart, so a batch can hold the store in its
@@ -215,13 +214,8 @@ impl Recorder<'_> {
                 }
             }
         };
-        let mut outcome = pipeline::decide(
-            &parsed,
-            reading,
-            raw.received_at,
-            &self.config,
-            &previous,
-        );
+        let mut outcome =
+            pipeline::decide(&parsed, reading, raw.received_at, &self.config, &previous);
         if let How::Oversized { size } = how {
             // Only the header was read: the sender's trust decides whether to answer, the
             // content is left to staff.
@@ -715,9 +709,9 @@ fn batches(mails: Vec<MailRef>, size: usize, limit: u64) -> Vec<Vec<MailRef>> {
     let mut bytes = 0u64;
     for m in mails {
         let whole = m.size <= limit;
-        let fits = out.last().is_some_and(|b| {
-            b.len() < size && !(whole && !b.is_empty() && bytes + m.size > limit)
-        });
+        let fits = out
+            .last()
+            .is_some_and(|b| b.len() < size && !(whole && !b.is_empty() && bytes + m.size > limit));
         if !fits {
             out.push(Vec::new());
             bytes = 0;

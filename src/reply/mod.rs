@@ -122,11 +122,7 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
         }
         ReplyKind::Held => ("Đang kiểm tra", body::held(outcome, answered, config)),
     };
-    let Envelope {
-        to,
-        cc,
-        message_id,
-    } = envelope(outcome, answered, config)?;
+    let Envelope { to, cc, message_id } = envelope(outcome, answered, config)?;
     let subject = if answered.mail.subject.is_empty() {
         format!("Re: [{tag}]")
     } else {

@@ -404,25 +404,25 @@ impl Store {
              ?18, ?19)",
         )?
         .execute(params![
-                mail.mailbox,
-                mail.source_key,
-                mail.sha256,
-                mail.size as i64,
-                p.message_id.as_deref().unwrap_or(""),
-                mail.received_at.to_rfc3339(),
-                p.from.as_deref().unwrap_or(""),
-                p.from_name.as_deref().unwrap_or(""),
-                p.subject,
-                outcome.unit.as_ref().map(|u| u.code.as_str()),
-                serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
-                outcome.kind.code(),
-                outcome.reply.code(),
-                outcome.late,
-                outcome.supplement,
-                outcome.note,
-                serde_json::to_string(&outcome.files)?,
-                duplicate_of,
-                now,
+            mail.mailbox,
+            mail.source_key,
+            mail.sha256,
+            mail.size as i64,
+            p.message_id.as_deref().unwrap_or(""),
+            mail.received_at.to_rfc3339(),
+            p.from.as_deref().unwrap_or(""),
+            p.from_name.as_deref().unwrap_or(""),
+            p.subject,
+            outcome.unit.as_ref().map(|u| u.code.as_str()),
+            serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
+            outcome.kind.code(),
+            outcome.reply.code(),
+            outcome.late,
+            outcome.supplement,
+            outcome.note,
+            serde_json::to_string(&outcome.files)?,
+            duplicate_of,
+            now,
         ])?;
         let mail_id = tx.last_insert_rowid();
         if let Some(old) = mail.supersedes {
@@ -472,7 +472,13 @@ impl Store {
                 "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![unit.code, mail_id, v.code, v.rows.len() as i64, now])?;
+            .execute(params![
+                unit.code,
+                mail_id,
+                v.code,
+                v.rows.len() as i64,
+                now
+            ])?;
             let version_id = tx.last_insert_rowid();
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
@@ -583,15 +589,15 @@ fn insert_reply(
          status, last_error, draft) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-            mail_id,
-            reply.message_id,
-            reply.kind,
-            serde_json::to_string(&reply.recipients)?,
-            reply.bytes,
-            Utc::now().to_rfc3339(),
-            status.code(),
-            reply.held,
-            reply.draft,
+        mail_id,
+        reply.message_id,
+        reply.kind,
+        serde_json::to_string(&reply.recipients)?,
+        reply.bytes,
+        Utc::now().to_rfc3339(),
+        status.code(),
+        reply.held,
+        reply.draft,
     ])?;
     let outbox_id = tx.last_insert_rowid();
     // Only replies that count towards the rate limit (a held reply does not).
