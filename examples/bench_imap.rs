@@ -168,7 +168,10 @@ fn bench(n: usize) {
         .arg("--config")
         .arg(&config_path)
         .args(["run", "--once"])
-        .env("CTS_INTAKE_LOG", "warn")
+        .env(
+            "CTS_INTAKE_LOG",
+            std::env::var("CTS_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the release binary runs (scripts/bench-imap builds it)");
@@ -258,6 +261,11 @@ fn write_config(dir: &Path, d: &mailstack::Dovecot) -> PathBuf {
         d.imaps_port,
         d.ca_file()
     );
+    // CTS_BENCH_BATCH=N: the IMAP batch size (else the configuration's default).
+    let imap = match std::env::var("CTS_BENCH_BATCH") {
+        Ok(n) => format!("{imap}batch-size = {n}\n"),
+        Err(_) => imap,
+    };
     let path = dir.join("config.toml");
     std::fs::write(&path, text + &imap).unwrap();
     path

@@ -637,13 +637,24 @@ async fn pass<M: Mailbox>(
             break;
         }
         let n = name.clone();
-        let record = blocking(intake, move |i| Ok(i.record_batch(&n, prepared)));
+        let record = blocking(intake, move |i| {
+            let start = Instant::now();
+            Ok((i.record_batch(&n, prepared), start.elapsed()))
+        });
         let mut prefetched = None;
         let results = match batches.get(index + 1) {
             Some(following) if !*shutdown.borrow() => {
                 let fetch_and_read = async {
+                    let start = Instant::now();
                     let fetched = fetch_batch(mailbox, following, &wanted, summary).await?;
-                    read(fetched).await
+                    let fetching = start.elapsed();
+                    let read = read(fetched).await;
+                    tracing::debug!(
+                        fetch_ms = fetching.as_millis() as u64,
+                        read_ms = (start.elapsed() - fetching).as_millis() as u64,
+                        "next batch fetched and read"
+                    );
+                    read
                 };
                 let (results, fetched) = tokio::join!(record, fetch_and_read);
                 // A failed fetch is reported after this batch is finished.
@@ -652,6 +663,7 @@ async fn pass<M: Mailbox>(
             }
             _ => record.await?,
         };
+        let (results, recording) = results;
         // The mails of the batch whose results are committed (now, or before a crash): all of
         // them up to the first that failed.
         let mut failed_at = None;
@@ -679,7 +691,14 @@ async fn pass<M: Mailbox>(
             finish(intake, mailbox, &name, &batch[..at]).await?;
             return Err(e);
         }
+        let start = Instant::now();
         finish(intake, mailbox, &name, batch).await?;
+        tracing::debug!(
+            mails = keys.len(),
+            record_ms = recording.as_millis() as u64,
+            finish_ms = start.elapsed().as_millis() as u64,
+            "batch recorded and finished"
+        );
         if !options.once {
             // A long first pass answers as it goes; `--once` answers at the end.
             let start = Instant::now();

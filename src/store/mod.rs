@@ -117,6 +117,14 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // One query plan per statement, whatever the values bound: without this, SQLite (built
+        // with STAT4) prepares a cached statement again each time a value compared with an
+        // indexed column changes, which was a tenth of the intake's work.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
         Ok(Store {
             conn,
