@@ -215,7 +215,7 @@ impl Recorder<'_> {
             }
         };
         let mut outcome =
-            pipeline::decide(&parsed, reading, raw.received_at, &self.config, &previous);
+            pipeline::decide(&parsed, reading, raw.received_at, self.config, &previous);
         if let How::Oversized { size } = how {
             // Only the header was read: the sender's trust decides whether to answer, the
             // content is left to staff.
@@ -615,7 +615,7 @@ async fn pass<M: Mailbox>(
         let (config, registry) = (config.clone(), registry.clone());
         async move {
             tokio::task::spawn_blocking(move || {
-                let (keys, items): (Vec<(usize, String)>, Vec<(RawMail, How)>) = fetched
+                let (keys, items): (Vec<BatchKey>, Vec<(RawMail, How)>) = fetched
                     .into_iter()
                     .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
                     .unzip();
@@ -742,6 +742,9 @@ fn batches(mails: Vec<MailRef>, size: usize, limit: u64) -> Vec<Vec<MailRef>> {
     }
     out
 }
+
+/// A fetched mail's place in its batch, and its key.
+type BatchKey = (usize, String);
 
 /// Which listed mails a pass takes, and how.
 struct Wanted<'a> {
