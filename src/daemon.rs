@@ -389,6 +389,9 @@ pub struct RunSummary {
     pub replying: Duration,
     /// Time spent writing the report.
     pub reporting: Duration,
+    /// The process's peak resident memory when it last finished taking mail, before the
+    /// replies and the report (KiB; Linux only).
+    pub taking_peak_kib: Option<u64>,
 }
 
 impl RunSummary {
@@ -710,6 +713,7 @@ async fn pass<M: Mailbox>(
     let n = name.clone();
     blocking(intake, move |i| i.store.record_poll(&n, None)).await?;
     summary.taking += started.elapsed() - replying;
+    summary.taking_peak_kib = peak_memory_kib();
     let start = Instant::now();
     summary.replies_written += blocking(intake, |i| i.deliver()).await?;
     summary.replying += replying + start.elapsed();
@@ -719,6 +723,19 @@ async fn pass<M: Mailbox>(
         summary.reporting += start.elapsed();
     }
     Ok(())
+}
+
+/// The process's peak resident memory so far (VmHWM, KiB), where /proc tells it.
+pub fn peak_memory_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Splits a listing into batches: mails in order, fetched together up to `size` mails and

@@ -363,32 +363,35 @@ impl Imap {
         };
         let mut mails = Vec::new();
         if mb.exists > 0 {
-            let fetches: Vec<_> = timeout(limit, async {
-                s.uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE INTERNALDATE)")
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
+            // Each response is turned into a MailRef as it arrives: a response holds on to the
+            // read buffer it came in, so collecting them first kept memory for the whole
+            // mailbox (about 10 KiB a mail).
+            timeout(limit, async {
+                let mut stream = s
+                    .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE INTERNALDATE)")
+                    .await?;
+                while let Some(f) = stream.try_next().await? {
+                    // `n:*` names the highest UID even when it is below n (RFC 3501).
+                    let Some(uid) = f.uid.filter(|u| *u >= from) else {
+                        continue;
+                    };
+                    mails.push(MailRef {
+                        source_key: format!("{validity}:{uid}"),
+                        received_at: f
+                            .internal_date()
+                            .map(|d| d.with_timezone(&Utc))
+                            .unwrap_or_else(Utc::now),
+                        size: f.size.map(u64::from).unwrap_or(0),
+                        cursor: Some(Cursor {
+                            uid_validity: validity,
+                            uid,
+                        }),
+                    });
+                }
+                Ok::<_, async_imap::error::Error>(())
             })
             .await
             .context("UID FETCH timed out")??;
-            for f in fetches {
-                // `n:*` names the highest UID even when it is below n (RFC 3501).
-                let Some(uid) = f.uid.filter(|u| *u >= from) else {
-                    continue;
-                };
-                mails.push(MailRef {
-                    source_key: format!("{validity}:{uid}"),
-                    received_at: f
-                        .internal_date()
-                        .map(|d| d.with_timezone(&Utc))
-                        .unwrap_or_else(Utc::now),
-                    size: f.size.map(u64::from).unwrap_or(0),
-                    cursor: Some(Cursor {
-                        uid_validity: validity,
-                        uid,
-                    }),
-                });
-            }
             drain(s);
         }
         mails.sort_by_key(|m| m.cursor.map(|c| c.uid));
