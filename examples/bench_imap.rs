@@ -176,12 +176,12 @@ fn bench(n: usize) {
         }
         _ => std::process::Command::new(binary()),
     };
-    // Reaped below by wait4, which also gives its peak memory.
-    #[allow(clippy::zombie_processes)]
     // SAFETY: the hook does nothing; it only makes std fork instead of vfork.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut command, || Ok(()));
     }
+    // Reaped below by wait4, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let mut child = command
         .arg("--config")
         .arg(&config_path)
