@@ -383,127 +383,118 @@ impl Store {
         reply: Option<&OutgoingReply>,
         current: Option<&[(i64, ValidRow)]>,
     ) -> Result<i64> {
-        let result = self.record_savepoint(mail, outcome, duplicate_of, reply, current);
+        // A savepoint: its own transaction, or a part of the batch's (see `Store::batch`) that
+        // an error undoes alone.
+        let result = (|| -> Result<i64> {
+            let now = Utc::now().to_rfc3339();
+            let tx = self.conn.savepoint()?;
+            let p = mail.parsed;
+            tx.prepare_cached(
+                "INSERT INTO mails (mailbox, source_key, sha256, size, message_id, received_at, \
+                 from_addr, from_name, subject, unit_code, trust, outcome, reply_kind, late, \
+                 supplement, note, files, duplicate_of, processed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                 ?18, ?19)",
+            )?
+            .execute(params![
+                mail.mailbox,
+                mail.source_key,
+                mail.sha256,
+                mail.size as i64,
+                p.message_id.as_deref().unwrap_or(""),
+                mail.received_at.to_rfc3339(),
+                p.from.as_deref().unwrap_or(""),
+                p.from_name.as_deref().unwrap_or(""),
+                p.subject,
+                outcome.unit.as_ref().map(|u| u.code.as_str()),
+                serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
+                outcome.kind.code(),
+                outcome.reply.code(),
+                outcome.late,
+                outcome.supplement,
+                outcome.note,
+                serde_json::to_string(&outcome.files)?,
+                duplicate_of,
+                now,
+            ])?;
+            let mail_id = tx.last_insert_rowid();
+            if let Some(old) = mail.supersedes {
+                tx.execute(
+                    "UPDATE mails SET superseded_by = ?2 WHERE id = ?1",
+                    params![old, mail_id],
+                )?;
+            }
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO problems (mail_id, file, sheet, row, column_header, field, value, \
+                     severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for pr in &outcome.problems {
+                    stmt.execute(params![
+                        mail_id,
+                        pr.file,
+                        pr.sheet,
+                        pr.row,
+                        pr.column,
+                        pr.field,
+                        pr.value,
+                        pr.severity.code(),
+                        pr.message
+                    ])?;
+                }
+            }
+            let unit_code = outcome.unit.as_ref().map(|u| u.code.as_str());
+            let mut new_ids: HashMap<(String, RequestType), i64> = HashMap::new();
+            for r in &outcome.rows {
+                let id = insert_row(&tx, mail_id, unit_code, r)?;
+                new_ids.insert((r.person_key(), r.request_type), id);
+            }
+            if let (OutcomeKind::Accepted, Some(v), Some(unit)) =
+                (outcome.kind, &outcome.version, &outcome.unit)
+            {
+                // Rows carried over from the previous version (a supplement) keep their ids.
+                let key_of = |(id, r): &(i64, ValidRow)| ((r.person_key(), r.request_type), *id);
+                let previous: HashMap<(String, RequestType), i64> = match current {
+                    Some(rows) => rows.iter().map(key_of).collect(),
+                    None => match current_version(&tx, &unit.code)? {
+                        Some(pv) => query::version_rows(&tx, pv)?.iter().map(key_of).collect(),
+                        None => HashMap::new(),
+                    },
+                };
+                tx.prepare_cached(
+                    "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    unit.code,
+                    mail_id,
+                    v.code,
+                    v.rows.len() as i64,
+                    now
+                ])?;
+                let version_id = tx.last_insert_rowid();
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
+                )?;
+                for r in &v.rows {
+                    let key = (r.person_key(), r.request_type);
+                    let id = new_ids.get(&key).or_else(|| previous.get(&key));
+                    if let Some(id) = id {
+                        stmt.execute(params![version_id, id])?;
+                    }
+                }
+            }
+            if let Some(reply) = reply {
+                insert_reply(&tx, mail_id, reply, mail.received_at)?;
+            }
+            tx.commit()?;
+            Ok(mail_id)
+        })();
         if result.is_err() {
             // The savepoint is undone: see `Store::rollback`.
             self.versions.get_mut().clear();
         }
         result
-    }
-
-    fn record_savepoint(
-        &mut self,
-        mail: &MailRecord,
-        outcome: &Outcome,
-        duplicate_of: Option<i64>,
-        reply: Option<&OutgoingReply>,
-        current: Option<&[(i64, ValidRow)]>,
-    ) -> Result<i64> {
-        let now = Utc::now().to_rfc3339();
-        // A savepoint: its own transaction, or a part of the batch's (see `Store::batch`) that
-        // an error undoes alone.
-        let tx = self.conn.savepoint()?;
-        let p = mail.parsed;
-        tx.prepare_cached(
-            "INSERT INTO mails (mailbox, source_key, sha256, size, message_id, received_at, \
-             from_addr, from_name, subject, unit_code, trust, outcome, reply_kind, late, \
-             supplement, note, files, duplicate_of, processed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-             ?18, ?19)",
-        )?
-        .execute(params![
-            mail.mailbox,
-            mail.source_key,
-            mail.sha256,
-            mail.size as i64,
-            p.message_id.as_deref().unwrap_or(""),
-            mail.received_at.to_rfc3339(),
-            p.from.as_deref().unwrap_or(""),
-            p.from_name.as_deref().unwrap_or(""),
-            p.subject,
-            outcome.unit.as_ref().map(|u| u.code.as_str()),
-            serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
-            outcome.kind.code(),
-            outcome.reply.code(),
-            outcome.late,
-            outcome.supplement,
-            outcome.note,
-            serde_json::to_string(&outcome.files)?,
-            duplicate_of,
-            now,
-        ])?;
-        let mail_id = tx.last_insert_rowid();
-        if let Some(old) = mail.supersedes {
-            tx.execute(
-                "UPDATE mails SET superseded_by = ?2 WHERE id = ?1",
-                params![old, mail_id],
-            )?;
-        }
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO problems (mail_id, file, sheet, row, column_header, field, value, \
-                 severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for pr in &outcome.problems {
-                stmt.execute(params![
-                    mail_id,
-                    pr.file,
-                    pr.sheet,
-                    pr.row,
-                    pr.column,
-                    pr.field,
-                    pr.value,
-                    pr.severity.code(),
-                    pr.message
-                ])?;
-            }
-        }
-        let unit_code = outcome.unit.as_ref().map(|u| u.code.as_str());
-        let mut new_ids: HashMap<(String, RequestType), i64> = HashMap::new();
-        for r in &outcome.rows {
-            let id = insert_row(&tx, mail_id, unit_code, r)?;
-            new_ids.insert((r.person_key(), r.request_type), id);
-        }
-        if let (OutcomeKind::Accepted, Some(v), Some(unit)) =
-            (outcome.kind, &outcome.version, &outcome.unit)
-        {
-            // Rows carried over from the previous version (a supplement) keep their ids.
-            let key_of = |(id, r): &(i64, ValidRow)| ((r.person_key(), r.request_type), *id);
-            let previous: HashMap<(String, RequestType), i64> = match current {
-                Some(rows) => rows.iter().map(key_of).collect(),
-                None => match current_version(&tx, &unit.code)? {
-                    Some(pv) => query::version_rows(&tx, pv)?.iter().map(key_of).collect(),
-                    None => HashMap::new(),
-                },
-            };
-            tx.prepare_cached(
-                "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                unit.code,
-                mail_id,
-                v.code,
-                v.rows.len() as i64,
-                now
-            ])?;
-            let version_id = tx.last_insert_rowid();
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
-            )?;
-            for r in &v.rows {
-                let key = (r.person_key(), r.request_type);
-                let id = new_ids.get(&key).or_else(|| previous.get(&key));
-                if let Some(id) = id {
-                    stmt.execute(params![version_id, id])?;
-                }
-            }
-        }
-        if let Some(reply) = reply {
-            insert_reply(&tx, mail_id, reply, mail.received_at)?;
-        }
-        tx.commit()?;
-        Ok(mail_id)
     }
 
     /// Puts the reply to mail `mail_id` (received at `received_at`) into the outbox: with the
