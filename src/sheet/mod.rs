@@ -339,36 +339,42 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
 /// with no Unicode Vietnamese at all, by the sheet's leaning (a header "Soá CCCD" above digits).
 fn decode_legacy(sheet: &mut Sheet) {
     use crate::legacy::{Votes, decode_cell};
-    let texts = |rows: &[Vec<Cell>], col: Option<usize>| -> Votes {
-        Votes::count(
-            rows.iter()
-                .flat_map(|r| match col {
-                    Some(j) => r.get(j..=j).unwrap_or(&[]),
-                    None => r.as_slice(),
-                })
-                .filter_map(|c| match c {
-                    Cell::Text(t) if !t.is_ascii() => Some(t.as_str()),
-                    _ => None,
-                }),
-        )
-    };
-    let whole = texts(&sheet.rows, None);
+    // Each cell's vote is counted once: a column's leaning is the sum of its cells', the
+    // sheet's the sum of its columns'. ASCII text has no vote and is never decoded.
+    let width = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut columns = vec![Votes::default(); width];
+    for row in &sheet.rows {
+        for (c, votes) in row.iter().zip(columns.iter_mut()) {
+            if let Cell::Text(t) = c
+                && !t.is_ascii()
+            {
+                add_votes(votes, Votes::count(std::iter::once(t.as_str())));
+            }
+        }
+    }
+    let whole = columns.iter().fold(Votes::default(), |mut sum, v| {
+        add_votes(&mut sum, *v);
+        sum
+    });
     if whole == Votes::default() {
         return;
     }
-    let sheet_fallback = if whole.unicode == 0 {
-        whole.decision()
-    } else {
-        None
-    };
-    let width = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
-    for j in 0..width {
-        let fallback = texts(&sheet.rows, Some(j)).decision().or(sheet_fallback);
-        for row in &mut sheet.rows {
-            if let Some(Cell::Text(t)) = row.get_mut(j)
-                && let Some(d) = decode_cell(t, fallback)
-            {
-                *t = d;
+    // No cell that shows a legacy encoding: no leaning is legacy either, so no cell changes.
+    if whole.tcvn3 > 0 || whole.vni > 0 {
+        let sheet_fallback = if whole.unicode == 0 {
+            whole.decision()
+        } else {
+            None
+        };
+        for (j, votes) in columns.iter().enumerate() {
+            let fallback = votes.decision().or(sheet_fallback);
+            for row in &mut sheet.rows {
+                if let Some(Cell::Text(t)) = row.get_mut(j)
+                    && !t.is_ascii()
+                    && let Some(d) = decode_cell(t, fallback)
+                {
+                    *t = d;
+                }
             }
         }
     }
@@ -376,6 +382,13 @@ fn decode_legacy(sheet: &mut Sheet) {
     if let Some(d) = decode_cell(&sheet.name, None) {
         sheet.name = d;
     }
+}
+
+/// Adds one count of votes to another.
+fn add_votes(sum: &mut crate::legacy::Votes, v: crate::legacy::Votes) {
+    sum.tcvn3 += v.tcvn3;
+    sum.vni += v.vni;
+    sum.unicode += v.unicode;
 }
 
 fn read_calamine<'a, R>(bytes: &'a [u8]) -> Result<Vec<Sheet>, ReadError>
