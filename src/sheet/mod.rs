@@ -17,7 +17,7 @@ mod ooxml;
 
 use std::io::Cursor;
 
-use calamine::{Data, Reader, SheetVisible, Xls, Xlsb, open_workbook_from_rs};
+use calamine::{Data, Range, Reader, SheetVisible, Xls, Xlsb, open_workbook_from_rs};
 use chrono::NaiveDate;
 
 /// A cell as the workbook typed it, before any field rule.
@@ -406,29 +406,42 @@ where
     R: Reader<RS>,
     R::Error: std::fmt::Display,
 {
-    let meta: Vec<(String, bool)> = wb
-        .sheets_metadata()
-        .iter()
-        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
-        .collect();
+    let meta = sheet_names(wb);
     let mut sheets = Vec::with_capacity(meta.len());
     for (name, hidden) in meta {
         let mut range = wb.worksheet_range(&name).map_err(classify)?;
-        let (first_row, first_col) = range.start().unwrap_or((0, 0));
-        // Take the cells out of the range rather than copy their text.
-        let rows = (0..range.height())
-            .map(|i| range[i].iter_mut().map(take_cell).collect())
-            .collect();
-        sheets.push(Sheet {
-            name,
-            rows,
-            first_row,
-            first_col,
-            hidden,
-            ..Default::default()
-        });
+        sheets.push(sheet_of(name, hidden, &mut range));
     }
     Ok(sheets)
+}
+
+/// The names of a workbook's sheets, and whether each is hidden.
+fn sheet_names<R, RS>(wb: &R) -> Vec<(String, bool)>
+where
+    RS: std::io::Read + std::io::Seek,
+    R: Reader<RS>,
+{
+    wb.sheets_metadata()
+        .iter()
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
+        .collect()
+}
+
+/// A sheet made of a range of calamine's cells.
+fn sheet_of(name: String, hidden: bool, range: &mut Range<Data>) -> Sheet {
+    let (first_row, first_col) = range.start().unwrap_or((0, 0));
+    // Take the cells out of the range rather than copy their text.
+    let rows = (0..range.height())
+        .map(|i| range[i].iter_mut().map(take_cell).collect())
+        .collect();
+    Sheet {
+        name,
+        rows,
+        first_row,
+        first_col,
+        hidden,
+        ..Default::default()
+    }
 }
 
 fn classify<E: std::fmt::Display>(e: E) -> ReadError {
