@@ -44,6 +44,10 @@ fn is_clean(text: &str) -> bool {
         }
         return !space || text.is_empty();
     }
+    // Vietnamese text is ASCII, Latin-1 and a few other letters below U+0300, and the precomposed
+    // letters of U+1E00..U+1EFF: all starters that NFC keeps as they are (a test checks each),
+    // so such text needs no look-up in the normalisation tables.
+    let mut plain = true;
     for c in text.chars() {
         match c {
             ' ' if space => return false,
@@ -51,10 +55,19 @@ fn is_clean(text: &str) -> bool {
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}'
             | '\u{2060}' => return false,
             c if c.is_whitespace() || c.is_control() => return false,
-            _ => space = false,
+            c => {
+                space = false;
+                plain &= is_plain_letter(c);
+            }
         }
     }
-    !space && is_nfc_quick(text.chars()) == IsNormalized::Yes
+    !space && (plain || is_nfc_quick(text.chars()) == IsNormalized::Yes)
+}
+
+/// A character below U+0300 or in U+1E00..U+1EFF (Latin Extended Additional, where the
+/// precomposed Vietnamese letters are).
+fn is_plain_letter(c: char) -> bool {
+    c < '\u{300}' || ('\u{1E00}'..='\u{1EFF}').contains(&c)
 }
 
 fn clean_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
@@ -115,12 +128,17 @@ pub fn name_key(name: &str) -> String {
 /// Title-cases nothing and re-cases nothing: names are stored as written. This only says whether a
 /// name has at least two words made of letters (Vietnamese letters included).
 pub fn is_plausible_name(name: &str) -> bool {
-    let words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
-    words.len() >= 2
-        && words.iter().all(|w| {
-            w.chars()
-                .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
-        })
+    let mut words = 0;
+    for w in name.split(' ').filter(|w| !w.is_empty()) {
+        if !w
+            .chars()
+            .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+        {
+            return false;
+        }
+        words += 1;
+    }
+    words >= 2
 }
 
 /// A date as Vietnamese staff and schools write it: `dd/mm/yyyy`; "" when there is none.
@@ -200,6 +218,18 @@ mod tests {
                 !matches!(c, Cow::Borrowed(_)) || reference(&t) == t,
                 "{t:?}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_letters_are_starters_nfc_keeps() {
+        use unicode_normalization::char::canonical_combining_class;
+        for c in (0..=0x1EFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_plain_letter(c))
+        {
+            assert_eq!(canonical_combining_class(c), 0, "{c:?}");
+            assert_eq!(is_nfc_quick(std::iter::once(c)), IsNormalized::Yes, "{c:?}");
         }
     }
 
