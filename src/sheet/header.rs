@@ -402,17 +402,12 @@ fn is_footer(row: &[Cell]) -> bool {
     if count == 0 || count > 3 {
         return false;
     }
-    let filled: Vec<String> = row
-        .iter()
-        .filter(|c| !c.is_empty())
-        .map(|c| fold(&c.display()))
-        .collect();
-    filled.len() <= 3
-        && filled.iter().any(|t| {
-            MARKS
-                .iter()
-                .any(|m| t.starts_with(m) || t.contains(&format!("({m}")))
+    row.iter().filter(|c| !c.is_empty()).any(|c| {
+        let t = fold(&c.display());
+        MARKS.iter().any(|m| {
+            t.starts_with(m) || t.match_indices('(').any(|(i, _)| t[i + 1..].starts_with(m))
         })
+    })
 }
 
 /// The "(1) (2) (3)" or "1 2 3" line some templates put under the header.
@@ -423,18 +418,23 @@ fn is_numbering_row(row: &[Cell]) -> bool {
         Some(Cell::Text(t)) if matches!(t.trim(), "1" | "(1)") => {}
         _ => return false,
     }
-    let filled: Vec<String> = row
-        .iter()
-        .filter(|c| !c.is_empty())
-        .map(|c| c.display().trim().trim_matches(['(', ')']).to_string())
-        .collect();
-    if filled.len() < 3 {
-        return false;
+    // Every filled cell must be the next number, and there must be three at least. Each cell is
+    // looked at only while the numbers hold (this row is often the first row of the list).
+    let mut n = 0;
+    for c in row.iter().filter(|c| !c.is_empty()) {
+        n += 1;
+        let is_n = |t: &str| t.trim().trim_matches(['(', ')']).parse::<usize>().ok() == Some(n);
+        let numbered = match c {
+            Cell::Text(t) => is_n(t),
+            // Shown as dd/mm/yyyy: never a number.
+            Cell::Date(_) => false,
+            other => is_n(&other.display()),
+        };
+        if !numbered {
+            return false;
+        }
     }
-    filled
-        .iter()
-        .enumerate()
-        .all(|(i, t)| t.parse::<usize>().ok() == Some(i + 1))
+    n >= 3
 }
 
 #[cfg(test)]
