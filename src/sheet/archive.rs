@@ -37,12 +37,11 @@ pub(super) fn kind(bytes: &[u8]) -> Kind {
             return Kind::Document(Document::Other);
         }
     }
-    let names: Vec<String> = zip
-        .file_names()
-        .filter_map(Result::ok)
-        .map(|n| n.to_string())
-        .collect();
-    let has = |p: &str| names.iter().any(|n| n.eq_ignore_ascii_case(p));
+    let has = |p: &str| {
+        zip.file_names()
+            .filter_map(Result::ok)
+            .any(|n| n.eq_ignore_ascii_case(p))
+    };
     if has("xl/workbook.bin") {
         Kind::Sheet(Format::Xlsb)
     } else if has("xl/workbook.xml") {
