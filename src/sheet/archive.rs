@@ -17,12 +17,20 @@ pub const MAX_ENTRY_BYTES: u64 = 32 * 1024 * 1024;
 /// Highest compression ratio accepted for a file over 1 MiB (spreadsheets compress about 10:1).
 pub const MAX_RATIO: u64 = 200;
 
-/// What a zip is: a workbook in zip clothing (xlsx, ods...), a document, or an archive.
-pub(super) fn kind(bytes: &[u8]) -> Kind {
+/// A zip read from memory.
+pub(super) type Zip<'a> = ZipArchive<Cursor<&'a [u8]>>;
+
+/// What a zip is: a workbook in zip clothing (xlsx, ods...), a document, or an archive; and the
+/// zip itself, when it could be opened.
+pub(super) fn open(bytes: &[u8]) -> (Kind, Option<Zip<'_>>) {
     let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
         // Let the workbook reader say what is wrong with it.
-        return Kind::Sheet(Format::Xlsx);
+        return (Kind::Sheet(Format::Xlsx), None);
     };
+    (kind(&mut zip), Some(zip))
+}
+
+fn kind(zip: &mut Zip) -> Kind {
     if let Ok(mut f) = zip.by_name("mimetype") {
         let mut m = String::new();
         let _ = f.by_ref().take(200).read_to_string(&mut m);

@@ -189,6 +189,21 @@ fn extension(filename: &str) -> String {
 }
 
 fn kind(filename: &str, bytes: &[u8]) -> Option<Kind> {
+    kind_and_zip(filename, bytes).0
+}
+
+/// What the bytes are, and the zip opened to tell it when they are one, so that reading the
+/// workbook need not parse its directory once more.
+fn kind_and_zip<'a>(filename: &str, bytes: &'a [u8]) -> (Option<Kind>, Option<archive::Zip<'a>>) {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        let (kind, zip) = archive::open(bytes);
+        return (Some(kind), zip);
+    }
+    (kind_of_other(filename, bytes), None)
+}
+
+/// What bytes that are not a zip are.
+fn kind_of_other(filename: &str, bytes: &[u8]) -> Option<Kind> {
     let ext = extension(filename);
     if bytes.starts_with(&OLE_MAGIC[..4]) {
         // A compound file: an xls, an encrypted xlsx, or a Word/PowerPoint 97 file. The directory
@@ -205,9 +220,6 @@ fn kind(filename: &str, bytes: &[u8]) -> Option<Kind> {
         } else {
             Kind::Sheet(Format::Xls)
         });
-    }
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        return Some(archive::kind(bytes));
     }
     if bytes.starts_with(&TNEF_MAGIC) || filename.eq_ignore_ascii_case("winmail.dat") {
         return Some(Kind::Winmail);
@@ -307,8 +319,9 @@ pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
 }
 
 fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>, ReadError> {
-    match kind(filename, bytes) {
-        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes),
+    let (kind, zip) = kind_and_zip(filename, bytes);
+    match kind {
+        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip),
         Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
         Some(Kind::Sheet(Format::Xls)) => {
             if !biff::is_sound(bytes) {
@@ -320,7 +333,7 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
         }
         Some(Kind::Sheet(Format::Ods)) => {
             let mut sheets = read_calamine::<calamine::Ods<_>>(bytes)?;
-            ooxml::mark_ods_hidden_rows(bytes, &mut sheets);
+            ooxml::mark_ods_hidden_rows(bytes, zip, &mut sheets);
             Ok(sheets)
         }
         Some(Kind::Sheet(Format::Csv)) => Ok(vec![delimited::read(filename, bytes)?]),

@@ -13,19 +13,19 @@ use quick_xml::Reader as XmlReader;
 use quick_xml::events::{BytesStart, Event};
 use zip::ZipArchive;
 
+use super::archive::Zip;
 use super::{Cell, ReadError, Sheet, classify, sheet_names, sheet_of};
 use crate::legacy;
 
 /// Most bytes of one XML part read for this (a worksheet of a 5,000-row list is about 2 MB).
 const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
 
-type Zip<'a> = ZipArchive<Cursor<&'a [u8]>>;
-
 /// Reads an xlsx/xlsm workbook: cells with calamine, then hidden rows and legacy fonts.
-pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+/// `zip` is the workbook's zip when it was opened already.
+pub(super) fn read(bytes: &[u8], zip: Option<Zip>) -> Result<Vec<Sheet>, ReadError> {
     let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
     let (mut sheets, legacy_fonts) = read_sheets(&mut wb)?;
-    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+    let Some(mut zip) = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok()) else {
         return Ok(sheets);
     };
     let parts = sheet_parts(&mut zip);
@@ -200,8 +200,9 @@ fn names_legacy_font(styles: &[u8]) -> bool {
 }
 
 /// Marks the rows an ods file hides (`table:visibility="collapse"` or `"filter"`).
-pub(super) fn mark_ods_hidden_rows(bytes: &[u8], sheets: &mut [Sheet]) {
-    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+/// `zip` is the file's zip when it was opened already.
+pub(super) fn mark_ods_hidden_rows(bytes: &[u8], zip: Option<Zip>, sheets: &mut [Sheet]) {
+    let Some(mut zip) = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok()) else {
         return;
     };
     let Some(xml) = part(&mut zip, "content.xml") else {
