@@ -118,15 +118,29 @@ fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
 }
 
 fn attr(e: &BytesStart, key: &str) -> Option<String> {
-    e.attributes().flatten().find_map(|a| {
-        if AsRef::<str>::as_ref(&a.key) != key {
-            return None;
+    let [value] = attrs(e, [key]);
+    value
+}
+
+/// The values of several attributes, read in one pass over the element's attributes: for each
+/// key, the first well-formed attribute so named, unescaped.
+fn attrs<const N: usize>(e: &BytesStart, keys: [&str; N]) -> [Option<String>; N] {
+    let mut values = [const { None }; N];
+    for a in e.attributes().flatten() {
+        let key: &str = a.key.as_ref();
+        if let Some(i) = keys.iter().position(|k| *k == key)
+            && values[i].is_none()
+        {
+            values[i] = Some(match quick_xml::escape::unescape(&a.value) {
+                Ok(v) => v.into_owned(),
+                Err(_) => a.value.to_string(),
+            });
+            if values.iter().all(Option::is_some) {
+                break;
+            }
         }
-        Some(match quick_xml::escape::unescape(&a.value) {
-            Ok(v) => v.into_owned(),
-            Err(_) => a.value.to_string(),
-        })
-    })
+    }
+    values
 }
 
 fn is(e: &BytesStart, local_name: &str) -> bool {
@@ -139,7 +153,7 @@ fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     if let Some(rels) = part(zip, "xl/_rels/workbook.xml.rels") {
         each_element(&rels, |e| {
             if is(e, "Relationship")
-                && let (Some(id), Some(target)) = (attr(e, "Id"), attr(e, "Target"))
+                && let [Some(id), Some(target)] = attrs(e, ["Id", "Target"])
             {
                 let path = match target.strip_prefix('/') {
                     Some(abs) => abs.to_string(),
@@ -153,7 +167,7 @@ fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     if let Some(wb) = part(zip, "xl/workbook.xml") {
         each_element(&wb, |e| {
             if is(e, "sheet")
-                && let (Some(name), Some(id)) = (attr(e, "name"), attr(e, "r:id"))
+                && let [Some(name), Some(id)] = attrs(e, ["name", "r:id"])
                 && let Some(path) = targets.get(&id)
             {
                 parts.insert(name, path.clone());
