@@ -50,6 +50,9 @@ fn is_clean(text: &str) -> bool {
     let mut plain = true;
     for c in text.chars() {
         match c {
+            // Most characters of Vietnamese text: plain letters, and no space, control or
+            // invisible character (a test checks each).
+            '\u{A1}'..='\u{2FF}' | '\u{1E00}'..='\u{1EFF}' | '!'..='~' => space = false,
             ' ' if space => return false,
             ' ' => space = true,
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}'
@@ -226,6 +229,18 @@ mod tests {
                 !matches!(c, Cow::Borrowed(_)) || reference(&t) == t,
                 "{t:?}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_letters_are_neither_space_control_nor_invisible() {
+        for c in (0xA1..=0x2FF)
+            .chain(0x1E00..=0x1EFF)
+            .filter_map(char::from_u32)
+        {
+            assert!(is_plain_letter(c), "{c:?}");
+            assert!(!c.is_whitespace() && !c.is_control(), "{c:?}");
+            assert_eq!(clean(&format!("a{c}")), format!("a{c}"), "{c:?}");
         }
     }
 
