@@ -143,6 +143,7 @@ fn attrs<const N: usize>(e: &BytesStart, keys: [&str; N]) -> [Option<String>; N]
     values
 }
 
+/// True when the element is named `local_name` (whatever its namespace prefix).
 fn is(e: &BytesStart, local_name: &str) -> bool {
     AsRef::<str>::as_ref(&e.local_name()) == local_name
 }
