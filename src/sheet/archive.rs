@@ -6,7 +6,7 @@ use std::io::{Cursor, Read};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-use super::{ArchiveProblem, Document, Format, Kind, ReadError, Sheet};
+use super::{ArchiveProblem, Document, Format, Kind, ReadError, Sheet, Want};
 
 /// Most files a zip of lists may hold.
 pub const MAX_ENTRIES: usize = 64;
@@ -64,7 +64,7 @@ fn kind(zip: &mut Zip) -> Kind {
 }
 
 /// Reads every list in a zip (not in zips inside it).
-pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+pub(super) fn read(bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
     let mut zip =
         ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::Corrupt(format!("zip: {e}")))?;
     if zip.len() > MAX_ENTRIES {
@@ -115,8 +115,12 @@ pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
         match super::kind(&name, &data) {
             Some(Kind::Sheet(Format::Zip)) => nested = true,
             Some(Kind::Sheet(_) | Kind::Encrypted | Kind::Winmail) => {
+                let want = Want {
+                    archives: false,
+                    ..want
+                };
                 let read =
-                    super::read_kind(&name, &data, false).map_err(|e| ReadError::InArchive {
+                    super::read_kind(&name, &data, want).map_err(|e| ReadError::InArchive {
                         entry: name.clone(),
                         error: Box::new(e),
                     })?;

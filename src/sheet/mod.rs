@@ -302,9 +302,32 @@ pub fn is_list_candidate(filename: &str, content_type: &str, bytes: &[u8]) -> bo
 
 /// Reads every sheet of an attachment (every sheet of every list in a zip).
 pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    read_with(filename, bytes, true)
+}
+
+/// [`read`], without the work of finding the rows the school hid: `hidden_rows` may be left
+/// empty. For a caller that shows every row anyway, such as the annotated copy of the file.
+pub fn read_cells(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    read_with(filename, bytes, false)
+}
+
+/// What reading looks for beyond the cells.
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    /// A zip of lists is unpacked (it is not inside a zip itself).
+    archives: bool,
+    /// The rows the school hid are marked.
+    hidden_rows: bool,
+}
+
+fn read_with(filename: &str, bytes: &[u8], hidden_rows: bool) -> Result<Vec<Sheet>, ReadError> {
+    let want = Want {
+        archives: true,
+        hidden_rows,
+    };
     // The readers are third-party code on untrusted bytes: a panic in one is a damaged file,
     // never a crashed daemon.
-    let mut sheets = std::panic::catch_unwind(|| read_kind(filename, bytes, true))
+    let mut sheets = std::panic::catch_unwind(|| read_kind(filename, bytes, want))
         .unwrap_or_else(|_| Err(ReadError::Corrupt("the reader panicked".into())))?;
     if sheets
         .iter()
@@ -318,10 +341,10 @@ pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
     Ok(sheets)
 }
 
-fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>, ReadError> {
+fn read_kind(filename: &str, bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
     let (kind, zip) = kind_and_zip(filename, bytes);
     match kind {
-        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip),
+        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip, want.hidden_rows),
         Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
         Some(Kind::Sheet(Format::Xls)) => {
             if !biff::is_sound(bytes) {
@@ -333,12 +356,14 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
         }
         Some(Kind::Sheet(Format::Ods)) => {
             let mut sheets = read_calamine::<calamine::Ods<_>>(bytes)?;
-            ooxml::mark_ods_hidden_rows(bytes, zip, &mut sheets);
+            if want.hidden_rows {
+                ooxml::mark_ods_hidden_rows(bytes, zip, &mut sheets);
+            }
             Ok(sheets)
         }
         Some(Kind::Sheet(Format::Csv)) => Ok(vec![delimited::read(filename, bytes)?]),
         Some(Kind::Sheet(Format::Markup)) => markup::read(filename, bytes),
-        Some(Kind::Sheet(Format::Zip)) if archives => archive::read(bytes),
+        Some(Kind::Sheet(Format::Zip)) if want.archives => archive::read(bytes, want),
         Some(Kind::Sheet(Format::Zip)) => Err(ReadError::Archive(ArchiveProblem::Nested)),
         Some(Kind::Encrypted) => Err(ReadError::Encrypted),
         Some(Kind::Winmail) => Err(ReadError::Winmail),
@@ -568,6 +593,42 @@ mod tests {
             role("ds.xlsx", "application/octet-stream", b"PK\x03\x04"),
             Role::List
         );
+    }
+
+    #[test]
+    fn read_cells_reads_the_cells_read_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut hidden = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.ends_with(".json") || name.ends_with(".eml") || name.ends_with(".py") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let view = |s: &Sheet| {
+                (
+                    s.name.clone(),
+                    s.rows.clone(),
+                    s.first_row,
+                    s.first_col,
+                    s.hidden,
+                    s.file.clone(),
+                )
+            };
+            match (read(&name, &bytes), read_cells(&name, &bytes)) {
+                (Ok(all), Ok(cells)) => {
+                    assert_eq!(
+                        all.iter().map(view).collect::<Vec<_>>(),
+                        cells.iter().map(view).collect::<Vec<_>>(),
+                        "{name}"
+                    );
+                    hidden += all.iter().filter(|s| !s.hidden_rows.is_empty()).count();
+                }
+                (a, b) => assert_eq!(a.err(), b.err(), "{name}"),
+            }
+        }
+        assert!(hidden >= 2, "the fixtures have hidden rows");
     }
 
     #[test]

@@ -20,20 +20,29 @@ use crate::legacy;
 /// Most bytes of one XML part read for this (a worksheet of a 5,000-row list is about 2 MB).
 const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Reads an xlsx/xlsm workbook: cells with calamine, then hidden rows and legacy fonts.
-/// `zip` is the workbook's zip when it was opened already.
-pub(super) fn read(bytes: &[u8], zip: Option<Zip>) -> Result<Vec<Sheet>, ReadError> {
+/// Reads an xlsx/xlsm workbook: cells with calamine, then hidden rows (when `hidden_rows`) and
+/// legacy fonts. `zip` is the workbook's zip when it was opened already.
+pub(super) fn read(
+    bytes: &[u8],
+    zip: Option<Zip>,
+    hidden_rows: bool,
+) -> Result<Vec<Sheet>, ReadError> {
     let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
     let (mut sheets, legacy_fonts) = read_sheets(&mut wb)?;
+    if !hidden_rows && !legacy_fonts {
+        return Ok(sheets);
+    }
     let Some(mut zip) = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok()) else {
         return Ok(sheets);
     };
-    let parts = sheet_parts(&mut zip);
-    for s in &mut sheets {
-        if let Some(path) = parts.get(&s.name)
-            && let Some(xml) = part(&mut zip, path)
-        {
-            s.hidden_rows = hidden_xlsx_rows(&xml);
+    if hidden_rows {
+        let parts = sheet_parts(&mut zip);
+        for s in &mut sheets {
+            if let Some(path) = parts.get(&s.name)
+                && let Some(xml) = part(&mut zip, path)
+            {
+                s.hidden_rows = hidden_xlsx_rows(&xml);
+            }
         }
     }
     // Only a cell style with a legacy font can have a cell decoded: without one, the styles part
