@@ -1,7 +1,8 @@
 //! How fast lists are read: a 5,000-row xlsx, the same list as xls (BIFF8), and a mixed set of
 //! 100 files (the fixture corpus, cycled). Each is read the whole way an attachment is
 //! (`pipeline::read_lists`: sniff, read, decode, find the table, validate every row). Prints rows
-//! per second (best of several runs) and the peak resident memory of each phase.
+//! per second (best of several runs) and the peak resident memory of each phase; then the
+//! workbook reading alone, and calamine alone under it.
 //!
 //! `cargo bench --bench read`. Not a test: nothing here asserts a time.
 
@@ -186,6 +187,25 @@ fn read_only(label: &str, name: &str, bytes: &[u8], runs: usize) {
     );
 }
 
+/// calamine alone opening the workbook and reading every sheet's cells: the floor under
+/// `sheet::read` (which adds hidden rows, legacy encodings and the checks on the bytes).
+fn calamine_only(label: &str, bytes: &[u8], runs: usize) {
+    use calamine::Reader;
+    let mut best = Duration::MAX;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).unwrap();
+        for name in wb.sheet_names() {
+            std::hint::black_box(wb.worksheet_range(&name).unwrap());
+        }
+        best = best.min(start.elapsed());
+    }
+    println!(
+        "{label:<28} calamine only    {ms:>8.1} ms",
+        ms = best.as_secs_f64() * 1000.0
+    );
+}
+
 fn main() {
     println!(
         "cts-intake read benchmark (best of 5 runs; cpu = time on a CPU; peak = VmHWM during the phase)"
@@ -205,4 +225,6 @@ fn main() {
     phase("mixed set, 100 files", mixed_100(), 5);
     read_only("xlsx, 5,000 rows", "ds.xlsx", &xlsx, 5);
     read_only("xls (BIFF8), 5,000 rows", "ds.xls", &xls, 5);
+    calamine_only("xlsx, 5,000 rows", &xlsx, 5);
+    calamine_only("xls (BIFF8), 5,000 rows", &xls, 5);
 }

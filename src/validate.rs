@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::schema::{Field, Need, RequestType};
 use crate::sheet::header::{RawCell, RawRow};
 use crate::sheet::{Cell, number_text};
-use crate::text::clean;
+use crate::text::{clean, cleaned};
 use crate::wording as w;
 
 /// How bad a problem is: an error sends the list back, a warning is only reported.
@@ -274,7 +274,11 @@ pub fn collapse_columns(problems: Vec<RowProblem>, rows: usize) -> Vec<RowProble
 
 /// A cell's text as the school sees it, cleaned.
 fn cell_text(cell: &Cell) -> String {
-    clean(&cell.display())
+    match cell {
+        // The text itself, not a copy of it to clean.
+        Cell::Text(t) => cleaned(t).into_owned(),
+        other => clean(&other.display()),
+    }
 }
 
 struct Checker<'a> {
@@ -343,8 +347,9 @@ impl Checker<'_> {
     }
 
     fn full_name(&mut self) -> Option<String> {
+        let joined_cell;
         let (name, cell) = match self.row.get(Field::FullName) {
-            Some(c) => (cell_text(&c.cell), c.clone()),
+            Some(c) => (cell_text(&c.cell), c),
             None => {
                 let family = self.text(Field::FamilyMiddleName);
                 let given = self.text(Field::GivenName);
@@ -355,56 +360,62 @@ impl Checker<'_> {
                 let cell = self
                     .row
                     .get(Field::GivenName)
-                    .or_else(|| self.row.get(Field::FamilyMiddleName))
-                    .cloned()?;
-                (
-                    joined.clone(),
-                    RawCell {
-                        cell: Cell::Text(joined),
-                        ..cell
-                    },
-                )
+                    .or_else(|| self.row.get(Field::FamilyMiddleName))?;
+                joined_cell = RawCell {
+                    cell: Cell::Text(joined.clone()),
+                    ..cell.clone()
+                };
+                (joined, &joined_cell)
             }
         };
         if crate::text::is_plausible_name(&name) {
             Some(name)
         } else {
-            self.error(Field::FullName, &cell, w::NAME_INVALID.into());
+            self.error(Field::FullName, cell, w::NAME_INVALID.into());
             None
         }
     }
 
     /// A date from a date cell, an Excel serial or `d/m/yyyy` text; `given` overrides the column.
     fn date(&mut self, field: Field, given: Option<String>) -> Option<NaiveDate> {
+        let given_cell;
         let cell = match given {
-            Some(text) => RawCell {
-                field,
-                header: self.row.header(Field::IdCombined).into(),
-                cell: Cell::Text(text),
-            },
-            None => self.row.get(field)?.clone(),
+            Some(text) => {
+                given_cell = self.given(field, text);
+                &given_cell
+            }
+            None => self.row.get(field)?,
         };
         match parse_date(&cell.cell) {
             Ok(d) => Some(d),
             Err(DateError::TwoDigitYear) => {
-                self.error(field, &cell, w::DATE_TWO_DIGIT_YEAR.into());
+                self.error(field, cell, w::DATE_TWO_DIGIT_YEAR.into());
                 None
             }
             Err(DateError::Invalid) => {
-                self.error(field, &cell, w::date_invalid(field));
+                self.error(field, cell, w::date_invalid(field));
                 None
             }
         }
     }
 
+    /// A part of the combined "number;date;place" cell, as a cell of its own field.
+    fn given(&self, field: Field, text: String) -> RawCell {
+        RawCell {
+            field,
+            header: self.row.header(Field::IdCombined).into(),
+            cell: Cell::Text(text),
+        }
+    }
+
     fn id_number(&mut self, t: Option<RequestType>, given: Option<String>) -> Option<String> {
+        let given_cell;
         let cell = match given {
-            Some(text) => RawCell {
-                field: Field::IdNumber,
-                header: self.row.header(Field::IdCombined).into(),
-                cell: Cell::Text(text),
-            },
-            None => self.row.get(Field::IdNumber)?.clone(),
+            Some(text) => {
+                given_cell = self.given(Field::IdNumber, text);
+                &given_cell
+            }
+            None => self.row.get(Field::IdNumber)?,
         };
         let digits = match &cell.cell {
             Cell::Number(n) => {
@@ -418,7 +429,7 @@ impl Checker<'_> {
             other => {
                 let text = cell_text(other);
                 if text.contains(['E', 'e']) && text.contains('+') {
-                    self.error(Field::IdNumber, &cell, w::ID_SCIENTIFIC.into());
+                    self.error(Field::IdNumber, cell, w::ID_SCIENTIFIC.into());
                     return None;
                 }
                 let mut digits: String = text
@@ -442,13 +453,13 @@ impl Checker<'_> {
         let old_cmnd = digits.len() == 9 && digits.chars().all(|c| c.is_ascii_digit());
         if old_cmnd {
             if matches!(t, Some(RequestType::NewCert | RequestType::Reissue)) {
-                self.error(Field::IdNumber, &cell, w::ID_OLD_CMND_REFUSED.into());
+                self.error(Field::IdNumber, cell, w::ID_OLD_CMND_REFUSED.into());
                 return None;
             }
-            self.warning(Field::IdNumber, &cell, w::ID_OLD_CMND_WARNING.into());
+            self.warning(Field::IdNumber, cell, w::ID_OLD_CMND_WARNING.into());
             return Some(digits);
         }
-        self.error(Field::IdNumber, &cell, w::ID_INVALID.into());
+        self.error(Field::IdNumber, cell, w::ID_INVALID.into());
         None
     }
 
@@ -463,64 +474,63 @@ impl Checker<'_> {
         };
         let yy: i32 = id[4..6].parse().unwrap_or(-1);
         if century + yy != birth.year()
-            && let Some(cell) = self.row.get(Field::IdNumber).cloned()
+            && let Some(cell) = self.row.get(Field::IdNumber)
         {
-            self.warning(Field::IdNumber, &cell, w::ID_BIRTH_MISMATCH.into());
+            self.warning(Field::IdNumber, cell, w::ID_BIRTH_MISMATCH.into());
         }
     }
 
     fn check_age(&mut self, birth: NaiveDate, ctx: &Context) {
         let age = ctx.reference_date.years_since(birth).unwrap_or(0);
-        if age < ctx.min_age || age > ctx.max_age {
-            let cell = self.row.get(Field::BirthDate).cloned();
-            if let Some(cell) = cell {
-                self.error(
-                    Field::BirthDate,
-                    &cell,
-                    w::age_out_of_range(ctx.min_age, ctx.max_age),
-                );
-            }
+        if (age < ctx.min_age || age > ctx.max_age)
+            && let Some(cell) = self.row.get(Field::BirthDate)
+        {
+            self.error(
+                Field::BirthDate,
+                cell,
+                w::age_out_of_range(ctx.min_age, ctx.max_age),
+            );
         }
     }
 
     fn email(&mut self, t: Option<RequestType>, ctx: &Context) -> Option<String> {
-        let cell = self.row.get(Field::Email)?.clone();
+        let cell = self.row.get(Field::Email)?;
         let value = cell_text(&cell.cell).to_lowercase();
         if t.map(|t| t.requirement(Field::Email)) == Some(Need::Ignored) {
             return Some(value);
         }
         let value = value.trim_start_matches("mailto:").to_string();
         if value.contains([' ', ',', ';', '\n']) {
-            self.error(Field::Email, &cell, w::EMAIL_ONE_ONLY.into());
+            self.error(Field::Email, cell, w::EMAIL_ONE_ONLY.into());
             return None;
         }
         if !looks_like_address(&value) {
-            self.error(Field::Email, &cell, w::email_invalid(&ctx.official_domains));
+            self.error(Field::Email, cell, w::email_invalid(&ctx.official_domains));
             return None;
         }
         let domain = value.rsplit('@').next().unwrap_or("");
         if !ctx.is_official(domain) {
-            self.error(Field::Email, &cell, w::email_invalid(&ctx.official_domains));
+            self.error(Field::Email, cell, w::email_invalid(&ctx.official_domains));
             return None;
         }
         Some(value)
     }
 
     fn phone(&mut self) -> Option<String> {
-        let cell = self.row.get(Field::Phone)?.clone();
+        let cell = self.row.get(Field::Phone)?;
         match normalise_phone(&cell.cell) {
             Some(p) => Some(p),
             None => {
-                self.error(Field::Phone, &cell, w::PHONE_INVALID.into());
+                self.error(Field::Phone, cell, w::PHONE_INVALID.into());
                 None
             }
         }
     }
 
     fn cert_serial(&mut self) -> Option<String> {
-        let cell = self.row.get(Field::CertSerial)?.clone();
+        let cell = self.row.get(Field::CertSerial)?;
         if matches!(cell.cell, Cell::Number(_)) {
-            self.error(Field::CertSerial, &cell, w::SERIAL_AS_NUMBER.into());
+            self.error(Field::CertSerial, cell, w::SERIAL_AS_NUMBER.into());
             return None;
         }
         let mut s: String = cell_text(&cell.cell)
@@ -534,7 +544,7 @@ impl Checker<'_> {
         if (8..=40).contains(&s.len()) && s.chars().all(|c| c.is_ascii_hexdigit()) {
             Some(s)
         } else {
-            self.error(Field::CertSerial, &cell, w::SERIAL_INVALID.into());
+            self.error(Field::CertSerial, cell, w::SERIAL_INVALID.into());
             None
         }
     }
@@ -602,7 +612,7 @@ pub fn parse_date(cell: &Cell) -> Result<NaiveDate, DateError> {
                 .ok_or(DateError::Invalid)
         }
         Cell::Text(t) => {
-            let t = clean(t);
+            let t = cleaned(t);
             let parts: Vec<&str> = t.split(['/', '.', '-']).map(str::trim).collect();
             if parts.len() != 3
                 || parts

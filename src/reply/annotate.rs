@@ -1,7 +1,7 @@
 //! The school's own file sent back with its errors marked: every sheet as they wrote it (same
 //! rows, same cells, so Excel row numbers in the reply match), a "Lỗi" column after the table
 //! saying what is wrong on each row, and the wrong cells highlighted (red for errors, yellow for
-//! warnings). Written with rust_xlsxwriter from the sheets [`crate::sheet::read`] reads.
+//! warnings). Written with rust_xlsxwriter from the sheets [`crate::sheet::read_cells`] reads.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -29,7 +29,8 @@ pub fn annotate(attachment: &Attachment, problems: &[RowProblem]) -> Option<(Str
     if mine.is_empty() {
         return None;
     }
-    let sheets = sheet::read(&attachment.filename, &attachment.bytes).ok()?;
+    // Every row is written back, hidden or not: the rows the school hid need not be found.
+    let sheets = sheet::read_cells(&attachment.filename, &attachment.bytes).ok()?;
     match write(&sheets, &mine) {
         Ok(bytes) => Some((body::annotated_file_name(&attachment.filename), bytes)),
         Err(e) => {

@@ -6,7 +6,7 @@ use std::io::{Cursor, Read};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-use super::{ArchiveProblem, Document, Format, Kind, ReadError, Sheet};
+use super::{ArchiveProblem, Document, Format, Kind, ReadError, Sheet, Want};
 
 /// Most files a zip of lists may hold.
 pub const MAX_ENTRIES: usize = 64;
@@ -17,12 +17,20 @@ pub const MAX_ENTRY_BYTES: u64 = 32 * 1024 * 1024;
 /// Highest compression ratio accepted for a file over 1 MiB (spreadsheets compress about 10:1).
 pub const MAX_RATIO: u64 = 200;
 
-/// What a zip is: a workbook in zip clothing (xlsx, ods...), a document, or an archive.
-pub(super) fn kind(bytes: &[u8]) -> Kind {
+/// A zip read from memory.
+pub(super) type Zip<'a> = ZipArchive<Cursor<&'a [u8]>>;
+
+/// What a zip is: a workbook in zip clothing (xlsx, ods...), a document, or an archive; and the
+/// zip itself, when it could be opened.
+pub(super) fn open(bytes: &[u8]) -> (Kind, Option<Zip<'_>>) {
     let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
         // Let the workbook reader say what is wrong with it.
-        return Kind::Sheet(Format::Xlsx);
+        return (Kind::Sheet(Format::Xlsx), None);
     };
+    (kind(&mut zip), Some(zip))
+}
+
+fn kind(zip: &mut Zip) -> Kind {
     if let Ok(mut f) = zip.by_name("mimetype") {
         let mut m = String::new();
         let _ = f.by_ref().take(200).read_to_string(&mut m);
@@ -37,12 +45,11 @@ pub(super) fn kind(bytes: &[u8]) -> Kind {
             return Kind::Document(Document::Other);
         }
     }
-    let names: Vec<String> = zip
-        .file_names()
-        .filter_map(Result::ok)
-        .map(|n| n.to_string())
-        .collect();
-    let has = |p: &str| names.iter().any(|n| n.eq_ignore_ascii_case(p));
+    let has = |p: &str| {
+        zip.file_names()
+            .filter_map(Result::ok)
+            .any(|n| n.eq_ignore_ascii_case(p))
+    };
     if has("xl/workbook.bin") {
         Kind::Sheet(Format::Xlsb)
     } else if has("xl/workbook.xml") {
@@ -57,7 +64,7 @@ pub(super) fn kind(bytes: &[u8]) -> Kind {
 }
 
 /// Reads every list in a zip (not in zips inside it).
-pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+pub(super) fn read(bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
     let mut zip =
         ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::Corrupt(format!("zip: {e}")))?;
     if zip.len() > MAX_ENTRIES {
@@ -108,8 +115,12 @@ pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
         match super::kind(&name, &data) {
             Some(Kind::Sheet(Format::Zip)) => nested = true,
             Some(Kind::Sheet(_) | Kind::Encrypted | Kind::Winmail) => {
+                let want = Want {
+                    archives: false,
+                    ..want
+                };
                 let read =
-                    super::read_kind(&name, &data, false).map_err(|e| ReadError::InArchive {
+                    super::read_kind(&name, &data, want).map_err(|e| ReadError::InArchive {
                         entry: name.clone(),
                         error: Box::new(e),
                     })?;

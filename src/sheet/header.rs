@@ -2,6 +2,7 @@
 //! recognised headers (TEMPLATE.md's variants), whatever stands above it; rows are read from under
 //! it until the footer ("Người lập biểu", "Thủ trưởng đơn vị"...).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::schema::{Field, RequestType};
@@ -101,10 +102,59 @@ impl RawRow {
     }
 }
 
-fn text_of(cell: Option<&Cell>) -> String {
-    match cell {
-        Some(Cell::Text(t)) => crate::text::clean(t),
-        _ => String::new(),
+/// What the header search reads of one cell, worked out once: every candidate row looks at its
+/// own cells and at the row below, the grid and two-row checks look again, and cleaning and
+/// matching a header is most of what the search costs.
+#[derive(Debug, Default)]
+struct Probe<'a> {
+    /// The cell's text, cleaned; "" for anything but text.
+    text: Cow<'a, str>,
+    /// The field that text names as a header.
+    field: Option<Field>,
+}
+
+/// The probes of the rows the header search may look at.
+struct Probes<'a> {
+    rows: Vec<Vec<Probe<'a>>>,
+}
+
+/// The probe of a cell past the end of a row or of the rows probed: no text, no field.
+const NO_PROBE: Probe<'static> = Probe {
+    text: Cow::Borrowed(""),
+    field: None,
+};
+
+impl<'a> Probes<'a> {
+    /// Probes the first `n` rows of the sheet.
+    fn new(sheet: &'a Sheet, n: usize) -> Probes<'a> {
+        let rows = sheet.rows[..n.min(sheet.rows.len())]
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|cell| match cell {
+                        Cell::Text(t) => {
+                            let text = crate::text::cleaned(t);
+                            let field = Field::from_header(&text);
+                            Probe { text, field }
+                        }
+                        _ => Probe::default(),
+                    })
+                    .collect()
+            })
+            .collect();
+        Probes { rows }
+    }
+
+    /// The number of cells in row `r` (0 past the rows probed).
+    fn width(&self, r: usize) -> usize {
+        self.rows.get(r).map_or(0, Vec::len)
+    }
+
+    fn at(&self, r: usize, i: usize) -> &Probe<'a> {
+        self.rows
+            .get(r)
+            .and_then(|row| row.get(i))
+            .unwrap_or(&NO_PROBE)
     }
 }
 
@@ -116,24 +166,26 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
         .rows
         .len()
         .min(HEADER_SEARCH_ROWS.saturating_sub(sheet.first_row as usize));
+    // Each candidate row also reads the row below it.
+    let probes = Probes::new(sheet, limit + 1);
     for r in 0..limit {
-        let columns = columns_at(sheet, r);
+        // A blank or title row right above the header borrows every header from below: the
+        // header row is the one that has headers of its own (and without one, no row is).
+        if probes.rows[r].iter().all(|p| p.field.is_none()) {
+            continue;
+        }
+        let columns = columns_at(&probes, r);
         let fields: Vec<Field> = columns.iter().map(|c| c.field).collect();
         let has_name = fields.contains(&Field::FullName)
             || (fields.contains(&Field::FamilyMiddleName) && fields.contains(&Field::GivenName));
-        // A blank or title row right above the header borrows every header from below: the
-        // header row is the one that has headers of its own.
-        let own = columns
-            .iter()
-            .any(|c| Field::from_header(&text_of(sheet.rows[r].get(c.index))).is_some());
-        if columns.len() < MIN_RECOGNISED || !has_name || !own {
+        if columns.len() < MIN_RECOGNISED || !has_name {
             continue;
         }
         if best
             .as_ref()
             .is_none_or(|b| columns.len() > b.columns.len())
         {
-            let (grid, grid_below) = grid_at(sheet, r);
+            let (grid, grid_below) = grid_at(&probes, r);
             let mut columns = columns;
             if !grid.is_empty() {
                 // The merged group header over the grid is not a type column of its own.
@@ -141,7 +193,7 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
                     c.field != Field::RequestType || !grid.iter().any(|g| g.index == c.index)
                 });
             }
-            let header_row = if uses_next_row(sheet, r, &columns) || grid_below {
+            let header_row = if uses_next_row(&probes, r, &columns) || grid_below {
                 r + 1
             } else {
                 r
@@ -164,32 +216,31 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
 /// The x-grid of request types at row `r`: type names as headers in row `r`, or in row `r + 1`
 /// under an empty or "Nội dung đề nghị" group header. At least two such columns make a grid;
 /// the flag says the grid's headers are in the next row.
-fn grid_at(sheet: &Sheet, r: usize) -> (Vec<GridColumn>, bool) {
-    let row = &sheet.rows[r];
-    let next = sheet.rows.get(r + 1);
-    let width = row.len().max(next.map_or(0, Vec::len));
+fn grid_at(probes: &Probes, r: usize) -> (Vec<GridColumn>, bool) {
+    let width = probes.width(r).max(probes.width(r + 1));
     let mut top = Vec::new();
     let mut below = Vec::new();
     for i in 0..width {
-        let t = text_of(row.get(i));
-        let field = Field::from_header(&t);
-        if field.is_none()
-            && let Some(rt) = RequestType::parse(&t)
+        let t = probes.at(r, i);
+        if t.field.is_none()
+            && !t.text.is_empty()
+            && let Some(rt) = RequestType::parse(&t.text)
         {
             top.push(GridColumn {
                 request_type: rt,
-                header: t.clone(),
+                header: t.text.to_string(),
                 index: i,
             });
         }
-        if t.is_empty() || field == Some(Field::RequestType) {
-            let b = text_of(next.and_then(|n| n.get(i)));
-            if Field::from_header(&b).is_none()
-                && let Some(rt) = RequestType::parse(&b)
+        if t.text.is_empty() || t.field == Some(Field::RequestType) {
+            let b = probes.at(r + 1, i);
+            if b.field.is_none()
+                && !b.text.is_empty()
+                && let Some(rt) = RequestType::parse(&b.text)
             {
                 below.push(GridColumn {
                     request_type: rt,
-                    header: b,
+                    header: b.text.to_string(),
                     index: i,
                 });
             }
@@ -215,42 +266,40 @@ fn is_mark(cell: &Cell) -> bool {
 
 /// The recognised columns of row `r`, completed by row `r + 1` where a merged group header
 /// stands over sub-headers.
-fn columns_at(sheet: &Sheet, r: usize) -> Vec<Column> {
-    let row = &sheet.rows[r];
-    let next = sheet.rows.get(r + 1);
-    let width = row.len().max(next.map_or(0, Vec::len));
+fn columns_at(probes: &Probes, r: usize) -> Vec<Column> {
+    let width = probes.width(r).max(probes.width(r + 1));
     let mut columns: Vec<Column> = Vec::new();
     for i in 0..width {
-        let top = text_of(row.get(i));
-        let below = text_of(next.and_then(|n| n.get(i)));
+        let top = probes.at(r, i);
+        let below = probes.at(r + 1, i);
         // "Ngày sinh" merged over "Nam" and "Nữ": the date is in whichever is filled.
-        let sex = matches!(fold(&below).as_str(), "nam" | "nu");
-        let birth_group = Field::from_header(&top) == Some(Field::BirthDate)
-            || (top.is_empty()
+        let birth_group = top.field == Some(Field::BirthDate)
+            || (top.text.is_empty()
                 && columns
                     .last()
                     .is_some_and(|c| c.field == Field::BirthDate && c.index + 1 == i));
-        if sex && birth_group {
+        if birth_group && matches!(fold(&below.text).as_str(), "nam" | "nu") {
             let group = columns
                 .last()
-                .filter(|c| c.field == Field::BirthDate && top.is_empty())
-                .map_or(top.clone(), |c| {
+                .filter(|c| c.field == Field::BirthDate && top.text.is_empty())
+                .map_or(top.text.to_string(), |c| {
                     c.header.split(" (").next().unwrap_or("").to_string()
                 });
             columns.push(Column {
                 field: Field::BirthDate,
-                header: format!("{group} ({below})"),
+                header: format!("{group} ({})", below.text),
                 index: i,
             });
             continue;
         }
-        let field = Field::from_header(&top)
-            .map(|f| (f, top.clone()))
-            .or_else(|| Field::from_header(&below).map(|f| (f, below)));
+        let field = top
+            .field
+            .map(|f| (f, &top.text))
+            .or_else(|| below.field.map(|f| (f, &below.text)));
         if let Some((field, header)) = field {
             columns.push(Column {
                 field,
-                header,
+                header: header.to_string(),
                 index: i,
             });
         }
@@ -259,10 +308,10 @@ fn columns_at(sheet: &Sheet, r: usize) -> Vec<Column> {
 }
 
 /// True when some columns took their header from the row below (a two-row header).
-fn uses_next_row(sheet: &Sheet, r: usize, columns: &[Column]) -> bool {
+fn uses_next_row(probes: &Probes, r: usize, columns: &[Column]) -> bool {
     columns
         .iter()
-        .any(|c| text_of(sheet.rows[r].get(c.index)) != c.header)
+        .any(|c| probes.at(r, c.index).text != c.header)
 }
 
 /// The rows of a table, blank rows, a numbering row and the footer skipped.
@@ -353,17 +402,12 @@ fn is_footer(row: &[Cell]) -> bool {
     if count == 0 || count > 3 {
         return false;
     }
-    let filled: Vec<String> = row
-        .iter()
-        .filter(|c| !c.is_empty())
-        .map(|c| fold(&c.display()))
-        .collect();
-    filled.len() <= 3
-        && filled.iter().any(|t| {
-            MARKS
-                .iter()
-                .any(|m| t.starts_with(m) || t.contains(&format!("({m}")))
+    row.iter().filter(|c| !c.is_empty()).any(|c| {
+        let t = fold(&c.display());
+        MARKS.iter().any(|m| {
+            t.starts_with(m) || t.match_indices('(').any(|(i, _)| t[i + 1..].starts_with(m))
         })
+    })
 }
 
 /// The "(1) (2) (3)" or "1 2 3" line some templates put under the header.
@@ -374,18 +418,23 @@ fn is_numbering_row(row: &[Cell]) -> bool {
         Some(Cell::Text(t)) if matches!(t.trim(), "1" | "(1)") => {}
         _ => return false,
     }
-    let filled: Vec<String> = row
-        .iter()
-        .filter(|c| !c.is_empty())
-        .map(|c| c.display().trim().trim_matches(['(', ')']).to_string())
-        .collect();
-    if filled.len() < 3 {
-        return false;
+    // Every filled cell must be the next number, and there must be three at least. Each cell is
+    // looked at only while the numbers hold (this row is often the first row of the list).
+    let mut n = 0;
+    for c in row.iter().filter(|c| !c.is_empty()) {
+        n += 1;
+        let is_n = |t: &str| t.trim().trim_matches(['(', ')']).parse::<usize>().ok() == Some(n);
+        let numbered = match c {
+            Cell::Text(t) => is_n(t),
+            // Shown as dd/mm/yyyy: never a number.
+            Cell::Date(_) => false,
+            other => is_n(&other.display()),
+        };
+        if !numbered {
+            return false;
+        }
     }
-    filled
-        .iter()
-        .enumerate()
-        .all(|(i, t)| t.parse::<usize>().ok() == Some(i + 1))
+    n >= 3
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ mod ooxml;
 
 use std::io::Cursor;
 
-use calamine::{Data, Reader, SheetVisible, Xls, Xlsb, open_workbook_from_rs};
+use calamine::{Data, Range, Reader, SheetVisible, Xls, Xlsb, open_workbook_from_rs};
 use chrono::NaiveDate;
 
 /// A cell as the workbook typed it, before any field rule.
@@ -189,6 +189,21 @@ fn extension(filename: &str) -> String {
 }
 
 fn kind(filename: &str, bytes: &[u8]) -> Option<Kind> {
+    kind_and_zip(filename, bytes).0
+}
+
+/// What the bytes are, and the zip opened to tell it when they are one, so that reading the
+/// workbook need not parse its directory once more.
+fn kind_and_zip<'a>(filename: &str, bytes: &'a [u8]) -> (Option<Kind>, Option<archive::Zip<'a>>) {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        let (kind, zip) = archive::open(bytes);
+        return (Some(kind), zip);
+    }
+    (kind_of_other(filename, bytes), None)
+}
+
+/// What bytes that are not a zip are.
+fn kind_of_other(filename: &str, bytes: &[u8]) -> Option<Kind> {
     let ext = extension(filename);
     if bytes.starts_with(&OLE_MAGIC[..4]) {
         // A compound file: an xls, an encrypted xlsx, or a Word/PowerPoint 97 file. The directory
@@ -205,9 +220,6 @@ fn kind(filename: &str, bytes: &[u8]) -> Option<Kind> {
         } else {
             Kind::Sheet(Format::Xls)
         });
-    }
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        return Some(archive::kind(bytes));
     }
     if bytes.starts_with(&TNEF_MAGIC) || filename.eq_ignore_ascii_case("winmail.dat") {
         return Some(Kind::Winmail);
@@ -290,9 +302,32 @@ pub fn is_list_candidate(filename: &str, content_type: &str, bytes: &[u8]) -> bo
 
 /// Reads every sheet of an attachment (every sheet of every list in a zip).
 pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    read_with(filename, bytes, true)
+}
+
+/// [`read`], without the work of finding the rows the school hid: `hidden_rows` may be left
+/// empty. For a caller that shows every row anyway, such as the annotated copy of the file.
+pub fn read_cells(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+    read_with(filename, bytes, false)
+}
+
+/// What reading looks for beyond the cells.
+#[derive(Debug, Clone, Copy)]
+struct Want {
+    /// A zip of lists is unpacked (it is not inside a zip itself).
+    archives: bool,
+    /// The rows the school hid are marked.
+    hidden_rows: bool,
+}
+
+fn read_with(filename: &str, bytes: &[u8], hidden_rows: bool) -> Result<Vec<Sheet>, ReadError> {
+    let want = Want {
+        archives: true,
+        hidden_rows,
+    };
     // The readers are third-party code on untrusted bytes: a panic in one is a damaged file,
     // never a crashed daemon.
-    let mut sheets = std::panic::catch_unwind(|| read_kind(filename, bytes, true))
+    let mut sheets = std::panic::catch_unwind(|| read_kind(filename, bytes, want))
         .unwrap_or_else(|_| Err(ReadError::Corrupt("the reader panicked".into())))?;
     if sheets
         .iter()
@@ -306,9 +341,10 @@ pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
     Ok(sheets)
 }
 
-fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>, ReadError> {
-    match kind(filename, bytes) {
-        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes),
+fn read_kind(filename: &str, bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
+    let (kind, zip) = kind_and_zip(filename, bytes);
+    match kind {
+        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip, want.hidden_rows),
         Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
         Some(Kind::Sheet(Format::Xls)) => {
             if !biff::is_sound(bytes) {
@@ -320,12 +356,14 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
         }
         Some(Kind::Sheet(Format::Ods)) => {
             let mut sheets = read_calamine::<calamine::Ods<_>>(bytes)?;
-            ooxml::mark_ods_hidden_rows(bytes, &mut sheets);
+            if want.hidden_rows {
+                ooxml::mark_ods_hidden_rows(bytes, zip, &mut sheets);
+            }
             Ok(sheets)
         }
         Some(Kind::Sheet(Format::Csv)) => Ok(vec![delimited::read(filename, bytes)?]),
         Some(Kind::Sheet(Format::Markup)) => markup::read(filename, bytes),
-        Some(Kind::Sheet(Format::Zip)) if archives => archive::read(bytes),
+        Some(Kind::Sheet(Format::Zip)) if want.archives => archive::read(bytes, want),
         Some(Kind::Sheet(Format::Zip)) => Err(ReadError::Archive(ArchiveProblem::Nested)),
         Some(Kind::Encrypted) => Err(ReadError::Encrypted),
         Some(Kind::Winmail) => Err(ReadError::Winmail),
@@ -339,36 +377,42 @@ fn read_kind(filename: &str, bytes: &[u8], archives: bool) -> Result<Vec<Sheet>,
 /// with no Unicode Vietnamese at all, by the sheet's leaning (a header "Soá CCCD" above digits).
 fn decode_legacy(sheet: &mut Sheet) {
     use crate::legacy::{Votes, decode_cell};
-    let texts = |rows: &[Vec<Cell>], col: Option<usize>| -> Votes {
-        Votes::count(
-            rows.iter()
-                .flat_map(|r| match col {
-                    Some(j) => r.get(j..=j).unwrap_or(&[]),
-                    None => r.as_slice(),
-                })
-                .filter_map(|c| match c {
-                    Cell::Text(t) if !t.is_ascii() => Some(t.as_str()),
-                    _ => None,
-                }),
-        )
-    };
-    let whole = texts(&sheet.rows, None);
+    // Each cell's vote is counted once: a column's leaning is the sum of its cells', the
+    // sheet's the sum of its columns'. ASCII text has no vote and is never decoded.
+    let width = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut columns = vec![Votes::default(); width];
+    for row in &sheet.rows {
+        for (c, votes) in row.iter().zip(columns.iter_mut()) {
+            if let Cell::Text(t) = c
+                && !t.is_ascii()
+            {
+                add_votes(votes, Votes::count(std::iter::once(t.as_str())));
+            }
+        }
+    }
+    let whole = columns.iter().fold(Votes::default(), |mut sum, v| {
+        add_votes(&mut sum, *v);
+        sum
+    });
     if whole == Votes::default() {
         return;
     }
-    let sheet_fallback = if whole.unicode == 0 {
-        whole.decision()
-    } else {
-        None
-    };
-    let width = sheet.rows.iter().map(Vec::len).max().unwrap_or(0);
-    for j in 0..width {
-        let fallback = texts(&sheet.rows, Some(j)).decision().or(sheet_fallback);
-        for row in &mut sheet.rows {
-            if let Some(Cell::Text(t)) = row.get_mut(j)
-                && let Some(d) = decode_cell(t, fallback)
-            {
-                *t = d;
+    // No cell that shows a legacy encoding: no leaning is legacy either, so no cell changes.
+    if whole.tcvn3 > 0 || whole.vni > 0 {
+        let sheet_fallback = if whole.unicode == 0 {
+            whole.decision()
+        } else {
+            None
+        };
+        for (j, votes) in columns.iter().enumerate() {
+            let fallback = votes.decision().or(sheet_fallback);
+            for row in &mut sheet.rows {
+                if let Some(Cell::Text(t)) = row.get_mut(j)
+                    && !t.is_ascii()
+                    && let Some(d) = decode_cell(t, fallback)
+                {
+                    *t = d;
+                }
             }
         }
     }
@@ -376,6 +420,13 @@ fn decode_legacy(sheet: &mut Sheet) {
     if let Some(d) = decode_cell(&sheet.name, None) {
         sheet.name = d;
     }
+}
+
+/// Adds one count of votes to another.
+fn add_votes(sum: &mut crate::legacy::Votes, v: crate::legacy::Votes) {
+    sum.tcvn3 += v.tcvn3;
+    sum.vni += v.vni;
+    sum.unicode += v.unicode;
 }
 
 fn read_calamine<'a, R>(bytes: &'a [u8]) -> Result<Vec<Sheet>, ReadError>
@@ -393,29 +444,42 @@ where
     R: Reader<RS>,
     R::Error: std::fmt::Display,
 {
-    let meta: Vec<(String, bool)> = wb
-        .sheets_metadata()
-        .iter()
-        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
-        .collect();
+    let meta = sheet_names(wb);
     let mut sheets = Vec::with_capacity(meta.len());
     for (name, hidden) in meta {
         let mut range = wb.worksheet_range(&name).map_err(classify)?;
-        let (first_row, first_col) = range.start().unwrap_or((0, 0));
-        // Take the cells out of the range rather than copy their text.
-        let rows = (0..range.height())
-            .map(|i| range[i].iter_mut().map(take_cell).collect())
-            .collect();
-        sheets.push(Sheet {
-            name,
-            rows,
-            first_row,
-            first_col,
-            hidden,
-            ..Default::default()
-        });
+        sheets.push(sheet_of(name, hidden, &mut range));
     }
     Ok(sheets)
+}
+
+/// The names of a workbook's sheets, and whether each is hidden.
+fn sheet_names<R, RS>(wb: &R) -> Vec<(String, bool)>
+where
+    RS: std::io::Read + std::io::Seek,
+    R: Reader<RS>,
+{
+    wb.sheets_metadata()
+        .iter()
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible))
+        .collect()
+}
+
+/// A sheet made of a range of calamine's cells.
+fn sheet_of(name: String, hidden: bool, range: &mut Range<Data>) -> Sheet {
+    let (first_row, first_col) = range.start().unwrap_or((0, 0));
+    // Take the cells out of the range rather than copy their text.
+    let rows = (0..range.height())
+        .map(|i| range[i].iter_mut().map(take_cell).collect())
+        .collect();
+    Sheet {
+        name,
+        rows,
+        first_row,
+        first_col,
+        hidden,
+        ..Default::default()
+    }
 }
 
 fn classify<E: std::fmt::Display>(e: E) -> ReadError {
@@ -529,6 +593,42 @@ mod tests {
             role("ds.xlsx", "application/octet-stream", b"PK\x03\x04"),
             Role::List
         );
+    }
+
+    #[test]
+    fn read_cells_reads_the_cells_read_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut hidden = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.ends_with(".json") || name.ends_with(".eml") || name.ends_with(".py") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let view = |s: &Sheet| {
+                (
+                    s.name.clone(),
+                    s.rows.clone(),
+                    s.first_row,
+                    s.first_col,
+                    s.hidden,
+                    s.file.clone(),
+                )
+            };
+            match (read(&name, &bytes), read_cells(&name, &bytes)) {
+                (Ok(all), Ok(cells)) => {
+                    assert_eq!(
+                        all.iter().map(view).collect::<Vec<_>>(),
+                        cells.iter().map(view).collect::<Vec<_>>(),
+                        "{name}"
+                    );
+                    hidden += all.iter().filter(|s| !s.hidden_rows.is_empty()).count();
+                }
+                (a, b) => assert_eq!(a.err(), b.err(), "{name}"),
+            }
+        }
+        assert!(hidden >= 2, "the fixtures have hidden rows");
     }
 
     #[test]

@@ -6,48 +6,103 @@
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
-use calamine::{Xlsx, open_workbook_from_rs};
+use calamine::{
+    Data, DataRef, Range, Style, Xlsx, XlsxCellReader, XlsxError, open_workbook_from_rs,
+};
 use quick_xml::Reader as XmlReader;
 use quick_xml::events::{BytesStart, Event};
 use zip::ZipArchive;
 
-use super::{Cell, ReadError, Sheet, classify, sheets_of};
+use super::archive::Zip;
+use super::{Cell, ReadError, Sheet, classify, sheet_names, sheet_of};
 use crate::legacy;
 
 /// Most bytes of one XML part read for this (a worksheet of a 5,000-row list is about 2 MB).
 const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
 
-type Zip<'a> = ZipArchive<Cursor<&'a [u8]>>;
-
-/// Reads an xlsx/xlsm workbook: cells with calamine, then hidden rows and legacy fonts.
-pub(super) fn read(bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+/// Reads an xlsx/xlsm workbook: cells with calamine, then hidden rows (when `hidden_rows`) and
+/// legacy fonts. `zip` is the workbook's zip when it was opened already.
+pub(super) fn read(
+    bytes: &[u8],
+    zip: Option<Zip>,
+    hidden_rows: bool,
+) -> Result<Vec<Sheet>, ReadError> {
     let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
-    let mut sheets = sheets_of(&mut wb)?;
-    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+    let (mut sheets, legacy_fonts) = read_sheets(&mut wb)?;
+    if !hidden_rows && !legacy_fonts {
+        return Ok(sheets);
+    }
+    let Some(mut zip) = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok()) else {
         return Ok(sheets);
     };
-    let parts = sheet_parts(&mut zip);
-    for s in &mut sheets {
-        if let Some(path) = parts.get(&s.name)
-            && let Some(xml) = part(&mut zip, path)
-        {
-            s.hidden_rows = hidden_xlsx_rows(&xml);
+    if hidden_rows {
+        let parts = sheet_parts(&mut zip);
+        for s in &mut sheets {
+            if let Some(path) = parts.get(&s.name)
+                && let Some(xml) = part(&mut zip, path)
+            {
+                s.hidden_rows = hidden_xlsx_rows(&xml);
+            }
         }
     }
-    if part(&mut zip, "xl/styles.xml").is_some_and(|x| names_legacy_font(&x)) {
+    // Only a cell style with a legacy font can have a cell decoded: without one, the styles part
+    // need not be read at all.
+    if legacy_fonts && part(&mut zip, "xl/styles.xml").is_some_and(|x| names_legacy_font(&x)) {
         for s in &mut sheets {
             if let Ok(styles) = wb.worksheet_style(&s.name) {
-                decode_by_font(s, |pos| {
-                    styles
-                        .get(pos)
-                        .and_then(|st| st.font.as_ref())
-                        .and_then(|f| f.name.as_deref())
-                        .and_then(legacy::from_font)
-                });
+                decode_by_font(s, |pos| styles.get(pos).and_then(legacy_font));
             }
         }
     }
     Ok(sheets)
+}
+
+/// The legacy encoding a cell style's font stands for.
+fn legacy_font(style: &Style) -> Option<legacy::Legacy> {
+    style
+        .font
+        .as_ref()
+        .and_then(|f| f.name.as_deref())
+        .and_then(legacy::from_font)
+}
+
+/// Every sheet's cells, as calamine's `worksheet_range` reads them, and whether some cell style
+/// of the workbook has a legacy font: the style palette comes with the cell reader, where asking
+/// calamine for it otherwise would read a sheet once more.
+fn read_sheets(wb: &mut Xlsx<Cursor<&[u8]>>) -> Result<(Vec<Sheet>, bool), ReadError> {
+    let names = sheet_names(wb);
+    let mut sheets = Vec::with_capacity(names.len());
+    let mut legacy_fonts = false;
+    for (name, hidden) in names {
+        let mut range = match wb.worksheet_cells_reader(&name) {
+            Ok(mut reader) => {
+                legacy_fonts |= reader.styles().iter().any(|s| legacy_font(s).is_some());
+                range_of(&mut reader).map_err(classify)?
+            }
+            // A chart or dialog sheet: `worksheet_range` gives it an empty range too.
+            Err(XlsxError::NotAWorksheet(_)) => Range::default(),
+            Err(e) => return Err(classify(e)),
+        };
+        sheets.push(sheet_of(name, hidden, &mut range));
+    }
+    Ok((sheets, legacy_fonts))
+}
+
+/// A worksheet's cells as `worksheet_range` collects them: the empty ones left out, the range
+/// spanning the others.
+fn range_of(reader: &mut XlsxCellReader<Cursor<&[u8]>>) -> Result<Range<Data>, XlsxError> {
+    let len = reader.dimensions().len();
+    let mut cells = Vec::new();
+    if len < 100_000 {
+        cells.reserve(len as usize);
+    }
+    while let Some(cell) = reader.next_cell()? {
+        if !matches!(cell.get_value(), DataRef::Empty) {
+            let value = Data::from(cell.get_value().clone());
+            cells.push(calamine::Cell::new(cell.get_position(), value));
+        }
+    }
+    Ok(Range::from_sparse(cells))
 }
 
 fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy::Legacy>) {
@@ -65,31 +120,41 @@ fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy:
 
 fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
     let f = zip.by_name(path).ok()?;
-    let mut out = Vec::new();
+    // The declared size may lie: it only sizes the buffer, up to a bound.
+    let mut out = Vec::with_capacity(f.size().min(1 << 20) as usize);
     f.take(MAX_PART_BYTES).read_to_end(&mut out).ok()?;
     Some(out)
 }
 
 fn attr(e: &BytesStart, key: &str) -> Option<String> {
-    let key: &str = key;
-    e.attributes().flatten().find_map(|a| {
-        let k: &str = a.key.as_ref();
-        if k != key {
-            return None;
-        }
-        let raw = a.value.to_string();
-        Some(
-            quick_xml::escape::unescape(&raw)
-                .map(|v| v.into_owned())
-                .unwrap_or(raw),
-        )
-    })
+    let [value] = attrs(e, [key]);
+    value
 }
 
-fn local(e: &BytesStart) -> String {
-    let name = e.local_name();
-    let n: &str = name.as_ref();
-    n.to_string()
+/// The values of several attributes, read in one pass over the element's attributes: for each
+/// key, the first well-formed attribute so named, unescaped.
+fn attrs<const N: usize>(e: &BytesStart, keys: [&str; N]) -> [Option<String>; N] {
+    let mut values = [const { None }; N];
+    for a in e.attributes().flatten() {
+        let key: &str = a.key.as_ref();
+        if let Some(i) = keys.iter().position(|k| *k == key)
+            && values[i].is_none()
+        {
+            values[i] = Some(match quick_xml::escape::unescape(&a.value) {
+                Ok(v) => v.into_owned(),
+                Err(_) => a.value.to_string(),
+            });
+            if values.iter().all(Option::is_some) {
+                break;
+            }
+        }
+    }
+    values
+}
+
+/// True when the element is named `local_name` (whatever its namespace prefix).
+fn is(e: &BytesStart, local_name: &str) -> bool {
+    AsRef::<str>::as_ref(&e.local_name()) == local_name
 }
 
 /// Sheet name → its worksheet part ("xl/worksheets/sheet1.xml").
@@ -97,8 +162,8 @@ fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     let mut targets = HashMap::new();
     if let Some(rels) = part(zip, "xl/_rels/workbook.xml.rels") {
         each_element(&rels, |e| {
-            if local(e) == "Relationship"
-                && let (Some(id), Some(target)) = (attr(e, "Id"), attr(e, "Target"))
+            if is(e, "Relationship")
+                && let [Some(id), Some(target)] = attrs(e, ["Id", "Target"])
             {
                 let path = match target.strip_prefix('/') {
                     Some(abs) => abs.to_string(),
@@ -111,8 +176,8 @@ fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     let mut parts = HashMap::new();
     if let Some(wb) = part(zip, "xl/workbook.xml") {
         each_element(&wb, |e| {
-            if local(e) == "sheet"
-                && let (Some(name), Some(id)) = (attr(e, "name"), attr(e, "r:id"))
+            if is(e, "sheet")
+                && let [Some(name), Some(id)] = attrs(e, ["name", "r:id"])
                 && let Some(path) = targets.get(&id)
             {
                 parts.insert(name, path.clone());
@@ -142,7 +207,7 @@ fn hidden_xlsx_rows(xml: &[u8]) -> Vec<u32> {
     }
     let mut rows = Vec::new();
     each_element(xml, |e| {
-        if local(e) == "row"
+        if is(e, "row")
             && attr(e, "hidden").is_some_and(|v| v == "1" || v == "true")
             && let Some(r) = attr(e, "r").and_then(|r| r.parse::<u32>().ok())
         {
@@ -159,8 +224,9 @@ fn names_legacy_font(styles: &[u8]) -> bool {
 }
 
 /// Marks the rows an ods file hides (`table:visibility="collapse"` or `"filter"`).
-pub(super) fn mark_ods_hidden_rows(bytes: &[u8], sheets: &mut [Sheet]) {
-    let Ok(mut zip) = ZipArchive::new(Cursor::new(bytes)) else {
+/// `zip` is the file's zip when it was opened already.
+pub(super) fn mark_ods_hidden_rows(bytes: &[u8], zip: Option<Zip>, sheets: &mut [Sheet]) {
+    let Some(mut zip) = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok()) else {
         return;
     };
     let Some(xml) = part(&mut zip, "content.xml") else {
@@ -223,6 +289,34 @@ mod tests {
 <row r="5" customHeight="1" hidden="true"/></sheetData></worksheet>"#;
         assert_eq!(hidden_xlsx_rows(xml), vec![3, 4]);
         assert!(hidden_xlsx_rows(b"<worksheet><row r=\"1\"/></worksheet>").is_empty());
+    }
+
+    #[test]
+    fn the_cells_read_are_those_calamine_s_worksheet_range_gives() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.extension().is_some_and(|e| e == "xlsx" || e == "xlsm") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let Ok(mut wb) = open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(&bytes[..])) else {
+                continue;
+            };
+            let (ours, _) = read_sheets(&mut wb).unwrap();
+            let theirs = super::super::sheets_of(&mut wb).unwrap();
+            assert_eq!(ours.len(), theirs.len(), "{path:?}");
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert_eq!(
+                    (&a.name, &a.rows, a.first_row, a.first_col, a.hidden),
+                    (&b.name, &b.rows, b.first_row, b.first_col, b.hidden),
+                    "{path:?}"
+                );
+            }
+            read += 1;
+        }
+        assert!(read >= 20, "only {read} xlsx fixtures");
     }
 
     #[test]
