@@ -632,6 +632,9 @@ async fn pass<M: Mailbox>(
         Some(b) => Some(read(fetch_batch(mailbox, b, &wanted, summary).await?).await?),
         None => None,
     };
+    // The batch committed last whose post-action and position are still to do: its post-action
+    // goes to the server while the next batch is recorded.
+    let mut committed: Option<&[MailRef]> = None;
     for (index, batch) in batches.iter().enumerate() {
         let Some((keys, prepared)) = next.take() else {
             break;
@@ -644,29 +647,32 @@ async fn pass<M: Mailbox>(
             let start = Instant::now();
             Ok((i.record_batch(&n, prepared), start.elapsed()))
         });
-        let mut prefetched = None;
-        let results = match batches.get(index + 1) {
-            Some(following) if !*shutdown.borrow() => {
-                let fetch_and_read = async {
-                    let start = Instant::now();
-                    let fetched = fetch_batch(mailbox, following, &wanted, summary).await?;
-                    let fetching = start.elapsed();
-                    let read = read(fetched).await;
-                    tracing::debug!(
-                        fetch_ms = fetching.as_millis() as u64,
-                        read_ms = (start.elapsed() - fetching).as_millis() as u64,
-                        "next batch fetched and read"
-                    );
-                    read
-                };
-                let (results, fetched) = tokio::join!(record, fetch_and_read);
-                // A failed fetch is reported after this batch is finished.
-                prefetched = Some(fetched);
-                results?
+        let before = committed.take();
+        let following = batches.get(index + 1).filter(|_| !*shutdown.borrow());
+        let beside = async {
+            if let Some(done) = before {
+                mailbox.mark_done(done).await?;
             }
-            _ => record.await?,
+            let Some(following) = following else {
+                return Ok(None);
+            };
+            let start = Instant::now();
+            let fetched = fetch_batch(mailbox, following, &wanted, summary).await?;
+            let fetching = start.elapsed();
+            let read = read(fetched).await?;
+            tracing::debug!(
+                fetch_ms = fetching.as_millis() as u64,
+                read_ms = (start.elapsed() - fetching).as_millis() as u64,
+                "next batch fetched and read"
+            );
+            Ok::<_, anyhow::Error>(Some(read))
         };
-        let (results, recording) = results;
+        let (recorded, beside) = tokio::join!(record, beside);
+        let (results, recording) = recorded?;
+        if let (Some(done), Ok(_)) = (before, &beside) {
+            // Its post-action done: the position may pass it.
+            advance(intake, &name, done).await?;
+        }
         // The mails of the batch whose results are committed (now, or before a crash): all of
         // them up to the first that failed.
         let mut failed_at = None;
@@ -690,25 +696,28 @@ async fn pass<M: Mailbox>(
                 }
             }
         }
+        tracing::debug!(
+            mails = keys.len(),
+            record_ms = recording.as_millis() as u64,
+            "batch recorded"
+        );
         if let Some((at, e)) = failed_at {
             finish(intake, mailbox, &name, &batch[..at]).await?;
             return Err(e);
         }
-        let start = Instant::now();
-        finish(intake, mailbox, &name, batch).await?;
-        tracing::debug!(
-            mails = keys.len(),
-            record_ms = recording.as_millis() as u64,
-            finish_ms = start.elapsed().as_millis() as u64,
-            "batch recorded and finished"
-        );
+        // A failed post-action or fetch: this batch is committed; the next pass lists it
+        // again, recognises it as taken and does its post-action.
+        next = beside?;
+        committed = Some(batch);
         if !options.once {
             // A long first pass answers as it goes; `--once` answers at the end.
             let start = Instant::now();
             summary.replies_written += blocking(intake, |i| i.deliver()).await?;
             replying += start.elapsed();
         }
-        next = prefetched.transpose()?;
+    }
+    if let Some(done) = committed {
+        finish(intake, mailbox, &name, done).await?;
     }
     let n = name.clone();
     blocking(intake, move |i| i.store.record_poll(&n, None)).await?;
@@ -823,6 +832,11 @@ async fn finish<M: Mailbox>(
     done: &[MailRef],
 ) -> Result<()> {
     mailbox.mark_done(done).await?;
+    advance(intake, name, done).await
+}
+
+/// Records the position after `done`, whose results are committed and post-action done.
+async fn advance(intake: &Arc<Mutex<Intake>>, name: &str, done: &[MailRef]) -> Result<()> {
     if let Some(c) = done.iter().filter_map(|m| m.cursor).max_by_key(|c| c.uid) {
         let n = name.to_string();
         blocking(intake, move |i| {
