@@ -421,6 +421,18 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
                         r.len()
                     };
                     file.rows += distinct_rows;
+                    if s.stray_cells > 0 {
+                        problems.push(RowProblem {
+                            file: label.clone(),
+                            sheet: s.name.clone(),
+                            row: 0,
+                            column: String::new(),
+                            field: String::new(),
+                            value: String::new(),
+                            severity: Severity::Warning,
+                            message: w::stray_cells(s.stray_cells, sheet::MAX_ROWS, "BL"),
+                        });
+                    }
                     if !hidden.is_empty() {
                         problems.push(RowProblem {
                             file: label.clone(),

@@ -491,6 +491,29 @@ pub fn file_archive(problem: crate::sheet::ArchiveProblem) -> &'static str {
 }
 
 /// Rows the school hid in Excel: read anyway, and said once for the sheet.
+/// Cells far from the table (beyond row `max_rows` or column `last_col`) that were not read.
+pub fn stray_cells(n: usize, max_rows: u32, last_col: &str) -> String {
+    format!(
+        "Có {n} ô có dữ liệu nằm quá xa bảng (sau dòng {} hoặc sau cột {last_col}) nên không \
+         được đọc. Nếu danh sách thật sự dài hơn, hãy chia thành nhiều file; nếu không, hãy xoá \
+         các ô thừa đó.",
+        grouped(max_rows)
+    )
+}
+
+/// A number with '.' between thousands, as Vietnamese writes it (20.000).
+fn grouped(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn hidden_rows(rows: &[u32]) -> String {
     let which = if rows.len() == 1 {
         "Dòng"

@@ -81,7 +81,16 @@ pub struct Sheet {
     pub hidden_rows: Vec<u32>,
     /// The file inside a zip this sheet came from ("" when the attachment itself is the workbook).
     pub file: String,
+    /// Cells left out because they lie beyond [`MAX_ROWS`] rows or [`MAX_COLS`] columns (a stray
+    /// value far from the table; the school is warned).
+    pub stray_cells: usize,
 }
+
+/// The rows of a sheet that are read: no list is longer, and the grid is built whole, so a
+/// stray cell a million rows down would otherwise ask for gigabytes.
+pub const MAX_ROWS: u32 = 20_000;
+/// The columns of a sheet that are read (A to BL): no list is wider.
+pub const MAX_COLS: u32 = 64;
 
 /// The file formats recognised by their bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use quick_xml::events::{BytesStart, Event};
 use zip::ZipArchive;
 
 use super::archive::Zip;
-use super::{Cell, ReadError, Sheet, classify, sheet_names, sheet_of};
+use super::{Cell, MAX_COLS, MAX_ROWS, ReadError, Sheet, classify, sheet_names, sheet_of};
 use crate::legacy;
 
 /// Most bytes of one XML part read for this (a worksheet of a 5,000-row list is about 2 MB).
@@ -74,35 +74,44 @@ fn read_sheets(wb: &mut Xlsx<Cursor<&[u8]>>) -> Result<(Vec<Sheet>, bool), ReadE
     let mut sheets = Vec::with_capacity(names.len());
     let mut legacy_fonts = false;
     for (name, hidden) in names {
-        let mut range = match wb.worksheet_cells_reader(&name) {
+        let (mut range, stray) = match wb.worksheet_cells_reader(&name) {
             Ok(mut reader) => {
                 legacy_fonts |= reader.styles().iter().any(|s| legacy_font(s).is_some());
                 range_of(&mut reader).map_err(classify)?
             }
             // A chart or dialog sheet: `worksheet_range` gives it an empty range too.
-            Err(XlsxError::NotAWorksheet(_)) => Range::default(),
+            Err(XlsxError::NotAWorksheet(_)) => (Range::default(), 0),
             Err(e) => return Err(classify(e)),
         };
-        sheets.push(sheet_of(name, hidden, &mut range));
+        let mut sheet = sheet_of(name, hidden, &mut range);
+        sheet.stray_cells = stray;
+        sheets.push(sheet);
     }
     Ok((sheets, legacy_fonts))
 }
 
 /// A worksheet's cells as `worksheet_range` collects them: the empty ones left out, the range
-/// spanning the others.
-fn range_of(reader: &mut XlsxCellReader<Cursor<&[u8]>>) -> Result<Range<Data>, XlsxError> {
+/// spanning the others; and how many cells beyond [`MAX_ROWS`] or [`MAX_COLS`] were left out
+/// (the range is a dense grid: one value at XFD1048576 would ask for 512 GiB).
+fn range_of(reader: &mut XlsxCellReader<Cursor<&[u8]>>) -> Result<(Range<Data>, usize), XlsxError> {
     let len = reader.dimensions().len();
     let mut cells = Vec::new();
     if len < 100_000 {
         cells.reserve(len as usize);
     }
+    let mut stray = 0;
     while let Some(cell) = reader.next_cell()? {
         if !matches!(cell.get_value(), DataRef::Empty) {
+            let (row, col) = cell.get_position();
+            if row >= MAX_ROWS || col >= MAX_COLS {
+                stray += 1;
+                continue;
+            }
             let value = Data::from(cell.get_value().clone());
-            cells.push(calamine::Cell::new(cell.get_position(), value));
+            cells.push(calamine::Cell::new((row, col), value));
         }
     }
-    Ok(Range::from_sparse(cells))
+    Ok((Range::from_sparse(cells), stray))
 }
 
 fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy::Legacy>) {
@@ -289,6 +298,23 @@ mod tests {
 <row r="5" customHeight="1" hidden="true"/></sheetData></worksheet>"#;
         assert_eq!(hidden_xlsx_rows(xml), vec![3, 4]);
         assert!(hidden_xlsx_rows(b"<worksheet><row r=\"1\"/></worksheet>").is_empty());
+    }
+
+    #[test]
+    fn a_stray_cell_at_the_far_corner_is_left_out_not_allocated() {
+        // One value at XFD1048576 beside a small table: read whole, calamine's dense range
+        // would ask for 512 GiB and abort the process.
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write(0, 0, "Họ và tên").unwrap();
+        ws.write(1, 0, "Nguyễn Văn An").unwrap();
+        ws.write(1_048_575, 16_383, "x").unwrap();
+        ws.write(30_000, 1, "y").unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        let sheets = crate::sheet::read("ds.xlsx", &bytes).unwrap();
+        assert_eq!(sheets[0].stray_cells, 2);
+        assert_eq!(sheets[0].rows.len(), 2);
+        assert_eq!(sheets[0].rows[1][0], Cell::Text("Nguyễn Văn An".into()));
     }
 
     #[test]

@@ -370,3 +370,46 @@ fn a_mail_with_only_an_image_has_no_list() {
     assert_eq!(o.kind, OutcomeKind::NoList);
     assert_eq!(o.reply, ReplyKind::NoList);
 }
+
+#[test]
+fn a_stray_value_far_below_the_table_is_left_out_with_a_warning() {
+    // Someone typed in the sheet's last cell (Ctrl+End): the list is read, the cell is not (the
+    // grid would need 512 GiB), and the school is told.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in canonical_headers().iter().enumerate() {
+        ws.write(0, c as u16, h.as_str()).unwrap();
+    }
+    let row = [
+        "1",
+        AN.0,
+        "05/03/1985",
+        AN.1,
+        "",
+        "",
+        "Giáo viên",
+        "",
+        "036085001234@namdinh.edu.vn",
+        "0912345678",
+        "Cấp mới CTS",
+    ];
+    for (c, v) in row.iter().enumerate() {
+        ws.write(1, c as u16, *v).unwrap();
+    }
+    ws.write(1_048_575, 16_383, "x").unwrap();
+    let m = mail(
+        "c3nguyenkhuyen@namdinh.edu.vn",
+        "Danh sách CTS",
+        vec![("ds.xlsx", wb.save_to_buffer().unwrap())],
+    );
+    let o = run(&m, None);
+    assert_eq!(o.kind, OutcomeKind::Accepted, "{:?}", o.problems);
+    assert_eq!(o.version.unwrap().rows.len(), 1);
+    assert!(
+        o.problems
+            .iter()
+            .any(|p| p.message.contains("quá xa bảng") && p.message.contains("20.000")),
+        "{:?}",
+        o.problems
+    );
+}
