@@ -40,7 +40,8 @@ impl Intake {
     /// Opens the store and the registry named by the configuration.
     pub fn open(config: Config) -> Result<Intake> {
         let registry = Registry::load(&config.units.file)?;
-        let store = Store::open(&config.database_path())?;
+        let mut store = Store::open(&config.database_path())?;
+        store.checkpoint_in_background(&config.database_path())?;
         Ok(Intake {
             config: Arc::new(config),
             registry: Arc::new(registry),

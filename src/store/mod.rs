@@ -37,6 +37,24 @@ pub struct Store {
     conn: Connection,
     /// The rows of versions read lately, by version id (a version's rows never change).
     versions: std::cell::RefCell<HashMap<i64, Vec<(i64, ValidRow)>>>,
+    /// The thread that checkpoints the WAL for this connection, if it has one.
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies the WAL into the database on a thread of its own, so the connection that writes the
+/// mails never waits for it (see [`Store::checkpoint_in_background`]).
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(c) = self.checkpointer.take() {
+            let _ = c.stop.send(());
+            let _ = c.thread.join();
+        }
+    }
 }
 
 /// How many versions' rows [`Store::current_rows`] keeps at most.
@@ -129,7 +147,43 @@ impl Store {
         Ok(Store {
             conn,
             versions: Default::default(),
+            checkpointer: None,
         })
+    }
+
+    /// Moves WAL checkpoints off this connection: its commits no longer copy the WAL into the
+    /// database file (SQLite does that on the commit that passes 1,000 pages, with an fsync);
+    /// a thread with its own connection does it every 200 ms instead (a passive checkpoint,
+    /// which never blocks the writer). For the intake, whose commits hold up the next batch.
+    pub fn checkpoint_in_background(&mut self, db_path: &Path) -> Result<()> {
+        if self.checkpointer.is_some() {
+            return Ok(());
+        }
+        let conn = Connection::open(db_path)
+            .with_context(|| format!("cannot open database {}", db_path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                loop {
+                    let done = !matches!(
+                        stopped.recv_timeout(std::time::Duration::from_millis(200)),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    );
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; tried again later");
+                    }
+                    if done {
+                        return;
+                    }
+                }
+            })
+            .context("cannot start the WAL checkpoint thread")?;
+        self.checkpointer = Some(Checkpointer { stop, thread });
+        Ok(())
     }
 
     /// Keeps a mail's raw bytes under their SHA-256, in their own transaction, before anything

@@ -204,3 +204,28 @@ fn a_batch_that_cannot_commit_records_none_of_its_mails() {
             .all(|r| matches!(r, Ok(Some(_))))
     );
 }
+
+#[test]
+fn the_wal_is_checkpointed_beside_the_intake_while_it_runs() {
+    // The intake's own commits never copy the WAL into the database file; a thread of its own
+    // does. Without it, the data would stay in the WAL until the intake closes.
+    let dir = tempfile::tempdir().unwrap();
+    let mut intake = intake(dir.path());
+    let db = intake.config.database_path();
+    let results = intake.take_batch(
+        "maildir",
+        mails(200).into_iter().map(|m| (m, How::Normal)).collect(),
+    );
+    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let size = || std::fs::metadata(&db).unwrap().len();
+    while size() < 1_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file still holds {} bytes: nothing was checkpointed",
+            size()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(intake);
+}
