@@ -421,29 +421,16 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
                         r.len()
                     };
                     file.rows += distinct_rows;
+                    let warn = |message: String| RowProblem {
+                        sheet: s.name.clone(),
+                        severity: Severity::Warning,
+                        ..file_problem(&label, message)
+                    };
                     if s.stray_cells > 0 {
-                        problems.push(RowProblem {
-                            file: label.clone(),
-                            sheet: s.name.clone(),
-                            row: 0,
-                            column: String::new(),
-                            field: String::new(),
-                            value: String::new(),
-                            severity: Severity::Warning,
-                            message: w::stray_cells(s.stray_cells, sheet::MAX_ROWS, "BL"),
-                        });
+                        problems.push(warn(w::stray_cells(s.stray_cells, sheet::MAX_ROWS, "BL")));
                     }
                     if !hidden.is_empty() {
-                        problems.push(RowProblem {
-                            file: label.clone(),
-                            sheet: s.name.clone(),
-                            row: 0,
-                            column: String::new(),
-                            field: String::new(),
-                            value: String::new(),
-                            severity: Severity::Warning,
-                            message: w::hidden_rows(&hidden),
-                        });
+                        problems.push(warn(w::hidden_rows(&hidden)));
                     }
                     out.problems
                         .extend(validate::collapse_columns(problems, distinct_rows));
