@@ -65,14 +65,6 @@ impl Intake {
             .expect("one result per mail")
     }
 
-    fn recorder(&mut self) -> Recorder<'_> {
-        Recorder {
-            config: &self.config,
-            registry: &self.registry,
-            store: &mut self.store,
-        }
-    }
-
     /// Takes the mails of a batch, in order, in one transaction ([`Store::batch`]): read in
     /// parallel ([`prepare`], one thread per core), then recorded one after the other (each
     /// outcome is decided against the unit's version as the mails before it left it), each
@@ -95,12 +87,8 @@ impl Intake {
         prepared: Vec<Prepared>,
     ) -> Vec<Result<Option<Taken>>> {
         let n = prepared.len();
-        let Recorder {
-            config,
-            registry,
-            store,
-        } = self.recorder();
-        let results = store.batch(|store| {
+        let (config, registry) = (&*self.config, &*self.registry);
+        let results = self.store.batch(|store| {
             let mut recorder = Recorder {
                 config,
                 registry,
