@@ -469,6 +469,7 @@ fn read_error_problem(file: &str, e: &ReadError) -> RowProblem {
         ReadError::Encrypted => w::FILE_ENCRYPTED.to_string(),
         ReadError::Corrupt(_) => w::FILE_CORRUPT.to_string(),
         ReadError::Empty => w::FILE_EMPTY.to_string(),
+        ReadError::FarCell { row, col } => w::file_far_cell(*row, *col, sheet::MAX_ROWS, "BL"),
         ReadError::Winmail => w::FILE_WINMAIL.to_string(),
         ReadError::Archive(p) => w::file_archive(*p).to_string(),
         ReadError::InArchive { entry, error } => {

@@ -491,6 +491,22 @@ pub fn file_archive(problem: crate::sheet::ArchiveProblem) -> &'static str {
 }
 
 /// Rows the school hid in Excel: read anyway, and said once for the sheet.
+/// An xls refused for a value far from the table (0-based `row`, `col`), beyond row `max_rows`
+/// or column `last_col`.
+pub fn file_far_cell(row: u32, col: u32, max_rows: u32, last_col: &str) -> String {
+    let cell = format!(
+        "{}{}",
+        rust_xlsxwriter::utility::column_number_to_name(col.min(u32::from(u16::MAX)) as u16),
+        row + 1
+    );
+    format!(
+        "Tệp có dữ liệu ở ô {cell}, nằm quá xa bảng (sau dòng {} hoặc sau cột {last_col}), nên \
+         không đọc được. Hãy xoá ô đó (hoặc chép riêng bảng danh sách sang một tệp mới) rồi gửi \
+         lại.",
+        grouped(max_rows)
+    )
+}
+
 /// Cells far from the table (beyond row `max_rows` or column `last_col`) that were not read.
 pub fn stray_cells(n: usize, max_rows: u32, last_col: &str) -> String {
     format!(

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::{Cell, Sheet};
+use super::{Cell, MAX_COLS, MAX_ROWS, Sheet};
 use crate::legacy::{self, Legacy};
 
 /// What one sheet's records say.
@@ -34,7 +34,7 @@ pub(super) fn is_sound(file: &[u8]) -> bool {
 }
 
 /// The "Workbook" (or Excel 5 "Book") stream of a compound file.
-fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut compound = cfb::CompoundFile::open(std::io::Cursor::new(file)).ok()?;
     for name in ["/Workbook", "/Book"] {
@@ -130,12 +130,30 @@ fn extras(stream: &[u8]) -> HashMap<String, SheetExtras> {
     out
 }
 
-/// Marks hidden rows and decodes legacy-font text in sheets calamine read from `file`.
-pub(super) fn apply(file: &[u8], sheets: &mut [Sheet]) {
-    let Some(stream) = workbook_stream(file) else {
-        return;
-    };
-    let mut extras = extras(&stream);
+/// The first cell holding a value beyond [`MAX_ROWS`] rows or [`MAX_COLS`] columns (0-based row
+/// and column), in any sheet of a Workbook stream. calamine builds each sheet as a dense grid, so
+/// such a stray value (IV65536) would cost half a gigabyte; unlike for xlsx, calamine gives no
+/// way to leave it out, so the file is refused before calamine reads it.
+pub(super) fn far_cell(stream: &[u8]) -> Option<(u32, u32)> {
+    records(stream, 0).find_map(|(kind, data)| {
+        let row = u32::from(u16_at(data, 0)?);
+        let col = match kind {
+            // LABELSST, LABEL, RSTRING, NUMBER, RK, BOOLERR, FORMULA: one cell.
+            0x00FD | 0x0204 | 0x00D6 | 0x0203 | 0x027E | 0x0205 | 0x0006 => {
+                u32::from(u16_at(data, 2)?)
+            }
+            // MULRK: the last column of the run is at the end.
+            0x00BD => u32::from(u16_at(data, data.len().checked_sub(2)?)?),
+            _ => return None,
+        };
+        (row >= MAX_ROWS || col >= MAX_COLS).then_some((row, col))
+    })
+}
+
+/// Marks hidden rows and decodes legacy-font text in sheets calamine read from the workbook
+/// whose Workbook stream is `stream`.
+pub(super) fn apply(stream: &[u8], sheets: &mut [Sheet]) {
+    let mut extras = extras(stream);
     for s in sheets {
         let Some(x) = extras.remove(&s.name) else {
             continue;
@@ -167,6 +185,29 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn an_xls_with_a_value_far_from_the_table_is_refused_before_calamine_builds_it() {
+        let good = fixture("fmt-xls-biff8.xls");
+        assert!(crate::sheet::read("ds.xls", &good).is_ok());
+        // The first text cell (a LABELSST record: type, length 10, row, column...) moved to row
+        // 60,001, as a stray value typed far below the table would be.
+        let at = good
+            .windows(4)
+            .position(|w| w == [0xFD, 0x00, 0x0A, 0x00])
+            .expect("a LABELSST record");
+        let mut far = good.clone();
+        far[at + 4..at + 6].copy_from_slice(&60_000u16.to_le_bytes());
+        let col = u32::from(u16::from_le_bytes([far[at + 6], far[at + 7]]));
+        match crate::sheet::read("ds.xls", &far) {
+            Err(crate::sheet::ReadError::FarCell { row, col: c }) => {
+                assert_eq!((row, c), (60_000, col));
+            }
+            other => panic!("expected FarCell, got {other:?}"),
+        }
+        let message = crate::wording::file_far_cell(60_000, 0, crate::sheet::MAX_ROWS, "BL");
+        assert!(message.contains("ô A60001"), "{message}");
     }
 
     #[test]

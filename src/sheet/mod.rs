@@ -148,6 +148,10 @@ pub enum ReadError {
     /// A workbook with no visible cell.
     #[error("the workbook is empty")]
     Empty,
+    /// An xls with a value far from any list (0-based row and column), which calamine cannot
+    /// leave out (see `MAX_ROWS`).
+    #[error("a value at row {row}, column {col}, beyond the area read")]
+    FarCell { row: u32, col: u32 },
     /// Outlook's TNEF wrapper (winmail.dat): the real attachments are inside it.
     #[error("a winmail.dat (TNEF) attachment")]
     Winmail,
@@ -359,8 +363,14 @@ fn read_kind(filename: &str, bytes: &[u8], want: Want) -> Result<Vec<Sheet>, Rea
             if !biff::is_sound(bytes) {
                 return Err(ReadError::Corrupt("unsound compound file".into()));
             }
+            let stream = biff::workbook_stream(bytes);
+            if let Some((row, col)) = stream.as_deref().and_then(biff::far_cell) {
+                return Err(ReadError::FarCell { row, col });
+            }
             let mut sheets = read_calamine::<Xls<_>>(bytes)?;
-            biff::apply(bytes, &mut sheets);
+            if let Some(stream) = stream {
+                biff::apply(&stream, &mut sheets);
+            }
             Ok(sheets)
         }
         Some(Kind::Sheet(Format::Ods)) => {
