@@ -226,6 +226,13 @@ impl Recorder<'_> {
             };
             outcome = held;
         }
+        // An accepted list's reply lists its version's rows: the mail's own rows, the same
+        // ones, are left out of the draft (a smaller outbox row) and put back for the record.
+        let mut outcome = outcome;
+        let own_rows = match outcome.version {
+            Some(_) => std::mem::take(&mut outcome.rows),
+            None => Vec::new(),
+        };
         let draft = reply::drafts::Draft {
             outcome,
             received_at: raw.received_at,
@@ -240,7 +247,10 @@ impl Recorder<'_> {
         if let Some(r) = &mut outgoing {
             r.held = reply::rate_limit(self.store, r, raw.received_at, self.config)?;
         }
-        let outcome = draft.outcome;
+        let mut outcome = draft.outcome;
+        if outcome.version.is_some() {
+            outcome.rows = own_rows;
+        }
         self.store.record_with(
             &record,
             &outcome,

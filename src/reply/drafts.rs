@@ -22,6 +22,8 @@ use super::Answered;
 /// What a reply is composed from, besides the mail itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Draft {
+    /// The mail's outcome; for an accepted list without `rows` (the reply lists the version's
+    /// rows, which include them).
     pub outcome: Outcome,
     pub received_at: DateTime<Utc>,
     /// The mail's mailbox name and key (the seed of the reply's Message-ID).
