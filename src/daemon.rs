@@ -228,7 +228,6 @@ impl Recorder<'_> {
         }
         // An accepted list's reply lists its version's rows: the mail's own rows, the same
         // ones, are left out of the draft (a smaller outbox row) and put back for the record.
-        let mut outcome = outcome;
         let own_rows = match outcome.version {
             Some(_) => std::mem::take(&mut outcome.rows),
             None => Vec::new(),
