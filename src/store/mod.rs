@@ -35,8 +35,6 @@ const MIGRATIONS: &[&str] = &[
 /// The database and the raw mail store.
 pub struct Store {
     conn: Connection,
-    /// The rows of versions read lately, by version id (a version's rows never change).
-    versions: std::cell::RefCell<HashMap<i64, Vec<(i64, ValidRow)>>>,
     /// The thread that checkpoints the WAL for this connection, if it has one.
     checkpointer: Option<Checkpointer>,
 }
@@ -56,9 +54,6 @@ impl Drop for Store {
         }
     }
 }
-
-/// How many versions' rows [`Store::current_rows`] keeps at most.
-const VERSIONS_CACHED: usize = 256;
 
 /// What the daemon knows of a mail besides its outcome.
 #[derive(Debug, Clone)]
@@ -146,7 +141,6 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn,
-            versions: Default::default(),
             checkpointer: None,
         })
     }
@@ -238,11 +232,9 @@ impl Store {
         }
     }
 
-    /// Undoes the open transaction. Ids it used may be given again, so versions read in it are
-    /// forgotten.
+    /// Undoes the open transaction.
     fn rollback(&mut self) {
         let _ = self.conn.execute_batch("ROLLBACK");
-        self.versions.get_mut().clear();
     }
 
     /// The raw bytes kept under this hash.
@@ -403,16 +395,7 @@ impl Store {
         let Some(version) = version else {
             return Ok(None);
         };
-        if let Some(rows) = self.versions.borrow().get(&version) {
-            return Ok(Some(rows.clone()));
-        }
-        let rows = query::version_rows(&self.conn, version)?;
-        let mut cache = self.versions.borrow_mut();
-        if cache.len() >= VERSIONS_CACHED {
-            cache.clear();
-        }
-        cache.insert(version, rows.clone());
-        Ok(Some(rows))
+        Ok(Some(query::version_rows(&self.conn, version)?))
     }
 
     /// Records one mail and everything that follows from it, in one transaction. Returns the
@@ -439,116 +422,109 @@ impl Store {
     ) -> Result<i64> {
         // A savepoint: its own transaction, or a part of the batch's (see `Store::batch`) that
         // an error undoes alone.
-        let result = (|| -> Result<i64> {
-            let now = Utc::now().to_rfc3339();
-            let tx = self.conn.savepoint()?;
-            let p = mail.parsed;
+        let now = Utc::now().to_rfc3339();
+        let tx = self.conn.savepoint()?;
+        let p = mail.parsed;
+        tx.prepare_cached(
+            "INSERT INTO mails (mailbox, source_key, sha256, size, message_id, received_at, \
+             from_addr, from_name, subject, unit_code, trust, outcome, reply_kind, late, \
+             supplement, note, files, duplicate_of, processed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19)",
+        )?
+        .execute(params![
+            mail.mailbox,
+            mail.source_key,
+            mail.sha256,
+            mail.size as i64,
+            p.message_id.as_deref().unwrap_or(""),
+            mail.received_at.to_rfc3339(),
+            p.from.as_deref().unwrap_or(""),
+            p.from_name.as_deref().unwrap_or(""),
+            p.subject,
+            outcome.unit.as_ref().map(|u| u.code.as_str()),
+            serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
+            outcome.kind.code(),
+            outcome.reply.code(),
+            outcome.late,
+            outcome.supplement,
+            outcome.note,
+            serde_json::to_string(&outcome.files)?,
+            duplicate_of,
+            now,
+        ])?;
+        let mail_id = tx.last_insert_rowid();
+        if let Some(old) = mail.supersedes {
+            tx.execute(
+                "UPDATE mails SET superseded_by = ?2 WHERE id = ?1",
+                params![old, mail_id],
+            )?;
+        }
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO problems (mail_id, file, sheet, row, column_header, field, value, \
+                 severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for pr in &outcome.problems {
+                stmt.execute(params![
+                    mail_id,
+                    pr.file,
+                    pr.sheet,
+                    pr.row,
+                    pr.column,
+                    pr.field,
+                    pr.value,
+                    pr.severity.code(),
+                    pr.message
+                ])?;
+            }
+        }
+        let unit_code = outcome.unit.as_ref().map(|u| u.code.as_str());
+        let mut new_ids: HashMap<(String, RequestType), i64> = HashMap::new();
+        for r in &outcome.rows {
+            let id = insert_row(&tx, mail_id, unit_code, r)?;
+            new_ids.insert((r.person_key(), r.request_type), id);
+        }
+        if let (OutcomeKind::Accepted, Some(v), Some(unit)) =
+            (outcome.kind, &outcome.version, &outcome.unit)
+        {
+            // Rows carried over from the previous version (a supplement) keep their ids.
+            let key_of = |(id, r): &(i64, ValidRow)| ((r.person_key(), r.request_type), *id);
+            let previous: HashMap<(String, RequestType), i64> = match current {
+                Some(rows) => rows.iter().map(key_of).collect(),
+                None => match current_version(&tx, &unit.code)? {
+                    Some(pv) => query::version_rows(&tx, pv)?.iter().map(key_of).collect(),
+                    None => HashMap::new(),
+                },
+            };
             tx.prepare_cached(
-                "INSERT INTO mails (mailbox, source_key, sha256, size, message_id, received_at, \
-                 from_addr, from_name, subject, unit_code, trust, outcome, reply_kind, late, \
-                 supplement, note, files, duplicate_of, processed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18, ?19)",
+                "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
-                mail.mailbox,
-                mail.source_key,
-                mail.sha256,
-                mail.size as i64,
-                p.message_id.as_deref().unwrap_or(""),
-                mail.received_at.to_rfc3339(),
-                p.from.as_deref().unwrap_or(""),
-                p.from_name.as_deref().unwrap_or(""),
-                p.subject,
-                outcome.unit.as_ref().map(|u| u.code.as_str()),
-                serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
-                outcome.kind.code(),
-                outcome.reply.code(),
-                outcome.late,
-                outcome.supplement,
-                outcome.note,
-                serde_json::to_string(&outcome.files)?,
-                duplicate_of,
-                now,
+                unit.code,
+                mail_id,
+                v.code,
+                v.rows.len() as i64,
+                now
             ])?;
-            let mail_id = tx.last_insert_rowid();
-            if let Some(old) = mail.supersedes {
-                tx.execute(
-                    "UPDATE mails SET superseded_by = ?2 WHERE id = ?1",
-                    params![old, mail_id],
-                )?;
-            }
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO problems (mail_id, file, sheet, row, column_header, field, value, \
-                     severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?;
-                for pr in &outcome.problems {
-                    stmt.execute(params![
-                        mail_id,
-                        pr.file,
-                        pr.sheet,
-                        pr.row,
-                        pr.column,
-                        pr.field,
-                        pr.value,
-                        pr.severity.code(),
-                        pr.message
-                    ])?;
+            let version_id = tx.last_insert_rowid();
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
+            )?;
+            for r in &v.rows {
+                let key = (r.person_key(), r.request_type);
+                let id = new_ids.get(&key).or_else(|| previous.get(&key));
+                if let Some(id) = id {
+                    stmt.execute(params![version_id, id])?;
                 }
             }
-            let unit_code = outcome.unit.as_ref().map(|u| u.code.as_str());
-            let mut new_ids: HashMap<(String, RequestType), i64> = HashMap::new();
-            for r in &outcome.rows {
-                let id = insert_row(&tx, mail_id, unit_code, r)?;
-                new_ids.insert((r.person_key(), r.request_type), id);
-            }
-            if let (OutcomeKind::Accepted, Some(v), Some(unit)) =
-                (outcome.kind, &outcome.version, &outcome.unit)
-            {
-                // Rows carried over from the previous version (a supplement) keep their ids.
-                let key_of = |(id, r): &(i64, ValidRow)| ((r.person_key(), r.request_type), *id);
-                let previous: HashMap<(String, RequestType), i64> = match current {
-                    Some(rows) => rows.iter().map(key_of).collect(),
-                    None => match current_version(&tx, &unit.code)? {
-                        Some(pv) => query::version_rows(&tx, pv)?.iter().map(key_of).collect(),
-                        None => HashMap::new(),
-                    },
-                };
-                tx.prepare_cached(
-                    "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    unit.code,
-                    mail_id,
-                    v.code,
-                    v.rows.len() as i64,
-                    now
-                ])?;
-                let version_id = tx.last_insert_rowid();
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
-                )?;
-                for r in &v.rows {
-                    let key = (r.person_key(), r.request_type);
-                    let id = new_ids.get(&key).or_else(|| previous.get(&key));
-                    if let Some(id) = id {
-                        stmt.execute(params![version_id, id])?;
-                    }
-                }
-            }
-            if let Some(reply) = reply {
-                insert_reply(&tx, mail_id, reply, mail.received_at)?;
-            }
-            tx.commit()?;
-            Ok(mail_id)
-        })();
-        if result.is_err() {
-            // The savepoint is undone: see `Store::rollback`.
-            self.versions.get_mut().clear();
         }
-        result
+        if let Some(reply) = reply {
+            insert_reply(&tx, mail_id, reply, mail.received_at)?;
+        }
+        tx.commit()?;
+        Ok(mail_id)
     }
 
     /// Puts the reply to mail `mail_id` (received at `received_at`) into the outbox: with the
