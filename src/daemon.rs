@@ -77,14 +77,16 @@ impl Intake {
         mails: Vec<(RawMail, How)>,
     ) -> Vec<Result<Option<Taken>>> {
         let prepared = prepare_batch(&self.config, &self.registry, mails);
-        self.record_batch(mailbox, prepared)
+        self.record_batch(mailbox, prepared.into_iter().map(Ok))
     }
 
-    /// The second half of [`Intake::take_batch`]: records mails read by [`prepare_batch`].
+    /// The second half of [`Intake::take_batch`]: records mails read by [`prepare_batch`] or
+    /// [`Reading::start`], in order. Each is taken from `prepared` only when the mails before it
+    /// are recorded: a mail still being read on another core is waited for there.
     pub fn record_batch(
         &mut self,
         mailbox: &str,
-        prepared: Vec<Prepared>,
+        prepared: impl ExactSizeIterator<Item = Result<Prepared>>,
     ) -> Vec<Result<Option<Taken>>> {
         let n = prepared.len();
         let (config, registry) = (&*self.config, &*self.registry);
@@ -95,8 +97,7 @@ impl Intake {
                 store,
             };
             Ok(prepared
-                .into_iter()
-                .map(|p| recorder.take(mailbox, p))
+                .map(|p| p.and_then(|p| recorder.take(mailbox, p)))
                 .collect::<Vec<_>>())
         });
         match results {
@@ -305,10 +306,84 @@ pub fn prepare_batch(
     mails: Vec<(RawMail, How)>,
 ) -> Vec<Prepared> {
     use rayon::prelude::*;
-    mails
-        .into_par_iter()
-        .map(|(raw, how)| prepare(config, registry, raw, how))
-        .collect()
+    readers().install(|| {
+        mails
+            .into_par_iter()
+            .map(|(raw, how)| prepare(config, registry, raw, how))
+            .collect()
+    })
+}
+
+/// The reading threads: one per core, at a lower priority than the rest of the process
+/// (nice 10 on Linux). Reading is the parallel part of taking mail, recording the serial part:
+/// at equal priority the readers would take two thirds of the cores from the one thread that
+/// records, and the pipeline would wait on the recorder.
+fn readers() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("read-{i}"))
+            .start_handler(|_| lower_priority())
+            .build()
+            .expect("the reading threads start")
+    })
+}
+
+/// Lowers the calling thread's priority (Linux: a thread's nice value is its own).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority have no preconditions; a failure leaves the priority as it
+    // was, which is only slower.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
+/// The mails of a batch being read on the reading threads (rayon's, one per core), each as soon
+/// as it is fetched, oldest first: [`Intake::record_batch`] takes them in order as they are
+/// ready, so recording and reading overlap with no wait for a whole batch to be read.
+pub struct Reads {
+    pending: Vec<std::sync::mpsc::Receiver<std::thread::Result<Prepared>>>,
+}
+
+impl Reads {
+    /// Starts reading `mails`.
+    pub fn start(
+        config: &Arc<Config>,
+        registry: &Arc<Registry>,
+        mails: impl IntoIterator<Item = (RawMail, How)>,
+    ) -> Reads {
+        let pending = mails
+            .into_iter()
+            .map(|(raw, how)| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let (config, registry) = (config.clone(), registry.clone());
+                readers().spawn_fifo(move || {
+                    // A panic is the mail's own failure, not the reading thread's (rayon would
+                    // abort the process).
+                    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        prepare(&config, &registry, raw, how)
+                    }));
+                    // The receiver is gone when the pass ended early (shutdown, an error).
+                    let _ = tx.send(read);
+                });
+                rx
+            })
+            .collect();
+        Reads { pending }
+    }
+
+    /// The mails read, in order, each waited for when asked.
+    pub fn into_results(self) -> impl ExactSizeIterator<Item = Result<Prepared>> {
+        self.pending.into_iter().map(|rx| match rx.recv() {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(anyhow::anyhow!(
+                "reading the mail failed (a panic, logged above)"
+            )),
+            Err(_) => Err(anyhow::anyhow!("reading the mail was abandoned")),
+        })
+    }
 }
 
 /// The part of taking a mail that needs no store: hash, parse, read the lists. Pure, so the
@@ -609,32 +684,33 @@ async fn pass<M: Mailbox>(
         limit,
         rescan_until,
     };
-    // A pipeline: while one batch is recorded, the next is fetched and read.
+    // A pipeline: while batch k is recorded, batch k+1 (fetched before) is being read, and
+    // batch k+2 is fetched (after batch k-1's post-action, on the same connection). Each mail is
+    // read on the reading threads as soon as it is fetched, and recorded as soon as it is read
+    // and the mails before it are recorded. At most three batches in hand: memory stays flat.
     let (config, registry) =
         blocking(intake, |i| Ok((i.config.clone(), i.registry.clone()))).await?;
-    let read = |fetched: Vec<(usize, RawMail, How)>| {
-        let (config, registry) = (config.clone(), registry.clone());
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let (keys, items): (Vec<BatchKey>, Vec<(RawMail, How)>) = fetched
-                    .into_iter()
-                    .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
-                    .unzip();
-                (keys, prepare_batch(&config, &registry, items))
-            })
-            .await
-            .context("reading a batch failed")
+    let start_reading = |fetched: Vec<(usize, RawMail, How)>| {
+        let (keys, items): (Vec<BatchKey>, Vec<(RawMail, How)>) = fetched
+            .into_iter()
+            .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
+            .unzip();
+        (keys, Reads::start(&config, &registry, items))
+    };
+    let mut ahead = std::collections::VecDeque::new();
+    for b in batches.iter().take(2) {
+        if *shutdown.borrow() {
+            break;
         }
-    };
-    let mut next = match batches.first() {
-        Some(b) => Some(read(fetch_batch(mailbox, b, &wanted, summary).await?).await?),
-        None => None,
-    };
+        ahead.push_back(start_reading(
+            fetch_batch(mailbox, b, &wanted, summary).await?,
+        ));
+    }
     // The batch committed last whose post-action and position are still to do: its post-action
     // goes to the server while the next batch is recorded.
     let mut committed: Option<&[MailRef]> = None;
     for (index, batch) in batches.iter().enumerate() {
-        let Some((keys, prepared)) = next.take() else {
+        let Some((keys, reads)) = ahead.pop_front() else {
             break;
         };
         if *shutdown.borrow() {
@@ -643,27 +719,24 @@ async fn pass<M: Mailbox>(
         let n = name.clone();
         let record = blocking(intake, move |i| {
             let start = Instant::now();
-            Ok((i.record_batch(&n, prepared), start.elapsed()))
+            Ok((i.record_batch(&n, reads.into_results()), start.elapsed()))
         });
         let before = committed.take();
-        let following = batches.get(index + 1).filter(|_| !*shutdown.borrow());
+        let to_fetch = batches.get(index + 2).filter(|_| !*shutdown.borrow());
         let beside = async {
             if let Some(done) = before {
                 mailbox.mark_done(done).await?;
             }
-            let Some(following) = following else {
+            let start = Instant::now();
+            let Some(b) = to_fetch else {
                 return Ok(None);
             };
-            let start = Instant::now();
-            let fetched = fetch_batch(mailbox, following, &wanted, summary).await?;
-            let fetching = start.elapsed();
-            let read = read(fetched).await?;
+            let fetched = fetch_batch(mailbox, b, &wanted, summary).await?;
             tracing::debug!(
-                fetch_ms = fetching.as_millis() as u64,
-                read_ms = (start.elapsed() - fetching).as_millis() as u64,
-                "next batch fetched and read"
+                fetch_ms = start.elapsed().as_millis() as u64,
+                "batch fetched"
             );
-            Ok::<_, anyhow::Error>(Some(read))
+            Ok::<_, anyhow::Error>(Some(start_reading(fetched)))
         };
         let (recorded, beside) = tokio::join!(record, beside);
         let (results, recording) = recorded?;
@@ -705,7 +778,7 @@ async fn pass<M: Mailbox>(
         }
         // A failed post-action or fetch: this batch is committed; the next pass lists it
         // again, recognises it as taken and does its post-action.
-        next = beside?;
+        ahead.extend(beside?);
         committed = Some(batch);
         if !options.once {
             // A long first pass answers as it goes; `--once` answers at the end.
