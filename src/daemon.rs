@@ -657,6 +657,7 @@ async fn pass<M: Mailbox>(
         uid: s.last_uid,
     });
     let listing = mailbox.list(since).await?;
+    tracing::debug!(mails = listing.mails.len(), "mailbox listed");
     let mut rescan_until = state.map_or(0, |s| s.rescan_until);
     if let Some(reset) = listing.reset {
         if state.is_some() {
@@ -791,7 +792,15 @@ async fn pass<M: Mailbox>(
         finish(intake, mailbox, &name, done).await?;
     }
     let n = name.clone();
-    blocking(intake, move |i| i.store.record_poll(&n, None)).await?;
+    blocking(intake, move |i| {
+        i.store.record_poll(&n, None)?;
+        if took_any {
+            // The burst is over: the WAL is copied into the database beside the replies.
+            i.store.checkpoint_soon();
+        }
+        Ok(())
+    })
+    .await?;
     summary.taking += started.elapsed() - replying;
     summary.taking_peak_kib = peak_memory_kib();
     let start = Instant::now();

@@ -42,14 +42,15 @@ pub struct Store {
 /// Copies the WAL into the database on a thread of its own, so the connection that writes the
 /// mails never waits for it (see [`Store::checkpoint_in_background`]).
 struct Checkpointer {
-    stop: std::sync::mpsc::Sender<()>,
+    /// `false`: checkpoint now; `true`: checkpoint and stop.
+    wake: std::sync::mpsc::SyncSender<bool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
         if let Some(c) = self.checkpointer.take() {
-            let _ = c.stop.send(());
+            let _ = c.wake.send(true);
             let _ = c.thread.join();
         }
     }
@@ -147,8 +148,9 @@ impl Store {
 
     /// Moves WAL checkpoints off this connection: its commits no longer copy the WAL into the
     /// database file (SQLite does that on the commit that passes 1,000 pages, with an fsync);
-    /// a thread with its own connection does it every 200 ms instead (a passive checkpoint,
-    /// which never blocks the writer). For the intake, whose commits hold up the next batch.
+    /// a thread with its own connection does it every 200 ms instead, and at once when asked
+    /// ([`Store::checkpoint_soon`]): a passive checkpoint, which never blocks the writer. For
+    /// the intake, whose commits hold up the next batch.
     pub fn checkpoint_in_background(&mut self, db_path: &Path) -> Result<()> {
         if self.checkpointer.is_some() {
             return Ok(());
@@ -157,15 +159,16 @@ impl Store {
             .with_context(|| format!("cannot open database {}", db_path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (wake, woken) = std::sync::mpsc::sync_channel::<bool>(1);
         let thread = std::thread::Builder::new()
             .name("wal-checkpoint".into())
             .spawn(move || {
                 loop {
-                    let done = !matches!(
-                        stopped.recv_timeout(std::time::Duration::from_millis(200)),
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                    );
+                    let done = match woken.recv_timeout(std::time::Duration::from_millis(200)) {
+                        Ok(stop) => stop,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => true,
+                    };
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         tracing::warn!(error = %e, "WAL checkpoint failed; tried again later");
@@ -176,8 +179,18 @@ impl Store {
                 }
             })
             .context("cannot start the WAL checkpoint thread")?;
-        self.checkpointer = Some(Checkpointer { stop, thread });
+        self.checkpointer = Some(Checkpointer { wake, thread });
         Ok(())
+    }
+
+    /// Asks the checkpoint thread ([`Store::checkpoint_in_background`]) to copy the WAL into the
+    /// database now, without waiting for it: after a burst of mail, while the replies and the
+    /// report are made, so that closing the store has nothing left to copy.
+    pub fn checkpoint_soon(&self) {
+        if let Some(c) = &self.checkpointer {
+            // Full: one is due already.
+            let _ = c.wake.try_send(false);
+        }
     }
 
     /// Keeps a mail's raw bytes under their SHA-256, in their own transaction, before anything
