@@ -323,21 +323,10 @@ fn readers() -> &'static rayon::ThreadPool {
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("read-{i}"))
-            .start_handler(|_| lower_priority())
+            .start_handler(|_| crate::store::lower_thread_priority())
             .build()
             .expect("the reading threads start")
     })
-}
-
-/// Lowers the calling thread's priority (Linux: a thread's nice value is its own).
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority have no preconditions; a failure leaves the priority as it
-    // was, which is only slower.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-    }
 }
 
 /// The mails of a batch being read on the reading threads (rayon's, one per core), each as soon
@@ -685,10 +674,17 @@ async fn pass<M: Mailbox>(
         limit,
         rescan_until,
     };
-    // A pipeline: while batch k is recorded, batch k+1 (fetched before) is being read, and
-    // batch k+2 is fetched (after batch k-1's post-action, on the same connection). Each mail is
-    // read on the reading threads as soon as it is fetched, and recorded as soon as it is read
-    // and the mails before it are recorded. At most three batches in hand: memory stays flat.
+    // A pipeline of two sides that run at once, each at its own pace, joined by channels:
+    //
+    // - the server side fetches the batches in order, each as soon as fewer than `AHEAD`
+    //   fetched batches wait to be recorded, and starts reading its mails on the reading threads
+    //   at once; between fetches it does the post-action of each batch committed;
+    // - the recording side records each batch in one transaction, every mail as soon as it is
+    //   read and the mails before it are recorded, and moves the position past the batches
+    //   whose post-action is done.
+    //
+    // At most `AHEAD` + 1 batches in hand: memory stays flat.
+    const AHEAD: usize = 2;
     let (config, registry) =
         blocking(intake, |i| Ok((i.config.clone(), i.registry.clone()))).await?;
     let start_reading = |fetched: Vec<(usize, RawMail, How)>| {
@@ -698,99 +694,140 @@ async fn pass<M: Mailbox>(
             .unzip();
         (keys, Reads::start(&config, &registry, items))
     };
-    let mut ahead = std::collections::VecDeque::new();
-    for b in batches.iter().take(2) {
-        if *shutdown.borrow() {
-            break;
-        }
-        ahead.push_back(start_reading(
-            fetch_batch(mailbox, b, &wanted, summary).await?,
-        ));
-    }
-    // The batch committed last whose post-action and position are still to do: its post-action
-    // goes to the server while the next batch is recorded.
-    let mut committed: Option<&[MailRef]> = None;
-    for (index, batch) in batches.iter().enumerate() {
-        let Some((keys, reads)) = ahead.pop_front() else {
-            break;
-        };
-        if *shutdown.borrow() {
-            break;
-        }
-        let n = name.clone();
-        let record = blocking(intake, move |i| {
-            let start = Instant::now();
-            Ok((i.record_batch(&n, reads.into_results()), start.elapsed()))
-        });
-        let before = committed.take();
-        let to_fetch = batches.get(index + 2).filter(|_| !*shutdown.borrow());
-        let beside = async {
-            if let Some(done) = before {
-                mailbox.mark_done(done).await?;
+    // Batches fetched and being read: (index, keys, reads).
+    let (read_tx, read_rx) = tokio::sync::mpsc::channel::<(usize, Vec<BatchKey>, Reads)>(AHEAD);
+    // Batches committed: (index, how many of its first mails), for their post-action.
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
+    // Post-actions done, in order: the position may pass these mails.
+    let (marked_tx, marked_rx) = std::sync::mpsc::channel::<(usize, usize)>();
+    let passed = |marked: &[(usize, usize)]| {
+        marked
+            .iter()
+            .flat_map(|&(k, upto)| &batches[k][..upto])
+            .filter_map(|m| m.cursor)
+            .max_by_key(|c| c.uid)
+    };
+    let mut oversized = 0;
+    let server = async {
+        let mut done_rx = done_rx;
+        // Dropped once every batch is fetched (or fetching stops): the recording side then ends
+        // after the last one.
+        let mut read_tx = (!batches.is_empty()).then_some(read_tx);
+        let mut next = 0;
+        loop {
+            enum Step<P> {
+                Done(Option<(usize, usize)>),
+                Room(P),
             }
-            let start = Instant::now();
-            let Some(b) = to_fetch else {
-                return Ok(None);
+            let step = tokio::select! {
+                biased;
+                done = done_rx.recv() => Step::Done(done),
+                room = async { read_tx.clone().expect("fetching").reserve_owned().await },
+                    if read_tx.is_some() => Step::Room(room),
             };
-            let fetched = fetch_batch(mailbox, b, &wanted, summary).await?;
-            tracing::debug!(
-                fetch_ms = start.elapsed().as_millis() as u64,
-                "batch fetched"
-            );
-            Ok::<_, anyhow::Error>(Some(start_reading(fetched)))
-        };
-        let (recorded, beside) = tokio::join!(record, beside);
-        let (results, recording) = recorded?;
-        if let (Some(done), Ok(_)) = (before, &beside) {
-            // Its post-action done: the position may pass it.
-            advance(intake, &name, done).await?;
-        }
-        // The mails of the batch whose results are committed (now, or before a crash): all of
-        // them up to the first that failed.
-        let mut failed_at = None;
-        for ((at, key), result) in keys.iter().zip(results) {
-            match result {
-                Ok(Some(t)) => {
-                    tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
-                        unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
-                    summary.count(&t);
-                    took_any = true;
+            match step {
+                // The recording side is finished.
+                Step::Done(None) => break,
+                Step::Done(Some((k, upto))) => {
+                    mailbox.mark_done(&batches[k][..upto]).await?;
+                    let _ = marked_tx.send((k, upto));
                 }
-                Ok(None) => summary.known += 1,
-                Err(e) => {
-                    summary.failed += 1;
-                    tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
-                    if batch[*at].cursor.is_some() && failed_at.is_none() {
-                        // The position must not pass a mail that is not taken: finish the
-                        // ones before it, then give up this pass.
-                        failed_at = Some((*at, e.context(format!("cannot take mail {key}"))));
+                // The recording side stopped (an error, or shutdown).
+                Step::Room(Err(_)) => read_tx = None,
+                Step::Room(Ok(_)) if *shutdown.borrow() => read_tx = None,
+                Step::Room(Ok(room)) => {
+                    let start = Instant::now();
+                    let fetched =
+                        fetch_batch(mailbox, &batches[next], &wanted, &mut oversized).await?;
+                    tracing::debug!(
+                        fetch_ms = start.elapsed().as_millis() as u64,
+                        "batch fetched"
+                    );
+                    let (keys, reads) = start_reading(fetched);
+                    room.send((next, keys, reads));
+                    next += 1;
+                    if next == batches.len() {
+                        read_tx = None;
                     }
                 }
             }
         }
-        tracing::debug!(
-            mails = keys.len(),
-            record_ms = recording.as_millis() as u64,
-            "batch recorded"
-        );
-        if let Some((at, e)) = failed_at {
-            finish(intake, mailbox, &name, &batch[..at]).await?;
-            return Err(e);
+        Ok::<_, anyhow::Error>(())
+    };
+    let recorder = async {
+        let (done_tx, mut read_rx) = (done_tx, read_rx);
+        while let Some((index, keys, reads)) = read_rx.recv().await {
+            if *shutdown.borrow() {
+                break;
+            }
+            let batch = &batches[index];
+            let position = passed(&marked_rx.try_iter().collect::<Vec<_>>());
+            let n = name.clone();
+            let (results, recording) = blocking(intake, move |i| {
+                if let Some(c) = position {
+                    i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)?;
+                }
+                let start = Instant::now();
+                Ok((i.record_batch(&n, reads.into_results()), start.elapsed()))
+            })
+            .await?;
+            // The mails of the batch whose results are committed (now, or before a crash): all
+            // of them up to the first that failed.
+            let mut failed_at = None;
+            for ((at, key), result) in keys.iter().zip(results) {
+                match result {
+                    Ok(Some(t)) => {
+                        tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
+                            unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
+                        summary.count(&t);
+                        took_any = true;
+                    }
+                    Ok(None) => summary.known += 1,
+                    Err(e) => {
+                        summary.failed += 1;
+                        tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
+                        if batch[*at].cursor.is_some() && failed_at.is_none() {
+                            // The position must not pass a mail that is not taken: finish the
+                            // ones before it, then give up this pass.
+                            failed_at = Some((*at, e.context(format!("cannot take mail {key}"))));
+                        }
+                    }
+                }
+            }
+            tracing::debug!(
+                mails = keys.len(),
+                record_ms = recording.as_millis() as u64,
+                "batch recorded"
+            );
+            if let Some((at, e)) = failed_at {
+                let _ = done_tx.send((index, at));
+                return Err(e);
+            }
+            // Gone: the server side failed. This batch is committed; the next pass lists it
+            // again, recognises it as taken and does its post-action.
+            let _ = done_tx.send((index, batch.len()));
+            if !options.once {
+                // A long first pass answers as it goes; `--once` answers at the end.
+                let start = Instant::now();
+                summary.replies_written += blocking(intake, |i| i.deliver()).await?;
+                replying += start.elapsed();
+            }
         }
-        // A failed post-action or fetch: this batch is committed; the next pass lists it
-        // again, recognises it as taken and does its post-action.
-        ahead.extend(beside?);
-        committed = Some(batch);
-        if !options.once {
-            // A long first pass answers as it goes; `--once` answers at the end.
-            let start = Instant::now();
-            summary.replies_written += blocking(intake, |i| i.deliver()).await?;
-            replying += start.elapsed();
-        }
+        Ok(())
+    };
+    let (server, recorded) = tokio::join!(server, recorder);
+    summary.oversized += oversized;
+    // The position passes every batch whose post-action is done.
+    if let Some(c) = passed(&marked_rx.try_iter().collect::<Vec<_>>()) {
+        let n = name.clone();
+        blocking(intake, move |i| {
+            i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)
+        })
+        .await?;
     }
-    if let Some(done) = committed {
-        finish(intake, mailbox, &name, done).await?;
-    }
+    // A mail that failed says more than the connection that failed after it.
+    recorded?;
+    server?;
     let n = name.clone();
     blocking(intake, move |i| {
         i.store.record_poll(&n, None)?;
@@ -869,7 +906,7 @@ async fn fetch_batch<M: Mailbox>(
     mailbox: &mut M,
     batch: &[MailRef],
     wanted: &Wanted<'_>,
-    summary: &mut RunSummary,
+    oversized: &mut usize,
 ) -> Result<Vec<(usize, RawMail, How)>> {
     let whole: Vec<MailRef> = batch
         .iter()
@@ -888,7 +925,7 @@ async fn fetch_batch<M: Mailbox>(
             continue;
         }
         if m.size > wanted.limit {
-            summary.oversized += 1;
+            *oversized += 1;
             let header = mailbox.fetch_header(m).await?;
             out.push((at, header, How::Oversized { size: m.size }));
         } else if let Some(raw) = fetched.remove(&m.source_key) {
@@ -901,30 +938,6 @@ async fn fetch_batch<M: Mailbox>(
         }
     }
     Ok(out)
-}
-
-/// After the results of `done` are committed: the post-action, then the position (a crash
-/// between the two re-lists these mails, recognised as taken, and does the post-action again).
-async fn finish<M: Mailbox>(
-    intake: &Arc<Mutex<Intake>>,
-    mailbox: &mut M,
-    name: &str,
-    done: &[MailRef],
-) -> Result<()> {
-    mailbox.mark_done(done).await?;
-    advance(intake, name, done).await
-}
-
-/// Records the position after `done`, whose results are committed and post-action done.
-async fn advance(intake: &Arc<Mutex<Intake>>, name: &str, done: &[MailRef]) -> Result<()> {
-    if let Some(c) = done.iter().filter_map(|m| m.cursor).max_by_key(|c| c.uid) {
-        let n = name.to_string();
-        blocking(intake, move |i| {
-            i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)
-        })
-        .await?;
-    }
-    Ok(())
 }
 
 async fn intake_report_exists(intake: &Arc<Mutex<Intake>>) -> Result<bool> {
