@@ -129,8 +129,14 @@ fn bench(n: usize) {
     // SAFETY: malloc_trim only returns free heap memory to the system.
     unsafe { libc::malloc_trim(0) };
     let own_kib = resident_kib();
-    let mut intakes: Vec<Intake> = (0..runs).map(|_| intake_run(&d, n)).collect();
-    for i in &intakes {
+    let bins = binaries();
+    let mut intakes: Vec<Vec<Intake>> = bins.iter().map(|_| Vec::new()).collect();
+    for _ in 0..runs {
+        for (bin, runs) in bins.iter().zip(&mut intakes) {
+            runs.push(intake_run(&d, n, bin));
+        }
+    }
+    for i in intakes.iter().flatten() {
         assert!(
             own_kib < i.peak_kib,
             "the benchmark process ({own_kib} KiB) is larger than cts-intake's measured peak \
@@ -140,11 +146,30 @@ fn bench(n: usize) {
     }
     fetches.sort();
     calamines.sort();
-    intakes.sort_by_key(|i| i.intake);
-    let (fetch, calamine, i) = (fetches[runs / 2], calamines[runs / 2], &intakes[runs / 2]);
+    let (fetch, calamine) = (fetches[runs / 2], calamines[runs / 2]);
     let floors = fetch + calamine;
+    for (bin, mut intakes) in bins.iter().zip(intakes) {
+        intakes.sort_by_key(|i| i.intake);
+        let i = &intakes[runs / 2];
+        let label = if bins.len() > 1 {
+            format!("  {}", bin.display())
+        } else {
+            String::new()
+        };
+        print_line(n, fetch, calamine, floors, i, &label);
+    }
+}
+
+fn print_line(
+    n: usize,
+    fetch: Duration,
+    calamine: Duration,
+    floors: Duration,
+    i: &Intake,
+    label: &str,
+) {
     println!(
-        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1}",
+        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1}{label}",
         n,
         secs(fetch),
         secs(calamine),
@@ -232,7 +257,7 @@ struct Intake {
     cpu: f64,
 }
 
-fn intake_run(d: &mailstack::Dovecot, n: usize) -> Intake {
+fn intake_run(d: &mailstack::Dovecot, n: usize, bin: &Path) -> Intake {
     // CTS_BENCH_DATA=/dev/shm puts the data folder on tmpfs, to separate the disk's fsync cost
     // (cts-intake syncs each reply file; the floors write nothing).
     let dir = match std::env::var_os("CTS_BENCH_DATA") {
@@ -245,10 +270,10 @@ fn intake_run(d: &mailstack::Dovecot, n: usize) -> Intake {
         Ok(wrap) if !wrap.is_empty() => {
             let mut words = wrap.split_whitespace();
             let mut c = std::process::Command::new(words.next().unwrap());
-            c.args(words).arg(binary());
+            c.args(words).arg(bin);
             c
         }
-        _ => std::process::Command::new(binary()),
+        _ => std::process::Command::new(bin),
     };
     // SAFETY: the hook does nothing; it only makes std fork instead of vfork.
     unsafe {
@@ -266,7 +291,12 @@ fn intake_run(d: &mailstack::Dovecot, n: usize) -> Intake {
         )
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("the release binary runs (scripts/bench-imap builds it)");
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}); scripts/bench-imap builds it",
+                bin.display()
+            )
+        });
     let (ok, peak_kib, cpu) = wait_with_peak_memory(child.id());
     let whole = start.elapsed();
     let mut out = String::new();
@@ -329,6 +359,16 @@ fn secs(d: Duration) -> f64 {
 }
 
 /// The release binary beside this example (`target/release/cts-intake`).
+/// The cts-intake binaries measured: the one beside this one, or those `CTS_BENCH_BIN` lists
+/// (`old:new` compares two builds on the same machine at the same time: their runs alternate,
+/// and a line is printed for each).
+fn binaries() -> Vec<PathBuf> {
+    match std::env::var("CTS_BENCH_BIN") {
+        Ok(list) if !list.is_empty() => list.split(':').map(PathBuf::from).collect(),
+        _ => vec![binary()],
+    }
+}
+
 fn binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent()

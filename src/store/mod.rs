@@ -10,6 +10,8 @@ pub use outbox::{OutboxStatus, PendingDraft};
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -45,7 +47,18 @@ struct Checkpointer {
     /// `false`: checkpoint now; `true`: checkpoint and stop.
     wake: std::sync::mpsc::SyncSender<bool>,
     thread: std::thread::JoinHandle<()>,
+    /// When the last batch was committed ([`Store::batch`]), in milliseconds after `since`.
+    last_batch: Arc<AtomicU64>,
+    since: std::time::Instant,
 }
+
+/// While batches of mail are being committed, the WAL is copied into the database only once it
+/// holds this many pages (64 MiB): a burst of mail is not slowed by copying what it writes, and
+/// the WAL stays bounded however long the burst.
+const BURST_WAL_PAGES: std::ffi::c_int = 16_384;
+
+/// The writer counts as busy with a burst of mail for this long after its last batch.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Drop for Store {
     fn drop(&mut self) {
@@ -147,11 +160,23 @@ impl Store {
     }
 
     /// Moves WAL checkpoints off this connection: its commits no longer copy the WAL into the
-    /// database file (SQLite does that on the commit that passes 1,000 pages, with an fsync);
-    /// a thread with its own connection does it every 200 ms instead, and at once when asked
-    /// ([`Store::checkpoint_soon`]): a passive checkpoint, which never blocks the writer. For
-    /// the intake, whose commits hold up the next batch.
+    /// database file (SQLite does that on the commit that passes 1,000 pages, with an fsync).
+    /// A thread with its own connection does it instead, with a passive checkpoint, which never
+    /// blocks the writer: every 200 ms while no batch of mail is being committed, at once when
+    /// asked ([`Store::checkpoint_soon`], after a burst), and during a burst only when the WAL
+    /// passes [`BURST_WAL_PAGES`]. For the intake, whose commits hold up the next batch.
     pub fn checkpoint_in_background(&mut self, db_path: &Path) -> Result<()> {
+        self.checkpoint_in_background_with(db_path, BURST_WAL_PAGES, QUIET)
+    }
+
+    /// [`Store::checkpoint_in_background`] with its two settings given: the WAL pages that
+    /// start a checkpoint during a burst, and how long after a batch the writer counts as busy.
+    pub fn checkpoint_in_background_with(
+        &mut self,
+        db_path: &Path,
+        burst_pages: std::ffi::c_int,
+        quiet: std::time::Duration,
+    ) -> Result<()> {
         if self.checkpointer.is_some() {
             return Ok(());
         }
@@ -160,15 +185,25 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (wake, woken) = std::sync::mpsc::sync_channel::<bool>(1);
+        let since = std::time::Instant::now();
+        let last_batch = Arc::new(AtomicU64::new(0));
+        let busy_until = last_batch.clone();
         let thread = std::thread::Builder::new()
             .name("wal-checkpoint".into())
             .spawn(move || {
                 // Copying into the database can wait; the writer cannot.
                 lower_thread_priority();
                 loop {
-                    let done = match woken.recv_timeout(std::time::Duration::from_millis(200)) {
+                    let done = match woken.recv_timeout(quiet) {
                         Ok(stop) => stop,
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            let now = since.elapsed().as_millis() as u64;
+                            let last = busy_until.load(Ordering::Relaxed);
+                            if last > 0 && now < last + quiet.as_millis() as u64 {
+                                continue;
+                            }
+                            false
+                        }
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => true,
                     };
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
@@ -181,7 +216,22 @@ impl Store {
                 }
             })
             .context("cannot start the WAL checkpoint thread")?;
-        self.checkpointer = Some(Checkpointer { wake, thread });
+        let full = wake.clone();
+        self.conn.wal_hook(Some(
+            move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                if pages >= burst_pages {
+                    // Full: one is due already.
+                    let _ = full.try_send(false);
+                }
+                Ok(())
+            },
+        ))?;
+        self.checkpointer = Some(Checkpointer {
+            wake,
+            thread,
+            last_batch,
+            since,
+        });
         Ok(())
     }
 
@@ -237,7 +287,14 @@ impl Store {
         match result {
             Ok(Err(e)) => Err(e),
             Ok(Ok(out)) => match self.conn.execute_batch("COMMIT") {
-                Ok(()) => Ok(out),
+                Ok(()) => {
+                    if let Some(c) = &self.checkpointer {
+                        // Never 0, which stands for "no batch yet".
+                        let now = c.since.elapsed().as_millis() as u64 + 1;
+                        c.last_batch.store(now, Ordering::Relaxed);
+                    }
+                    Ok(out)
+                }
                 Err(e) => {
                     self.rollback();
                     Err(anyhow::Error::new(e).context("cannot commit the batch"))

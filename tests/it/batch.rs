@@ -229,3 +229,63 @@ fn the_wal_is_checkpointed_beside_the_intake_while_it_runs() {
     }
     drop(intake);
 }
+
+/// 2 MiB of bytes that do not compress, kept as eight raw mails in one batch.
+fn burst(store: &mut cts_intake::store::Store, seed: u32) {
+    store
+        .batch(|s| {
+            for i in 0..8u32 {
+                let bytes: Vec<u8> = (0..256 * 1024u32)
+                    .map(|j| (j.wrapping_add(seed * 8 + i).wrapping_mul(2_654_435_761) >> 13) as u8)
+                    .collect();
+                s.keep_raw(&bytes)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn during_a_burst_the_wal_is_copied_only_past_its_limit_or_when_asked() {
+    // The writer never counts as quiet here: only the WAL's size, or a request after the burst,
+    // starts a checkpoint.
+    let hour = std::time::Duration::from_secs(3600);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let dir = tempfile::tempdir().unwrap();
+
+    let db = dir.path().join("a.sqlite3");
+    let mut store = cts_intake::store::Store::open(&db).unwrap();
+    store
+        .checkpoint_in_background_with(&db, 1_000_000, hour)
+        .unwrap();
+    let before = size(&db);
+    burst(&mut store, 1);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        size(&db) < before + 1_000_000,
+        "the WAL was copied during the burst, under its limit"
+    );
+    store.checkpoint_soon();
+    wait_for("the WAL was not copied when asked", || {
+        size(&db) >= before + 2_000_000
+    });
+    drop(store);
+
+    // A limit of 64 pages: the burst's own commit passes it.
+    let db = dir.path().join("b.sqlite3");
+    let mut store = cts_intake::store::Store::open(&db).unwrap();
+    store.checkpoint_in_background_with(&db, 64, hour).unwrap();
+    let before = size(&db);
+    burst(&mut store, 2);
+    wait_for("the WAL past its limit was not copied", || {
+        size(&db) >= before + 2_000_000
+    });
+}
