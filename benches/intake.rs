@@ -11,6 +11,10 @@ use cts_intake::daemon::{How, Intake, Reads};
 use cts_intake::mailbox::RawMail;
 use std::time::{Duration, Instant};
 
+// As the binary (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let n: usize = std::env::args()
         .skip(1)
