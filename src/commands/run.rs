@@ -69,7 +69,6 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     let poll = std::time::Duration::from_secs(config.source.poll_seconds.max(1));
     let intake = Arc::new(Mutex::new(Intake::open(config)?));
     tracing::debug!("store opened");
-    tracing::debug!("store opened");
     let wake = intake
         .lock()
         .map_err(|_| anyhow::anyhow!("the intake lock was poisoned"))?

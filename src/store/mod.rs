@@ -39,6 +39,11 @@ pub struct Store {
     conn: Connection,
     /// The thread that checkpoints the WAL for this connection, if it has one.
     checkpointer: Option<Checkpointer>,
+    /// Each unit's current version as this connection last read or wrote it: (version id, its
+    /// rows with their ids). Checked against the database's current version id before use (a
+    /// replay, or another process, may have changed it); forgotten when a transaction is rolled
+    /// back, since the ids it used may be given again.
+    current: std::cell::RefCell<HashMap<String, (i64, Vec<(i64, ValidRow)>)>>,
 }
 
 /// Copies the WAL into the database on a thread of its own, so the connection that writes the
@@ -156,6 +161,7 @@ impl Store {
         Ok(Store {
             conn,
             checkpointer: None,
+            current: Default::default(),
         })
     }
 
@@ -307,6 +313,7 @@ impl Store {
     /// Undoes the open transaction.
     fn rollback(&mut self) {
         let _ = self.conn.execute_batch("ROLLBACK");
+        self.current.get_mut().clear();
     }
 
     /// The raw bytes kept under this hash.
@@ -467,7 +474,16 @@ impl Store {
         let Some(version) = version else {
             return Ok(None);
         };
-        Ok(Some(query::version_rows(&self.conn, version)?))
+        if let Some((id, rows)) = self.current.borrow().get(unit_code)
+            && *id == version
+        {
+            return Ok(Some(rows.clone()));
+        }
+        let rows = query::version_rows(&self.conn, version)?;
+        self.current
+            .borrow_mut()
+            .insert(unit_code.to_string(), (version, rows.clone()));
+        Ok(Some(rows))
     }
 
     /// Records one mail and everything that follows from it, in one transaction. Returns the
@@ -552,6 +568,7 @@ impl Store {
             }
         }
         let unit_code = outcome.unit.as_ref().map(|u| u.code.as_str());
+        let mut new_version = None;
         let mut new_ids: HashMap<(String, RequestType), i64> = HashMap::new();
         for r in &outcome.rows {
             let id = insert_row(&tx, mail_id, unit_code, r)?;
@@ -561,14 +578,27 @@ impl Store {
             (outcome.kind, &outcome.version, &outcome.unit)
         {
             // Rows carried over from the previous version (a supplement) keep their ids.
-            let key_of = |(id, r): &(i64, ValidRow)| ((r.person_key(), r.request_type), *id);
-            let previous: HashMap<(String, RequestType), i64> = match current {
-                Some(rows) => rows.iter().map(key_of).collect(),
-                None => match current_version(&tx, &unit.code)? {
-                    Some(pv) => query::version_rows(&tx, pv)?.iter().map(key_of).collect(),
-                    None => HashMap::new(),
-                },
+            let read;
+            let current: &[(i64, ValidRow)] = match current {
+                Some(rows) => rows,
+                None => {
+                    read = match current_version(&tx, &unit.code)? {
+                        Some(pv) => query::version_rows(&tx, pv)?,
+                        None => Vec::new(),
+                    };
+                    &read
+                }
             };
+            let previous: HashMap<(String, RequestType), i64> = current
+                .iter()
+                .map(|(id, r)| ((r.person_key(), r.request_type), *id))
+                .collect();
+            // Where each carried-over row stood in the previous version.
+            let place: HashMap<i64, usize> = current
+                .iter()
+                .enumerate()
+                .map(|(i, (id, _))| (*id, i))
+                .collect();
             tx.prepare_cached(
                 "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -584,18 +614,39 @@ impl Store {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO version_rows (version_id, row_id) VALUES (?1, ?2)",
             )?;
+            let mut rows = Vec::with_capacity(v.rows.len());
             for r in &v.rows {
                 let key = (r.person_key(), r.request_type);
                 let id = new_ids.get(&key).or_else(|| previous.get(&key));
-                if let Some(id) = id {
-                    stmt.execute(params![version_id, id])?;
+                if let Some(&id) = id
+                    && stmt.execute(params![version_id, id])? == 1
+                {
+                    rows.push((id, r.clone()));
                 }
             }
+            // In the order `query::version_rows` reads them: rows of earlier mails first, as
+            // they stood; then this mail's, by file, sheet, row and id.
+            rows.sort_by(|(a, ra), (b, rb)| match (place.get(a), place.get(b)) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => (&ra.source.file, &ra.source.sheet, ra.source.row, a).cmp(&(
+                    &rb.source.file,
+                    &rb.source.sheet,
+                    rb.source.row,
+                    b,
+                )),
+            });
+            new_version = Some((unit.code.clone(), (version_id, rows)));
         }
         if let Some(reply) = reply {
             insert_reply(&tx, mail_id, reply, mail.received_at)?;
         }
         tx.commit()?;
+        if let Some((unit, version)) = new_version {
+            // The unit's next mail is decided against these rows, as `version_rows` reads them.
+            self.current.get_mut().insert(unit, version);
+        }
         Ok(mail_id)
     }
 

@@ -14,7 +14,7 @@ pub const ROW_COLUMNS: &str = "r.request_type, r.full_name, r.birth_date, r.id_n
 pub fn version_rows(conn: &Connection, version_id: i64) -> Result<Vec<(i64, ValidRow)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT r.id, {ROW_COLUMNS} FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
-         WHERE vr.version_id = ?1 ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row"
+         WHERE vr.version_id = ?1 ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row, r.id"
     ))?;
     let rows = stmt
         .query_map([version_id], |r| Ok((r.get(0)?, super::row_from(r, 1)?)))?

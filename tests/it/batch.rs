@@ -289,3 +289,36 @@ fn during_a_burst_the_wal_is_copied_only_past_its_limit_or_when_asked() {
         size(&db) >= before + 2_000_000
     });
 }
+
+#[test]
+fn the_rows_a_unit_is_decided_against_are_the_stored_ones_in_their_order() {
+    // Each version the intake writes is kept in memory for the unit's next mail: it must be the
+    // version as read back from the database, row for row, in the same order.
+    let dir = tempfile::tempdir().unwrap();
+    let mut intake = intake(dir.path());
+    let results = intake.take_batch(
+        "maildir",
+        mails(90).into_iter().map(|m| (m, How::Normal)).collect(),
+    );
+    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    let units: Vec<String> = intake
+        .store
+        .conn()
+        .prepare("SELECT DISTINCT unit_code FROM versions")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        units.len() >= 2,
+        "only {} units have a version",
+        units.len()
+    );
+    let cold = cts_intake::store::Store::open(&intake.config.database_path()).unwrap();
+    for unit in &units {
+        let warm = intake.store.current_rows(unit).unwrap().unwrap();
+        assert!(!warm.is_empty(), "{unit}");
+        assert_eq!(warm, cold.current_rows(unit).unwrap().unwrap(), "{unit}");
+    }
+}
