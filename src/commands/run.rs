@@ -105,8 +105,12 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         summary.reporting += start.elapsed();
     }
     let totals = daemon::blocking(&intake, |i| crate::store::query::totals(i.store.conn())).await?;
-    let unanswered =
-        daemon::blocking(&intake, |i| crate::store::query::unanswered(i.store.conn())).await?;
+    // One screen: the first few, then where to find the rest.
+    const SHOWN: usize = 10;
+    let (unanswered, unanswered_count) = daemon::blocking(&intake, |i| {
+        crate::store::query::unanswered_first(i.store.conn(), SHOWN)
+    })
+    .await?;
 
     println!("Mailbox: {source_text}");
     println!(
@@ -156,9 +160,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         totals.replies_failed,
         totals.replies_held
     );
-    // One screen: the first few, then where to find the rest.
-    const SHOWN: usize = 10;
-    for u in unanswered.iter().take(SHOWN) {
+    for u in &unanswered {
         println!(
             "Unanswered: mail <{}> from {}: reply {} ({})",
             u.mail_message_id,
@@ -167,10 +169,10 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
             u.last_error.as_deref().unwrap_or("")
         );
     }
-    if unanswered.len() > SHOWN {
+    if unanswered_count > SHOWN {
         println!(
             "... and {} more unanswered mails (sheet \"Cần xử lý\" of the report, or `cts-intake status`)",
-            unanswered.len() - SHOWN
+            unanswered_count - SHOWN
         );
     }
     println!("Report: {}", report_dir.join("doi-chieu.xlsx").display());

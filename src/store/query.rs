@@ -254,8 +254,14 @@ const OUTBOX_LINE_SELECT: &str = "SELECT o.id, o.message_id, m.message_id, m.fro
      m.unit_code, o.kind, o.recipients, o.status, o.attempts, o.next_attempt_at, o.last_error, \
      o.created_at, o.sent_at, o.server_response FROM outbox o JOIN mails m ON m.id = o.mail_id";
 
-fn outbox_lines_where(conn: &Connection, condition: &str) -> Result<Vec<OutboxLine>> {
-    let mut stmt = conn.prepare(&format!("{OUTBOX_LINE_SELECT} {condition} ORDER BY o.id"))?;
+fn outbox_lines_where(
+    conn: &Connection,
+    condition: &str,
+    limit: Option<usize>,
+) -> Result<Vec<OutboxLine>> {
+    let limit = limit.map(|n| format!("LIMIT {n}")).unwrap_or_default();
+    let mut stmt =
+        conn.prepare(&format!("{OUTBOX_LINE_SELECT} {condition} ORDER BY o.id {limit}"))?;
     let lines = stmt
         .query_map([], |r| {
             let recipients: String = r.get(7)?;
@@ -283,11 +289,23 @@ fn outbox_lines_where(conn: &Connection, condition: &str) -> Result<Vec<OutboxLi
 
 /// Every reply, in the order written.
 pub fn outbox(conn: &Connection) -> Result<Vec<OutboxLine>> {
-    outbox_lines_where(conn, "")
+    outbox_lines_where(conn, "", None)
 }
 
 /// The replies that did not reach the school: failed (refused or given up) or held (rate
 /// limit). Their mails are unanswered until staff act.
 pub fn unanswered(conn: &Connection) -> Result<Vec<OutboxLine>> {
-    outbox_lines_where(conn, "WHERE o.status IN ('failed', 'held')")
+    outbox_lines_where(conn, UNANSWERED, None)
+}
+
+const UNANSWERED: &str = "WHERE o.status IN ('failed', 'held')";
+
+/// The first `n` of [`unanswered`], and how many there are in all.
+pub fn unanswered_first(conn: &Connection, n: usize) -> Result<(Vec<OutboxLine>, usize)> {
+    let all: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM outbox o JOIN mails m ON m.id = o.mail_id {UNANSWERED}"),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((outbox_lines_where(conn, UNANSWERED, Some(n))?, all as usize))
 }

@@ -322,3 +322,25 @@ fn the_rows_a_unit_is_decided_against_are_the_stored_ones_in_their_order() {
         assert_eq!(warm, cold.current_rows(unit).unwrap().unwrap(), "{unit}");
     }
 }
+
+#[test]
+fn the_run_summary_shows_the_first_unanswered_mails_and_counts_them_all() {
+    // The default rate limit (10 replies an hour to one address) holds most replies of 200 mails
+    // from the sample campaign's few senders, a minute apart.
+    let dir = tempfile::tempdir().unwrap();
+    let mut intake = intake(dir.path());
+    let results = intake.take_batch(
+        "maildir",
+        mails(200).into_iter().map(|m| (m, How::Normal)).collect(),
+    );
+    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    let conn = intake.store.conn();
+    let all = cts_intake::store::query::unanswered(conn).unwrap();
+    assert!(all.len() > 10, "only {} unanswered", all.len());
+    let (first, count) = cts_intake::store::query::unanswered_first(conn, 10).unwrap();
+    assert_eq!(count, all.len());
+    let ids = |lines: &[cts_intake::store::query::OutboxLine]| {
+        lines.iter().map(|l| l.id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), ids(&all[..10]));
+}
