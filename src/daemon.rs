@@ -323,10 +323,22 @@ fn readers() -> &'static rayon::ThreadPool {
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("read-{i}"))
-            .start_handler(|_| crate::store::lower_thread_priority())
+            .start_handler(|_| lower_thread_priority())
             .build()
             .expect("the reading threads start")
     })
+}
+
+/// Lowers the calling thread's priority (nice 10; on Linux a thread's nice value is its own):
+/// for the reading threads, whose work can wait while the thread that records mail cannot.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority have no preconditions; a failure leaves the priority as it
+    // was, which is only slower.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
 }
 
 /// The mails of a batch being read on the reading threads (rayon's, one per core), each as soon

@@ -197,8 +197,6 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("wal-checkpoint".into())
             .spawn(move || {
-                // Copying into the database can wait; the writer cannot.
-                lower_thread_priority();
                 loop {
                     let done = match woken.recv_timeout(quiet) {
                         Ok(stop) => stop,
@@ -713,19 +711,6 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.commit()?;
     Ok(())
-}
-
-/// Lowers the calling thread's priority (nice 10; on Linux a thread's nice value is its own):
-/// for the threads whose work can wait while the one that records mail cannot (the reading
-/// threads, the WAL checkpoint).
-pub fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority have no preconditions; a failure leaves the priority as it
-    // was, which is only slower.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-    }
 }
 
 /// A unit's current version: its latest, from a mail that was not replayed since.

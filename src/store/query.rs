@@ -260,8 +260,9 @@ fn outbox_lines_where(
     limit: Option<usize>,
 ) -> Result<Vec<OutboxLine>> {
     let limit = limit.map(|n| format!("LIMIT {n}")).unwrap_or_default();
-    let mut stmt =
-        conn.prepare(&format!("{OUTBOX_LINE_SELECT} {condition} ORDER BY o.id {limit}"))?;
+    let mut stmt = conn.prepare(&format!(
+        "{OUTBOX_LINE_SELECT} {condition} ORDER BY o.id {limit}"
+    ))?;
     let lines = stmt
         .query_map([], |r| {
             let recipients: String = r.get(7)?;
