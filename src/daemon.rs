@@ -853,7 +853,15 @@ async fn pass<M: Mailbox>(
     summary.taking += started.elapsed() - replying;
     summary.taking_peak_kib = peak_memory_kib();
     let start = Instant::now();
-    summary.replies_written += blocking(intake, |i| i.deliver()).await?;
+    summary.replies_written += blocking(intake, |i| {
+        let written = i.deliver()?;
+        if written > 0 {
+            // The replies' bytes, stored as they were written, are copied beside the report.
+            i.store.checkpoint_soon();
+        }
+        Ok(written)
+    })
+    .await?;
     summary.replying += replying + start.elapsed();
     if took_any || !intake_report_exists(intake).await? {
         let start = Instant::now();
