@@ -148,6 +148,11 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Temporary files in memory: above all the savepoint journal. Each mail of a batch is a
+        // savepoint, which keeps a copy of every page it changes that the batch had changed
+        // before; past 64 KiB SQLite wrote those copies to a temporary file on disk, a page per
+        // system call (a quarter of the recording's time).
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // One query plan per statement, whatever the values bound: without this, SQLite (built
         // with STAT4) prepares a cached statement again each time a value compared with an
