@@ -67,7 +67,16 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         None => None,
     };
     let poll = std::time::Duration::from_secs(config.source.poll_seconds.max(1));
-    let intake = Arc::new(Mutex::new(Intake::open(config)?));
+    // The database is opened while the IMAP connection is made (TLS and login take longer).
+    let mut source = source;
+    let opening = tokio::task::spawn_blocking(move || Intake::open(config));
+    let connecting = async {
+        if let Source::Imap(m) = &mut source {
+            m.connect_ahead().await;
+        }
+    };
+    let (opened, ()) = tokio::join!(opening, connecting);
+    let intake = Arc::new(Mutex::new(opened.context("opening the database failed")??));
     tracing::debug!("store opened");
     let wake = intake
         .lock()

@@ -280,6 +280,8 @@ pub struct Imap {
     folder_ready: bool,
     /// A move without MOVE or UIDPLUS was reported once.
     warned_no_move: bool,
+    /// The error of a connection made ahead ([`Imap::connect_ahead`]), for the first command.
+    ahead: Option<anyhow::Error>,
 }
 
 impl Imap {
@@ -294,6 +296,7 @@ impl Imap {
             caps: Caps::default(),
             folder_ready: false,
             warned_no_move: false,
+            ahead: None,
         }
     }
 
@@ -313,7 +316,21 @@ impl Imap {
     }
 
     /// The session, connected and with the folder selected.
+    /// Connects now (TLS, login, folder), while the caller does something else: the daemon
+    /// opens its database meanwhile. An error is not reported here but given to the first
+    /// command, as if that command had connected, so it is handled (and logged) once, the way
+    /// every connection error is, and the server sees no second attempt.
+    pub async fn connect_ahead(&mut self) {
+        if let Err(e) = self.session().await {
+            self.session = None;
+            self.ahead = Some(e);
+        }
+    }
+
     async fn session(&mut self) -> Result<&mut Session> {
+        if let Some(e) = self.ahead.take() {
+            return Err(e);
+        }
         if self.session.is_none() {
             let limit = self.limit();
             let mut s = connect(&self.config).await?;
