@@ -1,7 +1,7 @@
 //! Benchmark (not a test): where the intake's time goes, in one process, without a mail server.
 //! N realistic mails (the sample campaign's, cycled, each with its own Message-ID, as
 //! `scripts/bench-imap` loads into Dovecot) are parsed and their lists read (one core), then
-//! taken as the daemon takes them, in batches of 50: each mail read on every core as its batch
+//! taken as the daemon takes them, in batches (100 mails by default): each mail read on every core as its batch
 //! comes, the batch recorded in one transaction as its mails are read, into a fresh store on
 //! tmpfs; then every reply is composed from its draft and
 //! written as an .eml file (the rate limit off), and the report is written.
@@ -82,12 +82,12 @@ fn main() {
     println!("sha        {:.3}", t.elapsed().as_secs_f64());
 
     let mut intake = Intake::open(config).unwrap();
-    // As the daemon takes them: batches of 50 (CTS_BENCH_BATCH), each mail read on the reading
-    // threads as soon as its batch is "fetched", one batch ahead of the one recorded.
+    // As the daemon takes them: batches of the default size (CTS_BENCH_BATCH), each mail read on
+    // the reading threads as soon as its batch is "fetched", one batch ahead of the one recorded.
     let size = std::env::var("CTS_BENCH_BATCH")
         .ok()
         .and_then(|b| b.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(cts_intake::config::DEFAULT_BATCH_SIZE);
     let t = Instant::now();
     let mut ahead = std::collections::VecDeque::new();
     let mut recording = Duration::ZERO;

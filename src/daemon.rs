@@ -513,7 +513,7 @@ impl RunOptions {
                 wait: Duration::from_secs(config.source.poll_seconds.max(1)),
                 auth_retry: Duration::from_secs(300),
                 reconnect_max: Duration::from_secs(300),
-                batch_size: 50,
+                batch_size: crate::config::DEFAULT_BATCH_SIZE,
             },
         }
     }
