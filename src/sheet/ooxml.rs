@@ -170,10 +170,8 @@ fn is(e: &BytesStart, local_name: &str) -> bool {
 fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     let mut targets = HashMap::new();
     if let Some(rels) = part(zip, "xl/_rels/workbook.xml.rels") {
-        each_element(&rels, |e| {
-            if is(e, "Relationship")
-                && let [Some(id), Some(target)] = attrs(e, ["Id", "Target"])
-            {
+        each_named(&rels, "Relationship", |e| {
+            if let [Some(id), Some(target)] = attrs(e, ["Id", "Target"]) {
                 let path = match target.strip_prefix('/') {
                     Some(abs) => abs.to_string(),
                     None => format!("xl/{target}"),
@@ -184,9 +182,8 @@ fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     }
     let mut parts = HashMap::new();
     if let Some(wb) = part(zip, "xl/workbook.xml") {
-        each_element(&wb, |e| {
-            if is(e, "sheet")
-                && let [Some(name), Some(id)] = attrs(e, ["name", "r:id"])
+        each_named(&wb, "sheet", |e| {
+            if let [Some(name), Some(id)] = attrs(e, ["name", "r:id"])
                 && let Some(path) = targets.get(&id)
             {
                 parts.insert(name, path.clone());
@@ -194,6 +191,42 @@ fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
         });
     }
     parts
+}
+
+/// Calls `f` with each element named `local_name` (whatever its namespace prefix), found by its
+/// text and parsed alone: the rest of the document is not read (a workbook part is mostly other
+/// elements).
+fn each_named(xml: &[u8], local_name: &str, mut f: impl FnMut(&BytesStart)) {
+    let mut buf = Vec::new();
+    for at in memchr::memmem::find_iter(xml, local_name.as_bytes()) {
+        // `<name` or `<prefix:name`, followed by a space, `/` or `>`.
+        let after = xml.get(at + local_name.len()).copied();
+        if !matches!(after, Some(b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>')) {
+            continue;
+        }
+        let head = &xml[..at];
+        let start = match head.last() {
+            Some(b'<') => at - 1,
+            Some(b':') => match memchr::memrchr(b'<', head) {
+                Some(lt)
+                    if head[lt + 1..head.len() - 1]
+                        .iter()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) =>
+                {
+                    lt
+                }
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let mut reader = XmlReader::from_reader(&xml[start..]);
+        buf.clear();
+        if let Ok(Event::Start(e) | Event::Empty(e)) = reader.read_event_into(&mut buf)
+            && is(&e, local_name)
+        {
+            f(&e);
+        }
+    }
 }
 
 fn each_element(xml: &[u8], mut f: impl FnMut(&BytesStart)) {
@@ -343,6 +376,25 @@ mod tests {
             read += 1;
         }
         assert!(read >= 20, "only {read} xlsx fixtures");
+    }
+
+    #[test]
+    fn named_elements_are_found_alone_whatever_their_prefix() {
+        let xml = br#"<x:workbook xmlns:x="s"><x:sheets><x:sheet name="DS &gt; 1" r:id="rId2"/>
+<x:sheet
+  name="B>2" r:id="rId3"></x:sheet></x:sheets><x:sheetView/><definedName>sheet 1!A1</definedName>
+<!-- a:sheet b --><sheetPr/></x:workbook>"#;
+        let mut found = Vec::new();
+        each_named(xml, "sheet", |e| {
+            found.push(attrs(e, ["name", "r:id"]));
+        });
+        assert_eq!(
+            found,
+            vec![
+                [Some("DS > 1".to_string()), Some("rId2".to_string())],
+                [Some("B>2".to_string()), Some("rId3".to_string())],
+            ]
+        );
     }
 
     #[test]
