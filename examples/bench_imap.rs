@@ -19,7 +19,11 @@
 //! data folder.
 //!
 //! Usage: `scripts/bench-imap [N...]` (default 2000), which builds in release mode first;
-//! `CTS_BENCH_DATA=/dev/shm` keeps cts-intake's data folder on tmpfs.
+//! `CTS_BENCH_DATA=/dev/shm` keeps cts-intake's data folder on tmpfs; `CTS_BENCH_BIN=a:b` runs
+//! two (or more) cts-intake builds in turn against the same mails and floors and prints a line
+//! for each (on a shared machine, the fair way to compare two changes); `CTS_BENCH_BATCH=N` sets
+//! the batch size; `CTS_BENCH_WRAP="perf record -g"` runs each intake under a profiler;
+//! `CTS_BENCH_LOG=cts_intake=debug` passes a log filter to it.
 
 #[path = "../tests/it/mailstack.rs"]
 mod mailstack;
