@@ -43,8 +43,11 @@ pub struct Store {
     /// rows with their ids). Checked against the database's current version id before use (a
     /// replay, or another process, may have changed it); forgotten when a transaction is rolled
     /// back, since the ids it used may be given again.
-    current: std::cell::RefCell<HashMap<String, (i64, Vec<(i64, ValidRow)>)>>,
+    current: std::cell::RefCell<HashMap<String, (i64, VersionRows)>>,
 }
+
+/// A version's rows, each with its row id.
+type VersionRows = Vec<(i64, ValidRow)>;
 
 /// Copies the WAL into the database on a thread of its own, so the connection that writes the
 /// mails never waits for it (see [`Store::checkpoint_in_background`]).
