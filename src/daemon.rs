@@ -81,7 +81,7 @@ impl Intake {
     }
 
     /// The second half of [`Intake::take_batch`]: records mails read by [`prepare_batch`] or
-    /// [`Reading::start`], in order. Each is taken from `prepared` only when the mails before it
+    /// [`Reads::start`], in order. Each is taken from `prepared` only when the mails before it
     /// are recorded: a mail still being read on another core is waited for there.
     pub fn record_batch(
         &mut self,
@@ -380,7 +380,7 @@ impl Reads {
         self.pending.into_iter().map(|rx| match rx.recv() {
             Ok(Ok(p)) => Ok(p),
             Ok(Err(_)) => Err(anyhow::anyhow!(
-                "reading the mail failed (a panic, logged above)"
+                "reading the mail failed: the reader panicked"
             )),
             Err(_) => Err(anyhow::anyhow!("reading the mail was abandoned")),
         })
