@@ -76,12 +76,12 @@ impl Intake {
         mailbox: &str,
         mails: Vec<(RawMail, How)>,
     ) -> Vec<Result<Option<Taken>>> {
-        let prepared = prepare_batch(&self.config, &self.registry, mails);
-        self.record_batch(mailbox, prepared.into_iter().map(Ok))
+        let reads = Reads::start(&self.config, &self.registry, mails);
+        self.record_batch(mailbox, reads.into_results())
     }
 
-    /// The second half of [`Intake::take_batch`]: records mails read by [`prepare_batch`] or
-    /// [`Reads::start`], in order. Each is taken from `prepared` only when the mails before it
+    /// The second half of [`Intake::take_batch`]: records mails being read ([`Reads`]), in
+    /// order. Each is taken from `prepared` only when the mails before it
     /// are recorded: a mail still being read on another core is waited for there.
     pub fn record_batch(
         &mut self,
@@ -297,21 +297,6 @@ pub struct Prepared {
     sha: String,
     parsed: crate::mail::ParsedMail,
     reading: pipeline::Reading,
-}
-
-/// [`prepare`] for the mails of a batch, on every core, in order.
-pub fn prepare_batch(
-    config: &Config,
-    registry: &Registry,
-    mails: Vec<(RawMail, How)>,
-) -> Vec<Prepared> {
-    use rayon::prelude::*;
-    readers().install(|| {
-        mails
-            .into_par_iter()
-            .map(|(raw, how)| prepare(config, registry, raw, how))
-            .collect()
-    })
 }
 
 /// The reading threads: one per core, at a lower priority than the rest of the process

@@ -23,7 +23,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         Maildir(Maildir),
         Imap(Box<Imap>),
     }
-    let (source, source_text) = match (&config.source.imap, &config.source.maildir) {
+    let (mut source, source_text) = match (&config.source.imap, &config.source.maildir) {
         (Some(imap), _) => {
             // A missing password is a configuration error, not something to retry.
             imap.password()?;
@@ -68,7 +68,6 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     };
     let poll = std::time::Duration::from_secs(config.source.poll_seconds.max(1));
     // The database is opened while the IMAP connection is made (TLS and login take longer).
-    let mut source = source;
     let opening = tokio::task::spawn_blocking(move || Intake::open(config));
     let connecting = async {
         if let Source::Imap(m) = &mut source {

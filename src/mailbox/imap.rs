@@ -315,7 +315,6 @@ impl Imap {
         Duration::from_secs(self.config.timeout_seconds.max(1))
     }
 
-    /// The session, connected and with the folder selected.
     /// Connects now (TLS, login, folder), while the caller does something else: the daemon
     /// opens its database meanwhile. An error is not reported here but given to the first
     /// command, as if that command had connected, so it is handled (and logged) once, the way
@@ -327,6 +326,7 @@ impl Imap {
         }
     }
 
+    /// The session, connected and with the folder selected.
     async fn session(&mut self) -> Result<&mut Session> {
         if let Some(e) = self.ahead.take() {
             return Err(e);

@@ -245,9 +245,12 @@ pub struct OutboxLine {
     pub server_response: Option<String>,
 }
 
+/// The replies listed with their mails (a reminder, answering no mail, is not one of them).
+const OUTBOX_LINE_FROM: &str = "FROM outbox o JOIN mails m ON m.id = o.mail_id";
+
 const OUTBOX_LINE_SELECT: &str = "SELECT o.id, o.message_id, m.message_id, m.from_addr, m.subject, \
      m.unit_code, o.kind, o.recipients, o.status, o.attempts, o.next_attempt_at, o.last_error, \
-     o.created_at, o.sent_at, o.server_response FROM outbox o JOIN mails m ON m.id = o.mail_id";
+     o.created_at, o.sent_at, o.server_response";
 
 fn outbox_lines_where(
     conn: &Connection,
@@ -256,7 +259,7 @@ fn outbox_lines_where(
 ) -> Result<Vec<OutboxLine>> {
     let limit = limit.map(|n| format!("LIMIT {n}")).unwrap_or_default();
     let mut stmt = conn.prepare(&format!(
-        "{OUTBOX_LINE_SELECT} {condition} ORDER BY o.id {limit}"
+        "{OUTBOX_LINE_SELECT} {OUTBOX_LINE_FROM} {condition} ORDER BY o.id {limit}"
     ))?;
     let lines = stmt
         .query_map([], |r| {
@@ -299,7 +302,7 @@ const UNANSWERED: &str = "WHERE o.status IN ('failed', 'held')";
 /// The first `n` of [`unanswered`], and how many there are in all.
 pub fn unanswered_first(conn: &Connection, n: usize) -> Result<(Vec<OutboxLine>, usize)> {
     let all: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM outbox o JOIN mails m ON m.id = o.mail_id {UNANSWERED}"),
+        &format!("SELECT count(*) {OUTBOX_LINE_FROM} {UNANSWERED}"),
         [],
         |r| r.get(0),
     )?;
