@@ -19,6 +19,17 @@ fn intake(data: &Path) -> Intake {
     Intake::open(config).unwrap()
 }
 
+/// An intake on `data` that has taken `n` mails ([`mails`]) in one batch, each recorded.
+fn taken(data: &Path, n: usize) -> Intake {
+    let mut intake = intake(data);
+    let results = intake.take_batch(
+        "maildir",
+        mails(n).into_iter().map(|m| (m, How::Normal)).collect(),
+    );
+    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    intake
+}
+
 /// `n` mails cycling through the sample campaign (each its own Message-ID from the second round
 /// on, so units send new versions), delivered a minute apart.
 fn mails(n: usize) -> Vec<RawMail> {
@@ -96,12 +107,7 @@ fn a_batch_records_exactly_what_taking_the_mails_one_by_one_records() {
 #[test]
 fn replies_are_drafts_until_delivered_and_a_broken_draft_fails_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let mut intake = intake(dir.path());
-    let results = intake.take_batch(
-        "maildir",
-        mails(9).into_iter().map(|m| (m, How::Normal)).collect(),
-    );
-    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    let mut intake = taken(dir.path(), 9);
     let conn = intake.store.conn();
     let (drafts, empty): (i64, i64) = conn
         .query_row(
@@ -210,13 +216,8 @@ fn the_wal_is_checkpointed_beside_the_intake_while_it_runs() {
     // The intake's own commits never copy the WAL into the database file; a thread of its own
     // does. Without it, the data would stay in the WAL until the intake closes.
     let dir = tempfile::tempdir().unwrap();
-    let mut intake = intake(dir.path());
+    let intake = taken(dir.path(), 200);
     let db = intake.config.database_path();
-    let results = intake.take_batch(
-        "maildir",
-        mails(200).into_iter().map(|m| (m, How::Normal)).collect(),
-    );
-    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let size = || std::fs::metadata(&db).unwrap().len();
     while size() < 1_000_000 {
@@ -295,12 +296,7 @@ fn the_rows_a_unit_is_decided_against_are_the_stored_ones_in_their_order() {
     // Each version the intake writes is kept in memory for the unit's next mail: it must be the
     // version as read back from the database, row for row, in the same order.
     let dir = tempfile::tempdir().unwrap();
-    let mut intake = intake(dir.path());
-    let results = intake.take_batch(
-        "maildir",
-        mails(90).into_iter().map(|m| (m, How::Normal)).collect(),
-    );
-    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    let intake = taken(dir.path(), 90);
     let units: Vec<String> = intake
         .store
         .conn()
@@ -328,12 +324,7 @@ fn the_run_summary_shows_the_first_unanswered_mails_and_counts_them_all() {
     // The default rate limit (10 replies an hour to one address) holds most replies of 200 mails
     // from the sample campaign's few senders, a minute apart.
     let dir = tempfile::tempdir().unwrap();
-    let mut intake = intake(dir.path());
-    let results = intake.take_batch(
-        "maildir",
-        mails(200).into_iter().map(|m| (m, How::Normal)).collect(),
-    );
-    assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
+    let intake = taken(dir.path(), 200);
     let conn = intake.store.conn();
     let all = cts_intake::store::query::unanswered(conn).unwrap();
     assert!(all.len() > 10, "only {} unanswered", all.len());
