@@ -449,8 +449,9 @@ fn a_restarted_server_is_reconnected_and_mail_delivered_while_it_was_down_is_tak
     d.restart();
     assert!(
         wait_until(Duration::from_secs(20), || setup.mails() == 2),
-        "the mail delivered during the outage was not taken:\n{}",
-        daemon.log()
+        "the mail delivered during the outage was not taken:\n{}\nDovecot:\n{}",
+        daemon.log(),
+        d.log()
     );
     let log = daemon.stop();
     assert!(

@@ -126,12 +126,45 @@ fn relaunch(mut launch: impl FnMut() -> Result<(), String>) -> Result<(), String
     Err(last)
 }
 
+/// Kills a server's whole process group and reaps every process of it.
+///
+/// Reaping matters: a killed server's children are orphans, and until someone reaps them they are
+/// zombies that `kill(pid, 0)` still finds alive. Dovecot then takes the lock files a killed
+/// `imap` process left behind (`dovecot-uidlist.lock`) for locks still held, and the restarted
+/// server's SELECT waits the two minutes after which it calls them stale. A real init reaps at
+/// once; the one on these machines can take seconds. So the tests adopt the orphans
+/// ([`adopt_orphans`]) and reap them here.
 fn kill_group(child: &mut Child) {
+    let group = child.id() as i32;
     // SAFETY: kill(2) on the process group of a child we started.
     unsafe {
-        libc::kill(-(child.id() as i32), libc::SIGKILL);
+        libc::kill(-group, libc::SIGKILL);
     }
+    // Once the leader is reaped, it has exited, and its children have been handed to us.
     let _ = child.wait();
+    loop {
+        // SAFETY: waitpid(2) on the group's processes, all of them ours by now; a null status
+        // pointer is allowed.
+        let reaped = unsafe { libc::waitpid(-group, std::ptr::null_mut(), 0) };
+        if reaped < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        }
+        if reaped <= 0 {
+            break; // ECHILD: none left
+        }
+    }
+}
+
+/// Makes this process the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`), so
+/// [`kill_group`] can reap a killed server's children at once.
+fn adopt_orphans() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: prctl(2) with PR_SET_CHILD_SUBREAPER only sets a flag on this process.
+        let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        assert_eq!(r, 0, "prctl(PR_SET_CHILD_SUBREAPER) failed");
+    });
 }
 
 /// A private Dovecot: IMAP (plain + STARTTLS), IMAPS, LMTP and a SASL auth listener.
@@ -247,6 +280,7 @@ impl Dovecot {
 
     fn launch(&mut self) -> Result<(), String> {
         self.write_config();
+        adopt_orphans();
         let mut cmd = Command::new(DOVECOT);
         cmd.arg("-F")
             .arg("-c")
@@ -489,6 +523,7 @@ impl Postfix {
     }
 
     fn launch(&mut self) -> Result<(), String> {
+        adopt_orphans();
         // master calls setsid itself, so its pid is its process group.
         let mut child = Command::new(POSTFIX_MASTER)
             .arg("-c")
