@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{Response, Status};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -282,6 +282,9 @@ pub struct Imap {
     warned_no_move: bool,
     /// The error of a connection made ahead ([`Imap::connect_ahead`]), for the first command.
     ahead: Option<anyhow::Error>,
+    /// What the SELECT made on connecting said, while no other command has been sent since: a
+    /// listing right after connecting need not SELECT again.
+    selected: Option<async_imap::types::Mailbox>,
 }
 
 impl Imap {
@@ -297,6 +300,7 @@ impl Imap {
             folder_ready: false,
             warned_no_move: false,
             ahead: None,
+            selected: None,
         }
     }
 
@@ -342,14 +346,23 @@ impl Imap {
                 mv: caps.has_str("MOVE"),
                 uidplus: caps.has_str("UIDPLUS"),
             };
-            timeout(limit, s.select(&self.config.mailbox))
+            let mb = timeout(limit, s.select(&self.config.mailbox))
                 .await
                 .context("SELECT timed out")?
                 .with_context(|| format!("cannot open the IMAP folder {}", self.config.mailbox))?;
             tracing::info!(mailbox = %self.name, idle = self.caps.idle, "IMAP connected");
             self.folder_ready = false;
             self.session = Some(s);
+            self.selected = Some(mb);
         }
+        Ok(self.session.as_mut().expect("connected above"))
+    }
+
+    /// The session, for a command other than a listing: what the SELECT on connecting said is
+    /// stale once this command is sent.
+    async fn session_for_command(&mut self) -> Result<&mut Session> {
+        self.session().await?;
+        self.selected = None;
         Ok(self.session.as_mut().expect("connected above"))
     }
 
@@ -357,6 +370,7 @@ impl Imap {
     fn forget<T>(&mut self, r: Result<T>) -> Result<T> {
         if r.is_err() {
             self.session = None;
+            self.selected = None;
         }
         r
     }
@@ -364,12 +378,18 @@ impl Imap {
     async fn list_inner(&mut self, since: Option<Cursor>) -> Result<Listing> {
         let limit = self.limit();
         let folder = self.config.mailbox.clone();
-        let s = self.session().await?;
-        // SELECT again: the current UIDVALIDITY and message count, pending expunges applied.
-        let mb = timeout(limit, s.select(&folder))
-            .await
-            .context("SELECT timed out")?
-            .with_context(|| format!("cannot open the IMAP folder {folder}"))?;
+        self.session().await?;
+        let fresh = self.selected.take();
+        let s = self.session.as_mut().expect("connected above");
+        // The current UIDVALIDITY and message count, pending expunges applied: from the SELECT
+        // made on connecting when nothing came between, else from a SELECT again.
+        let mb = match fresh {
+            Some(mb) => mb,
+            None => timeout(limit, s.select(&folder))
+                .await
+                .context("SELECT timed out")?
+                .with_context(|| format!("cannot open the IMAP folder {folder}"))?,
+        };
         drain(s);
         let validity = mb
             .uid_validity
@@ -385,7 +405,7 @@ impl Imap {
             // mailbox (about 10 KiB a mail).
             timeout(limit, async {
                 let mut stream = s
-                    .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE INTERNALDATE)")
+                    .uid_fetch(format!("{from}:*"), "(UID RFC822.SIZE)")
                     .await?;
                 while let Some(f) = stream.try_next().await? {
                     // `n:*` names the highest UID even when it is below n (RFC 3501).
@@ -394,10 +414,7 @@ impl Imap {
                     };
                     mails.push(MailRef {
                         source_key: format!("{validity}:{uid}"),
-                        received_at: f
-                            .internal_date()
-                            .map(|d| d.with_timezone(&Utc))
-                            .unwrap_or_else(Utc::now),
+                        received_at: None,
                         size: f.size.map(u64::from).unwrap_or(0),
                         cursor: Some(Cursor {
                             uid_validity: validity,
@@ -428,9 +445,9 @@ impl Imap {
         // A minute per command, plus a second per 256 KiB: a slow link is not a dead one.
         let limit = self.limit() + Duration::from_secs(bytes / (256 * 1024));
         let set = uid_set(mails)?;
-        let s = self.session().await?;
+        let s = self.session_for_command().await?;
         let fetches: Vec<_> = timeout(limit, async {
-            s.uid_fetch(&set, "(UID BODY.PEEK[])")
+            s.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
@@ -438,10 +455,11 @@ impl Imap {
         .await
         .context("UID FETCH of mail bodies timed out")??;
         drain(s);
-        let mut by_uid: HashMap<u32, Vec<u8>> = HashMap::with_capacity(fetches.len());
+        let mut by_uid: HashMap<u32, (Vec<u8>, Option<DateTime<Utc>>)> =
+            HashMap::with_capacity(fetches.len());
         for f in &fetches {
             if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                by_uid.insert(uid, body.to_vec());
+                by_uid.insert(uid, (body.to_vec(), internal_date(f)));
             }
         }
         drop(fetches);
@@ -450,9 +468,9 @@ impl Imap {
             .filter_map(|m| {
                 let uid = m.cursor?.uid;
                 match by_uid.remove(&uid) {
-                    Some(bytes) => Some(RawMail {
+                    Some((bytes, received_at)) => Some(RawMail {
                         source_key: m.source_key.clone(),
-                        received_at: m.received_at,
+                        received_at: received_at.or(m.received_at).unwrap_or_else(Utc::now),
                         bytes,
                     }),
                     None => {
@@ -467,9 +485,9 @@ impl Imap {
     async fn fetch_header_inner(&mut self, mail: &MailRef) -> Result<RawMail> {
         let limit = self.limit();
         let uid = mail.cursor.context("an IMAP mail without a UID")?.uid;
-        let s = self.session().await?;
+        let s = self.session_for_command().await?;
         let fetches: Vec<_> = timeout(limit, async {
-            s.uid_fetch(uid.to_string(), "(UID BODY.PEEK[HEADER])")
+            s.uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[HEADER])")
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
@@ -477,14 +495,16 @@ impl Imap {
         .await
         .context("UID FETCH of a header timed out")??;
         drain(s);
-        let header = fetches
-            .iter()
-            .find(|f| f.uid == Some(uid))
+        let fetched = fetches.iter().find(|f| f.uid == Some(uid));
+        let header = fetched
             .and_then(|f| f.header())
             .with_context(|| format!("mail {} vanished from the IMAP folder", mail.source_key))?;
         Ok(RawMail {
             source_key: mail.source_key.clone(),
-            received_at: mail.received_at,
+            received_at: fetched
+                .and_then(internal_date)
+                .or(mail.received_at)
+                .unwrap_or_else(Utc::now),
             bytes: header.to_vec(),
         })
     }
@@ -500,7 +520,7 @@ impl Imap {
         let folder = self.config.move_to.clone();
         let caps = self.caps;
         if action == PostAction::Move && !self.folder_ready {
-            let s = self.session().await?;
+            let s = self.session_for_command().await?;
             let exists = timeout(limit, async {
                 s.list(None, Some(&folder))
                     .await?
@@ -528,7 +548,7 @@ impl Imap {
             );
             self.warned_no_move = true;
         }
-        let s = self.session().await?;
+        let s = self.session_for_command().await?;
         let r: Result<()> = timeout(limit, async {
             match action {
                 PostAction::Keyword => store(s, &uid, &format!("+FLAGS.SILENT ({keyword})")).await,
@@ -558,7 +578,7 @@ impl Imap {
         wait: Duration,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<()> {
-        self.session().await?;
+        self.session_for_command().await?;
         if !(self.config.idle && self.caps.idle) {
             tokio::select! {
                 _ = tokio::time::sleep(wait.min(self.poll)) => {}
@@ -604,6 +624,11 @@ impl Imap {
         self.session = Some(session);
         Ok(())
     }
+}
+
+/// When the server received a fetched mail (INTERNALDATE), where it said.
+fn internal_date(f: &async_imap::types::Fetch) -> Option<DateTime<Utc>> {
+    f.internal_date().map(|d| d.with_timezone(&Utc))
 }
 
 /// Drops unsolicited responses (the channel holds 100 and then loses them silently; cts-intake

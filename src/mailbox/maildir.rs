@@ -87,7 +87,7 @@ impl Maildir {
                 paths.insert(unique_name(&file_name).to_string(), e.path());
                 mails.push(MailRef {
                     source_key: unique_name(&file_name).to_string(),
-                    received_at,
+                    received_at: Some(received_at),
                     size: e.metadata().map(|m| m.len()).unwrap_or(0),
                     cursor: None,
                 });
@@ -127,7 +127,7 @@ impl Mailbox for Maildir {
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 out.push(RawMail {
                     source_key: mail.source_key,
-                    received_at: mail.received_at,
+                    received_at: mail.received_at.unwrap_or_else(Utc::now),
                     bytes,
                 });
             }
@@ -158,7 +158,7 @@ impl Mailbox for Maildir {
             }
             Ok(RawMail {
                 source_key: mail.source_key,
-                received_at: mail.received_at,
+                received_at: mail.received_at.unwrap_or_else(Utc::now),
                 bytes,
             })
         })
@@ -216,7 +216,7 @@ mod tests {
                 "1670000300.M1P1.h"
             ]
         );
-        assert_eq!(list[0].received_at.timestamp(), 1670000100);
+        assert_eq!(list[0].received_at.unwrap().timestamp(), 1670000100);
         let raw = m.fetch(&list[..1]).await.unwrap();
         assert_eq!(raw[0].bytes, b"a");
     }

@@ -31,8 +31,10 @@ pub struct RawMail {
 pub struct MailRef {
     /// See [`RawMail::source_key`].
     pub source_key: String,
-    /// See [`RawMail::received_at`].
-    pub received_at: DateTime<Utc>,
+    /// See [`RawMail::received_at`], where the listing knows it (Maildir); `None` where it comes
+    /// with the bytes (IMAP: INTERNALDATE is fetched with the body, since asking for it in the
+    /// listing made Dovecot look at every mail's file, which was most of the listing's time).
+    pub received_at: Option<DateTime<Utc>>,
     /// The mail's size in bytes, so an oversized mail is never fetched whole.
     pub size: u64,
     /// The mailbox's position after this mail, to record once its result is committed (IMAP);

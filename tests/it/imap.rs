@@ -768,6 +768,59 @@ fn status_reports_the_last_poll_and_held_mail_and_warns_when_polls_stop() {
 }
 
 #[test]
+fn a_mail_s_arrival_is_the_server_s_internaldate_whole_or_held_for_its_size() {
+    let d = start_dovecot();
+    let oversized = {
+        let mut m = mail(2);
+        m.extend(std::iter::repeat_n(b'x', 1_200_000));
+        m
+    };
+    // Put in with the dates the server received them (APPEND's date-time), days apart from
+    // now: the lateness of a list is judged by these, not by the time cts-intake took them.
+    let c = imap_config(&d);
+    // SAFETY: tests in this binary only ever set this variable to the same value.
+    unsafe { std::env::set_var("CTS_TEST_IMAP_PASSWORD", PASSWORD) };
+    runtime().block_on(async {
+        let mut s = cts_intake::mailbox::imap::connect(&c).await.unwrap();
+        for (m, date) in [
+            (mail(1), "\"01-Nov-2026 08:30:00 +0700\""),
+            (oversized, "\"02-Nov-2026 17:05:09 +0700\""),
+        ] {
+            let append = s.append("INBOX", None, Some(date), &m);
+            tokio::time::timeout(Duration::from_secs(30), append)
+                .await
+                .expect("APPEND with a date answered")
+                .unwrap();
+        }
+        s.logout().await.unwrap();
+    });
+    let setup = Setup::new(&d, "");
+    let text = std::fs::read_to_string(setup.config())
+        .unwrap()
+        .replace("max-message-mb = 25", "max-message-mb = 1");
+    std::fs::write(setup.config(), text).unwrap();
+    setup.run_once();
+    let received: Vec<(String, String)> = setup
+        .db()
+        .prepare("SELECT received_at, outcome FROM mails ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (
+                "2026-11-01T01:30:00+00:00".to_string(),
+                "no_list".to_string()
+            ),
+            ("2026-11-02T10:05:09+00:00".to_string(), "held".to_string()),
+        ]
+    );
+}
+
+#[test]
 fn post_action_move_puts_taken_mail_in_a_folder_it_creates() {
     let d = start_dovecot();
     append(&d, &[mail(1), mail(2)]);

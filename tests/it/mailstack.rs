@@ -146,8 +146,7 @@ fn kill_group(child: &mut Child) {
         // SAFETY: waitpid(2) on the group's processes, all of them ours by now; a null status
         // pointer is allowed.
         let reaped = unsafe { libc::waitpid(-group, std::ptr::null_mut(), 0) };
-        if reaped < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-        {
+        if reaped < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
         if reaped <= 0 {
