@@ -35,7 +35,7 @@ pub(super) fn read(
     let Some(mut zip) = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok()) else {
         return Ok(sheets);
     };
-    if hidden_rows {
+    if hidden_rows && may_hide_rows(&mut zip) {
         let parts = sheet_parts(&mut zip);
         for s in &mut sheets {
             if let Some(path) = parts.get(&s.name)
@@ -125,6 +125,64 @@ fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy:
             }
         }
     }
+}
+
+/// False when no part that can be a worksheet has a `hidden="` attribute, so no row is hidden:
+/// each is looked through as it is unpacked, a piece at a time. Hidden rows are rare, and
+/// without this every workbook had its worksheet parts kept whole in memory and its sheets
+/// matched to their parts (two more parts read and parsed) to find none. True when one has
+/// it (perhaps a hidden column, or a hidden shape) or cannot be read: the rows are then
+/// looked for sheet by sheet.
+fn may_hide_rows(zip: &mut Zip) -> bool {
+    // Parts that never hold a worksheet: whatever they say about hiding is not about rows.
+    fn other(name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        !lower.ends_with(".xml")
+            || lower.starts_with("docprops/")
+            || lower.starts_with("customxml/")
+            || [
+                "xl/workbook.xml",
+                "xl/styles.xml",
+                "xl/sharedstrings.xml",
+                "xl/calcchain.xml",
+                "[content_types].xml",
+            ]
+            .contains(&lower.as_str())
+            || ["xl/theme/", "xl/drawings/", "xl/charts/", "xl/chartsheets/"]
+                .iter()
+                .any(|d| lower.starts_with(d))
+    }
+    const NEEDLE: &[u8] = b"hidden=\"";
+    let mut names = Vec::new();
+    for name in zip.file_names() {
+        match name {
+            Ok(n) if other(&n) => {}
+            Ok(n) => names.push(n.into_owned()),
+            Err(_) => return true,
+        }
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    names.iter().any(|name| {
+        let Ok(f) = zip.by_name(name) else {
+            return true;
+        };
+        let mut f = f.take(MAX_PART_BYTES);
+        // Each piece is searched with the end of the one before, where the needle may start.
+        let mut kept = 0;
+        loop {
+            let n = match f.read(&mut buf[kept..]) {
+                Ok(0) => return false,
+                Ok(n) => n,
+                Err(_) => return true,
+            };
+            let end = kept + n;
+            if memchr::memmem::find(&buf[..end], NEEDLE).is_some() {
+                return true;
+            }
+            kept = (NEEDLE.len() - 1).min(end);
+            buf.copy_within(end - kept..end, 0);
+        }
+    })
 }
 
 fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
@@ -331,6 +389,60 @@ mod tests {
 <row r="5" customHeight="1" hidden="true"/></sheetData></worksheet>"#;
         assert_eq!(hidden_xlsx_rows(xml), vec![3, 4]);
         assert!(hidden_xlsx_rows(b"<worksheet><row r=\"1\"/></worksheet>").is_empty());
+    }
+
+    #[test]
+    fn a_workbook_is_looked_at_sheet_by_sheet_only_when_some_part_can_hide_a_row() {
+        let workbook = |hide: Option<&str>| {
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            wb.add_worksheet().write(0, 0, "Họ và tên").unwrap();
+            let ws = wb.add_worksheet();
+            ws.write(0, 0, "Họ và tên").unwrap();
+            ws.write(1, 0, "Nguyễn Văn An").unwrap();
+            match hide {
+                Some("row") => {
+                    ws.set_row_hidden(1).unwrap();
+                }
+                Some(_) => {
+                    ws.set_column_hidden(3).unwrap();
+                }
+                None => {}
+            }
+            wb.save_to_buffer().unwrap()
+        };
+        let may_hide =
+            |bytes: &[u8]| may_hide_rows(&mut ZipArchive::new(Cursor::new(bytes)).unwrap());
+        assert!(!may_hide(&workbook(None)));
+        assert!(may_hide(&workbook(Some("row"))));
+        // A hidden column says `hidden="1"` too: the rows are then looked for, and none found.
+        let with_column = workbook(Some("column"));
+        assert!(may_hide(&with_column));
+        let sheets = crate::sheet::read("ds.xlsx", &with_column).unwrap();
+        assert!(sheets.iter().all(|s| s.hidden_rows.is_empty()));
+
+        // The attribute is found wherever the pieces it is unpacked in end: around 64 KiB. The
+        // styles' own `hidden="1"` (cell protection) is not about rows.
+        let zipped = |sheet: &[u8]| {
+            let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default();
+            for (name, xml) in [
+                ("xl/worksheets/sheet1.xml", sheet),
+                ("xl/styles.xml", br#"<protection hidden="1"/>"#.as_slice()),
+            ] {
+                zip.start_file(name, options).unwrap();
+                std::io::Write::write_all(&mut zip, xml).unwrap();
+            }
+            zip.finish().unwrap().into_inner()
+        };
+        for at in 65_520..65_540 {
+            let row = |attribute: &str| {
+                let mut xml = vec![b' '; at];
+                xml.extend_from_slice(format!(r#"<row r="2" {attribute}="1"/>"#).as_bytes());
+                xml
+            };
+            assert!(may_hide(&zipped(&row("hidden"))), "at {at}");
+            assert!(!may_hide(&zipped(&row("ht"))), "at {at}");
+        }
     }
 
     #[test]
