@@ -814,7 +814,13 @@ fn insert_row(tx: &Connection, mail_id: i64, unit: Option<&str>, r: &ValidRow) -
 
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// Reads a stored row back (columns in `query::ROW_COLUMNS` order, from index `at`).
@@ -845,4 +851,20 @@ pub(crate) fn row_from(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ValidRo
             row: r.get(at + 16)?,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_the_lower_case_digits_of_every_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        // What `sha256sum` prints for "abc".
+        assert_eq!(
+            hex(&Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }
