@@ -15,8 +15,10 @@
 //!   taking mail (printed by the run) and of the whole run (wait4), and the processor time the
 //!   run used (all threads: on a busy machine the wall time says less).
 //!
-//! Each figure is the median of `CTS_BENCH_RUNS` runs (default 3), each intake run on a fresh
-//! data folder.
+//! Each figure is the median of `CTS_BENCH_RUNS` runs (default 5), each intake run on a fresh
+//! data folder. The floors and cts-intake take turns, run by run, and the ratio is the median of
+//! each run's ratio to the floors measured just before it (the machine is shared: its load moves
+//! both sides of a run's ratio alike); the range of the runs' ratios is printed beside it.
 //!
 //! Usage: `scripts/bench-imap [N...]` (default 2000), which builds in release mode first;
 //! `CTS_BENCH_DATA=/dev/shm` keeps cts-intake's data folder on tmpfs; `CTS_BENCH_BIN=a:b` runs
@@ -49,13 +51,14 @@ fn main() {
     // SAFETY: set once, before any thread reads the environment.
     unsafe { std::env::set_var("CTS_BENCH_IMAP_PASSWORD", PASSWORD) };
     println!(
-        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "N",
         "fetch s",
         "calamine s",
         "floors s",
         "intake s",
         "ratio",
+        "ratio range",
         "mails/s",
         "peak MiB",
         "cpu s",
@@ -109,33 +112,39 @@ fn bench(n: usize) {
         s.logout().await.unwrap();
     });
 
-    // CTS_BENCH_RUNS (default 3): each measure is taken that many times and the median kept,
+    // CTS_BENCH_RUNS (default 5): each measure is taken that many times and the median kept,
     // since this machine is shared and one run says little.
     let runs: usize = std::env::var("CTS_BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(5)
         .max(1);
-    let attachments = workbooks(&mails);
-    let mut fetches = Vec::new();
-    let mut calamines = Vec::new();
-    for _ in 0..runs {
-        fetches.push(bare_fetch(&rt, &config, n));
-        calamines.push(calamine_alone(&attachments));
-    }
+    // The attached workbooks, for the calamine floor, wait in a file between runs: this process
+    // holds none of them (nor any mail) when it starts cts-intake (see below).
+    let mut workbook_file = tempfile::tempfile().unwrap();
+    save_workbooks(&mut workbook_file, &workbooks(&mails));
+    drop(mails);
     // cts-intake, its own process. Its peak memory comes from wait4, and Linux counts in it the
     // high-water mark of the memory image exec replaced: with the vfork that std uses by
     // default, that is this process's whole peak (it held every mail). So the child is made by
-    // a real fork (a `pre_exec` hook makes std fork), after this process gave back the mails it
-    // held; its image is then this process's current size, which must be below the peak.
-    drop(mails);
-    drop(attachments);
-    // SAFETY: malloc_trim only returns free heap memory to the system.
-    unsafe { libc::malloc_trim(0) };
-    let own_kib = resident_kib();
+    // a real fork (a `pre_exec` hook makes std fork), after this process gave back the mails and
+    // workbooks it held; its image is then this process's current size, which must be below the
+    // peak.
     let bins = binaries();
+    let mut fetches = Vec::new();
+    let mut calamines = Vec::new();
     let mut intakes: Vec<Vec<Intake>> = bins.iter().map(|_| Vec::new()).collect();
+    let mut own_kib = 0;
     for _ in 0..runs {
+        // The floors and cts-intake take turns, run by run: a change in the machine's load (it
+        // is shared) then moves both sides of each run's ratio alike.
+        fetches.push(bare_fetch(&rt, &config, n));
+        let attachments = load_workbooks(&mut workbook_file);
+        calamines.push(calamine_alone(&attachments));
+        drop(attachments);
+        // SAFETY: malloc_trim only returns free heap memory to the system.
+        unsafe { libc::malloc_trim(0) };
+        own_kib = own_kib.max(resident_kib());
         for (bin, runs) in bins.iter().zip(&mut intakes) {
             runs.push(intake_run(&d, n, bin));
         }
@@ -148,11 +157,29 @@ fn bench(n: usize) {
             i.peak_kib
         );
     }
-    fetches.sort();
-    calamines.sort();
-    let (fetch, calamine) = (fetches[runs / 2], calamines[runs / 2]);
-    let floors = fetch + calamine;
-    for (bin, mut intakes) in bins.iter().zip(intakes) {
+    let floors: Vec<Duration> = fetches
+        .iter()
+        .zip(&calamines)
+        .map(|(f, c)| *f + *c)
+        .collect();
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[runs / 2]
+    };
+    let (fetch, calamine, floor) = (
+        median(fetches.clone()),
+        median(calamines.clone()),
+        median(floors.clone()),
+    );
+    for (bin, intakes) in bins.iter().zip(intakes) {
+        // Each run's ratio is to the floors measured just before it.
+        let mut ratios: Vec<f64> = intakes
+            .iter()
+            .zip(&floors)
+            .map(|(i, f)| secs(i.intake) / secs(*f))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let mut intakes = intakes;
         intakes.sort_by_key(|i| i.intake);
         let i = &intakes[runs / 2];
         let label = if bins.len() > 1 {
@@ -160,8 +187,47 @@ fn bench(n: usize) {
         } else {
             String::new()
         };
-        print_line(n, fetch, calamine, floors, i, &label);
+        let ratio = Ratio {
+            median: ratios[runs / 2],
+            low: ratios[0],
+            high: ratios[runs - 1],
+        };
+        print_line(n, fetch, calamine, floor, i, ratio, &label);
     }
+}
+
+/// The runs' ratios of cts-intake to the floors: their median and range.
+struct Ratio {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+/// Writes the workbooks to `file`, each after its length.
+fn save_workbooks(file: &mut std::fs::File, workbooks: &[Vec<u8>]) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(file);
+    for b in workbooks {
+        w.write_all(&(b.len() as u64).to_le_bytes()).unwrap();
+        w.write_all(b).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// Reads back what [`save_workbooks`] wrote.
+fn load_workbooks(file: &mut std::fs::File) -> Vec<Vec<u8>> {
+    use std::io::{Read, Seek};
+    file.rewind().unwrap();
+    let mut all = Vec::new();
+    file.read_to_end(&mut all).unwrap();
+    let mut out = Vec::new();
+    let mut rest = all.as_slice();
+    while let Some((len, tail)) = rest.split_first_chunk::<8>() {
+        let len = u64::from_le_bytes(*len) as usize;
+        out.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    out
 }
 
 fn print_line(
@@ -170,16 +236,18 @@ fn print_line(
     calamine: Duration,
     floors: Duration,
     i: &Intake,
+    ratio: Ratio,
     label: &str,
 ) {
     println!(
-        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>9.0} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1}{label}",
+        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>11} {:>9.0} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1}{label}",
         n,
         secs(fetch),
         secs(calamine),
         secs(floors),
         secs(i.intake),
-        secs(i.intake) / secs(floors),
+        ratio.median,
+        format!("{:.2}-{:.2}", ratio.low, ratio.high),
         n as f64 / secs(i.intake),
         i.taking_peak_mib,
         i.cpu,
