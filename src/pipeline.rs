@@ -373,13 +373,17 @@ pub struct ReadLists {
 /// is a cover letter or a scan of the signed copy). Pure.
 pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
     let mut out = ReadLists::default();
-    let roles: Vec<Role> = mail
+    let sniffed: Vec<(sheet::Sniffed, Role)> = mail
         .attachments
         .iter()
-        .map(|a| sheet::role(&a.filename, &a.content_type, &a.bytes))
+        .map(|a| {
+            let s = sheet::examine(&a.filename, &a.bytes);
+            let role = s.role(&a.content_type);
+            (s, role)
+        })
         .collect();
-    let has_list = roles.contains(&Role::List);
-    for (a, role) in mail.attachments.iter().zip(roles) {
+    let has_list = sniffed.iter().any(|(_, role)| *role == Role::List);
+    for (a, (sniffed, role)) in mail.attachments.iter().zip(sniffed) {
         match role {
             Role::Ignore => continue,
             Role::Document if has_list => continue,
@@ -391,7 +395,7 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
             sheets: Vec::new(),
             rows: 0,
         };
-        match sheet::read(&a.filename, &a.bytes) {
+        match sniffed.read() {
             Err(e) => out.problems.push(read_error_problem(&a.filename, &e)),
             Ok(sheets) => {
                 for s in sheets.iter().filter(|s| !s.hidden) {

@@ -292,18 +292,57 @@ const PHOTO_MIN_BYTES: usize = 50 * 1024;
 
 /// Says what an attachment is for.
 pub fn role(filename: &str, content_type: &str, bytes: &[u8]) -> Role {
-    let ext = extension(filename);
-    match kind(filename, bytes) {
-        Some(Kind::Sheet(_) | Kind::Encrypted | Kind::Winmail) => Role::List,
-        Some(Kind::Document(Document::Image)) if bytes.len() < PHOTO_MIN_BYTES => Role::Ignore,
-        Some(Kind::Document(_)) => Role::Document,
-        None if ["xlsx", "xlsm", "xls", "xlsb", "ods", "csv"].contains(&ext.as_str())
-            || content_type.contains("spreadsheet")
-            || content_type.contains("excel") =>
-        {
-            Role::List
+    examine(filename, bytes).role(content_type)
+}
+
+/// An attachment sniffed once, for [`Sniffed::role`] and then [`Sniffed::read`]: what its bytes
+/// are, and the zip opened to tell it when they are one (an xlsx's directory is then parsed once,
+/// not once to tell its role and again to read it).
+pub struct Sniffed<'a> {
+    filename: &'a str,
+    bytes: &'a [u8],
+    kind: Option<Kind>,
+    zip: Option<archive::Zip<'a>>,
+}
+
+/// Sniffs an attachment once (see [`Sniffed`]).
+pub fn examine<'a>(filename: &'a str, bytes: &'a [u8]) -> Sniffed<'a> {
+    let (kind, zip) = kind_and_zip(filename, bytes);
+    Sniffed {
+        filename,
+        bytes,
+        kind,
+        zip,
+    }
+}
+
+impl Sniffed<'_> {
+    /// What the attachment is for ([`role`]).
+    pub fn role(&self, content_type: &str) -> Role {
+        let ext = extension(self.filename);
+        match self.kind {
+            Some(Kind::Sheet(_) | Kind::Encrypted | Kind::Winmail) => Role::List,
+            Some(Kind::Document(Document::Image)) if self.bytes.len() < PHOTO_MIN_BYTES => {
+                Role::Ignore
+            }
+            Some(Kind::Document(_)) => Role::Document,
+            None if ["xlsx", "xlsm", "xls", "xlsb", "ods", "csv"].contains(&ext.as_str())
+                || content_type.contains("spreadsheet")
+                || content_type.contains("excel") =>
+            {
+                Role::List
+            }
+            None => Role::Ignore,
         }
-        None => Role::Ignore,
+    }
+
+    /// Reads every sheet of the attachment ([`read`]).
+    pub fn read(self) -> Result<Vec<Sheet>, ReadError> {
+        let want = Want {
+            archives: true,
+            hidden_rows: true,
+        };
+        read_guarded(|| read_sniffed(self.filename, self.bytes, self.kind, self.zip, want))
     }
 }
 
@@ -338,9 +377,17 @@ fn read_with(filename: &str, bytes: &[u8], hidden_rows: bool) -> Result<Vec<Shee
         archives: true,
         hidden_rows,
     };
+    read_guarded(|| read_kind(filename, bytes, want))
+}
+
+/// Runs a reader and finishes its sheets: the sheets whose text is in a legacy encoding
+/// decoded, an attachment with no value at all an error.
+fn read_guarded(
+    read: impl FnOnce() -> Result<Vec<Sheet>, ReadError>,
+) -> Result<Vec<Sheet>, ReadError> {
     // The readers are third-party code on untrusted bytes: a panic in one is a damaged file,
-    // never a crashed daemon.
-    let mut sheets = std::panic::catch_unwind(|| read_kind(filename, bytes, want))
+    // never a crashed daemon. (What a reader left half done is dropped with it.)
+    let mut sheets = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
         .unwrap_or_else(|_| Err(ReadError::Corrupt("the reader panicked".into())))?;
     if sheets
         .iter()
@@ -356,6 +403,17 @@ fn read_with(filename: &str, bytes: &[u8], hidden_rows: bool) -> Result<Vec<Shee
 
 fn read_kind(filename: &str, bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
     let (kind, zip) = kind_and_zip(filename, bytes);
+    read_sniffed(filename, bytes, kind, zip, want)
+}
+
+/// Reads bytes whose kind is known (and whose zip is open, when they are one).
+fn read_sniffed<'a>(
+    filename: &str,
+    bytes: &'a [u8],
+    kind: Option<Kind>,
+    zip: Option<archive::Zip<'a>>,
+    want: Want,
+) -> Result<Vec<Sheet>, ReadError> {
     match kind {
         Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip, want.hidden_rows),
         Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
@@ -541,6 +599,31 @@ fn cell_of(d: &Data) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attachment_examined_once_reads_as_it_reads_alone() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut compared = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(".json") {
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).unwrap();
+            let examined = examine(&name, &bytes);
+            assert_eq!(
+                examined.role("application/octet-stream"),
+                role(&name, "application/octet-stream", &bytes),
+                "{name}"
+            );
+            // Debug output: every cell, hidden row and stray count of every sheet.
+            let (once, alone) = (examined.read(), read(&name, &bytes));
+            assert_eq!(format!("{once:?}"), format!("{alone:?}"), "{name}");
+            compared += 1;
+        }
+        assert!(compared > 30, "only {compared} fixtures");
+    }
 
     #[test]
     fn the_format_is_sniffed_from_the_bytes_not_the_name() {
