@@ -127,7 +127,7 @@ fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy:
     }
 }
 
-/// False when no part that can be a worksheet has a `hidden="` attribute, so no row is hidden:
+/// False when no part that can be a worksheet has a `hidden` attribute, so no row is hidden:
 /// each is looked through as it is unpacked, a piece at a time. Hidden rows are rare, and
 /// without this every workbook had its worksheet parts kept whole in memory and its sheets
 /// matched to their parts (two more parts read and parsed) to find none. True when one has
@@ -152,7 +152,8 @@ fn may_hide_rows(zip: &mut Zip) -> bool {
                 .iter()
                 .any(|d| lower.starts_with(d))
     }
-    const NEEDLE: &[u8] = b"hidden=\"";
+    // The name alone: XML lets the value be in single quotes, or `=` have spaces around it.
+    const NEEDLE: &[u8] = b"hidden";
     let mut names = Vec::new();
     for name in zip.file_names() {
         match name {
@@ -302,7 +303,7 @@ fn each_element(xml: &[u8], mut f: impl FnMut(&BytesStart)) {
 
 /// The 0-based rows marked `hidden` in a worksheet part.
 fn hidden_xlsx_rows(xml: &[u8]) -> Vec<u32> {
-    if memchr::memmem::find(xml, b"hidden=\"").is_none() {
+    if memchr::memmem::find(xml, b"hidden").is_none() {
         return Vec::new();
     }
     let mut rows = Vec::new();
@@ -386,8 +387,8 @@ mod tests {
     fn hidden_rows_are_found_in_a_worksheet_part() {
         let xml = br#"<worksheet><cols><col min="1" max="1" hidden="1"/></cols><sheetData>
 <row r="1"><c r="A1"/></row><row r="4" hidden="1" spans="1:3"><c r="A4"/></row>
-<row r="5" customHeight="1" hidden="true"/></sheetData></worksheet>"#;
-        assert_eq!(hidden_xlsx_rows(xml), vec![3, 4]);
+<row r="5" customHeight="1" hidden="true"/><row r='7' hidden = '1'/></sheetData></worksheet>"#;
+        assert_eq!(hidden_xlsx_rows(xml), vec![3, 4, 6]);
         assert!(hidden_xlsx_rows(b"<worksheet><row r=\"1\"/></worksheet>").is_empty());
     }
 
@@ -443,6 +444,7 @@ mod tests {
             assert!(may_hide(&zipped(&row("hidden"))), "at {at}");
             assert!(!may_hide(&zipped(&row("ht"))), "at {at}");
         }
+        assert!(may_hide(&zipped(b"<row r='2' hidden = '1'/>")));
     }
 
     #[test]
