@@ -51,7 +51,7 @@ fn main() {
     // SAFETY: set once, before any thread reads the environment.
     unsafe { std::env::set_var("CTS_BENCH_IMAP_PASSWORD", PASSWORD) };
     println!(
-        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "N",
         "fetch s",
         "calamine s",
@@ -62,6 +62,8 @@ fn main() {
         "mails/s",
         "peak MiB",
         "cpu s",
+        "fetch srv",
+        "srv cpu s",
         "replies s",
         "report s",
         "run s",
@@ -132,13 +134,16 @@ fn bench(n: usize) {
     // peak.
     let bins = binaries();
     let mut fetches = Vec::new();
+    let mut fetch_servers = Vec::new();
     let mut calamines = Vec::new();
     let mut intakes: Vec<Vec<Intake>> = bins.iter().map(|_| Vec::new()).collect();
     let mut own_kib = 0;
     for _ in 0..runs {
         // The floors and cts-intake take turns, run by run: a change in the machine's load (it
         // is shared) then moves both sides of each run's ratio alike.
+        let before = server_cpu(&d);
         fetches.push(bare_fetch(&rt, &config, n));
+        fetch_servers.push(server_cpu(&d) - before);
         let attachments = load_workbooks(&mut workbook_file);
         calamines.push(calamine_alone(&attachments));
         drop(attachments);
@@ -171,6 +176,8 @@ fn bench(n: usize) {
         median(calamines.clone()),
         median(floors.clone()),
     );
+    fetch_servers.sort_by(f64::total_cmp);
+    let fetch_server = fetch_servers[runs / 2];
     for (bin, intakes) in bins.iter().zip(intakes) {
         // Each run's ratio is to the floors measured just before it.
         let mut ratios: Vec<f64> = intakes
@@ -192,8 +199,24 @@ fn bench(n: usize) {
             low: ratios[0],
             high: ratios[runs - 1],
         };
-        print_line(n, fetch, calamine, floor, i, ratio, &label);
+        let floors = Floors {
+            fetch,
+            fetch_server,
+            calamine,
+            sum: floor,
+        };
+        print_line(n, &floors, i, ratio, &label);
     }
+}
+
+/// The floors' medians.
+struct Floors {
+    fetch: Duration,
+    /// The processor time the IMAP server (all its processes) used during the bare fetch (s).
+    fetch_server: f64,
+    calamine: Duration,
+    /// The median of the runs' sums (not the sum of the two medians).
+    sum: Duration,
 }
 
 /// The runs' ratios of cts-intake to the floors: their median and range.
@@ -230,27 +253,21 @@ fn load_workbooks(file: &mut std::fs::File) -> Vec<Vec<u8>> {
     out
 }
 
-fn print_line(
-    n: usize,
-    fetch: Duration,
-    calamine: Duration,
-    floors: Duration,
-    i: &Intake,
-    ratio: Ratio,
-    label: &str,
-) {
+fn print_line(n: usize, floors: &Floors, i: &Intake, ratio: Ratio, label: &str) {
     println!(
-        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>11} {:>9.0} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1}{label}",
+        "{:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>7.2} {:>11} {:>9.0} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.1}{label}",
         n,
-        secs(fetch),
-        secs(calamine),
-        secs(floors),
+        secs(floors.fetch),
+        secs(floors.calamine),
+        secs(floors.sum),
         secs(i.intake),
         ratio.median,
         format!("{:.2}-{:.2}", ratio.low, ratio.high),
         n as f64 / secs(i.intake),
         i.taking_peak_mib,
         i.cpu,
+        floors.fetch_server,
+        i.server_cpu,
         secs(i.replies),
         secs(i.report),
         secs(i.whole),
@@ -327,6 +344,8 @@ struct Intake {
     peak_kib: i64,
     /// Processor time, all threads (s).
     cpu: f64,
+    /// Processor time the IMAP server used during the run (s).
+    server_cpu: f64,
 }
 
 fn intake_run(d: &mailstack::Dovecot, n: usize, bin: &Path) -> Intake {
@@ -337,6 +356,7 @@ fn intake_run(d: &mailstack::Dovecot, n: usize, bin: &Path) -> Intake {
         None => tempfile::tempdir().unwrap(),
     };
     let config_path = write_config(dir.path(), d);
+    let server_before = server_cpu(d);
     let start = Instant::now();
     let mut command = match std::env::var("CTS_BENCH_WRAP") {
         Ok(wrap) if !wrap.is_empty() => {
@@ -371,6 +391,7 @@ fn intake_run(d: &mailstack::Dovecot, n: usize, bin: &Path) -> Intake {
         });
     let (ok, peak_kib, cpu) = wait_with_peak_memory(child.id());
     let whole = start.elapsed();
+    let server = server_cpu(d) - server_before;
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(ok, "cts-intake run --once failed:\n{out}");
@@ -391,7 +412,39 @@ fn intake_run(d: &mailstack::Dovecot, n: usize, bin: &Path) -> Intake {
         taking_peak_mib,
         peak_kib,
         cpu,
+        server_cpu: server,
     }
+}
+
+/// The processor time (user and system, seconds) used so far by the IMAP server: every process
+/// of its process group, and the children its master has reaped (each session's `imap` process
+/// ends with its session). Waits a moment first, so that a session just logged out is reaped:
+/// outside the timed part of each run.
+fn server_cpu(d: &mailstack::Dovecot) -> f64 {
+    std::thread::sleep(Duration::from_millis(50));
+    let master = d.pid().expect("Dovecot runs") as i64;
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut ticks = 0i64;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After "pid (comm) ": state, ppid, pgrp, ... utime is field 14, stime 15, cutime 16,
+        // cstime 17 (man 5 proc); the comm may hold spaces, so fields count from its ")".
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let f: Vec<i64> = rest.split(' ').map(|x| x.parse().unwrap_or(0)).collect();
+        if f.len() < 15 || f[2] != master {
+            continue;
+        }
+        ticks += f[11] + f[12];
+        if entry.file_name().to_str() == Some(&master.to_string()) {
+            ticks += f[13] + f[14];
+        }
+    }
+    ticks as f64 / tick
 }
 
 /// This process's resident memory now (KiB), from /proc.

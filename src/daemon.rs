@@ -227,11 +227,16 @@ impl Recorder<'_> {
             };
             outcome = held;
         }
-        // An accepted list's reply lists its version's rows: the mail's own rows, the same
-        // ones, are left out of the draft (a smaller outbox row) and put back for the record.
-        let own_rows = match outcome.version {
-            Some(_) => std::mem::take(&mut outcome.rows),
-            None => Vec::new(),
+        // An accepted list's reply lists its version's rows. The draft holds neither them nor
+        // the mail's own rows (the same ones): the store keeps the version's rows and gives the
+        // draft's outbox row the version's id (a smaller outbox row, no rows written twice).
+        // Both are put back for the record.
+        let (own_rows, version_rows) = match &mut outcome.version {
+            Some(v) => (
+                std::mem::take(&mut outcome.rows),
+                std::mem::take(&mut v.rows),
+            ),
+            None => (Vec::new(), Vec::new()),
         };
         let draft = reply::drafts::Draft {
             outcome,
@@ -248,8 +253,9 @@ impl Recorder<'_> {
             r.held = reply::rate_limit(self.store, r, raw.received_at, self.config)?;
         }
         let mut outcome = draft.outcome;
-        if outcome.version.is_some() {
+        if let Some(v) = &mut outcome.version {
             outcome.rows = own_rows;
+            v.rows = version_rows;
         }
         self.store.record_with(
             &record,

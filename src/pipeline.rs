@@ -107,6 +107,8 @@ pub struct FileResult {
 /// The unit's full list after an accepted submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewVersion {
+    /// Left out of a reply's draft, which names the stored version instead (`reply::drafts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rows: Vec<ValidRow>,
     pub code: String,
     pub changes: Changes,

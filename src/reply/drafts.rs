@@ -22,8 +22,10 @@ use super::Answered;
 /// What a reply is composed from, besides the mail itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Draft {
-    /// The mail's outcome; for an accepted list without `rows` (the reply lists the version's
-    /// rows, which include them).
+    /// The mail's outcome. For an accepted list, without `rows` (the reply lists the version's
+    /// rows, which include them) and without the version's rows: the outbox row names the
+    /// stored version (`version_id`), whose rows are read back to compose the reply. Drafts
+    /// written before that hold the version's rows themselves.
     pub outcome: Outcome,
     pub received_at: DateTime<Utc>,
     /// The mail's mailbox name and key (the seed of the reply's Message-ID).
@@ -114,7 +116,11 @@ pub fn compose_pending(store: &mut Store, config: &Config) -> Result<usize> {
             .map(|d| {
                 let result = serde_json::from_str::<Draft>(&d.draft)
                     .context("the reply's draft cannot be read")
-                    .and_then(|draft| {
+                    .and_then(|mut draft| {
+                        if let (Some(v), Some(rows)) = (&mut draft.outcome.version, d.version_rows)
+                        {
+                            v.rows = rows;
+                        }
                         let mail = crate::mail::parse(&d.raw, &config.campaign.department_address);
                         draft.compose(&mail, config)
                     });

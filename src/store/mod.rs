@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_outbox.sql"),
     include_str!("migrations/005_sent_copy.sql"),
     include_str!("migrations/006_reply_drafts.sql"),
+    include_str!("migrations/007_draft_version.sql"),
 ];
 
 /// The database and the raw mail store.
@@ -646,7 +647,9 @@ impl Store {
             new_version = Some((unit.code.clone(), (version_id, rows)));
         }
         if let Some(reply) = reply {
-            insert_reply(&tx, mail_id, reply, mail.received_at)?;
+            // The draft of an accepted list's reply lists the version's rows by its id.
+            let version_id = new_version.as_ref().map(|(_, (id, _))| *id);
+            insert_reply(&tx, mail_id, reply, mail.received_at, version_id)?;
         }
         tx.commit()?;
         if let Some((unit, version)) = new_version {
@@ -665,7 +668,7 @@ impl Store {
         received_at: DateTime<Utc>,
     ) -> Result<()> {
         let tx = self.conn.savepoint()?;
-        insert_reply(&tx, mail_id, reply, received_at)?;
+        insert_reply(&tx, mail_id, reply, received_at, None)?;
         tx.commit()?;
         Ok(())
     }
@@ -732,11 +735,14 @@ fn current_version(conn: &Connection, unit_code: &str) -> Result<Option<i64>> {
         .optional()?)
 }
 
+/// Puts a reply into the outbox; `version_id` is the version its draft lists, for an accepted
+/// list (the draft then holds none of the version's rows: see `reply::drafts`).
 fn insert_reply(
     tx: &Connection,
     mail_id: i64,
     reply: &OutgoingReply,
     received_at: DateTime<Utc>,
+    version_id: Option<i64>,
 ) -> Result<()> {
     let status = match reply.held {
         Some(_) => OutboxStatus::Held,
@@ -744,7 +750,7 @@ fn insert_reply(
     };
     tx.prepare_cached(
         "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at, \
-         status, last_error, draft) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         status, last_error, draft, version_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         mail_id,
@@ -756,6 +762,7 @@ fn insert_reply(
         status.code(),
         reply.held,
         reply.draft,
+        reply.draft.as_ref().and(version_id),
     ])?;
     let outbox_id = tx.last_insert_rowid();
     // Only replies that count towards the rate limit (a held reply does not).

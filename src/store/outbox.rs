@@ -55,6 +55,9 @@ pub struct PendingDraft {
     pub draft: String,
     /// The answered mail's raw bytes.
     pub raw: Vec<u8>,
+    /// The rows of the version the reply lists, for an accepted list whose draft names its
+    /// version instead of holding them (see `reply::drafts`), in the version's order.
+    pub version_rows: Option<Vec<crate::validate::ValidRow>>,
 }
 
 impl Store {
@@ -183,20 +186,32 @@ impl Store {
     /// `limit`, each with the raw bytes of the mail it answers.
     pub fn pending_drafts(&self, limit: usize) -> Result<Vec<PendingDraft>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT o.id, o.draft, r.bytes FROM outbox o JOIN mails m ON m.id = o.mail_id \
+            "SELECT o.id, o.draft, r.bytes, o.version_id FROM outbox o \
+             JOIN mails m ON m.id = o.mail_id \
              JOIN raw_mails r ON r.sha256 = m.sha256 \
              WHERE o.status = 'pending' AND o.draft IS NOT NULL ORDER BY o.id LIMIT ?1",
         )?;
-        let rows = stmt
+        let drafts: Vec<(PendingDraft, Option<i64>)> = stmt
             .query_map([limit as i64], |r| {
-                Ok(PendingDraft {
+                let draft = PendingDraft {
                     id: r.get(0)?,
                     draft: r.get(1)?,
                     raw: r.get(2)?,
-                })
+                    version_rows: None,
+                };
+                Ok((draft, r.get(3)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        drafts
+            .into_iter()
+            .map(|(mut d, version)| {
+                if let Some(v) = version {
+                    let rows = super::query::version_rows(&self.conn, v)?;
+                    d.version_rows = Some(rows.into_iter().map(|(_, r)| r).collect());
+                }
+                Ok(d)
+            })
+            .collect()
     }
 
     /// Stores a reply's composed bytes; from now on it is delivered as they are.

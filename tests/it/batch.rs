@@ -7,6 +7,7 @@ use chrono::{TimeZone, Utc};
 use cts_intake::config::{Config, Overrides};
 use cts_intake::daemon::{How, Intake};
 use cts_intake::mailbox::RawMail;
+use cts_intake::pipeline::OutcomeKind;
 
 use crate::support::root;
 
@@ -334,4 +335,182 @@ fn the_run_summary_shows_the_first_unanswered_mails_and_counts_them_all() {
         lines.iter().map(|l| l.id).collect::<Vec<_>>()
     };
     assert_eq!(ids(&first), ids(&all[..10]));
+}
+
+/// A list mail from Nguyễn Khuyến's registered address, one attachment of `people` (name, ID
+/// number, request type), sent on 1 December 2022 at `hour`.
+fn list_mail(key: &str, subject: &str, file: &str, people: &[(&str, &str, &str)]) -> RawMail {
+    use chrono::{FixedOffset, NaiveDate};
+    use cts_intake::testkit::{Attachment, CellValue, ListSheet, MailSpec, canonical_headers};
+    let rows = people
+        .iter()
+        .enumerate()
+        .map(|(i, (name, id, request))| {
+            let serial = if *request == "Gia hạn" {
+                "540101AB12CD34EF"
+            } else {
+                ""
+            };
+            vec![
+                CellValue::Number(i as f64 + 1.0),
+                (*name).into(),
+                CellValue::Date(NaiveDate::from_ymd_opt(1985, 3, 5).unwrap()),
+                (*id).into(),
+                "".into(),
+                "".into(),
+                "Giáo viên".into(),
+                "".into(),
+                format!("{id}@namdinh.edu.vn").as_str().into(),
+                "0912345678".into(),
+                (*request).into(),
+                serial.into(),
+                "".into(),
+                "".into(),
+                "".into(),
+            ]
+        })
+        .collect();
+    let workbook = cts_intake::testkit::xlsx(&[ListSheet {
+        name: "Danh sách".into(),
+        title_rows: vec!["SỞ GIÁO DỤC VÀ ĐÀO TẠO".into()],
+        headers: canonical_headers(),
+        rows,
+        footer_rows: Vec::new(),
+    }]);
+    let date = FixedOffset::east_opt(7 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2022, 12, 1, 8, 0, 0)
+        .unwrap();
+    let spec = MailSpec {
+        from: "c3nguyenkhuyen@namdinh.edu.vn".into(),
+        from_name: String::new(),
+        to: "cttt@namdinh.edu.vn".into(),
+        subject: subject.into(),
+        date,
+        message_id: format!("{key}@nguyenkhuyen.test"),
+        body: "Kính gửi Sở.\n".into(),
+        attachments: vec![Attachment::xlsx(file, workbook)],
+        headers: Vec::new(),
+    };
+    RawMail {
+        source_key: key.into(),
+        received_at: date.with_timezone(&Utc),
+        bytes: cts_intake::testkit::eml(&spec),
+    }
+}
+
+/// A unit's list, then a supplement to it, taken by an intake on `data`.
+fn list_and_supplement(data: &Path) -> Intake {
+    let mut intake = intake(data);
+    let first = list_mail(
+        "a",
+        "Danh sách CTS",
+        "ds.xlsx",
+        &[("Nguyễn Văn An", "036085001234", "Cấp mới CTS")],
+    );
+    let supplement = list_mail(
+        "b",
+        "Danh sách bổ sung",
+        "ds-bo-sung.xlsx",
+        &[("Trần Thị Bình", "036190004321", "Gia hạn")],
+    );
+    for m in [first, supplement] {
+        let taken = intake.take("maildir", &m).unwrap();
+        assert_eq!(taken.outcome, OutcomeKind::Accepted, "{}", taken.note);
+    }
+    intake
+}
+
+/// The replies written into the outbox folder, as their readers see them, by file name.
+fn replies_written(intake: &Intake) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(intake.config.outbox_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| crate::support::reply_summary(&std::fs::read(f).unwrap()))
+        .collect()
+}
+
+#[test]
+fn an_accepted_list_s_draft_names_its_version_and_its_reply_lists_every_row_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut intake = list_and_supplement(dir.path());
+    let conn = intake.store.conn();
+    let drafts: Vec<(String, Option<i64>, i64)> = conn
+        .prepare(
+            "SELECT o.draft, o.version_id, (SELECT count(*) FROM version_rows vr \
+             WHERE vr.version_id = o.version_id) FROM outbox o ORDER BY o.id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(drafts.len(), 2, "one reply per mail");
+    // The draft holds neither the version's rows nor the mail's own: its outbox row names the
+    // version, which holds one row, then two (the supplement adds to the list).
+    for ((draft, version, rows), expected) in drafts.iter().zip([1, 2]) {
+        let json: serde_json::Value = serde_json::from_str(draft).unwrap();
+        let outcome = &json["outcome"];
+        assert_eq!(outcome["rows"], serde_json::json!([]), "{draft}");
+        assert!(outcome["version"].is_object(), "{draft}");
+        assert!(outcome["version"].get("rows").is_none(), "{draft}");
+        assert!(version.is_some(), "{draft}");
+        assert_eq!(*rows, expected);
+    }
+
+    intake.deliver().unwrap();
+    let replies = replies_written(&intake);
+    assert_eq!(replies.len(), 2);
+    let supplement = replies
+        .iter()
+        .find(|r| r.contains("Trần Thị Bình"))
+        .expect("the supplement's reply");
+    // The supplement's reply lists the whole list: the row it carried over and its own.
+    assert!(supplement.contains("Nguyễn Văn An"), "{supplement}");
+}
+
+#[test]
+fn a_draft_written_with_its_version_s_rows_is_composed_as_before() {
+    // Drafts stored before the outbox named versions (migration 7) hold the version's rows.
+    let new = tempfile::tempdir().unwrap();
+    let mut by_id = list_and_supplement(new.path());
+    let old = tempfile::tempdir().unwrap();
+    let mut inline = list_and_supplement(old.path());
+    let conn = inline.store.conn();
+    let drafts: Vec<(i64, String, i64)> = conn
+        .prepare("SELECT id, draft, version_id FROM outbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for (id, draft, version) in drafts {
+        let rows: Vec<_> = cts_intake::store::query::version_rows(conn, version)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        let mut json: serde_json::Value = serde_json::from_str(&draft).unwrap();
+        json["outcome"]["version"]["rows"] = serde_json::to_value(&rows).unwrap();
+        conn.execute(
+            "UPDATE outbox SET draft = ?2, version_id = NULL WHERE id = ?1",
+            rusqlite::params![id, json.to_string()],
+        )
+        .unwrap();
+    }
+    by_id.deliver().unwrap();
+    inline.deliver().unwrap();
+    let (a, b) = (replies_written(&by_id), replies_written(&inline));
+    assert_eq!(a.len(), 2);
+    assert!(
+        b.iter()
+            .any(|r| r.contains("Nguyễn Văn An") && r.contains("Trần Thị Bình")),
+        "{b:#?}"
+    );
+    assert_eq!(a, b);
 }

@@ -382,6 +382,11 @@ impl Dovecot {
         files.iter().map(|p| std::fs::read(p).unwrap()).collect()
     }
 
+    /// The server's master process (the leader of its process group), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
