@@ -346,7 +346,7 @@ impl Imap {
                 mv: caps.has_str("MOVE"),
                 uidplus: caps.has_str("UIDPLUS"),
             };
-            let mb = timeout(limit, s.select(&self.config.mailbox))
+            let mb = timeout(limit, s.select(folder_name(&self.config.mailbox)))
                 .await
                 .context("SELECT timed out")?
                 .with_context(|| format!("cannot open the IMAP folder {}", self.config.mailbox))?;
@@ -378,6 +378,7 @@ impl Imap {
     async fn list_inner(&mut self, since: Option<Cursor>) -> Result<Listing> {
         let limit = self.limit();
         let folder = self.config.mailbox.clone();
+        let wire = folder_name(&folder);
         self.session().await?;
         let fresh = self.selected.take();
         let s = self.session.as_mut().expect("connected above");
@@ -385,7 +386,7 @@ impl Imap {
         // made on connecting when nothing came between, else from a SELECT again.
         let mb = match fresh {
             Some(mb) => mb,
-            None => timeout(limit, s.select(&folder))
+            None => timeout(limit, s.select(&wire))
                 .await
                 .context("SELECT timed out")?
                 .with_context(|| format!("cannot open the IMAP folder {folder}"))?,
@@ -518,11 +519,12 @@ impl Imap {
         let action = self.config.post_action;
         let keyword = self.config.keyword.clone();
         let folder = self.config.move_to.clone();
+        let wire = folder_name(&folder);
         let caps = self.caps;
         if action == PostAction::Move && !self.folder_ready {
             let s = self.session_for_command().await?;
             let exists = timeout(limit, async {
-                s.list(None, Some(&folder))
+                s.list(None, Some(&quoted(&wire)))
                     .await?
                     .try_collect::<Vec<_>>()
                     .await
@@ -531,7 +533,7 @@ impl Imap {
             .context("LIST timed out")??;
             if exists.is_empty() {
                 server_answer(
-                    timeout(limit, s.create(&folder))
+                    timeout(limit, s.create(&wire))
                         .await
                         .context("CREATE timed out")?,
                 )
@@ -553,9 +555,9 @@ impl Imap {
             match action {
                 PostAction::Keyword => store(s, &uid, &format!("+FLAGS.SILENT ({keyword})")).await,
                 PostAction::Seen => store(s, &uid, "+FLAGS.SILENT (\\Seen)").await,
-                PostAction::Move if caps.mv => Ok(s.uid_mv(&uid, &folder).await?),
+                PostAction::Move if caps.mv => Ok(s.uid_mv(&uid, &wire).await?),
                 PostAction::Move => {
-                    s.uid_copy(&uid, &folder).await?;
+                    s.uid_copy(&uid, &wire).await?;
                     if caps.uidplus {
                         store(s, &uid, "+FLAGS.SILENT (\\Deleted)").await?;
                         // UID EXPUNGE removes only this mail, never another one marked deleted.
@@ -633,6 +635,50 @@ fn internal_date(f: &async_imap::types::Fetch) -> Option<DateTime<Utc>> {
 
 /// Drops unsolicited responses (the channel holds 100 and then loses them silently; cts-intake
 /// re-reads the folder instead of following them).
+/// A folder's name as IMAP writes it (RFC 3501 section 5.1.3, "modified UTF-7"). The
+/// configuration names folders as people read them ("Đã tiếp nhận"); on the wire, printable
+/// ASCII stands for itself, `&` is `&-`, and every other run of characters is its UTF-16 in
+/// base64 (`,` for `/`, no padding) between `&` and `-`. A name from the server (a LIST answer)
+/// is in this form already and is used as it is.
+pub fn folder_name(name: &str) -> String {
+    use base64::Engine;
+    const MUTF7: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::IMAP_MUTF7,
+        base64::engine::general_purpose::NO_PAD,
+    );
+    fn flush(run: &mut Vec<u8>, out: &mut String) {
+        if !run.is_empty() {
+            out.push('&');
+            MUTF7.encode_string(&*run, out);
+            out.push('-');
+            run.clear();
+        }
+    }
+    let mut out = String::with_capacity(name.len());
+    // The UTF-16 (big-endian bytes) of the characters not written as themselves.
+    let mut run = Vec::new();
+    for c in name.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut run, &mut out);
+            match c {
+                '&' => out.push_str("&-"),
+                c => out.push(c),
+            }
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                run.extend_from_slice(&unit.to_be_bytes());
+            }
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// `s` as an IMAP quoted string: for a LIST pattern, which async-imap sends as it is given.
+pub fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 fn drain(s: &mut Session) {
     while s.unsolicited_responses.try_recv().is_ok() {}
 }
@@ -728,5 +774,33 @@ impl Mailbox for Imap {
                 _ => tracing::debug!(mailbox = %self.name, "IMAP logout did not complete"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_are_written_in_modified_utf7() {
+        for (name, wire) in [
+            ("INBOX", "INBOX"),
+            ("Da-tiep-nhan", "Da-tiep-nhan"),
+            // RFC 3501 section 5.1.3's example.
+            ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),
+            ("Entwürfe", "Entw&APw-rfe"),
+            ("Q&A", "Q&-A"),
+            ("Отправленные", "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-"),
+            // Outside the BMP: a surrogate pair.
+            ("😀", "&2D3eAA-"),
+            ("Đã gửi", "&ARAA4w- g&Hu0-i"),
+        ] {
+            assert_eq!(folder_name(name), wire, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_quoted_string_escapes_quotes_and_backslashes() {
+        assert_eq!(quoted(r#"a "b" \c"#), r#""a \"b\" \\c""#);
     }
 }

@@ -25,6 +25,7 @@ use tokio::time::timeout;
 use super::sender::AfterSend;
 use crate::config::ImapConfig;
 use crate::mailbox::imap::{Session, connect};
+use crate::mailbox::imap::{folder_name, quoted};
 use crate::store::{OutboxItem, Store};
 
 /// The folder used when the configuration names none and the server marks none `\Sent`.
@@ -100,7 +101,8 @@ impl SentCopy {
         let limit = self.limit();
         let mut session = connect(&self.imap).await?;
         let folder = match &self.imap.sent_folder {
-            Some(f) => f.clone(),
+            // As people read it: written in modified UTF-7 for the server.
+            Some(f) => folder_name(f),
             None => {
                 let names: Vec<_> = timeout(limit, async {
                     session.list(None, Some("*")).await?.try_collect().await
@@ -110,13 +112,14 @@ impl SentCopy {
                 names
                     .iter()
                     .find(|n| n.attributes().contains(&NameAttribute::Sent))
+                    // As the server wrote it.
                     .map(|n| n.name().to_string())
-                    .unwrap_or_else(|| DEFAULT_SENT_FOLDER.to_string())
+                    .unwrap_or_else(|| folder_name(DEFAULT_SENT_FOLDER))
             }
         };
         let exists: Vec<_> = timeout(limit, async {
             session
-                .list(None, Some(&quote(&folder)))
+                .list(None, Some(&quoted(&folder)))
                 .await?
                 .try_collect()
                 .await
@@ -197,7 +200,7 @@ impl SentCopy {
                 .await
                 .context("EXAMINE timed out")?
                 .with_context(|| format!("cannot open the IMAP folder {folder}"))?;
-            let query = format!("HEADER Message-ID {}", quote(&item.message_id));
+            let query = format!("HEADER Message-ID {}", quoted(&item.message_id));
             let found = timeout(limit, s.uid_search(&query))
                 .await
                 .context("UID SEARCH timed out")??;
@@ -269,10 +272,6 @@ impl AfterSend for SentCopy {
 }
 
 /// An IMAP quoted string.
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 fn drain(s: &mut Session) {
     while s.unsolicited_responses.try_recv().is_ok() {}
 }

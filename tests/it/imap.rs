@@ -820,19 +820,62 @@ fn a_mail_s_arrival_is_the_server_s_internaldate_whole_or_held_for_its_size() {
     );
 }
 
+/// The mails in a user's folder, by its name as people read it (doveadm decodes the names the
+/// server stores in modified UTF-7).
+fn count_in(d: &Dovecot, folder: &str) -> usize {
+    let out = d.doveadm(&["search", "-u", USER, "mailbox", folder, "ALL"]);
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn folders(d: &Dovecot) -> Vec<String> {
+    let out = d.doveadm(&["mailbox", "list", "-u", USER]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn post_action_move_puts_taken_mail_in_a_folder_it_creates() {
+    // A Vietnamese name, with spaces and an "&": written in modified UTF-7 for the server.
+    let folder = "Đã tiếp nhận & xử lý";
     let d = start_dovecot();
     append(&d, &[mail(1), mail(2)]);
-    let setup = Setup::new(&d, "post-action = \"move\"\nmove-to = \"Da-tiep-nhan\"");
+    let setup = Setup::new(
+        &d,
+        &format!("post-action = \"move\"\nmove-to = \"{folder}\""),
+    );
     setup.run_once();
     setup.assert_each_taken_once_with_one_reply(2);
     assert!(flags(&d).is_empty(), "the INBOX is empty after the move");
-    assert_eq!(d.messages(USER, "Da-tiep-nhan").len(), 2);
-    // A new mail after the move is still taken (UIDs are never reused).
+    assert!(
+        folders(&d).contains(&folder.to_string()),
+        "{:?}",
+        folders(&d)
+    );
+    assert_eq!(count_in(&d, folder), 2);
+    // A new mail after the move is still taken (UIDs are never reused), into the same folder.
     append(&d, &[mail(3)]);
     setup.run_once();
     setup.assert_each_taken_once_with_one_reply(3);
+    assert_eq!(count_in(&d, folder), 3);
+    let mut all = folders(&d);
+    all.sort();
+    assert_eq!(all, ["INBOX", "Sent", folder], "no folder made twice");
+}
+
+#[test]
+fn a_mailbox_with_a_vietnamese_name_is_watched() {
+    let folder = "Hộp thư CTS";
+    let d = start_dovecot();
+    d.doveadm(&["mailbox", "create", "-u", USER, folder]);
+    for i in 1..=2 {
+        d.save(USER, folder, &mail(i));
+    }
+    let setup = Setup::new(&d, &format!("mailbox = \"{folder}\""));
+    setup.run_once();
+    setup.assert_each_taken_once_with_one_reply(2);
+    assert!(setup.run_once().contains("Mails taken: 0"));
 }
 
 #[test]

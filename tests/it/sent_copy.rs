@@ -40,6 +40,18 @@ fn sent(d: &Dovecot) -> Vec<Vec<u8>> {
     d.messages(DEPT, "Sent")
 }
 
+/// The Sent folder named in the configuration, in Vietnamese.
+const VIETNAMESE_SENT: &str = "Thư đã gửi";
+
+/// The mails in [`VIETNAMESE_SENT`]; Dovecot keeps a folder in a Maildir directory named in
+/// modified UTF-7.
+fn sent_vietnamese(d: &Dovecot) -> Vec<Vec<u8>> {
+    d.messages(
+        DEPT,
+        &cts_intake::mailbox::imap::folder_name(VIETNAMESE_SENT),
+    )
+}
+
 fn sorted_ids(mails: &[Vec<u8>]) -> Vec<String> {
     let mut ids: Vec<String> = mails.iter().map(|m| message_id(m)).collect();
     ids.sort();
@@ -214,11 +226,10 @@ fn with_the_imap_server_down_after_the_sends_the_copies_come_on_a_later_pass_and
         timeout_seconds: 10,
     };
     let config = outbox_fill::default_config();
-    let copy = SentCopy::new(
-        imap_config(&stack.dovecot, dir.path()),
-        Store::open(&db).unwrap(),
-    )
-    .with_retry_after(Duration::ZERO);
+    // The folder as the configuration names it: as people read it.
+    let mut imap = imap_config(&stack.dovecot, dir.path());
+    imap.sent_folder = Some(VIETNAMESE_SENT.into());
+    let copy = SentCopy::new(imap, Store::open(&db).unwrap()).with_retry_after(Duration::ZERO);
     let sender = Sender::new(
         Store::open(&db).unwrap(),
         SmtpTransport::new(&smtp).unwrap(),
@@ -236,7 +247,7 @@ fn with_the_imap_server_down_after_the_sends_the_copies_come_on_a_later_pass_and
     let done = runtime.block_on(sender.deliver_due(None)).unwrap();
     assert_eq!((done.sent, done.deferred, done.failed), (4, 0, 0));
     assert_eq!(owed(&data), 4);
-    assert!(sent(&stack.dovecot).is_empty());
+    assert!(sent_vietnamese(&stack.dovecot).is_empty());
     // A pass while it is still down changes nothing.
     runtime.block_on(sender.deliver_due(None)).unwrap();
     assert_eq!(owed(&data), 4);
@@ -247,7 +258,11 @@ fn with_the_imap_server_down_after_the_sends_the_copies_come_on_a_later_pass_and
     assert_eq!(done.sent, 0, "nothing is sent again");
     assert_eq!(owed(&data), 0);
     let stored_ids: Vec<String> = stored_bytes(&data).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(sorted_ids(&sent(&stack.dovecot)), stored_ids);
+    assert_eq!(sorted_ids(&sent_vietnamese(&stack.dovecot)), stored_ids);
+    // The folder the server made has the name the configuration gave (doveadm decodes it).
+    let folders = stack.dovecot.doveadm(&["mailbox", "list", "-u", DEPT]);
+    let folders = String::from_utf8_lossy(&folders.stdout);
+    assert!(folders.lines().any(|l| l == VIETNAMESE_SENT), "{folders}");
 
     // A crash after an APPEND and before its record: the copy is owed again, but found in the
     // folder by its Message-ID and not appended a second time.
@@ -262,7 +277,7 @@ fn with_the_imap_server_down_after_the_sends_the_copies_come_on_a_later_pass_and
     runtime.block_on(sender.deliver_due(None)).unwrap();
     assert_eq!(owed(&data), 0);
     assert_eq!(
-        sorted_ids(&sent(&stack.dovecot)),
+        sorted_ids(&sent_vietnamese(&stack.dovecot)),
         stored_ids,
         "no copy twice"
     );
