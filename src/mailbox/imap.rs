@@ -698,15 +698,35 @@ fn server_answer(r: async_imap::error::Result<()>) -> Result<()> {
 
 /// `1,2,5` for the UIDs of `mails`.
 fn uid_set(mails: &[MailRef]) -> Result<String> {
-    let uids = mails
+    let mut uids = mails
         .iter()
         .map(|m| {
             m.cursor
-                .map(|c| c.uid.to_string())
+                .map(|c| c.uid)
                 .context("an IMAP mail without a UID")
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(uids.join(","))
+        .collect::<Result<Vec<u32>>>()?;
+    uids.sort_unstable();
+    uids.dedup();
+    // Runs of consecutive UIDs as ranges ("1:1000,1003"): a post-action for a burst stays short.
+    let mut set = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        while i + 1 < uids.len() && uids[i + 1] == uids[i] + 1 {
+            i += 1;
+        }
+        if !set.is_empty() {
+            set.push(',');
+        }
+        if uids[i] == start {
+            set.push_str(&start.to_string());
+        } else {
+            set.push_str(&format!("{start}:{}", uids[i]));
+        }
+        i += 1;
+    }
+    Ok(set)
 }
 
 /// True when an error means the connection is unusable (not a server's refusal of one command).
@@ -797,6 +817,24 @@ mod tests {
         ] {
             assert_eq!(folder_name(name), wire, "{name}");
         }
+    }
+
+    #[test]
+    fn a_uid_set_writes_runs_as_ranges() {
+        let mails: Vec<MailRef> = [7, 1, 2, 3, 5, 9, 10, 2]
+            .into_iter()
+            .map(|uid| MailRef {
+                source_key: uid.to_string(),
+                size: 0,
+                cursor: Some(Cursor {
+                    uid_validity: 1,
+                    uid,
+                }),
+                received_at: None,
+            })
+            .collect();
+        assert_eq!(uid_set(&mails).unwrap(), "1:3,5,7,9:10");
+        assert!(uid_set(&[]).unwrap().is_empty());
     }
 
     #[test]
