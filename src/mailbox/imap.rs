@@ -633,8 +633,6 @@ fn internal_date(f: &async_imap::types::Fetch) -> Option<DateTime<Utc>> {
     f.internal_date().map(|d| d.with_timezone(&Utc))
 }
 
-/// Drops unsolicited responses (the channel holds 100 and then loses them silently; cts-intake
-/// re-reads the folder instead of following them).
 /// A folder's name as IMAP writes it (RFC 3501 section 5.1.3, "modified UTF-7"). The
 /// configuration names folders as people read them ("Đã tiếp nhận"); on the wire, printable
 /// ASCII stands for itself, `&` is `&-`, and every other run of characters is its UTF-16 in
@@ -679,6 +677,8 @@ pub fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// Drops unsolicited responses (the channel holds 100 and then loses them silently; cts-intake
+/// re-reads the folder instead of following them).
 fn drain(s: &mut Session) {
     while s.unsolicited_responses.try_recv().is_ok() {}
 }
@@ -696,7 +696,7 @@ fn server_answer(r: async_imap::error::Result<()>) -> Result<()> {
     Ok(r?)
 }
 
-/// `1,2,5` for the UIDs of `mails`.
+/// The UIDs of `mails` as an IMAP set, runs as ranges: `1:3,5` for 1, 2, 3 and 5.
 fn uid_set(mails: &[MailRef]) -> Result<String> {
     let mut uids = mails
         .iter()

@@ -24,8 +24,7 @@ use tokio::time::timeout;
 
 use super::sender::AfterSend;
 use crate::config::ImapConfig;
-use crate::mailbox::imap::{Session, connect};
-use crate::mailbox::imap::{folder_name, quoted};
+use crate::mailbox::imap::{Session, connect, folder_name, quoted};
 use crate::store::{OutboxItem, Store};
 
 /// The folder used when the configuration names none and the server marks none `\Sent`.
@@ -271,7 +270,6 @@ impl AfterSend for SentCopy {
     }
 }
 
-/// An IMAP quoted string.
 fn drain(s: &mut Session) {
     while s.unsolicited_responses.try_recv().is_ok() {}
 }
