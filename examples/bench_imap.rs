@@ -13,7 +13,9 @@
 //!   also `cargo bench --bench smtp`);
 //! - the ratio of that to the sum of the two floors, mails per second, the peak memory while
 //!   taking mail (printed by the run) and of the whole run (wait4), and the processor time the
-//!   run used (all threads: on a busy machine the wall time says less).
+//!   run used (all threads: on a busy machine the wall time says less);
+//! - the processor time Dovecot itself used (all its processes) during the bare fetch and during
+//!   the run: both sides share the machine's cores.
 //!
 //! Each figure is the median of `CTS_BENCH_RUNS` runs (default 5), each intake run on a fresh
 //! data folder. The floors and cts-intake take turns, run by run, and the ratio is the median of
