@@ -679,7 +679,7 @@ pub fn quoted(s: &str) -> String {
 
 /// Drops unsolicited responses (the channel holds 100 and then loses them silently; cts-intake
 /// re-reads the folder instead of following them).
-fn drain(s: &mut Session) {
+pub fn drain(s: &mut Session) {
     while s.unsolicited_responses.try_recv().is_ok() {}
 }
 

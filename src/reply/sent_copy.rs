@@ -24,7 +24,7 @@ use tokio::time::timeout;
 
 use super::sender::AfterSend;
 use crate::config::ImapConfig;
-use crate::mailbox::imap::{Session, connect, folder_name, quoted};
+use crate::mailbox::imap::{Session, connect, drain, folder_name, quoted};
 use crate::store::{OutboxItem, Store};
 
 /// The folder used when the configuration names none and the server marks none `\Sent`.
@@ -268,8 +268,4 @@ impl AfterSend for SentCopy {
             Ok(())
         })
     }
-}
-
-fn drain(s: &mut Session) {
-    while s.unsolicited_responses.try_recv().is_ok() {}
 }
