@@ -640,10 +640,6 @@ fn internal_date(f: &async_imap::types::Fetch) -> Option<DateTime<Utc>> {
 /// is in this form already and is used as it is.
 pub fn folder_name(name: &str) -> String {
     use base64::Engine;
-    const MUTF7: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::IMAP_MUTF7,
-        base64::engine::general_purpose::NO_PAD,
-    );
     fn flush(run: &mut Vec<u8>, out: &mut String) {
         if !run.is_empty() {
             out.push('&');
@@ -671,6 +667,45 @@ pub fn folder_name(name: &str) -> String {
     flush(&mut run, &mut out);
     out
 }
+
+/// A folder's name as people read it, from its name on the wire ([`folder_name`] undone), for
+/// logs and messages. A name that is not valid modified UTF-7 is shown as it is.
+pub fn folder_display(wire: &str) -> String {
+    use base64::Engine;
+    let mut out = String::with_capacity(wire.len());
+    let mut rest = wire;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start + 1..].find('-') else {
+            return wire.to_string();
+        };
+        let encoded = &rest[start + 1..start + 1 + len];
+        if encoded.is_empty() {
+            out.push('&');
+        } else {
+            let Ok(bytes) = MUTF7.decode(encoded) else {
+                return wire.to_string();
+            };
+            if bytes.len() % 2 != 0 {
+                return wire.to_string();
+            }
+            let units = bytes.chunks(2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            match char::decode_utf16(units).collect::<Result<String, _>>() {
+                Ok(text) => out.push_str(&text),
+                Err(_) => return wire.to_string(),
+            }
+        }
+        rest = &rest[start + 2 + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Modified UTF-7's base64: `,` for `/`, no padding.
+const MUTF7: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::IMAP_MUTF7,
+    base64::engine::general_purpose::NO_PAD,
+);
 
 /// `s` as an IMAP quoted string: for a LIST pattern, which async-imap sends as it is given.
 pub fn quoted(s: &str) -> String {
@@ -816,6 +851,11 @@ mod tests {
             ("Đã gửi", "&ARAA4w- g&Hu0-i"),
         ] {
             assert_eq!(folder_name(name), wire, "{name}");
+            assert_eq!(folder_display(wire), name, "{wire}");
+        }
+        // Not modified UTF-7: shown as the server wrote it.
+        for wire in ["a&b", "&ZeV-", "&2D0-", "&***-"] {
+            assert_eq!(folder_display(wire), wire);
         }
     }
 

@@ -24,7 +24,7 @@ use tokio::time::timeout;
 
 use super::sender::AfterSend;
 use crate::config::ImapConfig;
-use crate::mailbox::imap::{Session, connect, drain, folder_name, quoted};
+use crate::mailbox::imap::{Session, connect, drain, folder_display, folder_name, quoted};
 use crate::store::{OutboxItem, Store};
 
 /// The folder used when the configuration names none and the server marks none `\Sent`.
@@ -129,11 +129,13 @@ impl SentCopy {
             timeout(limit, session.create(&folder))
                 .await
                 .context("CREATE timed out")?
-                .with_context(|| format!("cannot create the IMAP folder {folder}"))?;
-            tracing::info!(folder = %folder, "created the IMAP folder for copies of the replies");
+                .with_context(|| {
+                    format!("cannot create the IMAP folder {}", folder_display(&folder))
+                })?;
+            tracing::info!(folder = %folder_display(&folder), "created the IMAP folder for copies of the replies");
         }
         drain(&mut session);
-        tracing::debug!(folder = %folder, "IMAP session for the Sent copies opened");
+        tracing::debug!(folder = %folder_display(&folder), "IMAP session for the Sent copies opened");
         Ok(Connection { session, folder })
     }
 
@@ -198,7 +200,9 @@ impl SentCopy {
             timeout(limit, s.examine(&folder))
                 .await
                 .context("EXAMINE timed out")?
-                .with_context(|| format!("cannot open the IMAP folder {folder}"))?;
+                .with_context(|| {
+                    format!("cannot open the IMAP folder {}", folder_display(&folder))
+                })?;
             let query = format!("HEADER Message-ID {}", quoted(&item.message_id));
             let found = timeout(limit, s.uid_search(&query))
                 .await
@@ -219,7 +223,12 @@ impl SentCopy {
         )
         .await
         .context("APPEND timed out")?
-        .with_context(|| format!("APPEND to the IMAP folder {folder} failed"))?;
+        .with_context(|| {
+            format!(
+                "APPEND to the IMAP folder {} failed",
+                folder_display(&folder)
+            )
+        })?;
         drain(s);
         Ok(Copied::Appended)
     }
