@@ -337,8 +337,9 @@ fn the_run_summary_shows_the_first_unanswered_mails_and_counts_them_all() {
     assert_eq!(ids(&first), ids(&all[..10]));
 }
 
-/// A list mail from Nguyễn Khuyến's registered address, one attachment of `people` (name, ID
-/// number, request type), sent on 1 December 2022 at `hour`.
+/// A list mail from Nguyễn Khuyến's registered address (source key and Message-ID from `key`),
+/// with one attachment `file` listing `people` (name, ID number, request type), sent on
+/// 1 December 2022 at 8:00 (+07:00), before the deadline.
 fn list_mail(key: &str, subject: &str, file: &str, people: &[(&str, &str, &str)]) -> RawMail {
     use chrono::{FixedOffset, NaiveDate};
     use cts_intake::testkit::{Attachment, CellValue, ListSheet, MailSpec, canonical_headers};
