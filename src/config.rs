@@ -803,5 +803,12 @@ mod tests {
         assert!(err.contains("must not hold the password"), "{err}");
         let err = ImapConfig::from_url("pop3://u@h/").unwrap_err().to_string();
         assert!(err.contains("imaps://"), "{err}");
+        // A Vietnamese folder, typed as it reads or percent-encoded.
+        for url in [
+            "imaps://u@h/Hộp thư CTS",
+            "imaps://u@h/H%E1%BB%99p%20th%C6%B0%20CTS",
+        ] {
+            assert_eq!(ImapConfig::from_url(url).unwrap().mailbox, "Hộp thư CTS");
+        }
     }
 }
