@@ -81,8 +81,8 @@ impl Intake {
     }
 
     /// The second half of [`Intake::take_batch`]: records mails being read ([`Reads`]), in
-    /// order. Each is taken from `prepared` only when the mails before it
-    /// are recorded: a mail still being read on another core is waited for there.
+    /// order. Each is taken from `prepared` only when the mails before it are recorded: a mail
+    /// still being read on another core is waited for there.
     pub fn record_batch(
         &mut self,
         mailbox: &str,
