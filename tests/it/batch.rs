@@ -515,3 +515,27 @@ fn a_draft_written_with_its_version_s_rows_is_composed_as_before() {
     );
     assert_eq!(a, b);
 }
+
+/// The drafts the outbox holds for the sample campaign, byte for byte: the JSON that mails taken
+/// by one version of cts-intake leave for another to compose (a change to the draft's types
+/// must keep it readable, so it shows here first).
+#[test]
+fn the_outbox_drafts_of_the_sample_campaign_are_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = cts_intake::testkit::sample_mails().len();
+    let intake = taken(dir.path(), n);
+    let drafts: Vec<String> = intake
+        .store
+        .conn()
+        .prepare("SELECT draft FROM outbox WHERE draft IS NOT NULL ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(drafts.len() >= 5, "{drafts:#?}");
+    crate::support::golden(
+        &root().join("tests/expected/drafts.jsonl"),
+        &(drafts.join("\n") + "\n"),
+    );
+}
