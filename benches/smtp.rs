@@ -13,8 +13,8 @@ mod outbox_fill;
 use std::time::{Duration, Instant};
 
 use cts_intake::config::Smtp;
-use cts_intake::reply::sender::{RetryPolicy, Sender, Transport};
-use cts_intake::reply::smtp::SmtpTransport;
+use cts_intake::outbox::sender::{RetryPolicy, Sender, Transport};
+use cts_intake::outbox::smtp::SmtpTransport;
 use cts_intake::store::Store;
 
 use mailstack::{MailStack, wait_until};

@@ -13,7 +13,7 @@
 //!         ──► validate ──► ValidRow | RowProblem
 //!         ──► dedupe (against the unit's stored version) ──► pipeline::Outcome
 //!         ──► store (one SQLite transaction: mail, rows, problems, version, reply in the outbox)
-//!         ──► reply::outbox ──► .eml files (or SMTP)
+//!         ──► outbox::eml ──► .eml files (or SMTP)
 //! store ──► report::reconcile ──► Reconciliation ──► doi-chieu.xlsx + doi-chieu.html + CSVs
 //! ```
 //!
@@ -26,13 +26,16 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod dedupe;
+pub mod domain;
 pub mod legacy;
 pub mod mail;
 pub mod mailbox;
+pub mod outbox;
 pub mod pipeline;
 pub mod remind;
 pub mod reply;
 pub mod report;
+pub mod safe;
 pub mod schema;
 pub mod sheet;
 pub mod store;

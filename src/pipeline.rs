@@ -14,85 +14,7 @@ use crate::units::{Registry, Unit};
 use crate::validate::{self, RowProblem, Severity, ValidRow};
 use crate::wording as w;
 
-/// What happened to a mail, as `mails.csv` writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutcomeKind {
-    /// A list was read without error and became the unit's current version.
-    Accepted,
-    /// A list had errors and was returned for correction.
-    Rejected,
-    /// No list was attached.
-    NoList,
-    /// Kept for staff: unknown sender, unit not inferred, a destructive request from an
-    /// unverified sender, or a mail that could not be parsed.
-    Held,
-    /// Written by a machine (auto-reply, bounce, list): stored, never answered.
-    Ignored,
-    /// A re-delivered copy of a mail already taken.
-    Duplicate,
-}
-
-impl OutcomeKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            OutcomeKind::Accepted => "accepted",
-            OutcomeKind::Rejected => "rejected",
-            OutcomeKind::NoList => "no_list",
-            OutcomeKind::Held => "held",
-            OutcomeKind::Ignored => "ignored",
-            OutcomeKind::Duplicate => "duplicate",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<OutcomeKind> {
-        [
-            OutcomeKind::Accepted,
-            OutcomeKind::Rejected,
-            OutcomeKind::NoList,
-            OutcomeKind::Held,
-            OutcomeKind::Ignored,
-            OutcomeKind::Duplicate,
-        ]
-        .into_iter()
-        .find(|k| k.code() == code)
-    }
-}
-
-/// Which reply a mail gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplyKind {
-    Ack,
-    Errors,
-    NoList,
-    Held,
-    None,
-}
-
-impl ReplyKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            ReplyKind::Ack => "ack",
-            ReplyKind::Errors => "errors",
-            ReplyKind::NoList => "no_list",
-            ReplyKind::Held => "held",
-            ReplyKind::None => "none",
-        }
-    }
-}
-
-/// How far the sender is trusted (DESIGN.md "Sender trust").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trust {
-    /// A registered address of the unit.
-    Registered,
-    /// An official domain, unit inferred from the subject or the list.
-    Unverified,
-    /// Anyone else.
-    Unknown,
-}
+pub use crate::domain::outcome::{OutcomeKind, ReplyKind, Trust};
 
 /// One attachment as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +29,7 @@ pub struct FileResult {
 /// The unit's full list after an accepted submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewVersion {
-    /// Left out of a reply's draft, which names the stored version instead (`reply::drafts`).
+    /// Left out of a reply's draft, which names the stored version instead (`outbox::drafts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rows: Vec<ValidRow>,
     pub code: String,

@@ -402,6 +402,25 @@ pub fn fold_header(text: &str) -> String {
         .replace(" ;", ";")
 }
 
+/// The template's data columns, in order (TEMPLATE.md's canonical columns).
+pub const TEMPLATE_COLUMNS: [Field; 15] = [
+    Field::Seq,
+    Field::FullName,
+    Field::BirthDate,
+    Field::IdNumber,
+    Field::IdIssueDate,
+    Field::IdIssuePlace,
+    Field::Position,
+    Field::UnitName,
+    Field::Email,
+    Field::Phone,
+    Field::RequestType,
+    Field::CertSerial,
+    Field::ChangeDetail,
+    Field::Reason,
+    Field::Note,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,24 +63,7 @@ pub fn render_cached(text: &TemplateText) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The template's data columns, in order.
-pub const COLUMNS: [Field; 15] = [
-    Field::Seq,
-    Field::FullName,
-    Field::BirthDate,
-    Field::IdNumber,
-    Field::IdIssueDate,
-    Field::IdIssuePlace,
-    Field::Position,
-    Field::UnitName,
-    Field::Email,
-    Field::Phone,
-    Field::RequestType,
-    Field::CertSerial,
-    Field::ChangeDetail,
-    Field::Reason,
-    Field::Note,
-];
+pub use crate::schema::TEMPLATE_COLUMNS as COLUMNS;
 
 /// The row (0-based) of the header in the list sheet, so tests and the reader agree.
 ///

@@ -228,8 +228,8 @@ pub fn note_same_person(name: &str, other_units: &str) -> String {
 }
 
 /// The paper copy's state in the report. `when` formats an RFC 3339 time for staff.
-pub fn paper_verdict(v: &crate::report::paper::Verdict, when: &dyn Fn(&str) -> String) -> String {
-    use crate::report::paper::Verdict;
+pub fn paper_verdict(v: &crate::domain::paper::Verdict, when: &dyn Fn(&str) -> String) -> String {
+    use crate::domain::paper::Verdict;
     match v {
         Verdict::Match => "Khớp".to_string(),
         Verdict::Unchecked => "Đã nhận, chưa đối chiếu mã".to_string(),
@@ -269,12 +269,12 @@ pub fn cover_instructions(paper_room: &str, deadline: &str) -> String {
 /// `current` is the unit's current version as (code, rows, received), when it has one.
 pub fn paper_answer(
     unit: &str,
-    verdict: &crate::report::paper::Verdict,
+    verdict: &crate::domain::paper::Verdict,
     code: &str,
     current: Option<(&str, usize, &str)>,
     when: &dyn Fn(&str) -> String,
 ) -> String {
-    use crate::report::paper::Verdict;
+    use crate::domain::paper::Verdict;
     let (cur_code, cur_rows, cur_when) = current.unwrap_or(("", 0, ""));
     match verdict {
         Verdict::Match => format!(

@@ -10,9 +10,9 @@ use crate::config::Config;
 use crate::daemon::{self, Intake, RunOptions};
 use crate::mailbox::imap::Imap;
 use crate::mailbox::maildir::Maildir;
-use crate::reply::sender::{Delivery, RetryPolicy, Sender};
-use crate::reply::sent_copy::SentCopy;
-use crate::reply::smtp::SmtpTransport;
+use crate::outbox::sender::{Delivery, RetryPolicy, Sender};
+use crate::outbox::sent_copy::SentCopy;
+use crate::outbox::smtp::SmtpTransport;
 use crate::store::Store;
 
 /// `run`: take mail until shutdown (or once), then print a summary.

@@ -94,6 +94,7 @@ pub struct LoginRefused {
 /// problems and a refused login ([`LoginRefused`]) are clear errors.
 pub async fn connect(config: &ImapConfig) -> Result<Session> {
     let password = config.password()?;
+    let password = password.expose();
     let server = format!("{}:{}", config.host, config.port());
     let limit = Duration::from_secs(config.timeout_seconds.max(1));
     let tcp = timeout(
@@ -141,7 +142,7 @@ pub async fn connect(config: &ImapConfig) -> Result<Session> {
             .await
             .map_err(|_| anyhow!("the IMAP server {server} sent no greeting"))??;
     }
-    match timeout(limit, client.login(&config.user, &password)).await {
+    match timeout(limit, client.login(&config.user, password)).await {
         Err(_) => bail!("the IMAP server {server} did not answer the login"),
         Ok(Ok(session)) => Ok(session),
         Ok(Err((async_imap::error::Error::No(said), _))) => Err(LoginRefused {

@@ -1,6 +1,6 @@
 //! Outcome → [`Reply`] (who gets what text and files, threaded after the school's mail), rendered
 //! to RFC 5322 bytes with lettre: plain text plus an HTML alternative ([`html`]), then the
-//! attachments (the cover sheet "Phiếu đối chiếu" of an accepted list, [`crate::report::cover`];
+//! attachments (the cover sheet "Phiếu đối chiếu" of an accepted list, [`crate::reply::cover`];
 //! the school's file with its errors marked, [`annotate`]; the blank template).
 //! The Vietnamese bodies are in [`body`]. Delivery: [`outbox`] writes .eml files when no SMTP
 //! server is configured; [`sender`] delivers through [`smtp`] otherwise, and with an IMAP source
@@ -8,12 +8,8 @@
 
 pub mod annotate;
 pub mod body;
-pub mod drafts;
+pub mod cover;
 pub mod html;
-pub mod outbox;
-pub mod sender;
-pub mod sent_copy;
-pub mod smtp;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -77,9 +73,7 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
         ReplyKind::Ack => {
             // The cover sheet "Phiếu đối chiếu" for the school to print and staple to the paper
             // copy (every acknowledgement of an accepted list).
-            if let Some(cover) =
-                crate::report::cover::for_outcome(outcome, answered.received_at, config)
-            {
+            if let Some(cover) = cover::for_outcome(outcome, answered.received_at, config) {
                 attachments.push(ReplyFile {
                     name: cover.filename,
                     content_type: cover.content_type.into(),
@@ -280,29 +274,4 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
         held: None,
         draft: None,
     })
-}
-
-/// The per-recipient rate limit: why `reply` must be held instead of sent, when one of its
-/// recipients already had `replies.rate-limit-per-hour` replies for mails received in the hour
-/// before `received_at`. A loop with a responder that marks nothing ends here.
-pub fn rate_limit(
-    store: &crate::store::Store,
-    reply: &OutgoingReply,
-    received_at: DateTime<Utc>,
-    config: &Config,
-) -> Result<Option<String>> {
-    let limit = config.replies.rate_limit_per_hour;
-    if limit == 0 {
-        return Ok(None);
-    }
-    for r in &reply.recipients {
-        let n = store.replies_to_within_hour(r, received_at, limit)?;
-        if n >= limit {
-            return Ok(Some(format!(
-                "rate limit: {n} replies to {r} for mails received within an hour \
-                 (replies.rate-limit-per-hour = {limit})"
-            )));
-        }
-    }
-    Ok(None)
 }

@@ -88,7 +88,7 @@ fn write_file(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<()
         csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
     w.write_record(header)?;
     for r in rows {
-        w.write_record(r.iter().map(|f| super::safe::csv_field(f).into_owned()))?;
+        w.write_record(r.iter().map(|f| crate::safe::csv_field(f).into_owned()))?;
     }
     w.flush()?;
     Ok(())

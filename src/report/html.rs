@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::layout::{self, Cell, Table};
-use super::safe::html;
 use super::{Reconciliation, UnitStatus, local_time};
+use crate::safe::html;
 use crate::schema::RequestType;
 
 const STYLE: &str = r#"

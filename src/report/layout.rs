@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 
-use super::columns::Column;
 use super::{Reconciliation, UnitStatus, local_time};
+use crate::domain::columns::Column;
 use crate::schema::{Field, RequestType};
 use crate::validate::ValidRow;
 use crate::wording as w;

@@ -3,13 +3,10 @@
 //! `requests.csv`, `mails.csv`, `problems.csv`). The renderers are pure over the reconciliation.
 //! [`cover`] renders the one-page "Phiếu đối chiếu" a school staples to its paper copy.
 
-pub mod columns;
-pub mod cover;
 pub mod csv_out;
 pub mod html;
 pub mod layout;
 pub mod paper;
-pub mod safe;
 pub mod xlsx;
 
 use std::collections::{BTreeSet, HashMap};
@@ -26,7 +23,7 @@ use crate::units::Registry;
 use crate::validate::ValidRow;
 use crate::wording as w;
 
-use columns::TypeColumns;
+use crate::domain::columns::TypeColumns;
 use paper::Verdict;
 
 /// A unit's state in the campaign.

@@ -5,7 +5,7 @@
 //!
 //! Every text cell is written as a string with the Text number format, so IDs, phones and codes
 //! keep their leading zeros; text that looks like a formula also gets the quote prefix (see
-//! [`super::safe`]).
+//! [`crate::safe`]).
 
 use std::path::Path;
 
@@ -14,7 +14,7 @@ use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet};
 
 use super::Reconciliation;
 use super::layout::{self, Cell, Table};
-use super::safe;
+use crate::safe;
 
 /// Widths, in characters, a column is kept within.
 const MIN_WIDTH: usize = 6;

@@ -2,10 +2,12 @@
 //! content-addressed raw mail store beside it. One mail's result, rows, problems, version and
 //! reply are written in one transaction ([`Store::record`]).
 
+pub mod blocking;
 mod outbox;
 pub mod paper;
 pub mod query;
 
+pub use crate::domain::OutgoingReply;
 pub use outbox::{OutboxStatus, PendingDraft};
 
 use std::collections::{HashMap, HashSet};
@@ -110,21 +112,6 @@ pub struct PollState {
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
-}
-
-/// A rendered reply, ready for the outbox.
-#[derive(Debug, Clone)]
-pub struct OutgoingReply {
-    pub message_id: String,
-    pub kind: String,
-    pub recipients: Vec<String>,
-    /// Empty while `draft` is set.
-    pub bytes: Vec<u8>,
-    /// Why the reply is kept for staff instead of sent (the rate limit), if it is.
-    pub held: Option<String>,
-    /// What the reply is composed from at delivery (JSON, see `reply::drafts`), when it is not
-    /// composed yet.
-    pub draft: Option<String>,
 }
 
 /// A reply waiting in the outbox.
@@ -736,7 +723,7 @@ fn current_version(conn: &Connection, unit_code: &str) -> Result<Option<i64>> {
 }
 
 /// Puts a reply into the outbox; `version_id` is the version its draft lists, for an accepted
-/// list (the draft then holds none of the version's rows: see `reply::drafts`).
+/// list (the draft then holds none of the version's rows: see `outbox::drafts`).
 fn insert_reply(
     tx: &Connection,
     mail_id: i64,

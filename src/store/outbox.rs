@@ -51,12 +51,12 @@ fn stamp(t: DateTime<Utc>) -> String {
 #[derive(Debug, Clone)]
 pub struct PendingDraft {
     pub id: i64,
-    /// JSON of `reply::drafts::Draft`.
+    /// JSON of `outbox::drafts::Draft`.
     pub draft: String,
     /// The answered mail's raw bytes.
     pub raw: Vec<u8>,
     /// The rows of the version the reply lists, for an accepted list whose draft names its
-    /// version instead of holding them (see `reply::drafts`), in the version's order.
+    /// version instead of holding them (see `outbox::drafts`), in the version's order.
     pub version_rows: Option<Vec<crate::validate::ValidRow>>,
 }
 
@@ -182,7 +182,7 @@ impl Store {
         Ok(n)
     }
 
-    /// Pending replies still to be composed (see `reply::drafts`), oldest first, at most
+    /// Pending replies still to be composed (see `outbox::drafts`), oldest first, at most
     /// `limit`, each with the raw bytes of the mail it answers.
     pub fn pending_drafts(&self, limit: usize) -> Result<Vec<PendingDraft>> {
         let mut stmt = self.conn.prepare_cached(

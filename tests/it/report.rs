@@ -575,7 +575,7 @@ fn a_formula_in_a_school_cell_is_text_in_every_output() {
         full_name: HYPERLINK.into(),
         ..test_row()
     }];
-    let cover = cts_intake::report::cover::render(&cts_intake::report::cover::CoverSheet {
+    let cover = cts_intake::reply::cover::render(&cts_intake::reply::cover::CoverSheet {
         department: "Sở",
         title: "Danh sách",
         unit_code: "DV050",

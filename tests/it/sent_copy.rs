@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cts_intake::config::{ImapConfig, Smtp};
-use cts_intake::reply::sender::{RetryPolicy, Sender};
-use cts_intake::reply::sent_copy::SentCopy;
-use cts_intake::reply::smtp::SmtpTransport;
+use cts_intake::outbox::sender::{RetryPolicy, Sender};
+use cts_intake::outbox::sent_copy::SentCopy;
+use cts_intake::outbox::smtp::SmtpTransport;
 use cts_intake::store::Store;
 use cts_intake::testkit;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use calamine::{Data, Reader, Xlsx};
 use cts_intake::config::Smtp;
-use cts_intake::reply::sender::{RetryPolicy, Sender};
-use cts_intake::reply::smtp::SmtpTransport;
+use cts_intake::outbox::sender::{RetryPolicy, Sender};
+use cts_intake::outbox::smtp::SmtpTransport;
 use cts_intake::store::Store;
 use cts_intake::store::query::{self, OutboxLine};
 use cts_intake::testkit::{self, MailSpec};

@@ -17,7 +17,7 @@ use crate::mail::ParsedMail;
 use crate::pipeline::Outcome;
 use crate::store::{OutgoingReply, Store};
 
-use super::Answered;
+use crate::reply::{self, Answered};
 
 /// What a reply is composed from, besides the mail itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ impl Draft {
     /// is due, or when its addresses cannot be written in a mail header (the mail is then
     /// stored without a reply, and staff see it unanswered).
     pub fn outgoing(&self, mail: &ParsedMail, config: &Config) -> Result<Option<OutgoingReply>> {
-        let Some(envelope) = super::envelope(&self.outcome, self.answered(mail), config) else {
+        let Some(envelope) = reply::envelope(&self.outcome, self.answered(mail), config) else {
             return Ok(None);
         };
         if let Err(e) = writable(&envelope) {
@@ -69,7 +69,7 @@ impl Draft {
     /// The reply's RFC 5322 bytes, composed for `mail` (the answered mail, parsed again from its
     /// stored bytes).
     pub fn compose(&self, mail: &ParsedMail, config: &Config) -> Result<Vec<u8>> {
-        let mut reply = super::compose(&self.outcome, self.answered(mail), config)
+        let mut reply = reply::compose(&self.outcome, self.answered(mail), config)
             .context("the mail no longer calls for a reply")?;
         if let Some(size) = self.oversized {
             reply.text = crate::wording::oversized_reply(
@@ -80,12 +80,12 @@ impl Draft {
                 &config.campaign.paper_room,
             );
         }
-        Ok(super::render(&reply, config)?.bytes)
+        Ok(reply::render(&reply, config)?.bytes)
     }
 }
 
 /// The addresses as lettre will write them: a reply it cannot address is never queued.
-fn writable(envelope: &super::Envelope) -> Result<()> {
+fn writable(envelope: &reply::Envelope) -> Result<()> {
     envelope
         .to
         .parse::<Mailboxes>()

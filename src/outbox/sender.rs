@@ -211,7 +211,7 @@ impl<T: Transport> Sender<T> {
         R: Send + 'static,
         F: FnOnce(&Store) -> Result<R> + Send + 'static,
     {
-        crate::daemon::locked(&self.store, move |s| f(s)).await
+        crate::store::blocking::locked(&self.store, move |s| f(s)).await
     }
 
     /// One attempt at every reply due now, oldest first; stops early when `shutdown` turns true.
@@ -248,7 +248,7 @@ impl<T: Transport> Sender<T> {
         loop {
             if let Some(config) = &self.drafts {
                 let config = config.clone();
-                crate::daemon::locked(&self.store, move |s| {
+                crate::store::blocking::locked(&self.store, move |s| {
                     super::drafts::compose_pending(s, &config)
                 })
                 .await?;

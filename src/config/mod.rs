@@ -7,6 +7,12 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Deserialize;
 
+pub mod secret;
+pub mod url;
+
+pub use secret::Secret;
+pub use url::{ImapUrl, Security, SmtpUrl};
+
 /// The whole configuration, as `config/default.toml` documents it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -118,18 +124,6 @@ impl Source {
     pub fn max_message_bytes(&self) -> u64 {
         self.max_message_mb.saturating_mul(1024 * 1024)
     }
-}
-
-/// How the connection to the IMAP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Security {
-    /// Implicit TLS (imaps, port 993).
-    Tls,
-    /// STARTTLS on the plain port (143); refused when the server does not offer it.
-    Starttls,
-    /// No encryption: only to a loopback address unless `allow-plain-remote` says otherwise.
-    Plain,
 }
 
 /// What is done to a mail in the mailbox once its result is committed. Never a deletion.
@@ -254,42 +248,16 @@ impl ImapConfig {
     /// is percent-encoded (`cttt%40namdinh.edu.vn`); the password comes from
     /// `CTS_INTAKE_IMAP_PASSWORD`.
     pub fn from_url(text: &str) -> Result<ImapConfig> {
-        let url = url::Url::parse(text).with_context(|| format!("invalid IMAP URL {text:?}"))?;
-        let security = match url.scheme() {
-            "imaps" => Security::Tls,
-            "imap" => Security::Starttls,
-            "imap+plain" => Security::Plain,
-            other => bail!(
-                "IMAP URL scheme {other:?} is not one of imaps:// (TLS), imap:// (STARTTLS), \
-                 imap+plain:// (no TLS, loopback only)"
-            ),
-        };
-        if url.password().is_some() {
-            bail!(
-                "the IMAP URL must not hold the password: put it in the environment variable \
-                 {IMAP_PASSWORD_ENV}"
-            );
-        }
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-        };
-        let user = decode(url.username()).context("the IMAP user is not valid UTF-8")?;
-        if user.is_empty() {
-            bail!("the IMAP URL names no user (imaps://USER@HOST/MAILBOX)");
-        }
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .context("the IMAP URL names no host")?
-            .trim_matches(['[', ']'])
-            .to_string();
-        let mailbox = decode(url.path().trim_start_matches('/'))
-            .context("the IMAP mailbox is not valid UTF-8")?;
+        let ImapUrl {
+            security,
+            host,
+            port,
+            user,
+            mailbox,
+        } = ImapUrl::parse(text)?;
         Ok(ImapConfig {
             host,
-            port: url.port(),
+            port,
             security,
             allow_plain_remote: false,
             user,
@@ -323,28 +291,21 @@ impl ImapConfig {
     }
 
     /// The password, from the environment variable or the file the config names.
-    pub fn password(&self) -> Result<String> {
+    pub fn password(&self) -> Result<Secret> {
         if let Some(var) = &self.password_env {
-            return std::env::var(var).with_context(|| {
+            return secret::from_env(var).with_context(|| {
                 format!("the IMAP password is read from the environment variable {var}, which is not set")
             });
         }
         if let Some(file) = &self.password_file {
-            let text = std::fs::read_to_string(file).with_context(|| {
-                format!("cannot read the IMAP password file {}", file.display())
-            })?;
-            return Ok(text.lines().next().unwrap_or("").to_string());
+            return secret::from_file(file, "the IMAP password file");
         }
         bail!("source.imap needs password-env or password-file")
     }
 
     /// True when the host is a loopback address (or `localhost`).
     pub fn is_loopback(&self) -> bool {
-        self.host.eq_ignore_ascii_case("localhost")
-            || self
-                .host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        url::is_loopback(&self.host)
     }
 
     fn validate(&self) -> Result<()> {
@@ -461,6 +422,17 @@ pub struct Smtp {
 
 /// The variable `--smtp` reads the password from, and the default of `password-env`.
 pub const SMTP_PASSWORD_ENV: &str = "CTS_INTAKE_SMTP_PASSWORD";
+
+impl Smtp {
+    /// The password: the first line of `password-file`, or the `password-env` variable; `None`
+    /// when neither holds one.
+    pub fn password(&self) -> Result<Option<Secret>> {
+        if let Some(path) = &self.password_file {
+            return secret::from_file(path, "smtp.password-file").map(Some);
+        }
+        Ok(secret::from_env(&self.password_env))
+    }
+}
 
 fn default_password_env() -> String {
     SMTP_PASSWORD_ENV.to_string()
@@ -648,7 +620,7 @@ impl Config {
         if self.rules.min_age >= self.rules.max_age {
             bail!("rules.min-age must be below rules.max-age");
         }
-        crate::report::columns::TypeColumns::from_config(&self.report.columns)?;
+        crate::domain::columns::TypeColumns::from_config(&self.report.columns)?;
         if let Some(imap) = &self.source.imap {
             if self.source.maildir.is_some() {
                 bail!("source: set maildir or [source.imap], not both");
@@ -656,7 +628,7 @@ impl Config {
             imap.validate()?;
         }
         if let Some(smtp) = &self.smtp {
-            crate::reply::smtp::Target::parse(&smtp.url).context("smtp.url")?;
+            SmtpUrl::parse(&smtp.url).context("smtp.url")?;
         }
         if self.replies.retry_first_seconds > self.replies.retry_max_seconds {
             bail!("replies.retry-first-seconds must not exceed replies.retry-max-seconds");

@@ -10,9 +10,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::safe::html;
 use crate::config::Config;
 use crate::pipeline::Outcome;
+use crate::safe::html;
 use crate::schema::RequestType;
 use crate::validate::ValidRow;
 use crate::wording as w;

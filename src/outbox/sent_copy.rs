@@ -92,7 +92,7 @@ impl SentCopy {
         R: Send + 'static,
         F: FnOnce(&Store) -> Result<R> + Send + 'static,
     {
-        crate::daemon::locked(&self.store, move |s| f(s)).await
+        crate::store::blocking::locked(&self.store, move |s| f(s)).await
     }
 
     /// Opens a session and finds (or creates) the Sent folder.

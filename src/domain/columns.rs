@@ -23,7 +23,7 @@ pub enum Column {
 
 /// The fields a consolidated list can name, in TEMPLATE.md order: the template's columns
 /// without its "STT".
-const FIELDS: &[Field] = crate::template::COLUMNS
+const FIELDS: &[Field] = crate::schema::TEMPLATE_COLUMNS
     .split_first()
     .expect("the template has columns")
     .1;

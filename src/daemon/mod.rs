@@ -1,0 +1,172 @@
+//! The daemon: takes each new mail of the mailbox once and records it, then answers and
+//! reports, then waits for new mail or shutdown. One bad mail is logged and counted; the loop
+//! goes on. Its jobs, one module each:
+//!
+//! - [`run`]: the loop (a pass, then a wait for new mail, a full poll or shutdown; a failed
+//!   pass waits longer each time and goes on) and its options;
+//! - [`pass`]: one pass, a pipeline of two sides joined by channels of named messages: the
+//!   server side lists and fetches batches and does their post-action, the recording side
+//!   records each batch in one transaction;
+//! - [`read`]: the part of taking a mail that needs no store (hash, parse, read the lists), on
+//!   the reading threads, one per core;
+//! - [`record`]: the part that does (copies recognised, the outcome decided against the unit's
+//!   current version, stored with its reply's draft);
+//! - [`summary`]: what taking a mail did, and the counts of a run.
+//!
+//! [`Intake`] holds the synchronous core all of them share: configuration, registry, store.
+
+mod pass;
+pub mod read;
+mod record;
+pub mod run;
+pub mod summary;
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+
+use crate::config::Config;
+use crate::mailbox::RawMail;
+use crate::outbox;
+use crate::store::Store;
+use crate::units::Registry;
+
+pub use read::{Prepared, Reads, prepare};
+pub use run::{RunOptions, backoff, run};
+pub use summary::{RunSummary, Taken, peak_memory_kib};
+
+/// The synchronous core: configuration, registry and store. Shared with blocking tasks.
+pub struct Intake {
+    /// Shared with the threads that read mails while a batch is recorded.
+    pub config: Arc<Config>,
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    /// Woken when a reply is recorded, so the SMTP sender task delivers it at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Intake {
+    /// Opens the store and the registry named by the configuration.
+    pub fn open(config: Config) -> Result<Intake> {
+        let registry = Registry::load(&config.units.file)?;
+        let mut store = Store::open(&config.database_path())?;
+        store.checkpoint_in_background(&config.database_path())?;
+        Ok(Intake {
+            config: Arc::new(config),
+            registry: Arc::new(registry),
+            store,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// Takes one mail: raw bytes kept first, then parsed, processed and recorded with its reply.
+    pub fn take(&mut self, mailbox: &str, raw: &RawMail) -> Result<Taken> {
+        Ok(self
+            .take_as(mailbox, raw, &How::Normal)?
+            .expect("a normal take always records"))
+    }
+
+    /// Takes one mail the way `how` says. `None`: the mail was recognised as one taken before
+    /// and nothing was recorded (only with [`How::UnlessKnown`]).
+    pub fn take_as(&mut self, mailbox: &str, raw: &RawMail, how: &How) -> Result<Option<Taken>> {
+        self.take_batch(mailbox, vec![(raw.clone(), how.clone())])
+            .pop()
+            .expect("one result per mail")
+    }
+
+    /// Takes the mails of a batch, in order, in one transaction ([`Store::batch`]): read in
+    /// parallel ([`prepare`], one thread per core), then recorded one after the other (each
+    /// outcome is decided against the unit's version as the mails before it left it), each
+    /// with its reply's draft in the outbox ([`crate::outbox::drafts`]). One result per mail, as
+    /// [`Intake::take_as`] gives it; when the batch cannot be committed, every mail of it fails
+    /// (none is recorded, so all are taken again).
+    pub fn take_batch(
+        &mut self,
+        mailbox: &str,
+        mails: Vec<(RawMail, How)>,
+    ) -> Vec<Result<Option<Taken>>> {
+        let reads = Reads::start(&self.config, &self.registry, mails);
+        self.record_batch(mailbox, reads.into_results())
+    }
+
+    /// The second half of [`Intake::take_batch`]: records mails being read ([`Reads`]), in
+    /// order. Each is taken from `prepared` only when the mails before it are recorded: a mail
+    /// still being read on another core is waited for there.
+    pub fn record_batch(
+        &mut self,
+        mailbox: &str,
+        prepared: impl ExactSizeIterator<Item = Result<Prepared>>,
+    ) -> Vec<Result<Option<Taken>>> {
+        let n = prepared.len();
+        let (config, registry) = (&*self.config, &*self.registry);
+        let results = self.store.batch(|store| {
+            let mut recorder = record::Recorder {
+                config,
+                registry,
+                store,
+            };
+            Ok(prepared
+                .map(|p| p.and_then(|p| recorder.take(mailbox, p)))
+                .collect::<Vec<_>>())
+        });
+        match results {
+            Ok(r) => {
+                if r.iter().any(|t| matches!(t, Ok(Some(_)))) {
+                    self.outbox_wake.notify_one();
+                }
+                r
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                (0..n).map(|_| Err(anyhow::anyhow!("{text}"))).collect()
+            }
+        }
+    }
+}
+
+impl Intake {
+    /// Delivers pending replies to the outbox folder; with an SMTP server configured the
+    /// sender task ([`crate::outbox::sender`]) delivers them instead, and this does nothing.
+    pub fn deliver(&mut self) -> Result<usize> {
+        if self.config.smtp.is_some() {
+            return Ok(0);
+        }
+        outbox::drafts::compose_pending(&mut self.store, &self.config)?;
+        outbox::eml::deliver_to_dir(&self.store, &self.config.outbox_dir())
+    }
+
+    /// Rewrites the report folder.
+    pub fn write_report(&self) -> Result<()> {
+        let rec = crate::report::build(&self.store, &self.registry, &self.config)?;
+        crate::report::write(&rec, &self.config.report_dir())
+    }
+}
+
+/// How a mail is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum How {
+    /// A new mail: a copy of one taken before is recorded as `duplicate`.
+    Normal,
+    /// A mail listed again after a UIDVALIDITY change: when it is one taken before (same
+    /// Message-ID and content), nothing is recorded.
+    UnlessKnown,
+    /// A mail over the size limit, of which only the header was fetched: held for staff and
+    /// answered with a message about the size.
+    Oversized { size: u64 },
+    /// `replay`: the stored mail row `id` (from `mailbox`, key `key`) processed again; the new
+    /// row supersedes it.
+    Replay {
+        id: i64,
+        mailbox: String,
+        key: String,
+    },
+}
+
+/// Runs `f` on the intake on a blocking thread (rusqlite, calamine and xlsx writing block).
+pub async fn blocking<T, F>(intake: &Arc<Mutex<Intake>>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Intake) -> Result<T> + Send + 'static,
+{
+    crate::store::blocking::locked(intake, f).await
+}

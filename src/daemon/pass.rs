@@ -1,0 +1,335 @@
+//! One pass: list what is new, fetch it in batches, read and record each batch, do its
+//! post-action, deliver the replies, refresh the report.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::watch;
+
+use super::read::Reads;
+use super::run::RunOptions;
+use super::summary::{RunSummary, peak_memory_kib};
+use super::{How, Intake, blocking};
+use crate::mailbox::{Cursor, MailRef, Mailbox, RawMail};
+
+/// One pass: list what is new, take each mail in order, deliver the replies.
+pub(super) async fn pass<M: Mailbox>(
+    intake: &Arc<Mutex<Intake>>,
+    mailbox: &mut M,
+    summary: &mut RunSummary,
+    shutdown: &watch::Receiver<bool>,
+    options: &RunOptions,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut replying = Duration::ZERO;
+    let name = mailbox.name().to_string();
+    let n = name.clone();
+    let (state, limit) = blocking(intake, move |i| {
+        Ok((
+            i.store.mailbox_state(&n)?,
+            i.config.source.max_message_bytes(),
+        ))
+    })
+    .await?;
+    let since = state.map(|s| Cursor {
+        uid_validity: s.uid_validity,
+        uid: s.last_uid,
+    });
+    let listing = mailbox.list(since).await?;
+    tracing::debug!(mails = listing.mails.len(), "mailbox listed");
+    let mut rescan_until = state.map_or(0, |s| s.rescan_until);
+    if let Some(reset) = listing.reset {
+        if state.is_some() {
+            tracing::warn!(mailbox = %name, uid_validity = reset.uid_validity,
+                "UIDVALIDITY changed: reading the whole folder again; mails taken before are recognised by Message-ID and content");
+        }
+        let n = name.clone();
+        blocking(intake, move |i| {
+            i.store
+                .reset_mailbox_state(&n, reset.uid_validity, reset.highest_uid)
+        })
+        .await?;
+        rescan_until = reset.highest_uid;
+    }
+    let taken = if listing.mails.is_empty() {
+        HashSet::new()
+    } else {
+        let n = name.clone();
+        blocking(intake, move |i| i.store.taken_keys(&n)).await?
+    };
+    let mut took_any = false;
+    let batches = batches(listing.mails, options.batch_size, limit);
+    let wanted = Wanted {
+        taken: &taken,
+        limit,
+        rescan_until,
+    };
+    // A pipeline of two sides that run at once, each at its own pace, joined by channels:
+    //
+    // - the server side fetches the batches in order, each as soon as fewer than `AHEAD`
+    //   fetched batches wait to be recorded, and starts reading its mails on the reading threads
+    //   at once; between fetches it does the post-action of each batch committed;
+    // - the recording side records each batch in one transaction, every mail as soon as it is
+    //   read and the mails before it are recorded, and moves the position past the batches
+    //   whose post-action is done.
+    //
+    // At most `AHEAD` + 1 batches in hand: memory stays flat.
+    const AHEAD: usize = 2;
+    let (config, registry) =
+        blocking(intake, |i| Ok((i.config.clone(), i.registry.clone()))).await?;
+    let start_reading = |fetched: Vec<(usize, RawMail, How)>| {
+        let (keys, items): (Vec<BatchKey>, Vec<(RawMail, How)>) = fetched
+            .into_iter()
+            .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
+            .unzip();
+        (keys, Reads::start(&config, &registry, items))
+    };
+    // Batches fetched and being read: (index, keys, reads).
+    let (read_tx, read_rx) = tokio::sync::mpsc::channel::<(usize, Vec<BatchKey>, Reads)>(AHEAD);
+    // Batches committed: (index, how many of its first mails), for their post-action.
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
+    // Post-actions done, in order: the position may pass these mails.
+    let (marked_tx, marked_rx) = std::sync::mpsc::channel::<(usize, usize)>();
+    let passed = |marked: &[(usize, usize)]| {
+        marked
+            .iter()
+            .flat_map(|&(k, upto)| &batches[k][..upto])
+            .filter_map(|m| m.cursor)
+            .max_by_key(|c| c.uid)
+    };
+    let mut oversized = 0;
+    let server = async {
+        let mut done_rx = done_rx;
+        // Dropped once every batch is fetched (or fetching stops): the recording side then ends
+        // after the last one.
+        let mut read_tx = (!batches.is_empty()).then_some(read_tx);
+        let mut next = 0;
+        loop {
+            enum Step<P> {
+                Done(Option<(usize, usize)>),
+                Room(P),
+            }
+            let step = tokio::select! {
+                biased;
+                done = done_rx.recv() => Step::Done(done),
+                room = async { read_tx.clone().expect("fetching").reserve_owned().await },
+                    if read_tx.is_some() => Step::Room(room),
+            };
+            match step {
+                // The recording side is finished.
+                Step::Done(None) => break,
+                Step::Done(Some((k, upto))) => {
+                    mailbox.mark_done(&batches[k][..upto]).await?;
+                    let _ = marked_tx.send((k, upto));
+                }
+                // The recording side stopped (an error, or shutdown).
+                Step::Room(Err(_)) => read_tx = None,
+                Step::Room(Ok(_)) if *shutdown.borrow() => read_tx = None,
+                Step::Room(Ok(room)) => {
+                    let start = Instant::now();
+                    let fetched =
+                        fetch_batch(mailbox, &batches[next], &wanted, &mut oversized).await?;
+                    tracing::debug!(
+                        fetch_ms = start.elapsed().as_millis() as u64,
+                        "batch fetched"
+                    );
+                    let (keys, reads) = start_reading(fetched);
+                    room.send((next, keys, reads));
+                    next += 1;
+                    if next == batches.len() {
+                        read_tx = None;
+                    }
+                }
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    let recorder = async {
+        let (done_tx, mut read_rx) = (done_tx, read_rx);
+        while let Some((index, keys, reads)) = read_rx.recv().await {
+            if *shutdown.borrow() {
+                break;
+            }
+            let batch = &batches[index];
+            let position = passed(&marked_rx.try_iter().collect::<Vec<_>>());
+            let n = name.clone();
+            let (results, recording) = blocking(intake, move |i| {
+                if let Some(c) = position {
+                    i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)?;
+                }
+                let start = Instant::now();
+                Ok((i.record_batch(&n, reads.into_results()), start.elapsed()))
+            })
+            .await?;
+            // The mails of the batch whose results are committed (now, or before a crash): all
+            // of them up to the first that failed.
+            let mut failed_at = None;
+            for ((at, key), result) in keys.iter().zip(results) {
+                match result {
+                    Ok(Some(t)) => {
+                        tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
+                            unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
+                        summary.count(&t);
+                        took_any = true;
+                    }
+                    Ok(None) => summary.known += 1,
+                    Err(e) => {
+                        summary.failed += 1;
+                        tracing::error!(mail = %key, error = %format!("{e:#}"), "cannot take mail");
+                        if batch[*at].cursor.is_some() && failed_at.is_none() {
+                            // The position must not pass a mail that is not taken: finish the
+                            // ones before it, then give up this pass.
+                            failed_at = Some((*at, e.context(format!("cannot take mail {key}"))));
+                        }
+                    }
+                }
+            }
+            tracing::debug!(
+                mails = keys.len(),
+                record_ms = recording.as_millis() as u64,
+                "batch recorded"
+            );
+            if let Some((at, e)) = failed_at {
+                let _ = done_tx.send((index, at));
+                return Err(e);
+            }
+            // Gone: the server side failed. This batch is committed; the next pass lists it
+            // again, recognises it as taken and does its post-action.
+            let _ = done_tx.send((index, batch.len()));
+            if !options.once {
+                // A long first pass answers as it goes; `--once` answers at the end.
+                let start = Instant::now();
+                summary.replies_written += blocking(intake, |i| i.deliver()).await?;
+                replying += start.elapsed();
+            }
+        }
+        Ok(())
+    };
+    let (server, recorded) = tokio::join!(server, recorder);
+    summary.oversized += oversized;
+    // The position passes every batch whose post-action is done.
+    if let Some(c) = passed(&marked_rx.try_iter().collect::<Vec<_>>()) {
+        let n = name.clone();
+        blocking(intake, move |i| {
+            i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)
+        })
+        .await?;
+    }
+    // A mail that failed says more than the connection that failed after it.
+    recorded?;
+    server?;
+    let n = name.clone();
+    blocking(intake, move |i| {
+        i.store.record_poll(&n, None)?;
+        if took_any {
+            // The burst is over: the WAL is copied into the database beside the replies.
+            i.store.checkpoint_soon();
+        }
+        Ok(())
+    })
+    .await?;
+    summary.taking += started.elapsed() - replying;
+    summary.taking_peak_kib = peak_memory_kib();
+    let start = Instant::now();
+    summary.replies_written += blocking(intake, |i| {
+        let written = i.deliver()?;
+        if written > 0 {
+            // The replies' bytes, stored as they were written, are copied beside the report.
+            i.store.checkpoint_soon();
+        }
+        Ok(written)
+    })
+    .await?;
+    summary.replying += replying + start.elapsed();
+    if took_any || !intake_report_exists(intake).await? {
+        let start = Instant::now();
+        blocking(intake, |i| i.write_report()).await?;
+        summary.reporting += start.elapsed();
+    }
+    Ok(())
+}
+
+/// Splits a listing into batches: mails in order, fetched together up to `size` mails and
+/// `limit` bytes (a mail over `limit` is never fetched whole, so it counts for nothing).
+fn batches(mails: Vec<MailRef>, size: usize, limit: u64) -> Vec<Vec<MailRef>> {
+    let mut out: Vec<Vec<MailRef>> = Vec::new();
+    let mut bytes = 0u64;
+    for m in mails {
+        let whole = m.size <= limit;
+        let fits = out
+            .last()
+            .is_some_and(|b| b.len() < size && !(whole && !b.is_empty() && bytes + m.size > limit));
+        if !fits {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        if whole {
+            bytes += m.size;
+        }
+        out.last_mut().expect("pushed").push(m);
+    }
+    out
+}
+
+/// A fetched mail's place in its batch, and its key.
+type BatchKey = (usize, String);
+
+/// Which listed mails a pass takes, and how.
+struct Wanted<'a> {
+    /// Keys of the mails taken before (never taken again).
+    taken: &'a HashSet<String>,
+    /// The size limit: a larger mail is taken by its header only.
+    limit: u64,
+    /// After a UIDVALIDITY change: UIDs up to this one may be mails taken before.
+    rescan_until: u32,
+}
+
+/// Fetches the mails of a batch that are to be taken, each with how to take it and its index in
+/// the batch: the whole ones in one command, the header of each oversized one. A mail taken
+/// before, or gone meanwhile, is left out.
+async fn fetch_batch<M: Mailbox>(
+    mailbox: &mut M,
+    batch: &[MailRef],
+    wanted: &Wanted<'_>,
+    oversized: &mut usize,
+) -> Result<Vec<(usize, RawMail, How)>> {
+    let whole: Vec<MailRef> = batch
+        .iter()
+        .filter(|m| m.size <= wanted.limit && !wanted.taken.contains(&m.source_key))
+        .cloned()
+        .collect();
+    let mut fetched: HashMap<String, RawMail> = mailbox
+        .fetch(&whole)
+        .await?
+        .into_iter()
+        .map(|r| (r.source_key.clone(), r))
+        .collect();
+    let mut out = Vec::with_capacity(batch.len());
+    for (at, m) in batch.iter().enumerate() {
+        if wanted.taken.contains(&m.source_key) {
+            continue;
+        }
+        if m.size > wanted.limit {
+            *oversized += 1;
+            let header = mailbox.fetch_header(m).await?;
+            out.push((at, header, How::Oversized { size: m.size }));
+        } else if let Some(raw) = fetched.remove(&m.source_key) {
+            let how = if m.cursor.is_some_and(|c| c.uid <= wanted.rescan_until) {
+                How::UnlessKnown
+            } else {
+                How::Normal
+            };
+            out.push((at, raw, how));
+        }
+    }
+    Ok(out)
+}
+
+async fn intake_report_exists(intake: &Arc<Mutex<Intake>>) -> Result<bool> {
+    blocking(intake, |i| {
+        Ok(i.config.report_dir().join("doi-chieu.xlsx").exists())
+    })
+    .await
+}

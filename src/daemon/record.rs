@@ -1,0 +1,184 @@
+//! The part of taking a mail that needs the store, inside the batch's transaction: the raw
+//! bytes kept, copies recognised, the outcome decided against the unit's current version and
+//! stored with its reply's draft (the first phase of the reply; [`crate::outbox::drafts`]
+//! composes it at delivery).
+
+use anyhow::{Context, Result};
+
+use super::How;
+use super::read::Prepared;
+use super::summary::Taken;
+use crate::config::Config;
+use crate::outbox;
+use crate::pipeline::{self, Outcome, OutcomeKind, ReplyKind};
+use crate::store::{MailRecord, Store};
+use crate::units::Registry;
+
+/// The intake's parts that record a mail: borrowed apart, so a batch can hold the store in its
+/// transaction while reading the configuration and the registry.
+pub(super) struct Recorder<'a> {
+    pub(super) config: &'a Config,
+    pub(super) registry: &'a Registry,
+    pub(super) store: &'a mut Store,
+}
+
+impl Recorder<'_> {
+    /// Records a mail read by [`prepare`]: raw bytes kept, copies recognised, the outcome decided
+    /// against the unit's current version and stored with its reply's draft.
+    pub(super) fn take(&mut self, mailbox: &str, prepared: Prepared) -> Result<Option<Taken>> {
+        let Prepared {
+            raw,
+            how,
+            sha,
+            parsed,
+            reading,
+        } = prepared;
+        self.store
+            .keep_raw_hashed(&sha, &raw.bytes)
+            .context("cannot keep the raw mail")?;
+        let how = &how;
+        let raw = &raw;
+        let message_id = parsed.message_id.as_deref().unwrap_or("");
+        let (mailbox, source_key, supersedes, size) = match how {
+            How::Replay { id, mailbox, key } => (
+                format!("replay:{}", mailbox.trim_start_matches("replay:")),
+                format!("{key}#{id}"),
+                Some(*id),
+                raw.bytes.len(),
+            ),
+            How::Oversized { size } => (
+                mailbox.to_string(),
+                raw.source_key.clone(),
+                None,
+                *size as usize,
+            ),
+            _ => (
+                mailbox.to_string(),
+                raw.source_key.clone(),
+                None,
+                raw.bytes.len(),
+            ),
+        };
+        let record = MailRecord {
+            mailbox: &mailbox,
+            source_key: &source_key,
+            sha256: &sha,
+            size,
+            received_at: raw.received_at,
+            parsed: &parsed,
+            supersedes,
+        };
+        if let How::UnlessKnown = how
+            && let Some(first) = self.store.find_taken(message_id, &sha)?
+        {
+            tracing::info!(mail = %raw.source_key, known_as = first, "mail listed again (new UIDVALIDITY) recognised as taken before");
+            return Ok(None);
+        }
+        // After `find_taken` by Message-ID, `find_copy` would ask the same again.
+        let asked = matches!(how, How::UnlessKnown) && !message_id.is_empty();
+        if !matches!(how, How::Replay { .. })
+            && !asked
+            && let Some(first) = self.store.find_copy(message_id, &sha)?
+        {
+            let mut outcome = duplicate_outcome();
+            outcome.unit = self.store_unit_of(first)?;
+            self.store.record(&record, &outcome, Some(first), None)?;
+            return Ok(Some(Taken::of(&outcome)));
+        }
+        let store = &self.store;
+        // The unit's current rows with their ids, read once for the decision and the record.
+        let current = std::cell::OnceCell::new();
+        let previous = |unit: &str| -> Option<Vec<crate::validate::ValidRow>> {
+            match store.current_rows(unit) {
+                Ok(rows) => {
+                    let values = rows
+                        .as_ref()
+                        .map(|r| r.iter().map(|(_, row)| row.clone()).collect());
+                    let _ = current.set(rows.unwrap_or_default());
+                    values
+                }
+                Err(e) => {
+                    tracing::error!(unit, error = %format!("{e:#}"), "cannot read the unit's current list");
+                    None
+                }
+            }
+        };
+        let mut outcome =
+            pipeline::decide(&parsed, reading, raw.received_at, self.config, &previous);
+        if let How::Oversized { size } = how {
+            // Only the header was read: the sender's trust decides whether to answer, the
+            // content is left to staff.
+            let answer = outcome.reply != ReplyKind::None;
+            let mut held = Outcome::new(
+                OutcomeKind::Held,
+                format!(
+                    "too large to read: {size} bytes, over the limit of {} MiB; only the header was kept",
+                    self.config.source.max_message_mb
+                ),
+            );
+            held.unit = outcome.unit.take();
+            held.trust = outcome.trust;
+            held.late = outcome.late;
+            held.reply = if answer {
+                ReplyKind::Held
+            } else {
+                ReplyKind::None
+            };
+            outcome = held;
+        }
+        // An accepted list's reply lists its version's rows. The draft holds neither them nor
+        // the mail's own rows (the same ones): the store keeps the version's rows and gives the
+        // draft's outbox row the version's id (a smaller outbox row, no rows written twice).
+        // Both are put back for the record.
+        let (own_rows, version_rows) = match &mut outcome.version {
+            Some(v) => (
+                std::mem::take(&mut outcome.rows),
+                std::mem::take(&mut v.rows),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let draft = outbox::drafts::Draft {
+            outcome,
+            received_at: raw.received_at,
+            mailbox: mailbox.clone(),
+            source_key: source_key.clone(),
+            oversized: match how {
+                How::Oversized { size } => Some(*size),
+                _ => None,
+            },
+        };
+        let mut outgoing = draft.outgoing(&parsed, self.config)?;
+        if let Some(r) = &mut outgoing {
+            r.held = outbox::rate_limit(self.store, r, raw.received_at, self.config)?;
+        }
+        let mut outcome = draft.outcome;
+        if let Some(v) = &mut outcome.version {
+            outcome.rows = own_rows;
+            v.rows = version_rows;
+        }
+        self.store.record_with(
+            &record,
+            &outcome,
+            None,
+            outgoing.as_ref(),
+            current.get().map(|c| c.as_slice()),
+        )?;
+        Ok(Some(Taken::of(&outcome)))
+    }
+
+    fn store_unit_of(&self, mail_id: i64) -> Result<Option<crate::units::Unit>> {
+        let code: Option<String> = self.store.conn().query_row(
+            "SELECT unit_code FROM mails WHERE id = ?1",
+            [mail_id],
+            |r| r.get(0),
+        )?;
+        Ok(code.and_then(|c| self.registry.by_code(&c).cloned()))
+    }
+}
+
+fn duplicate_outcome() -> Outcome {
+    Outcome::new(
+        OutcomeKind::Duplicate,
+        "a copy of a mail already taken (same Message-ID and content)",
+    )
+}
