@@ -20,7 +20,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(2000);
-    let samples = cts_intake::testkit::sample_mails();
+    let samples = cts_testkit::sample_mails();
     println!(
         "samples: {}, {} KiB each on average",
         samples.len(),

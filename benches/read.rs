@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use cts_intake::mail::{Attachment, ParsedMail};
 use cts_intake::pipeline::read_lists;
-use cts_intake::testkit::{CellValue, ListSheet, canonical_headers, xlsx};
 use cts_intake::validate::Context;
+use cts_testkit::{CellValue, ListSheet, canonical_headers, xlsx};
 
 fn context() -> Context {
     Context {

@@ -78,7 +78,7 @@ fn main() {
 
 /// N mails cycling through the sample campaign, each with its own Message-ID.
 fn realistic(n: usize) -> Vec<Vec<u8>> {
-    let samples = cts_intake::testkit::sample_mails();
+    let samples = cts_testkit::sample_mails();
     (0..n)
         .map(|i| {
             let bytes = &samples[i % samples.len()].bytes;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use cts_intake::testkit;
+use cts_testkit as testkit;
 use mail_parser::MessageParser;
 
 fn main() -> std::io::Result<()> {

@@ -40,7 +40,6 @@ pub mod schema;
 pub mod sheet;
 pub mod store;
 pub mod template;
-pub mod testkit;
 pub mod text;
 pub mod units;
 pub mod validate;

@@ -158,6 +158,17 @@ pub fn date_dmy(d: Option<chrono::NaiveDate>) -> String {
         .unwrap_or_default()
 }
 
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,15 +76,6 @@ impl Campaign {
             .iter()
             .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
     }
-
-    /// "@a hoặc @b", for messages to schools.
-    pub fn domains_text(&self) -> String {
-        self.official_domains
-            .iter()
-            .map(|d| format!("@{d}"))
-            .collect::<Vec<_>>()
-            .join(" hoặc ")
-    }
 }
 
 /// Where mail is read from.

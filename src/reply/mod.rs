@@ -19,9 +19,10 @@ use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::domain::OutgoingReply;
 use crate::mail::ParsedMail;
 use crate::pipeline::{Outcome, ReplyKind};
-use crate::store::{OutgoingReply, hex};
+use crate::text::hex;
 
 /// A reply before rendering.
 #[derive(Debug, Clone, PartialEq)]

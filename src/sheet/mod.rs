@@ -346,12 +346,6 @@ impl Sniffed<'_> {
     }
 }
 
-/// True when the attachment is meant as a list (by name or bytes), so a failure to read it must
-/// be answered; false for logos, signatures, cover letters and the like.
-pub fn is_list_candidate(filename: &str, content_type: &str, bytes: &[u8]) -> bool {
-    role(filename, content_type, bytes) == Role::List
-}
-
 /// Reads every sheet of an attachment (every sheet of every list in a zip).
 pub fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
     read_with(filename, bytes, true)

@@ -8,6 +8,7 @@ pub mod paper;
 pub mod query;
 
 pub use crate::domain::OutgoingReply;
+pub use crate::text::hex;
 pub use outbox::{OutboxStatus, PendingDraft};
 
 use std::collections::{HashMap, HashSet};
@@ -365,14 +366,6 @@ impl Store {
             .optional()?)
     }
 
-    /// True when the mail with this key was taken from `mailbox`.
-    pub fn is_taken(&self, mailbox: &str, source_key: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM mails WHERE mailbox = ?1 AND source_key = ?2")?
-            .exists(params![mailbox, source_key])?)
-    }
-
     /// Where cts-intake stands in an IMAP mailbox, if it was read before.
     pub fn mailbox_state(&self, mailbox: &str) -> Result<Option<MailboxState>> {
         Ok(self
@@ -646,20 +639,6 @@ impl Store {
         Ok(mail_id)
     }
 
-    /// Puts the reply to mail `mail_id` (received at `received_at`) into the outbox: with the
-    /// mail's result, in the same transaction (see [`Store::batch`]).
-    pub fn record_reply(
-        &mut self,
-        mail_id: i64,
-        reply: &OutgoingReply,
-        received_at: DateTime<Utc>,
-    ) -> Result<()> {
-        let tx = self.conn.savepoint()?;
-        insert_reply(&tx, mail_id, reply, received_at, None)?;
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Replies not yet delivered, oldest first.
     pub fn pending_replies(&self) -> Result<Vec<OutboxItem>> {
         self.outbox_items("status = 'pending' AND draft IS NULL ORDER BY id", [])
@@ -804,17 +783,6 @@ fn insert_row(tx: &Connection, mail_id: i64, unit: Option<&str>, r: &ValidRow) -
         r.source.row
     ])?;
     Ok(tx.last_insert_rowid())
-}
-
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
 }
 
 /// Reads a stored row back (columns in `query::ROW_COLUMNS` order, from index `at`).

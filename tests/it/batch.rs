@@ -34,7 +34,7 @@ fn taken(data: &Path, n: usize) -> Intake {
 /// `n` mails cycling through the sample campaign (each its own Message-ID from the second round
 /// on, so units send new versions), delivered a minute apart.
 fn mails(n: usize) -> Vec<RawMail> {
-    let samples = cts_intake::testkit::sample_mails();
+    let samples = cts_testkit::sample_mails();
     let start = Utc.with_ymd_and_hms(2022, 12, 10, 8, 0, 0).unwrap();
     (0..n)
         .map(|i| {
@@ -342,7 +342,7 @@ fn the_run_summary_shows_the_first_unanswered_mails_and_counts_them_all() {
 /// 1 December 2022 at 8:00 (+07:00), before the deadline.
 fn list_mail(key: &str, subject: &str, file: &str, people: &[(&str, &str, &str)]) -> RawMail {
     use chrono::{FixedOffset, NaiveDate};
-    use cts_intake::testkit::{Attachment, CellValue, ListSheet, MailSpec, canonical_headers};
+    use cts_testkit::{Attachment, CellValue, ListSheet, MailSpec, canonical_headers};
     let rows = people
         .iter()
         .enumerate()
@@ -371,7 +371,7 @@ fn list_mail(key: &str, subject: &str, file: &str, people: &[(&str, &str, &str)]
             ]
         })
         .collect();
-    let workbook = cts_intake::testkit::xlsx(&[ListSheet {
+    let workbook = cts_testkit::xlsx(&[ListSheet {
         name: "Danh sách".into(),
         title_rows: vec!["SỞ GIÁO DỤC VÀ ĐÀO TẠO".into()],
         headers: canonical_headers(),
@@ -396,7 +396,7 @@ fn list_mail(key: &str, subject: &str, file: &str, people: &[(&str, &str, &str)]
     RawMail {
         source_key: key.into(),
         received_at: date.with_timezone(&Utc),
-        bytes: cts_intake::testkit::eml(&spec),
+        bytes: cts_testkit::eml(&spec),
     }
 }
 
@@ -522,7 +522,7 @@ fn a_draft_written_with_its_version_s_rows_is_composed_as_before() {
 #[test]
 fn the_outbox_drafts_of_the_sample_campaign_are_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let n = cts_intake::testkit::sample_mails().len();
+    let n = cts_testkit::sample_mails().len();
     let intake = taken(dir.path(), n);
     let drafts: Vec<String> = intake
         .store

@@ -138,10 +138,10 @@ fn a_copy_of_the_maildir_is_recognised_as_already_taken() {
 
 #[test]
 fn bad_input_is_a_clear_outcome_and_the_run_goes_on() {
-    use cts_intake::testkit::{MaildirMail, write_maildir};
+    use cts_testkit::{MaildirMail, write_maildir};
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("maildir");
-    let good = cts_intake::testkit::sample_mails().remove(0).bytes;
+    let good = cts_testkit::sample_mails().remove(0).bytes;
     let mails = vec![
         // Binary garbage: no header at all.
         MaildirMail { delivered: 1_670_000_001, seen: false, bytes: vec![0, 159, 146, 150, 255, 0, 13, 10] },

@@ -4,6 +4,7 @@ mod batch;
 mod cli;
 mod fixtures;
 mod imap;
+mod layers;
 mod mailstack;
 mod outbox_fill;
 mod pipeline;

@@ -6,9 +6,9 @@ use cts_intake::config::{Config, Overrides};
 use cts_intake::mail::{Attachment, ParsedMail};
 use cts_intake::pipeline::{Outcome, OutcomeKind, ReplyKind, Trust, process};
 use cts_intake::schema::RequestType;
-use cts_intake::testkit::{CellValue, ListSheet, XLSX_CONTENT_TYPE, canonical_headers, xlsx};
 use cts_intake::units::Registry;
 use cts_intake::validate::ValidRow;
+use cts_testkit::{CellValue, ListSheet, XLSX_CONTENT_TYPE, canonical_headers, xlsx};
 
 use crate::support::root;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use chrono::{FixedOffset, NaiveDate, TimeZone};
-use cts_intake::testkit::{
+use cts_testkit::{
     Attachment, CellValue, ListSheet, MailSpec, MaildirMail, canonical_headers, eml, write_maildir,
     xlsx,
 };

@@ -12,7 +12,7 @@ use cts_intake::outbox::sender::{RetryPolicy, Sender};
 use cts_intake::outbox::sent_copy::SentCopy;
 use cts_intake::outbox::smtp::SmtpTransport;
 use cts_intake::store::Store;
-use cts_intake::testkit;
+use cts_testkit as testkit;
 
 use crate::mailstack::{Dovecot, MailStack, wait_until};
 use crate::outbox_fill;

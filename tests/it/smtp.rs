@@ -14,7 +14,7 @@ use cts_intake::outbox::sender::{RetryPolicy, Sender};
 use cts_intake::outbox::smtp::SmtpTransport;
 use cts_intake::store::Store;
 use cts_intake::store::query::{self, OutboxLine};
-use cts_intake::testkit::{self, MailSpec};
+use cts_testkit::{self as testkit, MailSpec};
 use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::mailstack::{MailStack, smtp_send, wait_until};

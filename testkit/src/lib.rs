@@ -88,7 +88,7 @@ impl ListSheet {
 
 /// The canonical column headers, in the order of the template (TEMPLATE.md).
 pub fn canonical_headers() -> Vec<String> {
-    crate::template::COLUMNS
+    cts_intake::template::COLUMNS
         .iter()
         .map(|f| f.header().to_string())
         .collect()
@@ -1353,7 +1353,7 @@ mod tests {
 
     /// The problems of one row, by field name.
     fn problems(p: &Person) -> Vec<&'static str> {
-        let kind = crate::text::fold(p.request);
+        let kind = cts_intake::text::fold(p.request);
         let kind = match kind.as_str() {
             "cap moi hom thu cong vu" => "new_mailbox",
             "cap moi chung thu so" | "cap moi cts" => "new_cert",
