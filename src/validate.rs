@@ -26,6 +26,12 @@ impl Severity {
             Severity::Warning => "warning",
         }
     }
+
+    pub fn from_code(code: &str) -> Option<Severity> {
+        [Severity::Error, Severity::Warning]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
 }
 
 /// A problem the school can act on: where it is, what is there, what to do.

@@ -173,7 +173,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
             "Unanswered: mail <{}> from {}: reply {} ({})",
             u.mail_message_id,
             u.mail_from,
-            u.status,
+            u.status.code(),
             u.last_error.as_deref().unwrap_or("")
         );
     }

@@ -56,7 +56,7 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
     println!("Mails taken: {} ({outcomes})", totals.mails);
     let held: Vec<_> = query::mails(store.conn())?
         .into_iter()
-        .filter(|m| m.outcome == "held")
+        .filter(|m| m.outcome == crate::domain::OutcomeKind::Held)
         .collect();
     println!("Held for staff: {}", held.len());
     for m in held.iter().rev().take(20) {

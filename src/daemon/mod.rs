@@ -142,6 +142,53 @@ impl Intake {
     }
 }
 
+/// What processing a stored mail again did ([`Intake::replay`]).
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    /// The outcome the mail had before.
+    pub was: crate::pipeline::OutcomeKind,
+    pub now: Taken,
+}
+
+impl Intake {
+    /// Processes the stored mail with this Message-ID (with or without angle brackets) again:
+    /// the new result gets its own row, the old one stays, marked superseded. Its reply (if any)
+    /// is queued like any other. A mail of which only the header was kept cannot be.
+    pub fn replay(&mut self, message_id: &str) -> Result<Replayed> {
+        use anyhow::{Context, bail};
+        let message_id = message_id.trim().trim_matches(['<', '>']);
+        let Some(stored) = self.store.stored_mail(message_id)? else {
+            bail!("no stored mail has the Message-ID <{message_id}>");
+        };
+        let bytes = self.store.raw_bytes(&stored.sha256)?.with_context(|| {
+            format!("the raw bytes of <{message_id}> are missing from the store")
+        })?;
+        if (bytes.len() as u64) < stored.size {
+            bail!(
+                "only the header of <{message_id}> was kept (the mail was over the size limit); it \
+                 cannot be processed again: ask the sender for a smaller mail"
+            );
+        }
+        let raw = RawMail {
+            source_key: stored.source_key.clone(),
+            received_at: stored.received_at,
+            bytes,
+        };
+        let how = How::Replay {
+            id: stored.id,
+            mailbox: stored.mailbox.clone(),
+            key: stored.source_key,
+        };
+        let now = self
+            .take_as(&stored.mailbox, &raw, &how)?
+            .context("a replay always records")?;
+        Ok(Replayed {
+            was: stored.outcome,
+            now,
+        })
+    }
+}
+
 /// How a mail is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum How {

@@ -86,16 +86,16 @@ pub(super) async fn pass<M: Mailbox>(
             .unzip();
         (keys, Reads::start(&config, &registry, items))
     };
-    // Batches fetched and being read: (index, keys, reads).
-    let (read_tx, read_rx) = tokio::sync::mpsc::channel::<(usize, Vec<BatchKey>, Reads)>(AHEAD);
+    // Batches fetched and being read.
+    let (read_tx, read_rx) = tokio::sync::mpsc::channel::<Fetched>(AHEAD);
     // Batches committed: (index, how many of its first mails), for their post-action.
-    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel::<Committed>();
     // Post-actions done, in order: the position may pass these mails.
-    let (marked_tx, marked_rx) = std::sync::mpsc::channel::<(usize, usize)>();
-    let passed = |marked: &[(usize, usize)]| {
+    let (marked_tx, marked_rx) = std::sync::mpsc::channel::<Committed>();
+    let passed = |marked: &[Committed]| {
         marked
             .iter()
-            .flat_map(|&(k, upto)| &batches[k][..upto])
+            .flat_map(|c| &batches[c.batch][..c.upto])
             .filter_map(|m| m.cursor)
             .max_by_key(|c| c.uid)
     };
@@ -108,7 +108,7 @@ pub(super) async fn pass<M: Mailbox>(
         let mut next = 0;
         loop {
             enum Step<P> {
-                Done(Option<(usize, usize)>),
+                Done(Option<Committed>),
                 Room(P),
             }
             let step = tokio::select! {
@@ -120,9 +120,11 @@ pub(super) async fn pass<M: Mailbox>(
             match step {
                 // The recording side is finished.
                 Step::Done(None) => break,
-                Step::Done(Some((k, upto))) => {
-                    mailbox.mark_done(&batches[k][..upto]).await?;
-                    let _ = marked_tx.send((k, upto));
+                Step::Done(Some(committed)) => {
+                    mailbox
+                        .mark_done(&batches[committed.batch][..committed.upto])
+                        .await?;
+                    let _ = marked_tx.send(committed);
                 }
                 // The recording side stopped (an error, or shutdown).
                 Step::Room(Err(_)) => read_tx = None,
@@ -136,7 +138,11 @@ pub(super) async fn pass<M: Mailbox>(
                         "batch fetched"
                     );
                     let (keys, reads) = start_reading(fetched);
-                    room.send((next, keys, reads));
+                    room.send(Fetched {
+                        index: next,
+                        keys,
+                        reads,
+                    });
                     next += 1;
                     if next == batches.len() {
                         read_tx = None;
@@ -148,7 +154,7 @@ pub(super) async fn pass<M: Mailbox>(
     };
     let recorder = async {
         let (done_tx, mut read_rx) = (done_tx, read_rx);
-        while let Some((index, keys, reads)) = read_rx.recv().await {
+        while let Some(Fetched { index, keys, reads }) = read_rx.recv().await {
             if *shutdown.borrow() {
                 break;
             }
@@ -192,12 +198,18 @@ pub(super) async fn pass<M: Mailbox>(
                 "batch recorded"
             );
             if let Some((at, e)) = failed_at {
-                let _ = done_tx.send((index, at));
+                let _ = done_tx.send(Committed {
+                    batch: index,
+                    upto: at,
+                });
                 return Err(e);
             }
             // Gone: the server side failed. This batch is committed; the next pass lists it
             // again, recognises it as taken and does its post-action.
-            let _ = done_tx.send((index, batch.len()));
+            let _ = done_tx.send(Committed {
+                batch: index,
+                upto: batch.len(),
+            });
             if !options.once {
                 // A long first pass answers as it goes; `--once` answers at the end.
                 let start = Instant::now();
@@ -275,6 +287,24 @@ fn batches(mails: Vec<MailRef>, size: usize, limit: u64) -> Vec<Vec<MailRef>> {
 
 /// A fetched mail's place in its batch, and its key.
 type BatchKey = (usize, String);
+
+/// A batch fetched, its mails being read: from the server side to the recording side.
+struct Fetched {
+    /// The batch's index in the pass.
+    index: usize,
+    /// Each fetched mail's place in the batch and key, in order.
+    keys: Vec<BatchKey>,
+    reads: Reads,
+}
+
+/// The first `upto` mails of batch `batch` are committed: from the recording side to the
+/// server side for their post-action, then back, once it is done, so the position may pass
+/// them.
+#[derive(Debug, Clone, Copy)]
+struct Committed {
+    batch: usize,
+    upto: usize,
+}
 
 /// Which listed mails a pass takes, and how.
 struct Wanted<'a> {

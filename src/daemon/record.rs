@@ -167,11 +167,7 @@ impl Recorder<'_> {
     }
 
     fn store_unit_of(&self, mail_id: i64) -> Result<Option<crate::units::Unit>> {
-        let code: Option<String> = self.store.conn().query_row(
-            "SELECT unit_code FROM mails WHERE id = ?1",
-            [mail_id],
-            |r| r.get(0),
-        )?;
+        let code = self.store.unit_code_of(mail_id)?;
         Ok(code.and_then(|c| self.registry.by_code(&c).cloned()))
     }
 }

@@ -69,6 +69,18 @@ impl ReplyKind {
             ReplyKind::None => "none",
         }
     }
+
+    pub fn from_code(code: &str) -> Option<ReplyKind> {
+        [
+            ReplyKind::Ack,
+            ReplyKind::Errors,
+            ReplyKind::NoList,
+            ReplyKind::Held,
+            ReplyKind::None,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
 }
 
 /// How far the sender is trusted (DESIGN.md "Sender trust").
@@ -81,4 +93,21 @@ pub enum Trust {
     Unverified,
     /// Anyone else.
     Unknown,
+}
+
+impl Trust {
+    /// As the database and `mails.csv` write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Trust::Registered => "registered",
+            Trust::Unverified => "unverified",
+            Trust::Unknown => "unknown",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Trust> {
+        [Trust::Registered, Trust::Unverified, Trust::Unknown]
+            .into_iter()
+            .find(|t| t.code() == code)
+    }
 }

@@ -28,39 +28,44 @@ use tokio::sync::{Notify, watch};
 use crate::config::Replies;
 use crate::store::{OutboxItem, Store};
 
+/// Why a message was not handed over, which decides what is done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Trying again cannot help (a 5xx answer about this reply): marked failed.
+    Permanent,
+    /// Refused for now (a 4xx answer, a broken connection): tried again later.
+    Transient,
+    /// No session with the server could be opened (down, unreachable, TLS or login refused):
+    /// the other replies due now are deferred without trying, so a dead server costs one
+    /// timeout per pass, not one per reply.
+    Unreachable,
+}
+
 /// Why a transport could not hand a reply over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendError {
-    /// True when trying again cannot help (a 5xx answer about this reply).
-    pub permanent: bool,
-    /// True when no session with the server could be opened (down, unreachable, TLS or login
-    /// refused): the other replies due now are deferred without trying, so a dead server costs
-    /// one timeout per pass, not one per reply.
-    pub unreachable: bool,
+    pub failure: Failure,
     pub message: String,
 }
 
 impl SendError {
     pub fn permanent(message: impl Into<String>) -> SendError {
         SendError {
-            permanent: true,
-            unreachable: false,
+            failure: Failure::Permanent,
             message: message.into(),
         }
     }
 
     pub fn transient(message: impl Into<String>) -> SendError {
         SendError {
-            permanent: false,
-            unreachable: false,
+            failure: Failure::Transient,
             message: message.into(),
         }
     }
 
     pub fn unreachable(message: impl Into<String>) -> SendError {
         SendError {
-            permanent: false,
-            unreachable: true,
+            failure: Failure::Unreachable,
             message: message.into(),
         }
     }
@@ -273,7 +278,7 @@ impl<T: Transport> Sender<T> {
                     }
                 };
                 if let Err(e) = &result
-                    && e.unreachable
+                    && e.failure == Failure::Unreachable
                     && unreachable.is_none()
                 {
                     unreachable = Some(e.message.clone());
@@ -304,7 +309,7 @@ impl<T: Transport> Sender<T> {
                     },
                 )
             }
-            Err(e) if e.permanent => {
+            Err(e) if e.failure == Failure::Permanent => {
                 tracing::error!(reply = %item.message_id, to = %item.recipients.join(","),
                     error = %e.message, "reply refused for good; marked failed");
                 let message = e.message;

@@ -167,9 +167,9 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
                 m.from.clone(),
                 m.subject.clone(),
                 m.unit_code.clone().unwrap_or_default(),
-                m.outcome.clone(),
+                m.outcome.code().to_string(),
                 (m.errors + m.warnings).to_string(),
-                m.reply_kind.clone(),
+                m.reply_kind.code().to_string(),
             ]
         })
         .collect();
@@ -187,7 +187,7 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
                 p.column.clone(),
                 p.field.clone(),
                 p.value.clone(),
-                p.severity.clone(),
+                p.severity.code().to_string(),
                 p.message.clone(),
             ]
         })

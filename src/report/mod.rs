@@ -24,6 +24,8 @@ use crate::validate::ValidRow;
 use crate::wording as w;
 
 use crate::domain::columns::TypeColumns;
+use crate::domain::{OutcomeKind, Trust};
+use crate::validate::Severity;
 use paper::Verdict;
 
 /// A unit's state in the campaign.
@@ -257,7 +259,7 @@ pub fn reconcile_with(
 
     let mut by_unit: HashMap<&str, Vec<&MailLine>> = HashMap::new();
     for m in &mails {
-        if matches!(m.outcome.as_str(), "duplicate" | "ignored") {
+        if matches!(m.outcome, OutcomeKind::Duplicate | OutcomeKind::Ignored) {
             continue;
         }
         if let Some(u) = &m.unit_code {
@@ -295,7 +297,7 @@ pub fn reconcile_with(
             UnitStatus::Accepted
         } else if unit_mails.is_empty() {
             UnitStatus::NotSubmitted
-        } else if unit_mails.iter().all(|m| m.outcome == "held") {
+        } else if unit_mails.iter().all(|m| m.outcome == OutcomeKind::Held) {
             UnitStatus::Held
         } else {
             UnitStatus::Rejected
@@ -326,17 +328,19 @@ pub fn reconcile_with(
             }
         });
         // The latest list-bearing mail decides whether a correction is awaited.
-        let latest_list = unit_mails
-            .iter()
-            .rev()
-            .find(|m| matches!(m.outcome.as_str(), "accepted" | "rejected" | "no_list"));
-        if let Some(m) = latest_list.filter(|m| m.outcome != "accepted") {
-            let detail = if m.outcome == "no_list" {
+        let latest_list = unit_mails.iter().rev().find(|m| {
+            matches!(
+                m.outcome,
+                OutcomeKind::Accepted | OutcomeKind::Rejected | OutcomeKind::NoList
+            )
+        });
+        if let Some(m) = latest_list.filter(|m| m.outcome != OutcomeKind::Accepted) {
+            let detail = if m.outcome == OutcomeKind::NoList {
                 w::ISSUE_NO_LIST.to_string()
             } else {
                 let mine: Vec<&ProblemLine> = problems
                     .iter()
-                    .filter(|p| p.message_id == m.message_id && p.severity == "error")
+                    .filter(|p| p.message_id == m.message_id && p.severity == Severity::Error)
                     .collect();
                 w::issue_errors(
                     m.errors as usize,
@@ -383,7 +387,7 @@ pub fn reconcile_with(
         });
     }
 
-    for m in mails.iter().filter(|m| m.outcome == "held") {
+    for m in mails.iter().filter(|m| m.outcome == OutcomeKind::Held) {
         issues.push(Issue {
             kind: IssueKind::HeldMail,
             units: m.unit_code.clone().into_iter().collect(),
@@ -475,7 +479,7 @@ fn mail_subject(m: &MailLine) -> String {
 fn held_reason(m: &MailLine) -> String {
     if m.note.starts_with("unreadable mail") {
         w::HELD_UNREADABLE.to_string()
-    } else if m.trust == "unknown" {
+    } else if m.trust == Trust::Unknown {
         w::HELD_UNKNOWN_SENDER.to_string()
     } else if m.unit_code.is_none() {
         w::HELD_UNIT_UNKNOWN.to_string()

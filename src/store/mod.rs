@@ -115,6 +115,20 @@ pub struct PollState {
     pub last_error: Option<String>,
 }
 
+/// A stored mail, as it is found again to be processed again.
+#[derive(Debug, Clone)]
+pub struct StoredMail {
+    pub id: i64,
+    pub mailbox: String,
+    pub source_key: String,
+    /// The key of its raw bytes in the raw-mail store.
+    pub sha256: String,
+    pub received_at: DateTime<Utc>,
+    /// Its size in the mailbox (more than the bytes kept when only the header was).
+    pub size: u64,
+    pub outcome: OutcomeKind,
+}
+
 /// A reply waiting in the outbox.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
@@ -309,6 +323,55 @@ impl Store {
     fn rollback(&mut self) {
         let _ = self.conn.execute_batch("ROLLBACK");
         self.current.get_mut().clear();
+    }
+
+    /// The unit a stored mail was taken for, if any.
+    pub fn unit_code_of(&self, mail_id: i64) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT unit_code FROM mails WHERE id = ?1",
+            [mail_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The latest current (neither superseded nor a duplicate) mail with this Message-ID
+    /// (without angle brackets), as `replay` takes it again.
+    pub fn stored_mail(&self, message_id: &str) -> Result<Option<StoredMail>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, mailbox, source_key, sha256, received_at, size, outcome FROM mails \
+                 WHERE message_id = ?1 AND superseded_by IS NULL AND duplicate_of IS NULL \
+                 ORDER BY id DESC LIMIT 1",
+                [message_id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((id, mailbox, source_key, sha256, received_at, size, outcome)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(StoredMail {
+            id,
+            mailbox,
+            source_key,
+            sha256,
+            received_at: DateTime::parse_from_rfc3339(&received_at)
+                .context("bad received_at in the store")?
+                .with_timezone(&Utc),
+            size: u64::try_from(size).unwrap_or(0),
+            outcome: OutcomeKind::from_code(&outcome)
+                .with_context(|| format!("unknown outcome {outcome:?} in the store"))?,
+        }))
     }
 
     /// The raw bytes kept under this hash.
@@ -518,7 +581,7 @@ impl Store {
             p.from_name.as_deref().unwrap_or(""),
             p.subject,
             outcome.unit.as_ref().map(|u| u.code.as_str()),
-            serde_json::to_value(outcome.trust)?.as_str().unwrap_or(""),
+            outcome.trust.code(),
             outcome.kind.code(),
             outcome.reply.code(),
             outcome.late,

@@ -3,7 +3,21 @@
 use anyhow::Result;
 use rusqlite::Connection;
 
-use crate::validate::ValidRow;
+use crate::domain::{OutcomeKind, ReplyKind, Trust};
+use crate::validate::{Severity, ValidRow};
+
+/// A state stored as its code, read back as its enum: an unknown code is an error, never a
+/// string compared later.
+fn coded<T>(r: &rusqlite::Row, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let code: String = r.get(i)?;
+    parse(&code).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown code {code:?}").into(),
+        )
+    })
+}
 
 /// The `rows` columns [`super::row_from`] reads, in order.
 pub const ROW_COLUMNS: &str = "r.request_type, r.full_name, r.birth_date, r.id_number, \
@@ -31,9 +45,9 @@ pub struct MailLine {
     pub from: String,
     pub subject: String,
     pub unit_code: Option<String>,
-    pub trust: String,
-    pub outcome: String,
-    pub reply_kind: String,
+    pub trust: Trust,
+    pub outcome: OutcomeKind,
+    pub reply_kind: ReplyKind,
     pub late: bool,
     pub note: String,
     pub errors: i64,
@@ -58,9 +72,9 @@ pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
                 from: r.get(3)?,
                 subject: r.get(4)?,
                 unit_code: r.get(5)?,
-                trust: r.get(6)?,
-                outcome: r.get(7)?,
-                reply_kind: r.get(8)?,
+                trust: coded(r, 6, Trust::from_code)?,
+                outcome: coded(r, 7, OutcomeKind::from_code)?,
+                reply_kind: coded(r, 8, ReplyKind::from_code)?,
                 late: r.get(9)?,
                 note: r.get(10)?,
                 errors: r.get(11)?,
@@ -81,7 +95,7 @@ pub struct ProblemLine {
     pub column: String,
     pub field: String,
     pub value: String,
-    pub severity: String,
+    pub severity: Severity,
     pub message: String,
 }
 
@@ -102,7 +116,7 @@ pub fn problems(conn: &Connection) -> Result<Vec<ProblemLine>> {
                 column: r.get(4)?,
                 field: r.get(5)?,
                 value: r.get(6)?,
-                severity: r.get(7)?,
+                severity: coded(r, 7, Severity::from_code)?,
                 message: r.get(8)?,
             })
         })?
@@ -160,7 +174,7 @@ pub fn current_versions(conn: &Connection) -> Result<Vec<CurrentVersion>> {
                     mail_message_id,
                     received_at,
                     late,
-                    unverified: trust == "unverified",
+                    unverified: Trust::from_code(&trust) == Some(Trust::Unverified),
                 })
             },
         )
@@ -233,8 +247,7 @@ pub struct OutboxLine {
     /// ack | errors | no_list | held
     pub kind: String,
     pub recipients: Vec<String>,
-    /// pending | sent | failed | held (see `crate::store::OutboxStatus`)
-    pub status: String,
+    pub status: super::OutboxStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<String>,
     /// The last error, or why the reply is held.
@@ -273,7 +286,7 @@ fn outbox_lines_where(
                 unit_code: r.get(5)?,
                 kind: r.get(6)?,
                 recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-                status: r.get(8)?,
+                status: coded(r, 8, super::OutboxStatus::from_code)?,
                 attempts: r.get(9)?,
                 next_attempt_at: r.get(10)?,
                 last_error: r.get(11)?,

@@ -12,8 +12,8 @@ use calamine::{Data, Reader, Xlsx};
 use cts_intake::config::Smtp;
 use cts_intake::outbox::sender::{RetryPolicy, Sender};
 use cts_intake::outbox::smtp::SmtpTransport;
-use cts_intake::store::Store;
 use cts_intake::store::query::{self, OutboxLine};
+use cts_intake::store::{OutboxStatus, Store};
 use cts_testkit::{self as testkit, MailSpec};
 use mail_parser::{MessageParser, MimeHeaders};
 
@@ -128,7 +128,7 @@ fn mail_outcomes(data: &Path) -> Vec<(String, String)> {
     query::mails(store.conn())
         .unwrap()
         .into_iter()
-        .map(|m| (m.from, m.outcome))
+        .map(|m| (m.from, m.outcome.code().to_string()))
         .collect()
 }
 
@@ -241,7 +241,7 @@ fn accepted_rejected_and_no_list_mails_each_get_exactly_the_right_reply() {
     assert!(
         stored
             .values()
-            .all(|l| l.status == "sent" && l.attempts == 1)
+            .all(|l| l.status == OutboxStatus::Sent && l.attempts == 1)
     );
 
     // Each sample reply arrived in the sender's mailbox exactly as the golden file says (the
@@ -520,7 +520,9 @@ fn smtp_down_replies_queue_and_are_delivered_once_when_it_is_back_even_across_a_
     let mut first = spawn_daemon(&mut daemon(), &dir.path().join("first.log"));
     let queued = wait_until(Duration::from_secs(20), || {
         let o = outbox(&data);
-        o.len() == 6 && o.iter().all(|l| l.status == "pending" && l.attempts >= 1)
+        o.len() == 6
+            && o.iter()
+                .all(|l| l.status == OutboxStatus::Pending && l.attempts >= 1)
     });
     // A crash (SIGKILL) of cts-intake while replies wait.
     first.kill().unwrap();
@@ -558,7 +560,7 @@ fn smtp_down_replies_queue_and_are_delivered_once_when_it_is_back_even_across_a_
     // The server comes back: every reply is delivered.
     stack.postfix.restart();
     let sent = wait_until(Duration::from_secs(20), || {
-        outbox(&data).iter().all(|l| l.status == "sent")
+        outbox(&data).iter().all(|l| l.status == OutboxStatus::Sent)
     });
     // SIGTERM: a graceful stop.
     // SAFETY: kill(2) on a child we started.
@@ -631,11 +633,11 @@ fn a_permanent_rejection_marks_the_reply_failed_and_the_mail_stays_unanswered() 
 
     let failed: Vec<OutboxLine> = outbox(&data)
         .into_iter()
-        .filter(|l| l.status != "sent")
+        .filter(|l| l.status != OutboxStatus::Sent)
         .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].mail_message_id, "sample-03@namdinh.edu.vn");
-    assert_eq!(failed[0].status, "failed");
+    assert_eq!(failed[0].status, OutboxStatus::Failed);
     assert_eq!(failed[0].attempts, 1);
     assert!(
         failed[0]
@@ -671,7 +673,7 @@ fn a_permanent_rejection_marks_the_reply_failed_and_the_mail_stays_unanswered() 
     assert_eq!(
         outbox(&data)
             .iter()
-            .find(|l| l.status == "failed")
+            .find(|l| l.status == OutboxStatus::Failed)
             .unwrap()
             .attempts,
         1
@@ -773,7 +775,10 @@ fn ping_pong(
             stack.postfix.ca_file(),
         ));
         summaries.push(String::from_utf8_lossy(&out.stdout).into_owned());
-        let sent = outbox(&data).iter().filter(|l| l.status == "sent").count();
+        let sent = outbox(&data)
+            .iter()
+            .filter(|l| l.status == OutboxStatus::Sent)
+            .count();
         assert!(
             wait_until(Duration::from_secs(10), || stack
                 .dovecot
@@ -829,7 +834,7 @@ fn a_responder_that_marks_nothing_is_stopped_by_the_rate_limit_and_the_rest_is_h
     );
     assert_eq!(responses, 3);
     let lines = outbox(&dir.path().join("data"));
-    let statuses: Vec<&str> = lines.iter().map(|l| l.status.as_str()).collect();
+    let statuses: Vec<&str> = lines.iter().map(|l| l.status.code()).collect();
     assert_eq!(
         statuses,
         ["sent", "sent", "sent", "held"],
@@ -944,7 +949,7 @@ async fn five_hundred_replies_go_through_the_real_server_each_delivered_once() {
     let expected: HashSet<String> = replies.iter().map(|r| r.message_id.clone()).collect();
     assert_eq!(seen, expected);
     assert!(outbox(&data).iter().all(|l| {
-        l.status == "sent"
+        l.status == OutboxStatus::Sent
             && l.attempts == 1
             && l.server_response
                 .as_deref()
