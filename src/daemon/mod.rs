@@ -2,14 +2,14 @@
 //! reports, then waits for new mail or shutdown. One bad mail is logged and counted; the loop
 //! goes on. Its jobs, one module each:
 //!
-//! - [`run`]: the loop (a pass, then a wait for new mail, a full poll or shutdown; a failed
+//! - [`run`](mod@run): the loop (a pass, then a wait for new mail, a full poll or shutdown; a failed
 //!   pass waits longer each time and goes on) and its options;
-//! - [`pass`]: one pass, a pipeline of two sides joined by channels of named messages: the
+//! - `pass`: one pass, a pipeline of two sides joined by channels of named messages: the
 //!   server side lists and fetches batches and does their post-action, the recording side
 //!   records each batch in one transaction;
 //! - [`read`]: the part of taking a mail that needs no store (hash, parse, read the lists), on
 //!   the reading threads, one per core;
-//! - [`record`]: the part that does (copies recognised, the outcome decided against the unit's
+//! - `record`: the part that does (copies recognised, the outcome decided against the unit's
 //!   current version, stored with its reply's draft);
 //! - [`summary`]: what taking a mail did, and the counts of a run.
 //!

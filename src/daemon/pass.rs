@@ -363,3 +363,49 @@ async fn intake_report_exists(intake: &Arc<Mutex<Intake>>) -> Result<bool> {
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(key: &str, size: u64) -> MailRef {
+        MailRef {
+            source_key: key.into(),
+            received_at: None,
+            size,
+            cursor: None,
+        }
+    }
+
+    fn keys(batches: &[Vec<MailRef>]) -> Vec<Vec<&str>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|m| m.source_key.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_listing_is_cut_into_batches_of_at_most_size_mails_in_order() {
+        let mails: Vec<MailRef> = (0..5).map(|i| mail(&format!("m{i}"), 10)).collect();
+        assert_eq!(
+            keys(&batches(mails, 2, 1_000)),
+            [vec!["m0", "m1"], vec!["m2", "m3"], vec!["m4"]]
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_the_size_limit_in_bytes_and_an_oversized_mail_counts_for_nothing() {
+        // 60 + 60 > 100: the second mail starts a new batch. The 500-byte mail is over the
+        // limit, fetched by its header only, so it joins a batch without filling it.
+        let mails = vec![
+            mail("a", 60),
+            mail("b", 60),
+            mail("big", 500),
+            mail("c", 30),
+        ];
+        assert_eq!(
+            keys(&batches(mails, 10, 100)),
+            [vec!["a"], vec!["b", "big", "c"]]
+        );
+    }
+}

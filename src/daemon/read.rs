@@ -12,7 +12,7 @@ use crate::mailbox::RawMail;
 use crate::pipeline;
 use crate::units::Registry;
 
-/// A mail read and not yet recorded: what [`prepare`] gives [`Intake::take_batch`].
+/// A mail read and not yet recorded: what [`prepare`] gives [`super::Intake::take_batch`].
 pub struct Prepared {
     pub(super) raw: RawMail,
     pub(super) how: How,
@@ -50,7 +50,7 @@ fn lower_thread_priority() {
 }
 
 /// The mails of a batch being read on the reading threads (rayon's, one per core), each as soon
-/// as it is fetched, oldest first: [`Intake::record_batch`] takes them in order as they are
+/// as it is fetched, oldest first: [`super::Intake::record_batch`] takes them in order as they are
 /// ready, so recording and reading overlap with no wait for a whole batch to be read.
 pub struct Reads {
     pending: Vec<std::sync::mpsc::Receiver<std::thread::Result<Prepared>>>,

@@ -136,3 +136,29 @@ pub async fn run<M: Mailbox>(
     mailbox.close().await;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_between_reconnections_doubles_up_to_its_maximum_with_a_quarter_of_jitter() {
+        let max = Duration::from_secs(300);
+        for (failures, base) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (9, 256.0),
+            (10, 300.0),
+            (40, 300.0),
+        ] {
+            for _ in 0..50 {
+                let d = backoff(failures, max).as_secs_f64();
+                assert!(
+                    d >= base * 0.75 - 1e-9 && d <= base * 1.25 + 1e-9,
+                    "failure {failures}: {d} s, base {base} s"
+                );
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! draft into the outbox table in the mail's own transaction): [`drafts`] composes each pending
 //! draft into bytes with [`crate::reply`]; [`eml`] writes .eml files when no SMTP server is
 //! configured; otherwise [`sender`] delivers through [`smtp`], and with an IMAP source
-//! [`sent_copy`] appends a copy of each reply sent to the mailbox's Sent folder. [`rate_limit`]
+//! [`sent_copy`] appends a copy of each reply sent to the mailbox's Sent folder. [`rate_limit`](mod@rate_limit)
 //! holds a reply over the per-recipient budget for staff.
 
 pub mod drafts;

@@ -1,10 +1,10 @@
 //! Outcome → [`Reply`] (who gets what text and files, threaded after the school's mail), rendered
 //! to RFC 5322 bytes with lettre: plain text plus an HTML alternative ([`html`]), then the
-//! attachments (the cover sheet "Phiếu đối chiếu" of an accepted list, [`crate::reply::cover`];
-//! the school's file with its errors marked, [`annotate`]; the blank template).
-//! The Vietnamese bodies are in [`body`]. Delivery: [`outbox`] writes .eml files when no SMTP
-//! server is configured; [`sender`] delivers through [`smtp`] otherwise, and with an IMAP source
-//! [`sent_copy`] appends a copy of each reply sent to the mailbox's Sent folder.
+//! attachments (the cover sheet "Phiếu đối chiếu" of an accepted list, [`cover`]; the school's
+//! file with its errors marked, [`annotate`]; the blank template). The Vietnamese bodies are in
+//! [`body`]. Pure: no store, no network. The reply's envelope ([`envelope`]) is fixed when the
+//! mail is taken; its text and files are composed at delivery by [`crate::outbox::drafts`],
+//! and delivered by [`crate::outbox`].
 
 pub mod annotate;
 pub mod body;
@@ -145,7 +145,7 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
 }
 
 /// Who a reply goes to and its Message-ID: what is fixed when the mail is taken (the body and
-/// files may be composed later, see [`drafts`]).
+/// files may be composed later, see [`crate::outbox::drafts`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// The sender of the mail answered.

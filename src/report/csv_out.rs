@@ -1,6 +1,6 @@
 //! The CSV contract: stable English snake_case headers, UTF-8, RFC 4180 quoting. Columns may be
 //! added at the end by later versions, never renamed or reordered. A field that a spreadsheet
-//! could take for a formula is written with a leading `'` ([`super::safe`]).
+//! could take for a formula is written with a leading `'` ([`crate::safe`]).
 
 use std::path::Path;
 

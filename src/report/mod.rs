@@ -1,7 +1,6 @@
 //! Store → [`Reconciliation`] (plain data) → the renderers: the staff workbook `doi-chieu.xlsx`,
 //! the same content as one printable `doi-chieu.html`, and the CSV contract (`units.csv`,
 //! `requests.csv`, `mails.csv`, `problems.csv`). The renderers are pure over the reconciliation.
-//! [`cover`] renders the one-page "Phiếu đối chiếu" a school staples to its paper copy.
 
 pub mod csv_out;
 pub mod html;
