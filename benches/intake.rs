@@ -81,6 +81,8 @@ fn main() {
     }
     println!("sha        {:.3}", t.elapsed().as_secs_f64());
 
+    let mut config = config;
+    config.reader.program = Some(env!("CARGO_BIN_EXE_cts-intake").into());
     let mut intake = Intake::open(config).unwrap();
     // As the daemon takes them: batches of the default size (CTS_BENCH_BATCH), each mail read on
     // the reading threads as soon as its batch is "fetched", one batch ahead of the one recorded.
@@ -108,7 +110,12 @@ fn main() {
                     (raw, How::Normal)
                 })
                 .collect();
-            ahead.push_back(Reads::start(&intake.config, &intake.registry, batch));
+            ahead.push_back(Reads::start(
+                &intake.config,
+                &intake.registry,
+                &intake.readers,
+                batch,
+            ));
         }
         let reads = ahead.pop_front().expect("a batch ahead");
         let start = Instant::now();

@@ -50,6 +50,18 @@ pub enum Command {
     Status(StatusArgs),
     /// Process a stored mail again (after a fix); its old outcome stays in the history.
     Replay(ReplayArgs),
+    /// A reader process, started by the daemon itself: reads attachments from standard input
+    /// and answers on standard output (see `worker::protocol`). Not for people.
+    #[command(name = "read-worker", hide = true)]
+    ReadWorker(ReadWorkerArgs),
+}
+
+/// How a reader process runs.
+#[derive(Debug, Args)]
+pub struct ReadWorkerArgs {
+    /// Processor seconds each request may take.
+    #[arg(long, default_value_t = 60)]
+    pub cpu_seconds: u64,
 }
 
 #[derive(Debug, Args)]

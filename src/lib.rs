@@ -47,7 +47,8 @@
 //! 4. **Composing and the edges**: [`template`] (the blank list), [`reply`] (an outcome → a
 //!    reply's text and files, pure), [`mailbox`] (Maildir, IMAP), [`store`] (all SQL, and the
 //!    one helper for blocking work), [`outbox`] (phase 2 and delivery: drafts, .eml, SMTP, the
-//!    Sent copy, the rate limit), [`report`] (store → workbook, HTML, CSVs), [`remind`].
+//!    Sent copy, the rate limit), [`report`] (store → workbook, HTML, CSVs), [`remind`],
+//!    [`worker`] (the reader processes every attachment is read in, under OS limits).
 //! 5. **The daemon**: [`daemon`], split along its jobs: the loop, a pass, reading, recording,
 //!    the run's summary.
 //! 6. **The commands**: [`commands`] (one file per command) and [`cli`] (clap); `main.rs` only
@@ -79,3 +80,4 @@ pub mod text;
 pub mod units;
 pub mod validate;
 pub mod wording;
+pub mod worker;

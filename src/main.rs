@@ -44,6 +44,10 @@ fn main() -> ExitCode {
         },
         Command::Status(args) => commands::status(&cli.config, args),
         Command::Replay(args) => commands::replay(&cli.config, args),
+        // A reader speaks only the protocol on standard output; logs go to standard error.
+        Command::ReadWorker(args) => {
+            cts_intake::worker::serve(std::time::Duration::from_secs(args.cpu_seconds))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,7 @@ use crate::units::{Registry, Unit};
 use crate::validate::{self, RowProblem, Severity, ValidRow};
 use crate::wording as w;
 
-pub use crate::domain::outcome::{OutcomeKind, ReplyKind, Trust};
+pub use crate::domain::outcome::{OutcomeKind, ReplyKind, Trust, Unread};
 
 /// One attachment as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +59,9 @@ pub struct Outcome {
     pub reply: ReplyKind,
     /// Why the mail was held, ignored or not read, in English for the logs and staff notes.
     pub note: String,
+    /// Set when the attachments could not be read to the end (the mail is held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<Unread>,
 }
 
 impl Outcome {
@@ -76,6 +79,7 @@ impl Outcome {
             version: None,
             reply: ReplyKind::None,
             note: note.into(),
+            unread: None,
         }
     }
 
@@ -112,6 +116,16 @@ pub struct Reading {
 /// Reads one parsed mail: sender trust, the unit, the attached lists. A mail that could not be
 /// parsed or that a machine wrote is not read further. Pure.
 pub fn read(mail: &ParsedMail, config: &Config, registry: &Registry) -> Reading {
+    read_with(mail, config, registry, read_lists)
+}
+
+/// [`read`], with the lists read by `lists` (the daemon reads them in a worker process).
+pub fn read_with(
+    mail: &ParsedMail,
+    config: &Config,
+    registry: &Registry,
+    lists: impl FnOnce(&ParsedMail, &validate::Context) -> ReadLists,
+) -> Reading {
     let from = mail.from.clone().unwrap_or_default();
     let domain = from.rsplit('@').next().unwrap_or("").to_string();
     let (mut unit, trust) = match registry.by_email(&from) {
@@ -136,7 +150,7 @@ pub fn read(mail: &ParsedMail, config: &Config, registry: &Registry) -> Reading 
         official_domains: config.campaign.official_domains.clone(),
         unit_name,
     };
-    let lists = read_lists(mail, &ctx);
+    let lists = lists(mail, &ctx);
     if trust == Trust::Unverified && unit.is_none() {
         // The list's own unit column may name a registered unit.
         unit = lists
@@ -187,7 +201,9 @@ pub fn decide(
         lists: read,
     } = reading;
 
+    let unread = read.unread;
     let mut outcome = Outcome::new(OutcomeKind::Accepted, "");
+    outcome.unread = unread;
     outcome.trust = trust;
     outcome.unit = unit.clone();
     outcome.late = received_at > config.campaign.deadline;
@@ -214,6 +230,16 @@ pub fn decide(
         };
         return outcome;
     };
+
+    if let Some(why) = unread {
+        outcome.kind = OutcomeKind::Held;
+        outcome.note = format!(
+            "the attachments could not be read to the end (reader {}): held for staff",
+            why.code()
+        );
+        outcome.reply = ReplyKind::Held;
+        return outcome;
+    }
 
     if !read.any_candidate {
         outcome.kind = OutcomeKind::NoList;
@@ -283,13 +309,28 @@ fn is_supplement(mail: &ParsedMail) -> bool {
 }
 
 /// What the lists attached to one mail say, before dedupe and versions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReadLists {
     /// Some attachment was meant as a list (read or not).
     pub any_candidate: bool,
     pub files: Vec<FileResult>,
     pub rows: Vec<ValidRow>,
     pub problems: Vec<RowProblem>,
+    /// Set when the reading did not finish (the reader crashed, ran out of time, or the mail's
+    /// reading never finished twice): the mail is held for staff and nothing else here counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<Unread>,
+}
+
+impl ReadLists {
+    /// The reading of a mail that did not finish.
+    pub fn unread(why: Unread) -> ReadLists {
+        ReadLists {
+            any_candidate: true,
+            unread: Some(why),
+            ..ReadLists::default()
+        }
+    }
 }
 
 /// Reads every list attached to a mail: each attachment is sniffed, read, its tables found, its

@@ -106,7 +106,7 @@ impl ValidRow {
 }
 
 /// What the rules need to know beyond the row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Context {
     /// The day ages are judged on.
     pub reference_date: NaiveDate,

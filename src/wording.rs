@@ -443,6 +443,41 @@ pub fn oversized_reply(
     )
 }
 
+/// The reply to a mail whose attachments could not be read to the end (a reader ran out of
+/// memory or time, or crashed): held for staff; the school is told how to send a list that
+/// reads.
+pub fn unreadable_reply(unit_name: Option<&str>, department_name: &str, contact: &str) -> String {
+    format!(
+        "Kính gửi: {}\n\n\
+         Hệ thống tiếp nhận tự động không đọc hết được tệp đính kèm trong thư của đơn vị (tệp quá \
+         lớn, quá phức tạp hoặc bị hỏng), nên danh sách chưa được xử lý. Thư đã được lưu lại và \
+         chuyển cán bộ của Sở kiểm tra.\n\n\
+         Để danh sách được tiếp nhận ngay, đơn vị vui lòng mở tệp danh sách, lưu lại thành một \
+         tệp Excel mới (.xlsx, chỉ gồm trang danh sách theo mẫu) rồi gửi lại trong một thư chỉ \
+         đính kèm tệp đó.\n\
+         \n--\n{department_name}\nThư này được hệ thống tiếp nhận danh sách gửi tự động. Nếu cần \
+         hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại {contact}.\n",
+        unit_name.unwrap_or("Quý đơn vị")
+    )
+}
+
+/// Why a mail's reading did not finish, for staff (the report's "Cần xử lý", the desk).
+pub fn unread_reason(why: crate::domain::Unread) -> &'static str {
+    use crate::domain::Unread;
+    match why {
+        Unread::Crashed => {
+            "Tệp đính kèm làm trình đọc dừng đột ngột (hết bộ nhớ hoặc tệp hỏng); thư chưa được xử lý"
+        }
+        Unread::CpuTime | Unread::TimedOut => {
+            "Tệp đính kèm đọc quá lâu (vượt giới hạn thời gian); thư chưa được xử lý"
+        }
+        Unread::Garbled => "Trình đọc trả kết quả không hợp lệ; thư chưa được xử lý",
+        Unread::Poison => {
+            "Việc đọc thư này đã hai lần không hoàn thành; thư không được thử lại tự động"
+        }
+    }
+}
+
 // ---- Reading every list a school sends (formats, layouts, legacy encodings) ----
 
 /// A PDF, Word file or photo sent instead of the list.

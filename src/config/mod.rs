@@ -37,6 +37,56 @@ pub struct Config {
     /// The SMTP server replies are sent through; without it replies are written as .eml files.
     #[serde(default)]
     pub smtp: Option<Smtp>,
+    /// The worker processes that read attachments, and their limits.
+    #[serde(default)]
+    pub reader: Reader,
+}
+
+/// The worker processes that read attachments (every spreadsheet a school sends is untrusted
+/// input): each runs this same program (`cts-intake read-worker`) under operating-system
+/// limits, so a file that exhausts memory or time costs one mail a held outcome, never the
+/// daemon.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Reader {
+    /// The address space one reader may use (MiB): an allocation past it ends that reader.
+    #[serde(default = "default_reader_memory_mb")]
+    pub memory_mb: u64,
+    /// Processor seconds one mail's attachments may take.
+    #[serde(default = "default_reader_cpu_seconds")]
+    pub cpu_seconds: u64,
+    /// Seconds one mail's attachments may take in all (waiting included).
+    #[serde(default = "default_reader_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// Reader processes at once; 0 for one per core.
+    #[serde(default)]
+    pub workers: usize,
+    /// The program to run as a reader; by default this program itself. (Tests that drive the
+    /// library from their own binary name the built `cts-intake` here.)
+    #[serde(default)]
+    pub program: Option<PathBuf>,
+}
+
+impl Default for Reader {
+    fn default() -> Reader {
+        Reader {
+            memory_mb: default_reader_memory_mb(),
+            cpu_seconds: default_reader_cpu_seconds(),
+            timeout_seconds: default_reader_timeout_seconds(),
+            workers: 0,
+            program: None,
+        }
+    }
+}
+
+fn default_reader_memory_mb() -> u64 {
+    1024
+}
+fn default_reader_cpu_seconds() -> u64 {
+    60
+}
+fn default_reader_timeout_seconds() -> u64 {
+    120
 }
 
 /// The campaign: the department's letter in config form.
@@ -533,6 +583,9 @@ impl Config {
         }
         join(&mut self.storage.data_dir);
         join(&mut self.units.file);
+        if let Some(p) = self.reader.program.as_mut() {
+            join(p);
+        }
         if let Some(smtp) = self.smtp.as_mut() {
             if let Some(p) = smtp.password_file.as_mut() {
                 join(p);
@@ -597,6 +650,12 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<()> {
+        if self.reader.memory_mb < 128 {
+            bail!("reader.memory-mb must be at least 128 (a reader needs room for a real list)");
+        }
+        if self.reader.cpu_seconds == 0 || self.reader.timeout_seconds == 0 {
+            bail!("reader.cpu-seconds and reader.timeout-seconds must be at least 1");
+        }
         let c = &mut self.campaign;
         c.department_address = c.department_address.trim().to_ascii_lowercase();
         if !c.department_address.contains('@') {

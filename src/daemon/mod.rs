@@ -43,12 +43,15 @@ pub struct Intake {
     pub store: Store,
     /// Woken when a reply is recorded, so the SMTP sender task delivers it at once.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The reader processes attachments are read in.
+    pub readers: Arc<crate::worker::Pool>,
 }
 
 impl Intake {
     /// Opens the store and the registry named by the configuration.
     pub fn open(config: Config) -> Result<Intake> {
         let registry = Registry::load(&config.units.file)?;
+        let readers = Arc::new(crate::worker::Pool::from_config(&config)?);
         let mut store = Store::open(&config.database_path())?;
         store.checkpoint_in_background(&config.database_path())?;
         Ok(Intake {
@@ -56,6 +59,7 @@ impl Intake {
             registry: Arc::new(registry),
             store,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            readers,
         })
     }
 
@@ -85,7 +89,7 @@ impl Intake {
         mailbox: &str,
         mails: Vec<(RawMail, How)>,
     ) -> Vec<Result<Option<Taken>>> {
-        let reads = Reads::start(&self.config, &self.registry, mails);
+        let reads = Reads::start(&self.config, &self.registry, &self.readers, mails);
         self.record_batch(mailbox, reads.into_results())
     }
 

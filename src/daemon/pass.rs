@@ -77,14 +77,16 @@ pub(super) async fn pass<M: Mailbox>(
     //
     // At most `AHEAD` + 1 batches in hand: memory stays flat.
     const AHEAD: usize = 2;
-    let (config, registry) =
-        blocking(intake, |i| Ok((i.config.clone(), i.registry.clone()))).await?;
+    let (config, registry, readers) = blocking(intake, |i| {
+        Ok((i.config.clone(), i.registry.clone(), i.readers.clone()))
+    })
+    .await?;
     let start_reading = |fetched: Vec<(usize, RawMail, How)>| {
         let (keys, items): (Vec<BatchKey>, Vec<(RawMail, How)>) = fetched
             .into_iter()
             .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
             .unzip();
-        (keys, Reads::start(&config, &registry, items))
+        (keys, Reads::start(&config, &registry, &readers, items))
     };
     // Batches fetched and being read.
     let (read_tx, read_rx) = tokio::sync::mpsc::channel::<Fetched>(AHEAD);

@@ -9,8 +9,9 @@ use anyhow::Result;
 use super::How;
 use crate::config::Config;
 use crate::mailbox::RawMail;
-use crate::pipeline;
+use crate::pipeline::{self, ReadLists};
 use crate::units::Registry;
+use crate::worker::Pool;
 
 /// A mail read and not yet recorded: what [`prepare`] gives [`super::Intake::take_batch`].
 pub struct Prepared {
@@ -26,7 +27,7 @@ pub struct Prepared {
 /// (nice 10 on Linux). Reading is the parallel part of taking mail, recording the serial part:
 /// at equal priority the readers would take two thirds of the cores from the one thread that
 /// records, and the pipeline would wait on the recorder.
-fn readers() -> &'static rayon::ThreadPool {
+fn reading_threads() -> &'static rayon::ThreadPool {
     static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
@@ -53,7 +54,7 @@ fn lower_thread_priority() {
 /// as it is fetched, oldest first: [`super::Intake::record_batch`] takes them in order as they are
 /// ready, so recording and reading overlap with no wait for a whole batch to be read.
 pub struct Reads {
-    pending: Vec<std::sync::mpsc::Receiver<std::thread::Result<Prepared>>>,
+    pending: Vec<std::sync::mpsc::Receiver<std::thread::Result<Result<Prepared>>>>,
 }
 
 impl Reads {
@@ -61,18 +62,19 @@ impl Reads {
     pub fn start(
         config: &Arc<Config>,
         registry: &Arc<Registry>,
+        readers: &Arc<Pool>,
         mails: impl IntoIterator<Item = (RawMail, How)>,
     ) -> Reads {
         let pending = mails
             .into_iter()
             .map(|(raw, how)| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                let (config, registry) = (config.clone(), registry.clone());
-                readers().spawn_fifo(move || {
+                let (config, registry, pool) = (config.clone(), registry.clone(), readers.clone());
+                reading_threads().spawn_fifo(move || {
                     // A panic is the mail's own failure, not the reading thread's (rayon would
                     // abort the process).
                     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prepare(&config, &registry, raw, how)
+                        prepare(&config, &registry, &pool, raw, how)
                     }));
                     // The receiver is gone when the pass ended early (shutdown, an error).
                     let _ = tx.send(read);
@@ -86,7 +88,7 @@ impl Reads {
     /// The mails read, in order, each waited for when asked.
     pub fn into_results(self) -> impl ExactSizeIterator<Item = Result<Prepared>> {
         self.pending.into_iter().map(|rx| match rx.recv() {
-            Ok(Ok(p)) => Ok(p),
+            Ok(Ok(p)) => p,
             Ok(Err(_)) => Err(anyhow::anyhow!(
                 "reading the mail failed: the reader panicked"
             )),
@@ -95,18 +97,41 @@ impl Reads {
     }
 }
 
-/// The part of taking a mail that needs no store: hash, parse, read the lists. Pure, so the
-/// mails of a batch are prepared on every core at once.
-pub fn prepare(config: &Config, registry: &Registry, raw: RawMail, how: How) -> Prepared {
+/// The part of taking a mail that needs no store: hash, parse, read the lists (in a reader
+/// process, [`Pool`]), so the mails of a batch are prepared on every core at once. `Err`: no
+/// reader could be started; the mail is taken again next pass.
+pub fn prepare(
+    config: &Config,
+    registry: &Registry,
+    readers: &Pool,
+    raw: RawMail,
+    how: How,
+) -> Result<Prepared> {
     use sha2::Digest;
     let sha = crate::store::hex(&sha2::Sha256::digest(&raw.bytes));
     let parsed = crate::mail::parse(&raw.bytes, &config.campaign.department_address);
-    let reading = pipeline::read(&parsed, config, registry);
-    Prepared {
+    let mut failed = None;
+    let reading = pipeline::read_with(&parsed, config, registry, |mail, context| {
+        if mail.attachments.is_empty() {
+            return ReadLists::default();
+        }
+        match readers.read(&mail.attachments, context) {
+            Ok(Ok(lists)) => lists,
+            Ok(Err(why)) => ReadLists::unread(why),
+            Err(e) => {
+                failed = Some(e);
+                ReadLists::default()
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(Prepared {
         raw,
         how,
         sha,
         parsed,
         reading,
-    }
+    })
 }

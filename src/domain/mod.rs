@@ -8,5 +8,5 @@ pub mod outcome;
 pub mod paper;
 pub mod reply;
 
-pub use outcome::{OutcomeKind, ReplyKind, Trust};
+pub use outcome::{OutcomeKind, ReplyKind, Trust, Unread};
 pub use reply::OutgoingReply;

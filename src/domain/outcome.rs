@@ -111,3 +111,33 @@ impl Trust {
             .find(|t| t.code() == code)
     }
 }
+
+/// Why a mail's attachments were not read to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unread {
+    /// The reader ran out of memory or crashed (it died of a signal or exited on its own).
+    Crashed,
+    /// The reader used up its processor time for the mail.
+    CpuTime,
+    /// The mail took longer than the wall-clock timeout.
+    TimedOut,
+    /// The reader answered something that is not an answer (too long, not JSON).
+    Garbled,
+    /// The mail's reading did not finish twice (the daemon itself stopped while reading it):
+    /// it is not tried again automatically.
+    Poison,
+}
+
+impl Unread {
+    /// As logs and the outcome's note say it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Unread::Crashed => "crashed",
+            Unread::CpuTime => "cpu_time",
+            Unread::TimedOut => "timed_out",
+            Unread::Garbled => "garbled",
+            Unread::Poison => "poison",
+        }
+    }
+}

@@ -71,6 +71,13 @@ impl Draft {
     pub fn compose(&self, mail: &ParsedMail, config: &Config) -> Result<Vec<u8>> {
         let mut reply = reply::compose(&self.outcome, self.answered(mail), config)
             .context("the mail no longer calls for a reply")?;
+        if self.outcome.unread.is_some() {
+            reply.text = crate::wording::unreadable_reply(
+                self.outcome.unit.as_ref().map(|u| u.name.as_str()),
+                &config.campaign.department_name,
+                &config.campaign.paper_room,
+            );
+        }
         if let Some(size) = self.oversized {
             reply.text = crate::wording::oversized_reply(
                 self.outcome.unit.as_ref().map(|u| u.name.as_str()),

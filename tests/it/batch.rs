@@ -16,7 +16,9 @@ fn intake(data: &Path) -> Intake {
         data_dir: Some(data.to_path_buf()),
         ..Overrides::default()
     };
-    let config = Config::load(&root().join("config/default.toml"), &overrides).unwrap();
+    let mut config = Config::load(&root().join("config/default.toml"), &overrides).unwrap();
+    // The attachments are read by the built program's reader processes, as in the daemon.
+    config.reader.program = Some(env!("CARGO_BIN_EXE_cts-intake").into());
     Intake::open(config).unwrap()
 }
 

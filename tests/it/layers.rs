@@ -24,7 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "composing and the edges",
         &[
-            "template", "reply", "mailbox", "store", "outbox", "report", "remind",
+            "template", "reply", "mailbox", "store", "outbox", "report", "remind", "worker",
         ],
     ),
     ("the daemon", &["daemon"]),

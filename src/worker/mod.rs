@@ -1,0 +1,304 @@
+//! Reading untrusted attachments in worker processes. Every spreadsheet a school sends is read by
+//! a reader process (this same program, `cts-intake read-worker`) under operating-system limits:
+//! an address-space limit (`RLIMIT_AS`), a processor-time limit per mail (`RLIMIT_CPU`, moved
+//! forward before each mail), a wall-clock timeout kept by the daemon, no core dumps, a lower
+//! priority, and death with the daemon. A file that exhausts memory (an allocation failure
+//! aborts a Rust process: nothing in-process can catch it), loops or crashes a reader costs that
+//! one mail a stored "held" outcome ([`Unread`]); the reader is replaced and the daemon goes on.
+//!
+//! The protocol ([`protocol`]) is frames over the reader's standard input and output: a request
+//! holds a mail's attachments and the validation context, the answer the lists as read
+//! ([`crate::pipeline::ReadLists`]). [`Pool`] keeps idle readers between mails.
+
+pub mod protocol;
+mod serve;
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::config::Config;
+pub use crate::domain::Unread;
+use crate::mail::Attachment;
+use crate::pipeline::ReadLists;
+use crate::validate::Context;
+
+pub use serve::serve;
+
+/// The hidden subcommand that runs a reader.
+pub const SUBCOMMAND: &str = "read-worker";
+
+/// The limits one reader runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Address space, bytes.
+    pub memory_bytes: u64,
+    /// Processor time for one mail.
+    pub cpu: Duration,
+    /// Time for one mail, waiting included.
+    pub wall: Duration,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Limits {
+        Limits {
+            memory_bytes: config.reader.memory_mb.saturating_mul(1024 * 1024),
+            cpu: Duration::from_secs(config.reader.cpu_seconds),
+            wall: Duration::from_secs(config.reader.timeout_seconds),
+        }
+    }
+}
+
+/// The readers: idle processes kept between mails, started as needed, one per calling thread
+/// at a time.
+pub struct Pool {
+    program: PathBuf,
+    limits: Limits,
+    idle: Mutex<Vec<Reader>>,
+}
+
+impl Pool {
+    /// A pool running `program` (by default this executable) under `limits`.
+    pub fn new(program: Option<PathBuf>, limits: Limits) -> Result<Pool> {
+        let program = match program {
+            Some(p) => p,
+            None => std::env::current_exe().context("cannot find this program to run readers")?,
+        };
+        Ok(Pool {
+            program,
+            limits,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The pool the configuration names.
+    pub fn from_config(config: &Config) -> Result<Pool> {
+        Pool::new(config.reader.program.clone(), Limits::from_config(config))
+    }
+
+    /// Reads a mail's attachments in a reader. `Err`: no reader could be started (the mail is
+    /// not taken this time); `Ok(Err(why))`: the reader did not finish this mail.
+    pub fn read(
+        &self,
+        attachments: &[Attachment],
+        context: &Context,
+    ) -> Result<std::result::Result<ReadLists, Unread>> {
+        let mut reader = match self.idle.lock().ok().and_then(|mut i| i.pop()) {
+            Some(r) => r,
+            None => Reader::start(&self.program, self.limits)?,
+        };
+        let request = protocol::encode_request(context, attachments)?;
+        match reader.exchange(&request, self.limits) {
+            Ok(answer) => {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(reader);
+                }
+                Ok(Ok(answer))
+            }
+            Err(why) => {
+                tracing::warn!(
+                    reader = reader.child.id(),
+                    why = why.code(),
+                    "a reader did not finish a mail; it is replaced"
+                );
+                Ok(Err(why))
+            }
+        }
+    }
+}
+
+/// One reader process.
+struct Reader {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+}
+
+impl Reader {
+    /// Starts a reader and waits for its greeting (so a program that is not a reader, or one
+    /// that cannot start, is an error here rather than a held mail later).
+    fn start(program: &std::path::Path, limits: Limits) -> Result<Reader> {
+        let mut command = Command::new(program);
+        command
+            .arg(SUBCOMMAND)
+            .arg("--cpu-seconds")
+            .arg(limits.cpu.as_secs().max(1).to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .env_remove("CTS_INTAKE_IMAP_PASSWORD")
+            .env_remove("CTS_INTAKE_SMTP_PASSWORD");
+        let memory = limits.memory_bytes;
+        // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, setpriority,
+        // prctl) on values computed before the fork.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            command.pre_exec(move || limit_self(memory));
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start a reader ({})", program.display()))?;
+        let stdin = child.stdin.take().context("the reader's input")?;
+        let stdout = child.stdout.take().context("the reader's output")?;
+        let mut reader = Reader {
+            child,
+            stdin,
+            stdout,
+        };
+        let mut hello = vec![0u8; protocol::HELLO.len()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        if reader.read_exact_by(&mut hello, deadline).is_err() || hello != protocol::HELLO {
+            let _ = reader.child.kill();
+            let _ = reader.child.wait();
+            bail!(
+                "{} did not start as a reader (`{} {SUBCOMMAND}`)",
+                program.display(),
+                program.display()
+            );
+        }
+        Ok(reader)
+    }
+
+    /// Sends one request and reads its answer; on any failure the reader is killed and reaped,
+    /// and the failure classified.
+    fn exchange(
+        &mut self,
+        request: &[u8],
+        limits: Limits,
+    ) -> std::result::Result<ReadLists, Unread> {
+        let deadline = Instant::now() + limits.wall;
+        let answer = self
+            .stdin
+            .write_all(request)
+            .and_then(|()| self.stdin.flush())
+            .map_err(|_| ReadFailure::Io)
+            .and_then(|()| self.read_answer(deadline));
+        match answer {
+            Ok(bytes) => match serde_json::from_slice::<ReadLists>(&bytes) {
+                Ok(lists) => Ok(lists),
+                Err(_) => Err(self.end(ReadFailure::Garbled)),
+            },
+            Err(f) => Err(self.end(f)),
+        }
+    }
+
+    fn read_answer(&mut self, deadline: Instant) -> std::result::Result<Vec<u8>, ReadFailure> {
+        let mut len = [0u8; 8];
+        self.read_exact_by(&mut len, deadline)?;
+        let len = u64::from_le_bytes(len);
+        if len > protocol::MAX_ANSWER_BYTES {
+            return Err(ReadFailure::Garbled);
+        }
+        let mut bytes = vec![0u8; len as usize];
+        self.read_exact_by(&mut bytes, deadline)?;
+        Ok(bytes)
+    }
+
+    /// Fills `buf` from the reader's output, giving up at `deadline`.
+    fn read_exact_by(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Instant,
+    ) -> std::result::Result<(), ReadFailure> {
+        let fd = self.stdout.as_raw_fd();
+        let mut filled = 0;
+        while filled < buf.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadFailure::Timeout);
+            }
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the call's duration.
+            let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if ready < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ReadFailure::Io);
+            }
+            if ready == 0 {
+                continue;
+            }
+            match self.stdout.read(&mut buf[filled..]) {
+                Ok(0) => return Err(ReadFailure::Io),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(ReadFailure::Io),
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills and reaps the reader, and says why it did not finish.
+    fn end(&mut self, failure: ReadFailure) -> Unread {
+        use std::os::unix::process::ExitStatusExt;
+        let _ = self.child.kill();
+        let status = self.child.wait().ok();
+        match failure {
+            ReadFailure::Timeout => Unread::TimedOut,
+            ReadFailure::Garbled => Unread::Garbled,
+            ReadFailure::Io => match status.and_then(|s| s.signal()) {
+                Some(libc::SIGXCPU) => Unread::CpuTime,
+                _ => Unread::Crashed,
+            },
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // Closing its input ends an idle reader; one still running is killed.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How an exchange with a reader failed, before the reader's end is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadFailure {
+    /// The pipe broke: the reader died (its status says how).
+    Io,
+    Timeout,
+    Garbled,
+}
+
+/// In the reader process, before it runs: the address-space limit, no core dumps (a core would
+/// hold a school's personal data), a lower priority than the daemon's recording thread, and a
+/// SIGKILL when the daemon dies.
+fn limit_self(memory_bytes: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on values; errors are returned, not ignored.
+    unsafe {
+        let limit = libc::rlimit {
+            rlim_cur: memory_bytes as libc::rlim_t,
+            rlim_max: memory_bytes as libc::rlim_t,
+        };
+        if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = memory_bytes;
+    Ok(())
+}

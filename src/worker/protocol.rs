@@ -1,0 +1,203 @@
+//! The frames between the daemon and a reader, over the reader's standard input and output.
+//!
+//! - The reader starts by writing [`HELLO`].
+//! - A request: the length of its header (8 bytes, little-endian), the header (JSON: the
+//!   validation context and each attachment's name, type and length), then each attachment's
+//!   bytes in order.
+//! - An answer: its length (8 bytes, little-endian), then the lists as read (JSON).
+//!
+//! Every length is checked before anything is allocated for it; a frame that breaks a rule is
+//! an error, never a panic or a large allocation (the fuzz target `read_worker` drives
+//! [`decode_request`] with arbitrary bytes).
+
+use std::io::{Read, Write};
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::mail::Attachment;
+use crate::pipeline::ReadLists;
+use crate::validate::Context;
+
+/// What a reader writes first, so the daemon knows it started the right program.
+pub const HELLO: &[u8] = b"cts-intake reader 1\n";
+
+/// The longest request header: a context and a few thousand attachment names.
+pub const MAX_HEADER_BYTES: u64 = 4 * 1024 * 1024;
+/// The most attachment bytes one request may carry (a mail over the size limit is never read).
+pub const MAX_REQUEST_BYTES: u64 = 1024 * 1024 * 1024;
+/// The longest answer the daemon accepts (the rows and problems of one mail's lists).
+pub const MAX_ANSWER_BYTES: u64 = 256 * 1024 * 1024;
+/// The most attachments one request may carry.
+pub const MAX_FILES: usize = 10_000;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    context: Context,
+    files: Vec<FileHeader>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileHeader {
+    filename: String,
+    content_type: String,
+    len: u64,
+}
+
+/// A request as the reader receives it.
+pub struct Request {
+    pub context: Context,
+    pub attachments: Vec<Attachment>,
+}
+
+/// The bytes of a request for these attachments.
+pub fn encode_request(context: &Context, attachments: &[Attachment]) -> Result<Vec<u8>> {
+    let header = Header {
+        context: context.clone(),
+        files: attachments
+            .iter()
+            .map(|a| FileHeader {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                len: a.bytes.len() as u64,
+            })
+            .collect(),
+    };
+    let header = serde_json::to_vec(&header).context("cannot write a reader's request")?;
+    let total: usize = attachments.iter().map(|a| a.bytes.len()).sum();
+    let mut out = Vec::with_capacity(8 + header.len() + total);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    for a in attachments {
+        out.extend_from_slice(&a.bytes);
+    }
+    Ok(out)
+}
+
+/// Reads one request; `Ok(None)` at the end of the input (the daemon closed it).
+pub fn decode_request(input: &mut impl Read) -> Result<Option<Request>> {
+    let mut len = [0u8; 8];
+    match input.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e).context("cannot read a request"),
+    }
+    let len = u64::from_le_bytes(len);
+    if len > MAX_HEADER_BYTES {
+        bail!("a request header of {len} bytes is over the limit");
+    }
+    let header_bytes = read_up_to(input, len)?;
+    let header: Header =
+        serde_json::from_slice(&header_bytes).context("a request header is not JSON")?;
+    if header.files.len() > MAX_FILES {
+        bail!(
+            "a request of {} attachments is over the limit",
+            header.files.len()
+        );
+    }
+    let total = header
+        .files
+        .iter()
+        .try_fold(0u64, |sum, f| sum.checked_add(f.len))
+        .filter(|t| *t <= MAX_REQUEST_BYTES)
+        .context("a request's attachments are over the limit")?;
+    tracing::trace!(bytes = total, files = header.files.len(), "request");
+    let mut attachments = Vec::with_capacity(header.files.len());
+    for f in header.files {
+        let bytes = read_up_to(input, f.len)?;
+        attachments.push(Attachment {
+            filename: f.filename,
+            content_type: f.content_type,
+            bytes,
+        });
+    }
+    Ok(Some(Request {
+        context: header.context,
+        attachments,
+    }))
+}
+
+/// Exactly `len` bytes, allocated as they arrive (a length that lies costs no memory).
+fn read_up_to(input: &mut impl Read, len: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    input
+        .take(len)
+        .read_to_end(&mut bytes)
+        .context("cannot read a request")?;
+    if bytes.len() as u64 != len {
+        bail!("a request ended early");
+    }
+    Ok(bytes)
+}
+
+/// Writes one answer.
+pub fn encode_answer(output: &mut impl Write, lists: &ReadLists) -> Result<()> {
+    let bytes = serde_json::to_vec(lists).context("cannot write an answer")?;
+    output.write_all(&(bytes.len() as u64).to_le_bytes())?;
+    output.write_all(&bytes)?;
+    output.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        Context {
+            reference_date: chrono::NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
+            min_age: 18,
+            max_age: 70,
+            official_domains: vec!["namdinh.edu.vn".into()],
+            unit_name: "Trường THPT A".into(),
+        }
+    }
+
+    #[test]
+    fn a_request_comes_back_as_it_was_sent() {
+        let files = vec![
+            Attachment {
+                filename: "Danh sách.xlsx".into(),
+                content_type: "application/octet-stream".into(),
+                bytes: b"PK\x03\x04abc".to_vec(),
+            },
+            Attachment {
+                filename: "ds.csv".into(),
+                content_type: "text/csv".into(),
+                bytes: Vec::new(),
+            },
+        ];
+        let bytes = encode_request(&context(), &files).unwrap();
+        let mut input = &bytes[..];
+        let request = decode_request(&mut input).unwrap().unwrap();
+        let view = |a: &[Attachment]| {
+            a.iter()
+                .map(|a| (a.filename.clone(), a.content_type.clone(), a.bytes.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(view(&request.attachments), view(&files));
+        assert_eq!(request.context.unit_name, "Trường THPT A");
+        assert!(
+            decode_request(&mut input).unwrap().is_none(),
+            "then the end"
+        );
+    }
+
+    #[test]
+    fn a_request_that_lies_about_its_lengths_is_an_error_not_an_allocation() {
+        let mut huge = u64::MAX.to_le_bytes().to_vec();
+        huge.extend_from_slice(b"{}");
+        assert!(decode_request(&mut &huge[..]).is_err());
+        // A header that promises 900 MB of attachments and sends none.
+        let header = br#"{"context":{"reference_date":"2022-12-17","min_age":18,"max_age":70,"official_domains":[],"unit_name":""},"files":[{"filename":"a","content_type":"b","len":900000000}]}"#;
+        let mut frame = (header.len() as u64).to_le_bytes().to_vec();
+        frame.extend_from_slice(header);
+        let e = decode_request(&mut &frame[..]).err().unwrap();
+        assert!(format!("{e:#}").contains("ended early"), "{e:#}");
+        // Over the limit in all.
+        let header = br#"{"context":{"reference_date":"2022-12-17","min_age":18,"max_age":70,"official_domains":[],"unit_name":""},"files":[{"filename":"a","content_type":"b","len":18446744073709551615},{"filename":"a","content_type":"b","len":2}]}"#;
+        let mut frame = (header.len() as u64).to_le_bytes().to_vec();
+        frame.extend_from_slice(header);
+        assert!(decode_request(&mut &frame[..]).is_err());
+    }
+}

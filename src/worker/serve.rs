@@ -1,0 +1,52 @@
+//! The reader's side: greet, then answer each request with the lists read from its attachments,
+//! until the daemon closes the input.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::protocol;
+use crate::mail::ParsedMail;
+
+/// Runs a reader on standard input and output. `cpu` is the processor time each request may
+/// take: the soft `RLIMIT_CPU` is moved to the time used so far plus `cpu` before each one, so
+/// the kernel ends a reader that loops (SIGXCPU).
+pub fn serve(cpu: Duration) -> Result<()> {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut input = stdin.lock();
+    let mut output = stdout.lock();
+    output.write_all(protocol::HELLO)?;
+    output.flush()?;
+    while let Some(request) = protocol::decode_request(&mut input)? {
+        limit_cpu(cpu);
+        let mail = ParsedMail {
+            attachments: request.attachments,
+            ..Default::default()
+        };
+        let lists = crate::pipeline::read_lists(&mail, &request.context);
+        protocol::encode_answer(&mut output, &lists)?;
+    }
+    Ok(())
+}
+
+/// Moves the soft processor-time limit to the time used so far plus `cpu`.
+fn limit_cpu(cpu: Duration) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: getrusage and setrlimit on local values.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return;
+        }
+        let used = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) as u64 + 1;
+        let limit = libc::rlimit {
+            rlim_cur: (used + cpu.as_secs().max(1)) as libc::rlim_t,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        libc::setrlimit(libc::RLIMIT_CPU, &limit);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
