@@ -31,6 +31,36 @@ pub struct Config {
     /// The SMTP server replies are sent through; without it replies are written as .eml files.
     #[serde(default)]
     pub smtp: Option<Smtp>,
+    /// The staff desk (`cts-intake desk`).
+    #[serde(default)]
+    pub desk: DeskConfig,
+}
+
+/// The staff desk: how it is reached (see `crate::desk`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DeskConfig {
+    /// The desk's address as browsers reach it behind a proxy (`https://desk.example.vn`): forms
+    /// are accepted only from this origin; without it, from the host each request names.
+    pub public_url: Option<String>,
+    /// Send the session cookie with `Secure` (the desk is served over https by a proxy).
+    pub secure_cookie: bool,
+    /// Take the client's address for the login rate limit from the proxy's `X-Forwarded-For`
+    /// (only behind a proxy that sets it).
+    pub trust_proxy: bool,
+    /// Hours a login lasts.
+    pub session_hours: u32,
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        DeskConfig {
+            public_url: None,
+            secure_cookie: false,
+            trust_proxy: false,
+            session_hours: 12,
+        }
+    }
 }
 
 /// The campaign: the department's letter in config form.

@@ -26,6 +26,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod dedupe;
+pub mod desk;
 pub mod legacy;
 pub mod mail;
 pub mod mailbox;

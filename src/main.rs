@@ -44,6 +44,12 @@ fn main() -> ExitCode {
         },
         Command::Status(args) => commands::status(&cli.config, args),
         Command::Replay(args) => commands::replay(&cli.config, args),
+        Command::Desk(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(commands::desk(&cli.config, args))),
+        Command::Staff(c) => commands::staff(&cli.config, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,44 @@ fn find_unit<'a>(registry: &'a Registry, code: &str) -> Option<&'a Unit> {
     })
 }
 
+/// A paper copy recorded by [`receive`].
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub judgement: paper::Judgement,
+    /// The unit's current version, when it has one.
+    pub current: Option<VersionLine>,
+    pub receipt: stored::ReceiptLine,
+}
+
+/// Records a unit's paper copy (`code` normalised, empty when none was written) and judges it
+/// against the unit's versions: `paper receive` and the desk's paper page both record through
+/// this.
+pub fn receive(
+    store: &Store,
+    unit_code: &str,
+    code: &str,
+    rows: Option<usize>,
+    note: &str,
+) -> Result<Received> {
+    let all = stored::versions(store.conn())?;
+    let versions: Vec<&VersionLine> = all.iter().filter(|v| v.unit_code == unit_code).collect();
+    let judgement = paper::judge(code, rows, &versions);
+    let receipt = store.add_receipt(&NewReceipt {
+        unit_code,
+        code,
+        row_count: rows,
+        note: note.trim(),
+        verdict: judgement.verdict.code(),
+        version_id: judgement.version_id,
+    })?;
+    let current = versions.last().map(|v| (*v).clone());
+    Ok(Received {
+        judgement,
+        current,
+        receipt,
+    })
+}
+
 /// `paper ...`: exit status 0 on success and on a match, 1 on a mismatch or an unknown unit.
 pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<ExitCode> {
     let paths = match command {
@@ -50,21 +88,12 @@ pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<Ex
                 println!("{}", w::paper_unknown_unit(unit));
                 return Ok(ExitCode::FAILURE);
             };
-            let all = stored::versions(store.conn())?;
-            let versions: Vec<&VersionLine> =
-                all.iter().filter(|v| v.unit_code == u.code).collect();
             let code = code.as_deref().map(normalise_code).unwrap_or_default();
-            let judgement = paper::judge(&code, *rows, &versions);
-            store.add_receipt(&NewReceipt {
-                unit_code: &u.code,
-                code: &code,
-                row_count: *rows,
-                note: note.as_deref().unwrap_or("").trim(),
-                verdict: judgement.verdict.code(),
-                version_id: judgement.version_id,
-            })?;
-            let current = versions
-                .last()
+            let Received {
+                judgement, current, ..
+            } = receive(&store, &u.code, &code, *rows, note.as_deref().unwrap_or(""))?;
+            let current = current
+                .as_ref()
                 .map(|v| (v.code.as_str(), v.row_count, v.received_at.as_str()));
             println!(
                 "{}",

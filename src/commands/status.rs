@@ -10,20 +10,50 @@ use crate::mailbox::imap::Imap;
 use crate::mailbox::maildir::MAILDIR_NAME;
 use crate::store::{Store, query};
 
-/// `status`: print the health summary.
-pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
-    let config = Config::load(config_path, &args.paths.overrides())?;
-    let store = Store::open(&config.database_path())?;
+/// The configured source's last poll, and whether it is fresh: `status` and the desk's
+/// `/healthz` decide alike.
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    /// The source's name, as the `polls` table keys it.
+    pub source: String,
+    pub poll: Option<crate::store::PollState>,
+    /// A pass over the source succeeded within `source.stale-after-minutes`.
+    pub fresh: bool,
+}
+
+/// Whether the daemon polled the configured source lately.
+pub fn freshness(config: &Config, store: &Store) -> Result<Freshness> {
     let source = match &config.source.imap {
         Some(imap) => Imap::name_of(imap),
         None => MAILDIR_NAME.to_string(),
     };
+    let poll = store.polls()?.into_iter().find(|p| p.mailbox == source);
+    let stale = chrono::Duration::minutes(config.source.stale_after_minutes as i64);
+    let fresh = poll
+        .as_ref()
+        .and_then(|p| p.last_success_at)
+        .is_some_and(|t| Utc::now() - t <= stale);
+    Ok(Freshness {
+        source,
+        poll,
+        fresh,
+    })
+}
+
+/// `status`: print the health summary.
+pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
+    let config = Config::load(config_path, &args.paths.overrides())?;
+    let store = Store::open(&config.database_path())?;
+    let Freshness {
+        source,
+        poll,
+        fresh,
+    } = freshness(&config, &store)?;
     let tz = config.campaign.deadline.timezone();
     let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %:z");
     let now = Utc::now();
 
     println!("Source: {source}");
-    let poll = store.polls()?.into_iter().find(|p| p.mailbox == source);
     let last_success = poll.as_ref().and_then(|p| p.last_success_at);
     match last_success {
         Some(t) => println!(
@@ -73,8 +103,6 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
         totals.replies_pending, totals.replies_failed, totals.replies_sent
     );
 
-    let stale = chrono::Duration::minutes(config.source.stale_after_minutes as i64);
-    let fresh = last_success.is_some_and(|t| now - t <= stale);
     if !fresh {
         println!(
             "WARNING: no poll of {source} succeeded in the last {} minutes: is `cts-intake run` \

@@ -2,9 +2,11 @@
 //! content-addressed raw mail store beside it. One mail's result, rows, problems, version and
 //! reply are written in one transaction ([`Store::record`]).
 
+pub mod desk_query;
 mod outbox;
 pub mod paper;
 pub mod query;
+pub mod staff;
 
 pub use outbox::{OutboxStatus, PendingDraft};
 
@@ -33,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_sent_copy.sql"),
     include_str!("migrations/006_reply_drafts.sql"),
     include_str!("migrations/007_draft_version.sql"),
+    include_str!("migrations/008_desk.sql"),
 ];
 
 /// The database and the raw mail store.
