@@ -869,7 +869,7 @@ async fn paper_page(
                 .map(|r| paper_result(d, r, &all));
             let notice = if !query.khong_thay.is_empty() {
                 format!(
-                    "Không tìm thấy mã \"{}\" trong danh sách nào. Kiểm tra lại mã trên bản giấy, \
+                    "Không tìm thấy mã “{}” trong danh sách nào. Kiểm tra lại mã trên bản giấy, \
                      hoặc chọn đơn vị rồi ghi nhận.",
                     query.khong_thay.chars().take(40).collect::<String>()
                 )
