@@ -101,6 +101,7 @@ impl Fixture {
 /// What came back.
 struct Answer {
     status: StatusCode,
+    headers: axum::http::HeaderMap,
     location: String,
     set_cookies: Vec<String>,
     content_disposition: String,
@@ -131,6 +132,7 @@ impl Browser {
         }
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
+        let headers = resp.headers().clone();
         let get = |h: header::HeaderName| {
             resp.headers()
                 .get(h)
@@ -159,6 +161,7 @@ impl Browser {
             .to_vec();
         Answer {
             status,
+            headers,
             location,
             set_cookies,
             content_disposition,
@@ -324,6 +327,13 @@ async fn a_clerk_logs_in_and_every_page_answers_in_vietnamese() {
             "{path} lacks {expected:?}:\n{}",
             a.body
         );
+    }
+    // No script, no framing, nothing cached, on pages as on refusals.
+    for a in [b.get("/").await, f.browser().get("/").await] {
+        let csp = a.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+        assert_eq!(a.headers["x-frame-options"], "DENY");
+        assert_eq!(a.headers["cache-control"], "no-store");
     }
     // The overview counts what needs handling: one held mail, two units awaiting a correction.
     let o = b.get("/").await.body;
