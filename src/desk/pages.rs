@@ -369,6 +369,8 @@ struct MailPage {
     /// The replies to the mail.
     stuck: Vec<ReplyView>,
     raw_kept: bool,
+    /// What staff did with the mail: (when, who, what, note).
+    actions: Vec<(String, String, &'static str, String)>,
 }
 
 /// The headers staff look at, as the mail wrote them.
@@ -430,6 +432,14 @@ async fn mail_page(
                     .map(|r| reply_view(d, r))
                     .collect(),
                 raw_kept: raw.is_some(),
+                actions: if m.message_id.is_empty() {
+                    Vec::new()
+                } else {
+                    s.audit_of(&m.message_id)?
+                        .into_iter()
+                        .map(|a| (d.when(&a.at), a.username, text::action(&a.action), a.note))
+                        .collect()
+                },
             }))
         })
         .await?;

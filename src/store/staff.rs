@@ -259,25 +259,40 @@ impl Store {
         Ok(())
     }
 
+    /// The audit log's lines about one target (a mail's Message-ID, a unit's code), oldest
+    /// first.
+    pub fn audit_of(&self, target: &str) -> Result<Vec<AuditLine>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, username, action, target, note FROM audit_log WHERE target = ?1 \
+             ORDER BY id LIMIT 1000",
+        )?;
+        let lines = stmt
+            .query_map([target], audit_from)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(lines)
+    }
+
     /// The latest `limit` lines of the audit log, newest first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditLine>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, at, username, action, target, note FROM audit_log ORDER BY id DESC LIMIT ?1",
         )?;
         let lines = stmt
-            .query_map([limit as i64], |r| {
-                Ok(AuditLine {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    username: r.get(2)?,
-                    action: r.get(3)?,
-                    target: r.get(4)?,
-                    note: r.get(5)?,
-                })
-            })?
+            .query_map([limit as i64], audit_from)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(lines)
     }
+}
+
+fn audit_from(r: &rusqlite::Row) -> rusqlite::Result<AuditLine> {
+    Ok(AuditLine {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        username: r.get(2)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        note: r.get(5)?,
+    })
 }
 
 #[cfg(test)]

@@ -611,8 +611,14 @@ async fn ignoring_a_held_mail_takes_it_off_the_pending_page_and_is_audited() {
     assert_eq!(outcome, "ignored");
     let pending = b.get("/cho-xu-ly").await.body;
     assert!(pending.contains("Không có thư nào chờ xử lý."), "{pending}");
-    // No button to ignore it twice; a second POST is refused.
-    assert!(!b.get(&format!("/thu/{held}")).await.body.contains("bo-qua"));
+    // No button to ignore it twice, and who ignored it is on its page; a second POST is
+    // refused.
+    let page = b.get(&format!("/thu/{held}")).await.body;
+    assert!(!page.contains("bo-qua"));
+    assert!(
+        page.contains("lan: Bỏ qua thư (Thư cá nhân, đã gọi điện cho trường)"),
+        "{page}"
+    );
     let again = b
         .post(&format!("/thu/{held}/bo-qua"), &[("csrf", &csrf)])
         .await;
