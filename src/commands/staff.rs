@@ -9,6 +9,9 @@ use crate::config::Config;
 use crate::desk::auth;
 use crate::store::Store;
 
+/// Who the audit log names for what the command line did.
+const CLI_USER: &str = "(dòng lệnh)";
+
 /// `staff ...`.
 pub fn staff(config_path: &std::path::Path, command: &StaffCommand) -> Result<()> {
     let paths = match command {
@@ -23,7 +26,7 @@ pub fn staff(config_path: &std::path::Path, command: &StaffCommand) -> Result<()
             let password = read_password(std::io::stdin().lock())?;
             let hash = auth::hash_password(&password)?;
             store.add_staff(name, &hash)?;
-            store.audit("(cli)", "staff_add", &name.trim().to_lowercase(), "")?;
+            store.audit(CLI_USER, "staff_add", &name.trim().to_lowercase(), "")?;
             eprintln!("account {} added", name.trim().to_lowercase());
         }
         StaffCommand::List { .. } => {
@@ -39,7 +42,7 @@ pub fn staff(config_path: &std::path::Path, command: &StaffCommand) -> Result<()
             if !store.remove_staff(name)? {
                 bail!("there is no active account named {}", name.trim());
             }
-            store.audit("(cli)", "staff_remove", &name.trim().to_lowercase(), "")?;
+            store.audit(CLI_USER, "staff_remove", &name.trim().to_lowercase(), "")?;
             eprintln!("account {} removed", name.trim().to_lowercase());
         }
     }

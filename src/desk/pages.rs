@@ -623,7 +623,21 @@ async fn reply_release(
                 return Ok(None);
             }
             let note: String = form.note.trim().chars().take(2000).collect();
-            let target = format!("{} → {}", r.kind, r.recipients.join(", "));
+            let what = format!(
+                "{} gửi {}",
+                text::reply_kind(&r.kind),
+                r.recipients.join(", ")
+            );
+            let note = if note.is_empty() {
+                what
+            } else {
+                format!("{what}; {note}")
+            };
+            let target = if r.mail_message_id.is_empty() {
+                format!("thư trả lời {}", r.id)
+            } else {
+                r.mail_message_id.clone()
+            };
             s.audit(&staff.username, "release_reply", &target, &note)?;
             Ok(Some(r.mail_id))
         })
@@ -1013,7 +1027,21 @@ async fn paper_receive(
                 },
             };
             let all = stored::versions(s.conn())?;
-            let reading = read_code(&form.ma, all.iter().map(|v| v.code.as_str()));
+            let chosen = d.find_unit(&form.don_vi).map(|u| u.code.clone());
+            // A marked code is read against the chosen unit's codes first, then everyone's (it
+            // may be another unit's paper).
+            let own = chosen.as_ref().map(|c| {
+                read_code(
+                    &form.ma,
+                    all.iter()
+                        .filter(|v| v.unit_code == *c)
+                        .map(|v| v.code.as_str()),
+                )
+            });
+            let reading = match own {
+                Some(r @ Reading::Unmarked(_)) => r,
+                _ => read_code(&form.ma, all.iter().map(|v| v.code.as_str())),
+            };
             if let Reading::Ambiguous(codes) = &reading {
                 return Ok(format!("/ban-giay?mo_ho={}", encode(&codes.join(", "))));
             }
@@ -1024,7 +1052,7 @@ async fn paper_receive(
                     .find(|v| !code.is_empty() && v.code == code)
                     .map(|v| v.unit_code.clone())
             } else {
-                d.find_unit(&form.don_vi).map(|u| u.code.clone())
+                chosen
             };
             let Some(unit) = unit else {
                 return Ok(if code.is_empty() {
@@ -1330,14 +1358,26 @@ fn safe_next(next: &str) -> String {
     }
 }
 
+/// The login page; `token` is the login form's token already set in the browser, if any (other
+/// tabs showing the form keep working).
 fn login_response(
     desk: &Desk,
     status: StatusCode,
     next: &str,
     username: &str,
     error: &str,
+    token: Option<&str>,
 ) -> Page {
-    let csrf = auth::random_token()?;
+    let csrf = match token {
+        Some(t)
+            if t.len() == 43
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            t.to_string()
+        }
+        _ => auth::random_token()?,
+    };
     let body = LoginPage {
         csrf: csrf.clone(),
         next: safe_next(next),
@@ -1357,8 +1397,16 @@ fn login_response(
     Ok(r)
 }
 
-async fn login_page(State(desk): State<AppState>, Query(q): Query<NextQuery>) -> Page {
-    login_response(&desk, StatusCode::OK, &q.next, "", "")
+async fn login_page(
+    State(desk): State<AppState>,
+    Query(q): Query<NextQuery>,
+    headers: axum::http::HeaderMap,
+) -> Page {
+    let token = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| auth::cookie(c, auth::LOGIN_COOKIE));
+    login_response(&desk, StatusCode::OK, &q.next, "", "", token)
 }
 
 #[derive(Deserialize)]
@@ -1400,6 +1448,7 @@ async fn login(
             &form.next,
             &username,
             &text::login_wait(wait),
+            None,
         );
     }
     let password = form.password;
@@ -1420,6 +1469,7 @@ async fn login(
             &form.next,
             &username,
             text::LOGIN_WRONG,
+            None,
         );
     };
     let token = auth::random_token()?;

@@ -96,7 +96,8 @@ pub struct ReplyLine {
     pub last_error: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
-    /// The answered mail's sender and subject.
+    /// The answered mail's Message-ID, sender and subject ('' for a reminder).
+    pub mail_message_id: String,
     pub mail_from: String,
     pub mail_subject: String,
     pub unit_code: Option<String>,
@@ -110,7 +111,7 @@ fn replies_where(
     let mut stmt = conn.prepare(&format!(
         "SELECT o.id, o.mail_id, o.kind, o.status, o.recipients, o.attempts, o.last_error, \
          o.created_at, o.sent_at, coalesce(m.from_addr, ''), coalesce(m.subject, ''), \
-         m.unit_code FROM outbox o LEFT JOIN mails m ON m.id = o.mail_id WHERE {condition} \
+         m.unit_code, coalesce(m.message_id, '') FROM outbox o LEFT JOIN mails m ON m.id = o.mail_id WHERE {condition} \
          ORDER BY o.id"
     ))?;
     let lines = stmt
@@ -129,6 +130,7 @@ fn replies_where(
                 mail_from: r.get(9)?,
                 mail_subject: r.get(10)?,
                 unit_code: r.get(11)?,
+                mail_message_id: r.get(12)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

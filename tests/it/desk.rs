@@ -506,8 +506,10 @@ async fn the_login_form_is_refused_without_its_own_token() {
         .post("/dang-nhap", &[("username", "lan"), ("password", PASSWORD)])
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
+    // The login page keeps the token it set: another tab's form still works.
+    let first = csrf_of(&b.get("/dang-nhap").await.body);
+    assert_eq!(csrf_of(&b.get("/dang-nhap").await.body), first);
     // A token that is not the one the login page set.
-    b.get("/dang-nhap").await;
     let a = b
         .post(
             "/dang-nhap",
@@ -687,7 +689,8 @@ async fn a_held_or_failed_reply_is_put_back_in_the_queue() {
     assert!(b.get("/cho-xu-ly").await.body.contains("Gửi lại"));
     assert_eq!(
         f.count(
-            "SELECT count(*) FROM audit_log WHERE action = 'release_reply' AND note = 'đã kiểm tra'"
+            "SELECT count(*) FROM audit_log WHERE action = 'release_reply' \
+             AND target = 'sample-06@namdinh.edu.vn' AND note LIKE '%; đã kiểm tra'"
         ),
         1
     );
@@ -825,6 +828,19 @@ async fn a_code_rewritten_by_a_vietnamese_input_method_still_finds_its_list() {
     assert_eq!(
         f.count("SELECT count(*) FROM paper_receipts WHERE unit_code = 'THPT-NK' AND code = 'K7AS3DD2' AND verdict = 'match'"),
         1
+    );
+    // With the unit chosen, and the input method in lower case.
+    let a = b
+        .post(
+            "/ban-giay",
+            &[("csrf", &csrf), ("ma", "k7á3đ2"), ("don_vi", "THPT-NK")],
+        )
+        .await;
+    assert!(
+        b.get(&a.location)
+            .await
+            .body
+            .contains("class=\"big\">Khớp</h2>")
     );
 }
 
