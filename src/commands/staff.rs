@@ -23,6 +23,12 @@ pub fn staff(config_path: &std::path::Path, command: &StaffCommand) -> Result<()
     let store = Store::open(&config.database_path())?;
     match command {
         StaffCommand::Add { name, .. } => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprintln!(
+                    "password for {} (one line; it is shown as typed):",
+                    name.trim()
+                );
+            }
             let password = read_password(std::io::stdin().lock())?;
             let hash = auth::hash_password(&password)?;
             store.add_staff(name, &hash)?;

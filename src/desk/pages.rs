@@ -1564,3 +1564,17 @@ async fn stylesheet() -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_login_only_a_path_of_the_desk_is_followed() {
+        assert_eq!(safe_next("/don-vi/THPT-LHP"), "/don-vi/THPT-LHP");
+        assert_eq!(safe_next("//evil.example/x"), "/");
+        assert_eq!(safe_next("https://evil.example/"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+}

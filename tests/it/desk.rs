@@ -46,7 +46,10 @@ fn config(maildir: &Path, data: &Path, secure: bool) -> Config {
 }
 
 fn router_on(maildir: &Path, data: &Path, secure: bool) -> Router {
-    let config = config(maildir, data, secure);
+    router_with(config(maildir, data, secure))
+}
+
+fn router_with(config: Config) -> Router {
     let registry = Registry::load(&config.units.file).unwrap();
     let store = Store::open(&config.database_path()).unwrap();
     desk::router(desk::Desk::new(config, registry, store).unwrap())
@@ -583,6 +586,88 @@ async fn five_failures_from_one_client_make_that_client_wait() {
         elsewhere.login("minh", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
+}
+
+/// A login through a proxy at 127.0.0.1 that names the client `forwarded` (after whatever the
+/// client itself wrote in the header), for the desk at https://tiepnhan.example.vn.
+async fn proxied_login(
+    router: &Router,
+    forwarded: &str,
+    username: &str,
+    password: &str,
+) -> StatusCode {
+    let mut b = Browser {
+        router: router.clone(),
+        cookies: Vec::new(),
+        client: "127.0.0.1:40000".parse().unwrap(),
+    };
+    let page = b
+        .send(
+            Request::get("/dang-nhap")
+                .header(header::HOST, "127.0.0.1:8080")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", csrf_of(&page.body).as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .finish();
+    let req = Request::post("/dang-nhap")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::ORIGIN, "https://tiepnhan.example.vn")
+        .header("x-forwarded-for", format!("10.9.9.9, {forwarded}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    b.send(req).await.status
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_one_the_proxy_names() {
+    let f = fixture();
+    let mut c = config(&f.maildir, &f.data, true);
+    c.desk.trust_proxy = true;
+    c.desk.public_url = Some("https://tiepnhan.example.vn/".into());
+    let router = router_with(c);
+    for name in ["a", "b", "c", "d", "e"] {
+        assert_eq!(
+            proxied_login(&router, "198.51.100.7", name, "x").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        proxied_login(&router, "198.51.100.7", "lan", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not made to wait: the client is the entry the
+    // proxy added (the last), not the first, which the client itself may write.
+    assert_eq!(
+        proxied_login(&router, "198.51.100.8", "lan", PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+    // The configured public origin is the only one accepted.
+    let mut b = Browser {
+        router,
+        cookies: Vec::new(),
+        client: "127.0.0.1:40000".parse().unwrap(),
+    };
+    let token = csrf_of(&b.get("/dang-nhap").await.body);
+    let a = b
+        .post_from(
+            "/dang-nhap",
+            &[
+                ("csrf", &token),
+                ("username", "lan"),
+                ("password", PASSWORD),
+            ],
+            Some(&format!("http://{HOST}")),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
