@@ -45,8 +45,9 @@ pub struct DeskConfig {
     pub public_url: Option<String>,
     /// Send the session cookie with `Secure` (the desk is served over https by a proxy).
     pub secure_cookie: bool,
-    /// Take the client's address for the login rate limit from the proxy's `X-Forwarded-For`
-    /// (only behind a proxy that sets it).
+    /// Behind a proxy that sets them: take the client's address for the login rate limit from
+    /// `X-Forwarded-For` (its last entry), and send cookies `Secure` when `X-Forwarded-Proto`
+    /// says https.
     pub trust_proxy: bool,
     /// Hours a login lasts.
     pub session_hours: u32,

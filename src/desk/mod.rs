@@ -168,6 +168,21 @@ fn client_of(desk: &Desk, req: &Request) -> String {
 #[derive(Debug, Clone)]
 pub struct Client(pub String);
 
+/// Whether cookies are sent with `Secure`: configured so, or a trusted proxy says the browser
+/// reached it over https (`X-Forwarded-Proto`).
+#[derive(Debug, Clone, Copy)]
+pub struct SecureCookies(pub bool);
+
+fn secure_cookies(desk: &Desk, req: &Request) -> bool {
+    desk.desk_config().secure_cookie
+        || (desk.desk_config().trust_proxy
+            && req
+                .headers()
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -209,8 +224,10 @@ async fn gate(State(desk): State<AppState>, req: Request, next: Next) -> Respons
     let path = req.uri().path().to_string();
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD);
     let client = client_of(&desk, &req);
+    let secure = secure_cookies(&desk, &req);
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(Client(client));
+    parts.extensions.insert(SecureCookies(secure));
 
     let mut form_csrf = None;
     let body = if changes_state {

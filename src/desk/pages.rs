@@ -10,7 +10,10 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::code::{Reading, read_code};
-use super::{AppState, Client, Desk, LOGIN_WINDOW_MINUTES, MAX_LOGIN_FAILURES, Staff, auth, text};
+use super::{
+    AppState, Client, Desk, LOGIN_WINDOW_MINUTES, MAX_LOGIN_FAILURES, SecureCookies, Staff, auth,
+    text,
+};
 use crate::report::paper::{Verdict, judge};
 use crate::report::{UnitStatus, local_time};
 use crate::store::paper::{self as stored, VersionLine};
@@ -1361,7 +1364,7 @@ fn safe_next(next: &str) -> String {
 /// The login page; `token` is the login form's token already set in the browser, if any (other
 /// tabs showing the form keep working).
 fn login_response(
-    desk: &Desk,
+    secure: bool,
     status: StatusCode,
     next: &str,
     username: &str,
@@ -1386,19 +1389,14 @@ fn login_response(
     }
     .render()?;
     let mut r = (status, Html(body)).into_response();
-    let cookie = auth::set_cookie(
-        auth::LOGIN_COOKIE,
-        &csrf,
-        None,
-        desk.desk_config().secure_cookie,
-    );
+    let cookie = auth::set_cookie(auth::LOGIN_COOKIE, &csrf, None, secure);
     r.headers_mut()
         .append(header::SET_COOKIE, HeaderValue::from_str(&cookie)?);
     Ok(r)
 }
 
 async fn login_page(
-    State(desk): State<AppState>,
+    Extension(SecureCookies(secure)): Extension<SecureCookies>,
     Query(q): Query<NextQuery>,
     headers: axum::http::HeaderMap,
 ) -> Page {
@@ -1406,7 +1404,7 @@ async fn login_page(
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(|c| auth::cookie(c, auth::LOGIN_COOKIE));
-    login_response(&desk, StatusCode::OK, &q.next, "", "", token)
+    login_response(secure, StatusCode::OK, &q.next, "", "", token)
 }
 
 #[derive(Deserialize)]
@@ -1422,6 +1420,7 @@ struct LoginForm {
 async fn login(
     State(desk): State<AppState>,
     Extension(Client(client)): Extension<Client>,
+    Extension(SecureCookies(secure)): Extension<SecureCookies>,
     Form(form): Form<LoginForm>,
 ) -> Page {
     let username: String = form.username.trim().chars().take(64).collect();
@@ -1443,7 +1442,7 @@ async fn login(
             .clamp(1, LOGIN_WINDOW_MINUTES);
         tracing::warn!(username = %username, client = %client, "desk login refused: too many failures");
         return login_response(
-            &desk,
+            secure,
             StatusCode::TOO_MANY_REQUESTS,
             &form.next,
             &username,
@@ -1464,7 +1463,7 @@ async fn login(
             .await?;
         tracing::warn!(username = %username, client = %client, "desk login failed");
         return login_response(
-            &desk,
+            secure,
             StatusCode::UNAUTHORIZED,
             &form.next,
             &username,
@@ -1488,7 +1487,6 @@ async fn login(
         )
     })
     .await?;
-    let secure = desk.desk_config().secure_cookie;
     let mut r = see_other(&safe_next(&form.next));
     let h = r.headers_mut();
     h.append(
@@ -1510,6 +1508,7 @@ async fn login(
 async fn logout(
     State(desk): State<AppState>,
     Extension(staff): Extension<Staff>,
+    Extension(SecureCookies(secure)): Extension<SecureCookies>,
     headers: axum::http::HeaderMap,
 ) -> Page {
     let token = headers
@@ -1527,12 +1526,7 @@ async fn logout(
     let mut r = see_other("/dang-nhap");
     r.headers_mut().append(
         header::SET_COOKIE,
-        HeaderValue::from_str(&auth::set_cookie(
-            auth::SESSION_COOKIE,
-            "",
-            Some(0),
-            desk.desk_config().secure_cookie,
-        ))?,
+        HeaderValue::from_str(&auth::set_cookie(auth::SESSION_COOKIE, "", Some(0), secure))?,
     );
     Ok(r)
 }

@@ -620,16 +620,24 @@ async fn proxied_login(
         .header(header::HOST, "127.0.0.1:8080")
         .header(header::ORIGIN, "https://tiepnhan.example.vn")
         .header("x-forwarded-for", format!("10.9.9.9, {forwarded}"))
+        .header("x-forwarded-proto", "https")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap();
-    b.send(req).await.status
+    let a = b.send(req).await;
+    // Reached over https through the proxy: the cookies are Secure without being configured so.
+    assert!(
+        a.set_cookies.iter().all(|c| c.contains("; Secure")),
+        "{:?}",
+        a.set_cookies
+    );
+    a.status
 }
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_client_is_the_one_the_proxy_names() {
     let f = fixture();
-    let mut c = config(&f.maildir, &f.data, true);
+    let mut c = config(&f.maildir, &f.data, false);
     c.desk.trust_proxy = true;
     c.desk.public_url = Some("https://tiepnhan.example.vn/".into());
     let router = router_with(c);
