@@ -86,7 +86,7 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -
     c
 }
 
-/// The origin (scheme://host[:port]) of a URL, lower case; None when it has none.
+/// The origin (`scheme://host:port`, the port when not the default) of a URL, lower case; None when it has none.
 pub fn origin_of(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     match u.origin() {

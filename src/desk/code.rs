@@ -4,9 +4,9 @@
 //! keys typed after a vowel become marks: Telex "AA" → "Â", "DD" → "Đ", "W" → "Ư", "AW" → "Ă",
 //! and S F R X J as tones ("AS" → "Á", also typed at the end of the syllable: "ANS" → "ÁN");
 //! VNI 1-5 as tones, 6 (circumflex), 7 (horn), 8 (breve), 9 (đ). What arrives is then not the
-//! code. Each marked letter is taken apart again ([`pieces`]) and a known code matches when it can
+//! code. Each marked letter is taken apart again (`pieces`) and a known code matches when it can
 //! be typed as what arrived: each base letter in order, each mark's key somewhere after its
-//! letter ([`could_be`]). The codes to try are the stored ones, so the ambiguity (is "Á" "AS" or
+//! letter (`could_be`). The codes to try are the stored ones, so the ambiguity (is "Á" "AS" or
 //! "A1"?) is settled by what exists.
 
 use unicode_normalization::char::decompose_canonical;

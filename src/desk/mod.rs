@@ -5,7 +5,7 @@
 //! functions the commands use (`commands::paper_receive`, `Store::release_reply`), and every
 //! action goes to the audit log.
 //!
-//! One gate ([`guard`]) stands before every page but `/healthz` and the login page: a request
+//! One gate (`guard`) stands before every page but `/healthz` and the login page: a request
 //! without a live session is sent to the login page; a state-changing request (POST) from another
 //! origin, or without the session's `csrf` form field, is refused with 403.
 
@@ -93,7 +93,7 @@ impl Desk {
     }
 }
 
-/// The logged-in person, put on each request by [`guard`].
+/// The logged-in person, put on each request by the gate (`guard`).
 #[derive(Debug, Clone)]
 pub struct Staff {
     pub username: String,
@@ -164,7 +164,7 @@ fn client_of(desk: &Desk, req: &Request) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The client's address, as [`guard`] found it.
+/// The client's address, as the gate found it.
 #[derive(Debug, Clone)]
 pub struct Client(pub String);
 

@@ -1101,7 +1101,8 @@ fn the_desk_command_serves_on_the_address_given() {
         .spawn()
         .unwrap();
     let mut answer = String::new();
-    for _ in 0..200 {
+    // Until it listens (30 s at most: the machine is shared).
+    for _ in 0..600 {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::Read;
             s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")

@@ -34,7 +34,9 @@ CREATE TABLE audit_log (
     id       INTEGER PRIMARY KEY,
     at       TEXT NOT NULL,
     username TEXT NOT NULL,
-    action   TEXT NOT NULL,                -- login | logout | ignore_mail | release_reply | paper_receive | paper_undo | staff_add | staff_remove
+    action   TEXT NOT NULL,                -- login | logout | ignore_mail | release_reply | paper_receive |
+                                           -- paper_undo | download_raw | download_attachment |
+                                           -- download_report | staff_add | staff_remove
     target   TEXT NOT NULL,                -- what it acted on (a mail's Message-ID, a unit's code...)
     note     TEXT NOT NULL
 ) STRICT;
