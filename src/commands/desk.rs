@@ -13,6 +13,13 @@ pub async fn desk(config_path: &std::path::Path, args: &DeskArgs) -> Result<()> 
     let config = Config::load(config_path, &args.paths.overrides())?;
     let registry = Registry::load(&config.units.file)?;
     let store = Store::open(&config.database_path())?;
+    if !args.listen.ip().is_loopback() && !config.desk.secure_cookie && !config.desk.trust_proxy {
+        tracing::warn!(
+            address = %args.listen,
+            "the desk listens beyond this machine without TLS: passwords and personal data \
+             cross the network in clear; serve it on 127.0.0.1 behind a TLS proxy instead"
+        );
+    }
     let state = desk::Desk::new(config, registry, store)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
