@@ -865,7 +865,15 @@ struct PaperPage {
     /// A message instead of a verdict (unknown code, ambiguous reading, undone...).
     notice: String,
     units: Vec<(String, String)>,
+    /// The unit chosen beforehand (a link from a unit's page).
+    selected: String,
     recent: Vec<(String, String, String, String, String)>,
+}
+
+impl PaperPage {
+    fn is_selected(&self, code: &str) -> bool {
+        self.selected == code
+    }
 }
 
 #[derive(Deserialize)]
@@ -879,6 +887,8 @@ struct PaperQuery {
     da_huy: String,
     #[serde(default)]
     loi: String,
+    #[serde(default)]
+    don_vi: String,
 }
 
 async fn paper_page(
@@ -950,6 +960,10 @@ async fn paper_page(
                     .iter()
                     .map(|u| (u.code.clone(), u.name.clone()))
                     .collect(),
+                selected: d
+                    .find_unit(&query.don_vi)
+                    .map(|u| u.code.clone())
+                    .unwrap_or_default(),
                 recent,
             })
         })

@@ -347,6 +347,15 @@ async fn a_clerk_logs_in_and_every_page_answers_in_vietnamese() {
     assert!(!rejected.contains("Trường THPT chuyên Lê Hồng Phong"));
     let no_paper = b.get("/don-vi?ban_giay=khop").await.body;
     assert!(no_paper.contains("0 đơn vị."), "{no_paper}");
+    // From a unit's page to the paper desk with the unit chosen.
+    let unit = b.get("/don-vi/THPT-NK").await.body;
+    assert!(unit.contains("href=\"/ban-giay?don_vi=THPT-NK\""), "{unit}");
+    let paper = b.get("/ban-giay?don_vi=THPT-NK").await.body;
+    assert!(
+        paper.contains("<option value=\"THPT-NK\" selected>"),
+        "{paper}"
+    );
+    assert_eq!(paper.matches(" selected>").count(), 1);
     // An unknown unit or mail is a 404 page, not a crash.
     assert_eq!(
         b.get("/don-vi/KHONG-CO").await.status,
