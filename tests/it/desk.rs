@@ -342,6 +342,10 @@ async fn a_clerk_logs_in_and_every_page_answers_in_vietnamese() {
     let o = b.get("/").await.body;
     assert!(o.contains("1 thư chờ xử lý"), "{o}");
     assert!(o.contains("2 đơn vị chờ gửi lại danh sách đã sửa"), "{o}");
+    assert!(
+        o.contains("<a href=\"/don-vi/PGD-YY\">Phòng GD&#38;ĐT huyện Ý Yên</a>"),
+        "{o}"
+    );
     // The units filter leaves out the others.
     let rejected = b.get("/don-vi?trang_thai=rejected").await.body;
     assert!(!rejected.contains("Trường THPT chuyên Lê Hồng Phong"));
@@ -761,6 +765,13 @@ async fn a_held_or_failed_reply_is_put_back_in_the_queue() {
         "{pending}"
     );
     assert!(pending.contains("Tạm giữ"));
+    // The overview shows it among what needs handling first.
+    let overview = b.get("/").await.body;
+    assert!(
+        overview.contains("1 thư trả lời bị tạm giữ hoặc gửi không được"),
+        "{overview}"
+    );
+    assert!(overview.contains(&format!("action=\"/tra-loi/{reply}/gui\"")));
     let a = b
         .post(
             &format!("/tra-loi/{reply}/gui"),
