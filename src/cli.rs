@@ -54,6 +54,11 @@ pub enum Command {
     /// and answers on standard output (see `worker::protocol`). Not for people.
     #[command(name = "read-worker", hide = true)]
     ReadWorker(ReadWorkerArgs),
+    /// Serve the staff desk (a Vietnamese web page) on the same database as the daemon.
+    Desk(DeskArgs),
+    /// Staff accounts of the desk.
+    #[command(subcommand)]
+    Staff(StaffCommand),
 }
 
 /// How a reader process runs.
@@ -62,6 +67,37 @@ pub struct ReadWorkerArgs {
     /// Processor seconds each request may take.
     #[arg(long, default_value_t = 60)]
     pub cpu_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DeskArgs {
+    /// The address to listen on (put it behind a TLS proxy to serve it beyond this machine).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add an account; its password is read from standard input (one line).
+    Add {
+        /// The login name (no spaces; compared without case).
+        name: String,
+        #[command(flatten)]
+        paths: PathArgs,
+    },
+    /// Print the accounts.
+    List {
+        #[command(flatten)]
+        paths: PathArgs,
+    },
+    /// Remove an account (kept in the audit log; its sessions end).
+    Remove {
+        name: String,
+        #[command(flatten)]
+        paths: PathArgs,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod dedupe;
+pub mod desk;
 pub mod domain;
 pub mod legacy;
 pub mod mail;

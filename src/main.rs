@@ -48,6 +48,12 @@ fn main() -> ExitCode {
         Command::ReadWorker(args) => {
             cts_intake::worker::serve(std::time::Duration::from_secs(args.cpu_seconds))
         }
+        Command::Desk(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(commands::desk(&cli.config, args))),
+        Command::Staff(c) => commands::staff(&cli.config, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,10 +6,10 @@ use anyhow::Result;
 
 use crate::cli::PaperCommand;
 use crate::config::Config;
-use crate::report::paper::{self, Verdict};
+use crate::report::paper::{self, Received, Verdict, receive};
 use crate::report::{local_time, paper::normalise_code};
 use crate::store::Store;
-use crate::store::paper::{self as stored, NewReceipt, VersionLine};
+use crate::store::paper::{self as stored, VersionLine};
 use crate::units::{Registry, Unit};
 use crate::wording as w;
 
@@ -50,21 +50,12 @@ pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<Ex
                 println!("{}", w::paper_unknown_unit(unit));
                 return Ok(ExitCode::FAILURE);
             };
-            let all = stored::versions(store.conn())?;
-            let versions: Vec<&VersionLine> =
-                all.iter().filter(|v| v.unit_code == u.code).collect();
             let code = code.as_deref().map(normalise_code).unwrap_or_default();
-            let judgement = paper::judge(&code, *rows, &versions);
-            store.add_receipt(&NewReceipt {
-                unit_code: &u.code,
-                code: &code,
-                row_count: *rows,
-                note: note.as_deref().unwrap_or("").trim(),
-                verdict: judgement.verdict.code(),
-                version_id: judgement.version_id,
-            })?;
-            let current = versions
-                .last()
+            let Received {
+                judgement, current, ..
+            } = receive(&store, &u.code, &code, *rows, note.as_deref().unwrap_or(""))?;
+            let current = current
+                .as_ref()
                 .map(|v| (v.code.as_str(), v.row_count, v.received_at.as_str()));
             println!(
                 "{}",

@@ -6,24 +6,23 @@ use chrono::Utc;
 
 use crate::cli::StatusArgs;
 use crate::config::Config;
-use crate::mailbox::imap::Imap;
-use crate::mailbox::maildir::MAILDIR_NAME;
+use crate::daemon::health::{Freshness, freshness};
 use crate::store::{Store, query};
 
 /// `status`: print the health summary.
 pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
     let config = Config::load(config_path, &args.paths.overrides())?;
     let store = Store::open(&config.database_path())?;
-    let source = match &config.source.imap {
-        Some(imap) => Imap::name_of(imap),
-        None => MAILDIR_NAME.to_string(),
-    };
+    let Freshness {
+        source,
+        poll,
+        fresh,
+    } = freshness(&config, &store)?;
     let tz = config.campaign.deadline.timezone();
     let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %:z");
     let now = Utc::now();
 
     println!("Source: {source}");
-    let poll = store.polls()?.into_iter().find(|p| p.mailbox == source);
     let last_success = poll.as_ref().and_then(|p| p.last_success_at);
     match last_success {
         Some(t) => println!(
@@ -73,8 +72,6 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
         totals.replies_pending, totals.replies_failed, totals.replies_sent
     );
 
-    let stale = chrono::Duration::minutes(config.source.stale_after_minutes as i64);
-    let fresh = last_success.is_some_and(|t| now - t <= stale);
     if !fresh {
         println!(
             "WARNING: no poll of {source} succeeded in the last {} minutes: is `cts-intake run` \

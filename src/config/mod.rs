@@ -40,6 +40,9 @@ pub struct Config {
     /// The worker processes that read attachments, and their limits.
     #[serde(default)]
     pub reader: Reader,
+    /// The staff desk (`cts-intake desk`).
+    #[serde(default)]
+    pub desk: DeskConfig,
 }
 
 /// The worker processes that read attachments (every spreadsheet a school sends is untrusted
@@ -87,6 +90,34 @@ fn default_reader_cpu_seconds() -> u64 {
 }
 fn default_reader_timeout_seconds() -> u64 {
     120
+}
+
+/// The staff desk: how it is reached (see `crate::desk`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DeskConfig {
+    /// The desk's address as browsers reach it behind a proxy (`https://desk.example.vn`): forms
+    /// are accepted only from this origin; without it, from the host each request names.
+    pub public_url: Option<String>,
+    /// Send the session cookie with `Secure` (the desk is served over https by a proxy).
+    pub secure_cookie: bool,
+    /// Behind a proxy that sets them: take the client's address for the login rate limit from
+    /// `X-Forwarded-For` (its last entry), and send cookies `Secure` when `X-Forwarded-Proto`
+    /// says https.
+    pub trust_proxy: bool,
+    /// Hours a login lasts.
+    pub session_hours: u32,
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        DeskConfig {
+            public_url: None,
+            secure_cookie: false,
+            trust_proxy: false,
+            session_hours: 12,
+        }
+    }
 }
 
 /// The campaign: the department's letter in config form.

@@ -15,6 +15,7 @@
 //!
 //! [`Intake`] holds the synchronous core all of them share: configuration, registry, store.
 
+pub mod health;
 mod pass;
 pub mod read;
 mod record;

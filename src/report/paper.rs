@@ -60,6 +60,44 @@ pub fn judge(code: &str, rows: Option<usize>, versions: &[&VersionLine]) -> Judg
     }
 }
 
+/// A paper copy recorded by [`receive`].
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub judgement: Judgement,
+    /// The unit's current version, when it has one.
+    pub current: Option<VersionLine>,
+    pub receipt: crate::store::paper::ReceiptLine,
+}
+
+/// Records a unit's paper copy (`code` normalised, empty when none was written) and judges it
+/// against the unit's versions: `paper receive` and the desk's paper page both record through
+/// this.
+pub fn receive(
+    store: &crate::store::Store,
+    unit_code: &str,
+    code: &str,
+    rows: Option<usize>,
+    note: &str,
+) -> anyhow::Result<Received> {
+    let all = crate::store::paper::versions(store.conn())?;
+    let versions: Vec<&VersionLine> = all.iter().filter(|v| v.unit_code == unit_code).collect();
+    let judgement = judge(code, rows, &versions);
+    let receipt = store.add_receipt(&crate::store::paper::NewReceipt {
+        unit_code,
+        code,
+        row_count: rows,
+        note: note.trim(),
+        verdict: judgement.verdict.code(),
+        version_id: judgement.version_id,
+    })?;
+    let current = versions.last().map(|v| (*v).clone());
+    Ok(Received {
+        judgement,
+        current,
+        receipt,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,11 @@
 //! reply are written in one transaction ([`Store::record`]).
 
 pub mod blocking;
+pub mod desk_query;
 mod outbox;
 pub mod paper;
 pub mod query;
+pub mod staff;
 
 pub use crate::domain::OutgoingReply;
 pub use crate::text::hex;
@@ -36,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_sent_copy.sql"),
     include_str!("migrations/006_reply_drafts.sql"),
     include_str!("migrations/007_draft_version.sql"),
+    include_str!("migrations/008_desk.sql"),
 ];
 
 /// The database and the raw mail store.

@@ -2,6 +2,7 @@
 
 mod batch;
 mod cli;
+mod desk;
 mod fixtures;
 mod imap;
 mod layers;
