@@ -433,7 +433,7 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
                         ..file_problem(&label, message)
                     };
                     if s.stray_cells > 0 {
-                        problems.push(warn(w::stray_cells(s.stray_cells, sheet::MAX_ROWS, "BL")));
+                        problems.push(warn(w::stray_cells(s.stray_cells)));
                     }
                     if !hidden.is_empty() {
                         problems.push(warn(w::hidden_rows(&hidden)));
@@ -475,7 +475,7 @@ fn read_error_problem(file: &str, e: &ReadError) -> RowProblem {
         ReadError::Encrypted => w::FILE_ENCRYPTED.to_string(),
         ReadError::Corrupt(_) => w::FILE_CORRUPT.to_string(),
         ReadError::Empty => w::FILE_EMPTY.to_string(),
-        ReadError::FarCell { row, col } => w::file_far_cell(*row, *col, sheet::MAX_ROWS, "BL"),
+        ReadError::TooLarge => w::FILE_TOO_LARGE.to_string(),
         ReadError::Winmail => w::FILE_WINMAIL.to_string(),
         ReadError::Archive(p) => w::file_archive(*p).to_string(),
         ReadError::InArchive { entry, error } => {

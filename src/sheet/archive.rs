@@ -6,7 +6,9 @@ use std::io::{Cursor, Read};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-use super::{ArchiveProblem, Document, Format, Kind, ReadError, Sheet, Want};
+use super::{
+    ArchiveProblem, Budget, Document, Format, Kind, MAX_UNPACKED_BYTES, ReadError, Sheet, Want,
+};
 
 /// Most files a zip of lists may hold.
 pub const MAX_ENTRIES: usize = 64;
@@ -63,8 +65,34 @@ fn kind(zip: &mut Zip) -> Kind {
     }
 }
 
-/// Reads every list in a zip (not in zips inside it).
-pub(super) fn read(bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
+/// Refuses a zipped workbook (xlsx, xlsb, ods) whose parts would unpack to more than
+/// [`MAX_UNPACKED_BYTES`], before calamine unpacks any (a sheet part of 2 GB of spaces is
+/// 0.8 MB zipped). The declared sizes are what counts: unpacking an entry stops with an error
+/// past its declared size. Nothing to check when the zip could not be opened (calamine then
+/// says what is wrong).
+pub(super) fn check_unpacked(zip: Option<&mut Zip>) -> Result<(), ReadError> {
+    let Some(zip) = zip else { return Ok(()) };
+    let total = match zip.decompressed_size() {
+        Some(total) => total,
+        // Entries with a data descriptor: the central directory still declares their sizes.
+        None => {
+            let mut total = 0u128;
+            for i in 0..zip.len() {
+                if let Ok(f) = zip.by_index_raw(i) {
+                    total += u128::from(f.size());
+                }
+            }
+            total
+        }
+    };
+    if total > u128::from(MAX_UNPACKED_BYTES) {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(())
+}
+
+/// Reads every list in a zip (not in zips inside it), each spending the same `budget`.
+pub(super) fn read(bytes: &[u8], want: Want, budget: &mut Budget) -> Result<Vec<Sheet>, ReadError> {
     let mut zip =
         ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::Corrupt(format!("zip: {e}")))?;
     if zip.len() > MAX_ENTRIES {
@@ -119,11 +147,12 @@ pub(super) fn read(bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
                     archives: false,
                     ..want
                 };
-                let read =
-                    super::read_kind(&name, &data, want).map_err(|e| ReadError::InArchive {
+                let read = super::read_kind(&name, &data, want, budget).map_err(|e| {
+                    ReadError::InArchive {
                         entry: name.clone(),
                         error: Box::new(e),
-                    })?;
+                    }
+                })?;
                 sheets.extend(read.into_iter().map(|mut s| {
                     s.file = name.clone();
                     s
