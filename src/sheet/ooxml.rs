@@ -31,7 +31,20 @@ pub(super) fn read(
     if let Some(z) = zip.as_mut() {
         check_shared_strings(z)?;
     }
-    let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
+    let patched: Vec<u8>;
+    let mut wb: Xlsx<_> = match open_workbook_from_rs(Cursor::new(bytes)) {
+        Ok(wb) => wb,
+        // An Excel 4.0 macro sheet (xlsm): calamine knows no such sheet type and fails to open
+        // the workbook at all (a calamine limitation worth reporting upstream). The workbook
+        // is opened again with its macro sheets called dialog sheets, which are not read.
+        Err(XlsxError::Unrecognized {
+            typ: "sheet:type", ..
+        }) if let Some(copy) = zip.as_mut().and_then(without_macro_sheets) => {
+            patched = copy;
+            open_workbook_from_rs(Cursor::new(&patched[..])).map_err(classify)?
+        }
+        Err(e) => return Err(classify(e)),
+    };
     let (mut sheets, legacy_fonts) = read_sheets(&mut wb, budget)?;
     if !hidden_rows && !legacy_fonts {
         return Ok(sheets);
@@ -61,6 +74,50 @@ pub(super) fn read(
     Ok(sheets)
 }
 
+/// A copy of a workbook whose relationships name its macro sheets (`xlMacrosheet`,
+/// `xlIntlMacrosheet`) dialog sheets; `None` when it has none, or cannot be copied.
+fn without_macro_sheets(zip: &mut Zip) -> Option<Vec<u8>> {
+    let rels_name = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .find(|n| n.eq_ignore_ascii_case("xl/_rels/workbook.xml.rels"))?
+        .into_owned();
+    let rels = part(zip, &rels_name)?;
+    let mut renamed = Vec::with_capacity(rels.len());
+    let mut rest = &rels[..];
+    let mut changed = false;
+    while let Some(at) = memchr::memmem::find(rest, b"Macrosheet") {
+        // `.../xlMacrosheet` or `.../xlIntlMacrosheet`, up to the slash before it.
+        let start = memchr::memrchr(b'/', &rest[..at]).map_or(at, |s| s + 1);
+        let name = &rest[start..at];
+        renamed.extend_from_slice(&rest[..start]);
+        if name == b"xl" || name == b"xlIntl" {
+            renamed.extend_from_slice(b"dialogsheet");
+            changed = true;
+        } else {
+            renamed.extend_from_slice(&rest[start..at + b"Macrosheet".len()]);
+        }
+        rest = &rest[at + b"Macrosheet".len()..];
+    }
+    renamed.extend_from_slice(rest);
+    if !changed {
+        return None;
+    }
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let f = zip.by_index_raw(i).ok()?;
+        if f.name().is_ok_and(|n| n == rels_name) {
+            drop(f);
+            out.start_file(rels_name.as_str(), zip::write::SimpleFileOptions::default())
+                .ok()?;
+            std::io::Write::write_all(&mut out, &renamed).ok()?;
+        } else {
+            out.raw_copy_file(f).ok()?;
+        }
+    }
+    Some(out.finish().ok()?.into_inner())
+}
+
 /// The legacy encoding a cell style's font stands for.
 fn legacy_font(style: &Style) -> Option<legacy::Legacy> {
     style
@@ -82,11 +139,19 @@ fn read_sheets(
     budget: &mut Budget,
 ) -> Result<(Vec<Sheet>, bool), ReadError> {
     let names = sheet_names(wb);
+    let worksheets: Vec<bool> = calamine::Reader::sheets_metadata(wb)
+        .iter()
+        .map(|s| s.typ == calamine::SheetType::WorkSheet)
+        .collect();
     let mut sheets = Vec::with_capacity(names.len());
     let mut legacy_fonts = false;
     let mut failed = None;
-    for (name, hidden) in names {
-        let (mut range, stray) = match wb.worksheet_cells_reader(&name) {
+    for (i, (name, hidden)) in names.into_iter().enumerate() {
+        let reader = match worksheets.get(i) {
+            Some(false) => Err(XlsxError::NotAWorksheet(String::new())),
+            _ => wb.worksheet_cells_reader(&name),
+        };
+        let (mut range, stray) = match reader {
             Ok(mut reader) => {
                 legacy_fonts |= reader.styles().iter().any(|s| legacy_font(s).is_some());
                 match range_of(&mut reader, budget) {

@@ -928,3 +928,37 @@ fn the_files_of_a_zip_share_one_budget() {
     );
     assert!(too_large_in_zip(&got, "b.csv"), "{got}");
 }
+
+// ---- Sheets that are not worksheets ----
+
+#[test]
+fn an_xlsm_with_an_excel_4_macro_sheet_has_its_worksheet_read() {
+    // calamine fails to open a workbook with a macro sheet at all: the macro sheet is left
+    // out, the worksheet read.
+    let workbook = r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="DS" sheetId="1" r:id="rId1"/><sheet name="Macro1" sheetId="2" r:id="rId2"/></sheets></workbook>"#;
+    let rels = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2006/relationships/xlMacrosheet" Target="macrosheets/sheet1.xml"/></Relationships>"#;
+    let sheet = format!(
+        r#"{SHEET_HEAD}<row r="1"><c r="A1" t="inlineStr"><is><t>Họ và tên</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Nguyễn Văn An</t></is></c></row>{SHEET_TAIL}"#
+    );
+    let macro_sheet = r#"<?xml version="1.0"?><xm:macrosheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><sheetData><row r="1"><c r="A1"><f>HALT()</f></c></row></sheetData></xm:macrosheet>"#;
+    let file = deflated_zip(&[
+        ("[Content_Types].xml", b"<Types/>".as_slice()),
+        ("_rels/.rels", ROOT_RELS.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ("xl/macrosheets/sheet1.xml", macro_sheet.as_bytes()),
+    ]);
+    let sheets = cts_intake::sheet::read("ds.xlsm", &file).unwrap();
+    let ds = sheets.iter().find(|s| s.name == "DS").unwrap();
+    assert_eq!(
+        ds.rows[1][0],
+        cts_intake::sheet::Cell::Text("Nguyễn Văn An".into())
+    );
+    assert!(
+        sheets
+            .iter()
+            .filter(|s| s.name != "DS")
+            .all(|s| s.rows.is_empty())
+    );
+}
