@@ -413,6 +413,22 @@ impl Sniffed<'_> {
         }
     }
 
+    /// True when the attachment is HTML a mail client may have made of the mail's body
+    /// rather than a list the school attached: an HTML file with no name or named `.htm` or
+    /// `.html` (Outlook, Exchange and Apple Mail add the rest of a body after an attachment
+    /// as "ATT00001.htm"). Such a part is a list only if a table of recognised headers is
+    /// found in it; otherwise it is passed over, not answered. (A web system's export named
+    /// ".xls" is not such a part.)
+    pub fn is_html_body(&self) -> bool {
+        self.kind == Some(Kind::Sheet(Format::Markup))
+            && (self.filename.is_empty()
+                || ["htm", "html"].contains(&extension(self.filename).as_str()))
+            && !contains(
+                &self.bytes[..self.bytes.len().min(64 * 1024)],
+                b"urn:schemas-microsoft-com:office:spreadsheet",
+            )
+    }
+
     /// Reads every sheet of the attachment ([`read`]).
     pub fn read(self) -> Result<Vec<Sheet>, ReadError> {
         let want = Want {

@@ -962,3 +962,113 @@ fn an_xlsm_with_an_excel_4_macro_sheet_has_its_worksheet_read() {
             .all(|s| s.rows.is_empty())
     );
 }
+
+// ---- Mail parts: UTF-16 text whatever its label, and the body part Outlook attaches ----
+
+/// A mail whose one attachment is `body` (base64), labelled `content_type`.
+fn mail_with(content_type: &str, filename: &str, body: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(body);
+    format!(
+        "From: c3nguyenkhuyen@namdinh.edu.vn\r\nTo: cttt@namdinh.edu.vn\r\nSubject: DS\r\n\
+         Message-ID: <u16@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nKính gửi Sở.\r\n\
+         --b\r\nContent-Type: {content_type}; name=\"{filename}\"\r\n\
+         Content-Disposition: attachment; filename=\"{filename}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+fn utf16le(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    text.encode_utf16()
+        .for_each(|u| out.extend(u.to_le_bytes()));
+    out
+}
+
+#[test]
+fn a_utf16_csv_or_html_is_read_whatever_its_part_is_labelled() {
+    let csv = utf16le("STT\tHọ và tên\r\n1\tNguyễn Văn An\r\n");
+    let html = utf16le(
+        "<html><body><table><tr><td>STT</td><td>Họ và tên</td></tr>\
+         <tr><td>1</td><td>Nguyễn Văn An</td></tr></table></body></html>",
+    );
+    for (file, bytes) in [("ds.csv", &csv), ("ds.html", &html)] {
+        for label in [
+            "text/csv",
+            "text/plain",
+            "text/html",
+            "text/plain; charset=utf-8",
+            "application/octet-stream",
+        ] {
+            let parsed =
+                cts_intake::mail::parse(&mail_with(label, file, bytes), "cttt@namdinh.edu.vn");
+            let a = parsed
+                .attachments
+                .iter()
+                .find(|a| a.filename == file)
+                .unwrap_or_else(|| panic!("{file} as {label}: {:?}", parsed.attachments));
+            assert_eq!(&a.bytes[..], &bytes[..], "{file} as {label}");
+            let sheets = cts_intake::sheet::read(&a.filename, &a.bytes).unwrap();
+            assert_eq!(
+                sheets[0].rows[1][1],
+                cts_intake::sheet::Cell::Text("Nguyễn Văn An".into()),
+                "{file} as {label}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_att00001_htm_body_part_beside_a_list_is_not_a_list() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let ctx = cts_intake::validate::Context {
+        reference_date: chrono::NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
+        min_age: 18,
+        max_age: 70,
+        official_domains: vec!["namdinh.edu.vn".into()],
+        unit_name: "(đơn vị gửi thư)".into(),
+    };
+    // What Outlook attaches after an attachment: the rest of the body, a signature in a
+    // layout table.
+    let att = cts_intake::mail::Attachment {
+        filename: "ATT00001.htm".into(),
+        content_type: "text/html".into(),
+        bytes: "<html><body><table><tr><td>Trân trọng,</td></tr><tr><td>Trường THPT \
+                Nguyễn Khuyến</td></tr></table></body></html>"
+            .as_bytes()
+            .to_vec(),
+    };
+    let bytes = std::fs::read(fixtures.join("mail-csv-attachment.eml")).unwrap();
+    let mut parsed = cts_intake::mail::parse(&bytes, "cttt@namdinh.edu.vn");
+    let alone = cts_intake::pipeline::read_lists(&parsed, &ctx);
+    assert!(!alone.rows.is_empty());
+    parsed.attachments.push(att.clone());
+    let with = cts_intake::pipeline::read_lists(&parsed, &ctx);
+    assert_eq!(with.rows.len(), alone.rows.len());
+    assert_eq!(
+        format!("{:?}", with.problems),
+        format!("{:?}", alone.problems)
+    );
+    // Alone in a mail, it is no list; beside a PDF, the PDF is still answered.
+    let only = cts_intake::mail::ParsedMail {
+        attachments: vec![att.clone()],
+        ..Default::default()
+    };
+    let read = cts_intake::pipeline::read_lists(&only, &ctx);
+    assert!(!read.any_candidate && read.problems.is_empty(), "{read:?}");
+    let pdf = cts_intake::mail::Attachment {
+        filename: "ds.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: b"%PDF-1.4".to_vec(),
+    };
+    let read = cts_intake::pipeline::read_lists(
+        &cts_intake::mail::ParsedMail {
+            attachments: vec![pdf, att],
+            ..Default::default()
+        },
+        &ctx,
+    );
+    assert!(read.any_candidate && read.problems.len() == 1, "{read:?}");
+}
