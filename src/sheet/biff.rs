@@ -410,23 +410,7 @@ fn sheet_cells(stream: &[u8], pos: usize) -> (Vec<CellRecord>, Vec<(usize, u64)>
             0x0809 => seen_bof = true,
             0x000A => break,
             0x0200 => {
-                let declared = match data.len() {
-                    10 => {
-                        let r = u64::from(u16_at(data, 2).unwrap_or(0))
-                            .saturating_sub(u64::from(u16_at(data, 0).unwrap_or(0)));
-                        let c = u64::from(u16_at(data, 6).unwrap_or(0))
-                            .saturating_sub(u64::from(u16_at(data, 4).unwrap_or(0)));
-                        (r + 1) * (c + 1)
-                    }
-                    14 | 16 => {
-                        let r = u64::from(u32_at(data, 4).unwrap_or(0))
-                            .saturating_sub(u64::from(u32_at(data, 0).unwrap_or(0)));
-                        let c = u64::from(u16_at(data, 10).unwrap_or(0))
-                            .saturating_sub(u64::from(u16_at(data, 8).unwrap_or(0)));
-                        (r + 1) * (c + 1)
-                    }
-                    _ => 0,
-                };
+                let declared = declared_cells(data);
                 dims.push((at, declared));
             }
             // NUMBER, RK, BOOLERR: one cell.
@@ -466,6 +450,38 @@ fn sheet_cells(stream: &[u8], pos: usize) -> (Vec<CellRecord>, Vec<(usize, u64)>
         }
     }
     (cells, dims)
+}
+
+/// The cells calamine reserves room for from a DIMENSIONS record, computed as it computes
+/// them (in a release build, where u32 arithmetic wraps: a last row before the first is four
+/// billion rows).
+fn declared_cells(data: &[u8]) -> u64 {
+    let (rf, rl, mut cf, cl) = match data.len() {
+        10 => (
+            u32::from(u16_at(data, 0).unwrap_or(0)),
+            u32::from(u16_at(data, 2).unwrap_or(0)),
+            u32::from(u16_at(data, 4).unwrap_or(0)),
+            u32::from(u16_at(data, 6).unwrap_or(0)),
+        ),
+        14 | 16 => (
+            u32_at(data, 0).unwrap_or(0),
+            u32_at(data, 4).unwrap_or(0),
+            u32::from(u16_at(data, 8).unwrap_or(0)),
+            u32::from(u16_at(data, 10).unwrap_or(0)),
+        ),
+        _ => return 0,
+    };
+    if cf > 0xFF || cl < cf {
+        cf = 0;
+    }
+    let (end_row, end_col) = if rl >= 1 && cl >= 1 {
+        (rl - 1, cl - 1)
+    } else {
+        (rf, cf)
+    };
+    let rows = end_row.wrapping_sub(rf).wrapping_add(1);
+    let cols = end_col.wrapping_sub(cf).wrapping_add(1);
+    u64::from(rows) * u64::from(cols)
 }
 
 /// Fits one sheet's cells to the budget: how many cells are left out, and the
@@ -623,6 +639,31 @@ mod tests {
             super::read(&good, &mut budget).err(),
             Some(ReadError::TooLarge)
         );
+    }
+
+    #[test]
+    fn the_cells_a_dimensions_record_declares_are_counted_as_calamine_counts_them() {
+        let dims = |rf: u32, rl: u32, cf: u16, cl: u16| {
+            let mut d = rf.to_le_bytes().to_vec();
+            d.extend(rl.to_le_bytes());
+            d.extend(cf.to_le_bytes());
+            d.extend(cl.to_le_bytes());
+            d.extend([0, 0]);
+            d
+        };
+        assert_eq!(declared_cells(&dims(0, 10, 0, 3)), 30);
+        assert_eq!(
+            declared_cells(&dims(0, u32::MAX, 0, 1)),
+            u64::from(u32::MAX)
+        );
+        // The last row before the first: calamine's u32 arithmetic wraps to 4 billion rows.
+        assert_eq!(
+            declared_cells(&dims(100, 50, 0, 1)),
+            u64::from(u32::MAX - 49)
+        );
+        // No row at all: one cell.
+        assert_eq!(declared_cells(&dims(0, 0, 0, 0)), 1);
+        assert_eq!(declared_cells(&[0; 3]), 0);
     }
 
     #[test]

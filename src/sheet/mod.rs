@@ -144,6 +144,13 @@ pub(crate) fn fitting_box(
     mut cols: Vec<u32>,
     limit: u64,
 ) -> Option<(u32, u32)> {
+    // Mostly the whole span fits: no need to sort.
+    let span = |v: &[u32]| Some((*v.iter().min()?, *v.iter().max()?));
+    if let (Some((r0, r1)), Some((c0, c1))) = (span(&rows), span(&cols))
+        && u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1) <= limit
+    {
+        return Some((r1, c1));
+    }
     rows.sort_unstable();
     cols.sort_unstable();
     let (Some(&r0), Some(&c0)) = (rows.first(), cols.first()) else {
@@ -521,6 +528,14 @@ fn read_sniffed<'a>(
         Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip, want.hidden_rows, budget),
         Some(Kind::Sheet(Format::Xlsb)) => {
             archive::check_unpacked(zip.as_mut())?;
+            // calamine keeps every shared string, each at least 24 bytes however short: its
+            // part is bounded like the text (7 bytes a string is 38 million in 256 MiB).
+            if let Some(z) = zip.as_mut()
+                && let Ok(f) = z.by_name("xl/sharedStrings.bin")
+                && f.size() > MAX_TEXT_BYTES
+            {
+                return Err(ReadError::TooLarge);
+            }
             read_xlsb(bytes, budget)
         }
         Some(Kind::Sheet(Format::Xls)) => biff::read(bytes, budget),
@@ -818,6 +833,40 @@ mod tests {
             sniff("notes.txt", b"Kinh gui So GD, xin gui danh sach."),
             None
         );
+    }
+
+    #[test]
+    fn the_box_that_fits_leaves_out_the_cells_far_from_the_table() {
+        // A table of 5,000 rows by 11 columns, a value at XFD1048576 and one at K1048576.
+        let mut rows = Vec::new();
+        let mut cols = Vec::new();
+        for r in 0..5_000 {
+            for c in 0..11 {
+                rows.push(r);
+                cols.push(c);
+            }
+        }
+        rows.extend([1_048_575, 1_048_575]);
+        cols.extend([16_383, 10]);
+        assert_eq!(
+            fitting_box(rows.clone(), cols.clone(), MAX_CELLS),
+            Some((4_999, 10))
+        );
+        // All fits: the whole span.
+        assert_eq!(
+            fitting_box(rows.clone(), cols.clone(), u64::MAX),
+            Some((1_048_575, 16_383))
+        );
+        // A column far to the right on the table's own rows is left out alone.
+        let (mut r2, mut c2) = (rows[..55_000].to_vec(), cols[..55_000].to_vec());
+        r2.push(3);
+        c2.push(16_000);
+        assert_eq!(fitting_box(r2, c2, MAX_CELLS), Some((4_999, 10)));
+        // The box starts at the smallest row and column; no cell fits a budget of none.
+        assert_eq!(fitting_box(vec![7, 9], vec![2, 2], 3), Some((9, 2)));
+        assert_eq!(fitting_box(vec![7, 9], vec![2, 2], 2), Some((7, 2)));
+        assert_eq!(fitting_box(vec![7], vec![2], 0), None);
+        assert_eq!(fitting_box(Vec::new(), Vec::new(), 0), Some((0, 0)));
     }
 
     #[test]

@@ -633,6 +633,8 @@ pub(super) fn mark_ods_hidden_rows(bytes: &[u8], zip: Option<Zip>, sheets: &mut 
     if memchr::memmem::find(&xml, b"table:visibility").is_none() {
         return;
     }
+    const MAX_HIDDEN_ROWS: u32 = 1_048_576;
+    let mut marked: u32 = 0;
     let mut hidden: HashMap<String, Vec<u32>> = HashMap::new();
     let mut current: Option<String> = None;
     let mut row: u32 = 0;
@@ -653,12 +655,13 @@ pub(super) fn mark_ods_hidden_rows(bytes: &[u8], zip: Option<Zip>, sheets: &mut 
                         .is_some_and(|v| v == "collapse" || v == "filter");
                     if collapsed
                         && repeat <= 10_000
+                        && marked < MAX_HIDDEN_ROWS
                         && let Some(name) = &current
                     {
-                        hidden
-                            .entry(name.clone())
-                            .or_default()
-                            .extend(row..row.saturating_add(repeat));
+                        // At most as many rows as a sheet has, however many elements say so.
+                        let end = row.saturating_add(repeat.min(MAX_HIDDEN_ROWS - marked));
+                        marked += end - row;
+                        hidden.entry(name.clone()).or_default().extend(row..end);
                     }
                     row = row.saturating_add(repeat);
                 }

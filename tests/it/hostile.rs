@@ -437,6 +437,28 @@ fn an_xls_declaring_four_billion_rows_is_read_as_the_cells_it_has() {
 }
 
 #[test]
+fn an_xls_whose_dimensions_end_before_they_start_is_read() {
+    // Last row 50 before first row 100: in calamine's u32 arithmetic, four billion rows.
+    let mut records = vec![dimensions(100, 50, 0, 2)];
+    records.extend(xls_table(2));
+    let file = xls(
+        &[],
+        &[XlsSheet {
+            name: "DS",
+            padding: Vec::new(),
+            records,
+        }],
+    );
+    let got = read_limited("ds.xls", &file);
+    assert_eq!(got["ok"][0]["height"], json!(3), "{got}");
+    assert_eq!(
+        got["ok"][0]["cells"][4],
+        json!([2, 0, "Nguyễn Văn 2"]),
+        "{got}"
+    );
+}
+
+#[test]
 fn an_xls_far_cell_hidden_from_a_scan_from_the_stream_start_is_found_from_the_sheet_offset() {
     // Between the globals and the sheet, bytes that read as one record swallowing the whole
     // sheet when the records are walked from offset 0; calamine goes to the BOUNDSHEET offset
