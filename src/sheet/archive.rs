@@ -70,21 +70,33 @@ fn kind(zip: &mut Zip) -> Kind {
 /// 0.8 MB zipped). The declared sizes are what counts: unpacking an entry stops with an error
 /// past its declared size. Nothing to check when the zip could not be opened (calamine then
 /// says what is wrong).
+///
+/// Pictures pasted into the workbook do not count: calamine never unpacks them (a part it
+/// reads counts whatever it is named).
 pub(super) fn check_unpacked(zip: Option<&mut Zip>) -> Result<(), ReadError> {
     let Some(zip) = zip else { return Ok(()) };
-    let total = match zip.decompressed_size() {
-        Some(total) => total,
-        // Entries with a data descriptor: the central directory still declares their sizes.
-        None => {
-            let mut total = 0u128;
-            for i in 0..zip.len() {
-                if let Ok(f) = zip.by_index_raw(i) {
-                    total += u128::from(f.size());
-                }
+    if zip
+        .decompressed_size()
+        .is_some_and(|total| total <= u128::from(MAX_UNPACKED_BYTES))
+    {
+        return Ok(());
+    }
+    // Over the bound in all, or entries with a data descriptor (the central directory still
+    // declares their sizes): the parts that are read are counted one by one.
+    let mut total = 0u128;
+    for i in 0..zip.len() {
+        if let Ok(f) = zip.by_index_raw(i) {
+            let name = f.name().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+            let picture = [
+                ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".emf", ".wmf",
+            ]
+            .iter()
+            .any(|e| name.ends_with(e));
+            if !picture {
+                total += u128::from(f.size());
             }
-            total
         }
-    };
+    }
     if total > u128::from(MAX_UNPACKED_BYTES) {
         return Err(ReadError::TooLarge);
     }

@@ -796,6 +796,25 @@ fn an_xlsx_whose_sheet_unpacks_to_two_gigabytes_of_spaces_is_refused_unpacked() 
 }
 
 #[test]
+fn a_large_picture_in_an_xlsx_does_not_count_against_the_unpacked_bound() {
+    // A 300 MB picture (never unpacked: pictures are not read) beside a small sheet.
+    let sheet = format!(
+        r#"{SHEET_HEAD}<row r="1"><c r="A1" t="inlineStr"><is><t>Họ và tên</t></is></c></row>{SHEET_TAIL}"#
+    );
+    let mut parts = xlsx_parts();
+    parts.push(("xl/worksheets/sheet1.xml", sheet.as_bytes()));
+    let size = 300 << 20;
+    let picture = deflate_repeated(b"\x89PNG", b"\0", size - 4, b"");
+    let file = zip_with_raw(&parts, "xl/media/image1.png", &picture, size);
+    let got = read_limited("ds.xlsx", &file);
+    assert_eq!(
+        got["ok"][0]["cells"][0],
+        json!([0, 0, "Họ và tên"]),
+        "{got}"
+    );
+}
+
+#[test]
 fn an_xlsx_cell_repeated_ten_million_times_is_refused() {
     // The same cell written again and again: 220 MB of XML, within the unpacked bound, but
     // more cells than the budget (each would be kept until the grid is built).
