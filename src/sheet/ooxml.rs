@@ -555,10 +555,11 @@ pub(super) fn check_ods(zip: &mut Zip, budget: &mut Budget) -> Result<(), ReadEr
                     }
                     "table:table-cell" | "table:covered-table-cell" => {
                         cell_repeat = repeat(e, "table:number-columns-repeated");
+                        // A value of any type (an empty string is one to calamine), or a
+                        // formula: the cell costs its repeats.
                         cell_value = e.attributes().flatten().any(|a| {
                             let key: &str = a.key.as_ref();
-                            key.starts_with("office:") && key.ends_with("value")
-                                || key == "table:formula"
+                            key.starts_with("office:") || key == "table:formula"
                         });
                         cell_text = attr(e, "office:string-value").map_or(0, |v| v.len() as u64);
                         if empty {
