@@ -484,8 +484,10 @@ fn declared_cells(data: &[u8]) -> u64 {
     u64::from(rows) * u64::from(cols)
 }
 
-/// Fits one sheet's cells to the budget: how many cells are left out, and the
-/// records to change so that calamine reads only the former and reserves no more.
+/// Fits one sheet's cells to the budget: how many cells are left out, and the records to
+/// change so that calamine reads only the others and reserves no more. A MULRK (a run of
+/// numbers in one row) that reaches beyond the box is left out whole, its cells counted as
+/// left out: a record cannot be shortened in place.
 fn fit_sheet(
     (cells, dims): &(Vec<CellRecord>, Vec<(usize, u64)>),
     sst: &[u32],

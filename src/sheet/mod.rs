@@ -5,7 +5,12 @@
 //! anything reads the text. [`header`] then finds the table in a sheet.
 //!
 //! Whatever the bytes, reading never panics: what cannot be read is a [`ReadError`] that says
-//! why in terms the school can act on.
+//! why in terms the school can act on. Nor does it abort (a failed allocation is an abort, which
+//! no `catch_unwind` catches) or run away: one attachment (a zip's files together) may make
+//! grids of at most [`MAX_CELLS`] cells holding [`MAX_TEXT_BYTES`] of text, checked before
+//! anything is allocated from a size the file declares; cells far from the table that would
+//! pass it are left out ([`Sheet::stray_cells`]), and a file that needs more is
+//! [`ReadError::TooLarge`]. `tests/it/hostile.rs` reads crafted files under a memory limit.
 
 pub mod header;
 
