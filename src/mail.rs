@@ -114,9 +114,33 @@ fn collect_attachments(message: &Message, out: &mut Vec<Attachment>, depth: usiz
                 .map(crate::text::clean)
                 .unwrap_or_default(),
             content_type,
-            bytes: part.contents().to_vec(),
+            bytes: utf16_body(message, part).unwrap_or_else(|| part.contents().to_vec()),
         });
     }
+}
+
+/// The bytes of a text part (text/csv, text/plain, text/html...) as the school's program
+/// wrote them, when they are UTF-16 (Excel's "Unicode text", some web exports): mail-parser
+/// decodes a text part by its declared charset, and a UTF-16 file labelled without one (or as
+/// UTF-8) would come out as replacement characters. Only the transfer encoding is undone here;
+/// the reader then decodes the UTF-16 itself.
+fn utf16_body(message: &Message, part: &mail_parser::MessagePart) -> Option<Vec<u8>> {
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+    if !matches!(
+        part.body,
+        mail_parser::PartType::Text(_) | mail_parser::PartType::Html(_)
+    ) {
+        return None;
+    }
+    let raw = message
+        .raw_message()
+        .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    let bytes = match part.encoding {
+        mail_parser::Encoding::Base64 => base64_decode(raw)?,
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(raw)?,
+        mail_parser::Encoding::None => raw.to_vec(),
+    };
+    (bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF")).then_some(bytes)
 }
 
 /// RFC 3834 and common practice: the reasons a mail must not be answered automatically.

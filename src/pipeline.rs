@@ -347,22 +347,39 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
             (s, role)
         })
         .collect();
-    let has_list = sniffed.iter().any(|(_, role)| *role == Role::List);
+    // An HTML part a mail client made of the body ("ATT00001.htm") is a list only when a table
+    // is found in it.
+    let has_list = sniffed
+        .iter()
+        .any(|(s, role)| *role == Role::List && !s.is_html_body());
     for (a, (sniffed, role)) in mail.attachments.iter().zip(sniffed) {
         match role {
             Role::Ignore => continue,
             Role::Document if has_list => continue,
             Role::Document | Role::List => {}
         }
-        out.any_candidate = true;
+        let body_like = sniffed.is_html_body();
+        if !body_like {
+            out.any_candidate = true;
+        }
         let mut file = FileResult {
             filename: a.filename.clone(),
             sheets: Vec::new(),
             rows: 0,
         };
         match sniffed.read() {
+            Err(_) if body_like => continue,
             Err(e) => out.problems.push(read_error_problem(&a.filename, &e)),
+            Ok(sheets)
+                if body_like
+                    && !sheets
+                        .iter()
+                        .any(|s| !s.hidden && header::find(s).is_some()) =>
+            {
+                continue;
+            }
             Ok(sheets) => {
+                out.any_candidate = true;
                 for s in sheets.iter().filter(|s| !s.hidden) {
                     let Some(table) = header::find(s) else {
                         continue;
@@ -396,7 +413,7 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
                         ..file_problem(&label, message)
                     };
                     if s.stray_cells > 0 {
-                        problems.push(warn(w::stray_cells(s.stray_cells, sheet::MAX_ROWS, "BL")));
+                        problems.push(warn(w::stray_cells(s.stray_cells)));
                     }
                     if !hidden.is_empty() {
                         problems.push(warn(w::hidden_rows(&hidden)));
@@ -438,7 +455,7 @@ fn read_error_problem(file: &str, e: &ReadError) -> RowProblem {
         ReadError::Encrypted => w::FILE_ENCRYPTED.to_string(),
         ReadError::Corrupt(_) => w::FILE_CORRUPT.to_string(),
         ReadError::Empty => w::FILE_EMPTY.to_string(),
-        ReadError::FarCell { row, col } => w::file_far_cell(*row, *col, sheet::MAX_ROWS, "BL"),
+        ReadError::TooLarge => w::FILE_TOO_LARGE.to_string(),
         ReadError::Winmail => w::FILE_WINMAIL.to_string(),
         ReadError::Archive(p) => w::file_archive(*p).to_string(),
         ReadError::InArchive { entry, error } => {

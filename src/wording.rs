@@ -525,46 +525,24 @@ pub fn file_archive(problem: crate::sheet::ArchiveProblem) -> &'static str {
     }
 }
 
+/// A file holding more cells or text than a list may (`sheet::MAX_CELLS`,
+/// `sheet::MAX_TEXT_BYTES`): a workbook with far more than the list in it, or a crafted file.
+pub const FILE_TOO_LARGE: &str = "Tệp quá lớn hoặc quá phức tạp nên không đọc được (có quá \
+     nhiều ô hoặc quá nhiều chữ so với một danh sách). Hãy chép riêng bảng danh sách sang một \
+     tệp Excel mới (.xlsx) chỉ chứa danh sách đó rồi gửi lại; nếu tệp nằm trong một tệp nén, \
+     hãy gửi riêng tệp danh sách.";
+
+/// Cells far from the table that were not read: the grid holding them would pass the
+/// attachment's budget (`sheet::MAX_CELLS`).
+pub fn stray_cells(n: usize) -> String {
+    format!(
+        "Có {n} ô có dữ liệu nằm quá xa bảng nên không được đọc (tệp sẽ quá lớn nếu đọc cả \
+         các ô đó). Nếu danh sách thật sự dài hơn, hãy chia thành nhiều file; nếu không, hãy \
+         xóa các ô thừa đó."
+    )
+}
+
 /// Rows the school hid in Excel: read anyway, and said once for the sheet.
-/// An xls refused for a value far from the table (0-based `row`, `col`), beyond row `max_rows`
-/// or column `last_col`.
-pub fn file_far_cell(row: u32, col: u32, max_rows: u32, last_col: &str) -> String {
-    let cell = format!(
-        "{}{}",
-        rust_xlsxwriter::utility::column_number_to_name(col.min(u32::from(u16::MAX)) as u16),
-        row + 1
-    );
-    format!(
-        "Tệp có dữ liệu ở ô {cell}, nằm quá xa bảng (sau dòng {} hoặc sau cột {last_col}), nên \
-         không đọc được. Hãy xoá ô đó (hoặc chép riêng bảng danh sách sang một tệp mới) rồi gửi \
-         lại.",
-        grouped(max_rows)
-    )
-}
-
-/// Cells far from the table (beyond row `max_rows` or column `last_col`) that were not read.
-pub fn stray_cells(n: usize, max_rows: u32, last_col: &str) -> String {
-    format!(
-        "Có {n} ô có dữ liệu nằm quá xa bảng (sau dòng {} hoặc sau cột {last_col}) nên không \
-         được đọc. Nếu danh sách thật sự dài hơn, hãy chia thành nhiều file; nếu không, hãy xoá \
-         các ô thừa đó.",
-        grouped(max_rows)
-    )
-}
-
-/// A number with '.' between thousands, as Vietnamese writes it (20.000).
-fn grouped(n: u32) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
-}
-
 pub fn hidden_rows(rows: &[u32]) -> String {
     let which = if rows.len() == 1 {
         "Dòng"

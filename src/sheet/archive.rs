@@ -6,7 +6,9 @@ use std::io::{Cursor, Read};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-use super::{ArchiveProblem, Document, Format, Kind, ReadError, Sheet, Want};
+use super::{
+    ArchiveProblem, Budget, Document, Format, Kind, MAX_UNPACKED_BYTES, ReadError, Sheet, Want,
+};
 
 /// Most files a zip of lists may hold.
 pub const MAX_ENTRIES: usize = 64;
@@ -63,8 +65,46 @@ fn kind(zip: &mut Zip) -> Kind {
     }
 }
 
-/// Reads every list in a zip (not in zips inside it).
-pub(super) fn read(bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
+/// Refuses a zipped workbook (xlsx, xlsb, ods) whose parts would unpack to more than
+/// [`MAX_UNPACKED_BYTES`], before calamine unpacks any (a sheet part of 2 GB of spaces is
+/// 0.8 MB zipped). The declared sizes are what counts: unpacking an entry stops with an error
+/// past its declared size. Nothing to check when the zip could not be opened (calamine then
+/// says what is wrong).
+///
+/// Pictures pasted into the workbook do not count: calamine never unpacks them (a part it
+/// reads counts whatever it is named).
+pub(super) fn check_unpacked(zip: Option<&mut Zip>) -> Result<(), ReadError> {
+    let Some(zip) = zip else { return Ok(()) };
+    if zip
+        .decompressed_size()
+        .is_some_and(|total| total <= u128::from(MAX_UNPACKED_BYTES))
+    {
+        return Ok(());
+    }
+    // Over the bound in all, or entries with a data descriptor (the central directory still
+    // declares their sizes): the parts that are read are counted one by one.
+    let mut total = 0u128;
+    for i in 0..zip.len() {
+        if let Ok(f) = zip.by_index_raw(i) {
+            let name = f.name().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+            let picture = [
+                ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".emf", ".wmf",
+            ]
+            .iter()
+            .any(|e| name.ends_with(e));
+            if !picture {
+                total += u128::from(f.size());
+            }
+        }
+    }
+    if total > u128::from(MAX_UNPACKED_BYTES) {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(())
+}
+
+/// Reads every list in a zip (not in zips inside it), each spending the same `budget`.
+pub(super) fn read(bytes: &[u8], want: Want, budget: &mut Budget) -> Result<Vec<Sheet>, ReadError> {
     let mut zip =
         ZipArchive::new(Cursor::new(bytes)).map_err(|e| ReadError::Corrupt(format!("zip: {e}")))?;
     if zip.len() > MAX_ENTRIES {
@@ -119,11 +159,12 @@ pub(super) fn read(bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
                     archives: false,
                     ..want
                 };
-                let read =
-                    super::read_kind(&name, &data, want).map_err(|e| ReadError::InArchive {
+                let read = super::read_kind(&name, &data, want, budget).map_err(|e| {
+                    ReadError::InArchive {
                         entry: name.clone(),
                         error: Box::new(e),
-                    })?;
+                    }
+                })?;
                 sheets.extend(read.into_iter().map(|mut s| {
                     s.file = name.clone();
                     s

@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use super::{Cell, MAX_COLS, MAX_ROWS, Sheet};
+use calamine::Xls;
+
+use super::{Budget, Cell, ReadError, Sheet, read_calamine};
 use crate::legacy::{self, Legacy};
 
 /// What one sheet's records say.
@@ -130,24 +132,440 @@ fn extras(stream: &[u8]) -> HashMap<String, SheetExtras> {
     out
 }
 
-/// The first cell holding a value beyond [`MAX_ROWS`] rows or [`MAX_COLS`] columns (0-based row
-/// and column), in any sheet of a Workbook stream. calamine builds each sheet as a dense grid, so
-/// such a stray value (IV65536) would cost half a gigabyte; unlike for xlsx, calamine gives no
-/// way to leave it out, so the file is refused before calamine reads it.
-pub(super) fn far_cell(stream: &[u8]) -> Option<(u32, u32)> {
-    records(stream, 0).find_map(|(kind, data)| {
-        let row = u32::from(u16_at(data, 0)?);
-        let col = match kind {
-            // LABELSST, LABEL, RSTRING, NUMBER, RK, BOOLERR, FORMULA: one cell.
-            0x00FD | 0x0204 | 0x00D6 | 0x0203 | 0x027E | 0x0205 | 0x0006 => {
-                u32::from(u16_at(data, 2)?)
+/// Reads an xls workbook with calamine, within the attachment's budget.
+///
+/// calamine reads every sheet when it opens the file, each as a dense grid spanning its
+/// cells, after reserving room for the cells its DIMENSIONS record declares: a record claiming
+/// four billion rows, or one value at IV65536, would abort the process. So each sheet's
+/// records are walked first, from its BOUNDSHEET offset as calamine walks them (embedded
+/// charts skipped), and the cells that would pass the budget (stray values far from the table)
+/// are blanked in a copy of the Workbook stream calamine then reads, with DIMENSIONS made to
+/// fit. A password (FILEPASS: RC4 or XOR) is said before anything else, since the records of
+/// an encrypted workbook are noise.
+pub(super) fn read(file: &[u8], budget: &mut Budget) -> Result<Vec<Sheet>, ReadError> {
+    if !is_sound(file) {
+        return Err(ReadError::Corrupt("unsound compound file".into()));
+    }
+    let Some(mut stream) = workbook_stream(file) else {
+        return Err(ReadError::Corrupt("no Workbook stream".into()));
+    };
+    let globals = globals(&stream);
+    if globals.encrypted {
+        return Err(ReadError::Encrypted);
+    }
+    budget.take_text(globals.sst.iter().map(|&n| u64::from(n)).sum())?;
+    let mut patches = Vec::new();
+    let mut stray: HashMap<usize, usize> = HashMap::new();
+    for (i, &pos) in globals.sheets.iter().enumerate() {
+        let cells = sheet_cells(&stream, pos);
+        let (stray_here, patch) = fit_sheet(&cells, &globals.sst, budget)?;
+        if stray_here > 0 {
+            stray.insert(i, stray_here);
+        }
+        patches.extend(patch);
+    }
+    let sheets = if patches.is_empty() {
+        read_calamine::<Xls<_>>(file)
+    } else {
+        for p in &patches {
+            p.apply(&mut stream);
+        }
+        let copy = compound_with(&stream)
+            .map_err(|e| ReadError::Corrupt(format!("rewriting the workbook: {e}")))?;
+        read_calamine::<Xls<_>>(&copy)
+    };
+    let mut sheets = sheets?;
+    // calamine gives the sheets in BOUNDSHEET order.
+    if sheets.len() == globals.sheets.len() {
+        for (i, s) in sheets.iter_mut().enumerate() {
+            s.stray_cells = stray.get(&i).copied().unwrap_or(0);
+        }
+    }
+    apply(&stream, &mut sheets);
+    Ok(sheets)
+}
+
+/// What the globals substream says that matters before reading: a password, the sheets'
+/// offsets, and the UTF-8 bytes each shared string may take.
+#[derive(Debug, Default)]
+struct Globals {
+    encrypted: bool,
+    sheets: Vec<usize>,
+    sst: Vec<u32>,
+}
+
+fn globals(stream: &[u8]) -> Globals {
+    let mut g = Globals::default();
+    let mut iter = records_at(stream, 0).peekable();
+    while let Some((_, kind, data)) = iter.next() {
+        match kind {
+            0x002F => g.encrypted = true,
+            0x0085 => g.sheets.extend(u32_at(data, 0).map(|p| p as usize)),
+            0x00FC => {
+                let mut segments = vec![data];
+                while let Some((_, 0x003C, more)) = iter.peek() {
+                    segments.push(more);
+                    iter.next();
+                }
+                g.sst = sst_lengths(&segments);
             }
-            // MULRK: the last column of the run is at the end.
-            0x00BD => u32::from(u16_at(data, data.len().checked_sub(2)?)?),
-            _ => return None,
-        };
-        (row >= MAX_ROWS || col >= MAX_COLS).then_some((row, col))
+            0x000A => break,
+            _ => {}
+        }
+    }
+    g
+}
+
+/// The UTF-8 bytes each string of an SST may take (at most 3 a UTF-16 character, 2 a Latin-1
+/// one), read across its CONTINUE records as MS-XLS 2.4.265 lays them out.
+fn sst_lengths(segments: &[&[u8]]) -> Vec<u32> {
+    struct Bytes<'a> {
+        segments: &'a [&'a [u8]],
+        seg: usize,
+        at: usize,
+    }
+    impl Bytes<'_> {
+        fn left(&self) -> usize {
+            self.segments
+                .get(self.seg)
+                .map_or(0, |s| s.len().saturating_sub(self.at))
+        }
+        fn next_segment(&mut self) -> bool {
+            self.seg += 1;
+            self.at = 0;
+            self.seg < self.segments.len()
+        }
+        fn u8(&mut self) -> Option<u8> {
+            while self.left() == 0 {
+                if !self.next_segment() {
+                    return None;
+                }
+            }
+            let b = self.segments[self.seg][self.at];
+            self.at += 1;
+            Some(b)
+        }
+        fn u16(&mut self) -> Option<u16> {
+            Some(u16::from_le_bytes([self.u8()?, self.u8()?]))
+        }
+        fn u32(&mut self) -> Option<u32> {
+            Some(u32::from_le_bytes([
+                self.u8()?,
+                self.u8()?,
+                self.u8()?,
+                self.u8()?,
+            ]))
+        }
+        fn skip(&mut self, mut n: usize) -> Option<()> {
+            while n > 0 {
+                if self.left() == 0 && !self.next_segment() {
+                    return None;
+                }
+                let k = n.min(self.left());
+                self.at += k;
+                n -= k;
+            }
+            Some(())
+        }
+    }
+    let mut b = Bytes {
+        segments,
+        seg: 0,
+        at: 0,
+    };
+    let mut out = Vec::new();
+    if b.skip(8).is_none() {
+        return out;
+    }
+    let mut one = || -> Option<u32> {
+        let cch = usize::from(b.u16()?);
+        let flags = b.u8()?;
+        let runs = if flags & 0x08 != 0 { b.u16()? } else { 0 };
+        let ext = if flags & 0x04 != 0 { b.u32()? } else { 0 };
+        let mut high = flags & 0x01 != 0;
+        let (mut left, mut bytes) = (cch, 0u32);
+        while left > 0 {
+            if b.left() == 0 {
+                // The characters go on in the next CONTINUE, after a byte of flags.
+                if !b.next_segment() {
+                    return None;
+                }
+                high = b.u8()? & 0x01 != 0;
+                continue;
+            }
+            let width = if high { 2 } else { 1 };
+            let n = left.min(b.left() / width).max(1).min(left);
+            b.skip(n * width)?;
+            bytes += (n * if high { 3 } else { 2 }) as u32;
+            left -= n;
+        }
+        b.skip(4 * usize::from(runs))?;
+        b.skip(ext as usize)?;
+        Some(bytes)
+    };
+    while let Some(n) = one() {
+        out.push(n);
+    }
+    out
+}
+
+/// A cell record of a sheet: where it is in the stream, its type, and the cells it gives.
+#[derive(Debug)]
+struct CellRecord {
+    at: usize,
+    row: u32,
+    first_col: u32,
+    last_col: u32,
+    /// For a LABELSST, the shared string's index.
+    sst: Option<u32>,
+    /// For a LABEL or RSTRING (or a FORMULA's STRING), its bytes of text.
+    text: u32,
+    /// For a FORMULA, the STRING record holding its text value, if any.
+    string_at: Option<usize>,
+}
+
+/// A record of the sheet to change in the copy calamine reads.
+#[derive(Debug)]
+enum Patch {
+    /// A cell record left out: made a BLANK (0x0201), which calamine does not read.
+    Blank(usize),
+    /// A DIMENSIONS record made to declare this box (first row, last row, first column, last
+    /// column, inclusive).
+    Dimensions(usize, (u32, u32, u32, u32)),
+}
+
+impl Patch {
+    fn apply(&self, stream: &mut [u8]) {
+        match *self {
+            Patch::Blank(at) => {
+                if let Some(t) = stream.get_mut(at..at + 2) {
+                    t.copy_from_slice(&0x0201u16.to_le_bytes());
+                }
+            }
+            Patch::Dimensions(at, (r0, r1, c0, c1)) => {
+                let len = u16_at(stream, at + 2).unwrap_or(0);
+                let mut data = Vec::new();
+                if len == 10 {
+                    for v in [r0, r1 + 1, c0, c1 + 1] {
+                        data.extend((v.min(0xFFFF) as u16).to_le_bytes());
+                    }
+                } else {
+                    data.extend(r0.to_le_bytes());
+                    data.extend((r1 + 1).to_le_bytes());
+                    data.extend((c0.min(0xFF) as u16).to_le_bytes());
+                    data.extend(((c1 + 1).min(0x100) as u16).to_le_bytes());
+                }
+                if let Some(d) = stream.get_mut(at + 4..at + 4 + data.len()) {
+                    d.copy_from_slice(&data);
+                }
+            }
+        }
+    }
+}
+
+/// The records of a BIFF stream from `at`: (offset, type, data), until the stream's end.
+fn records_at(stream: &[u8], at: usize) -> impl Iterator<Item = (usize, u16, &[u8])> {
+    let mut pos = at;
+    std::iter::from_fn(move || {
+        let here = pos;
+        let kind = u16_at(stream, pos)?;
+        let len = u16_at(stream, pos + 2)? as usize;
+        let data = stream.get(pos + 4..pos + 4 + len)?;
+        pos += 4 + len;
+        Some((here, kind, data))
     })
+}
+
+/// The cell records of the sheet whose BOF is at `pos`, and its DIMENSIONS records (offset,
+/// declared cells), as calamine reads them: up to the sheet's EOF, the substreams of embedded
+/// charts skipped.
+fn sheet_cells(stream: &[u8], pos: usize) -> (Vec<CellRecord>, Vec<(usize, u64)>) {
+    let mut cells = Vec::new();
+    let mut dims = Vec::new();
+    let (mut seen_bof, mut depth) = (false, 0usize);
+    let mut formula: Option<usize> = None;
+    for (at, kind, data) in records_at(stream, pos) {
+        if depth > 0 {
+            match kind {
+                0x0809 => depth += 1,
+                0x000A => depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        let one = |col_at: usize| -> Option<CellRecord> {
+            let col = u32::from(u16_at(data, col_at)?);
+            Some(CellRecord {
+                at,
+                row: u32::from(u16_at(data, 0)?),
+                first_col: col,
+                last_col: col,
+                sst: None,
+                text: 0,
+                string_at: None,
+            })
+        };
+        match kind {
+            0x0809 if seen_bof => depth += 1,
+            0x0809 => seen_bof = true,
+            0x000A => break,
+            0x0200 => {
+                let declared = declared_cells(data);
+                dims.push((at, declared));
+            }
+            // NUMBER, RK, BOOLERR: one cell.
+            0x0203 | 0x027E | 0x0205 => cells.extend(one(2)),
+            // FORMULA: one cell, whose text (if any) a STRING record after it gives.
+            0x0006 => {
+                if let Some(c) = one(2) {
+                    formula = Some(cells.len());
+                    cells.push(c);
+                }
+            }
+            0x0207 => {
+                if let Some(c) = formula.and_then(|i| cells.get_mut(i)) {
+                    c.string_at = Some(at);
+                    c.text = c.text.saturating_add(data.len() as u32 * 2);
+                }
+            }
+            // LABEL, RSTRING: one cell and its text.
+            0x0204 | 0x00D6 => cells.extend(one(2).map(|c| CellRecord {
+                text: data.len() as u32 * 2,
+                ..c
+            })),
+            0x00FD => cells.extend(one(2).map(|c| CellRecord {
+                sst: u32_at(data, 6),
+                ..c
+            })),
+            // MULRK: a run of cells, the last column at the end.
+            0x00BD => {
+                if let Some(mut c) = one(2)
+                    && let Some(last) = data.len().checked_sub(2).and_then(|at| u16_at(data, at))
+                {
+                    c.last_col = u32::from(last).max(c.first_col);
+                    cells.push(c);
+                }
+            }
+            _ => {}
+        }
+    }
+    (cells, dims)
+}
+
+/// The cells calamine reserves room for from a DIMENSIONS record, computed as it computes
+/// them (in a release build, where u32 arithmetic wraps: a last row before the first is four
+/// billion rows).
+fn declared_cells(data: &[u8]) -> u64 {
+    let (rf, rl, mut cf, cl) = match data.len() {
+        10 => (
+            u32::from(u16_at(data, 0).unwrap_or(0)),
+            u32::from(u16_at(data, 2).unwrap_or(0)),
+            u32::from(u16_at(data, 4).unwrap_or(0)),
+            u32::from(u16_at(data, 6).unwrap_or(0)),
+        ),
+        14 | 16 => (
+            u32_at(data, 0).unwrap_or(0),
+            u32_at(data, 4).unwrap_or(0),
+            u32::from(u16_at(data, 8).unwrap_or(0)),
+            u32::from(u16_at(data, 10).unwrap_or(0)),
+        ),
+        _ => return 0,
+    };
+    if cf > 0xFF || cl < cf {
+        cf = 0;
+    }
+    let (end_row, end_col) = if rl >= 1 && cl >= 1 {
+        (rl - 1, cl - 1)
+    } else {
+        (rf, cf)
+    };
+    let rows = end_row.wrapping_sub(rf).wrapping_add(1);
+    let cols = end_col.wrapping_sub(cf).wrapping_add(1);
+    u64::from(rows) * u64::from(cols)
+}
+
+/// Fits one sheet's cells to the budget: how many cells are left out, and the records to
+/// change so that calamine reads only the others and reserves no more. A MULRK (a run of
+/// numbers in one row) that reaches beyond the box is left out whole, its cells counted as
+/// left out: a record cannot be shortened in place.
+fn fit_sheet(
+    (cells, dims): &(Vec<CellRecord>, Vec<(usize, u64)>),
+    sst: &[u32],
+    budget: &mut Budget,
+) -> Result<(usize, Vec<Patch>), ReadError> {
+    let count: u64 = cells
+        .iter()
+        .map(|c| u64::from(c.last_col - c.first_col + 1))
+        .sum();
+    if count > budget.cells() {
+        return Err(ReadError::TooLarge);
+    }
+    let mut rows = Vec::with_capacity(cells.len());
+    let mut cols = Vec::with_capacity(cells.len());
+    for c in cells {
+        rows.push(c.row);
+        cols.push(c.last_col);
+        if c.first_col != c.last_col {
+            rows.push(c.row);
+            cols.push(c.first_col);
+        }
+    }
+    let (last_row, last_col) =
+        super::fitting_box(rows, cols, budget.cells()).ok_or(ReadError::TooLarge)?;
+    let mut patches = Vec::new();
+    let (mut kept, mut stray) = (0, 0);
+    let (mut kr0, mut kr1, mut kc0, mut kc1) = (u32::MAX, 0, u32::MAX, 0);
+    let mut text = 0u64;
+    for c in cells {
+        let n = (c.last_col - c.first_col + 1) as usize;
+        if c.row > last_row || c.last_col > last_col {
+            stray += n;
+            // A FORMULA left out takes its STRING along: calamine would put that text in the
+            // place of the formula before.
+            patches.extend(std::iter::once(c.at).chain(c.string_at).map(Patch::Blank));
+            continue;
+        }
+        kept += n;
+        (kr0, kr1) = (kr0.min(c.row), kr1.max(c.row));
+        (kc0, kc1) = (kc0.min(c.first_col), kc1.max(c.last_col));
+        text += u64::from(c.text);
+        if let Some(i) = c.sst {
+            text += u64::from(sst.get(i as usize).copied().unwrap_or(0));
+        }
+    }
+    let area = if kept == 0 {
+        0
+    } else {
+        u64::from(kr1 - kr0 + 1) * u64::from(kc1 - kc0 + 1)
+    };
+    budget.take_cells(area)?;
+    budget.take_text(text)?;
+    for &(at, declared) in dims {
+        if declared > area.max(1) && (declared > budget.cells() || !patches.is_empty()) {
+            let b = if kept == 0 {
+                (0, 0, 0, 0)
+            } else {
+                (kr0, kr1, kc0, kc1)
+            };
+            patches.push(Patch::Dimensions(at, b));
+        }
+    }
+    Ok((stray, patches))
+}
+
+/// A compound file holding only `stream` as its Workbook stream.
+fn compound_with(stream: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    // Version 3 (512-byte sectors), as Excel writes: calamine refuses a version 4 file whose
+    // root holds no mini stream.
+    let mut c =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, std::io::Cursor::new(Vec::new()))?;
+    {
+        let mut s = c.create_stream("/Workbook")?;
+        s.write_all(stream)?;
+    }
+    c.flush()?;
+    Ok(c.into_inner().into_inner())
 }
 
 /// Marks hidden rows and decodes legacy-font text in sheets calamine read from the workbook
@@ -178,6 +596,7 @@ pub(super) fn apply(stream: &[u8], sheets: &mut [Sheet]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sheet::MAX_CELLS;
 
     fn fixture(name: &str) -> Vec<u8> {
         std::fs::read(format!(
@@ -188,26 +607,65 @@ mod tests {
     }
 
     #[test]
-    fn an_xls_with_a_value_far_from_the_table_is_refused_before_calamine_builds_it() {
+    fn an_xls_with_a_value_far_from_the_table_is_read_without_it() {
         let good = fixture("fmt-xls-biff8.xls");
-        assert!(crate::sheet::read("ds.xls", &good).is_ok());
-        // The first text cell (a LABELSST record: type, length 10, row, column...) moved to row
-        // 60,001, as a stray value typed far below the table would be.
+        let read = crate::sheet::read("ds.xls", &good).unwrap();
+        // The first text cell (a LABELSST record: type, length 10, row, column...) moved, as a
+        // value typed far from the table would be.
         let at = good
             .windows(4)
             .position(|w| w == [0xFD, 0x00, 0x0A, 0x00])
             .expect("a LABELSST record");
-        let mut far = good.clone();
-        far[at + 4..at + 6].copy_from_slice(&60_000u16.to_le_bytes());
-        let col = u32::from(u16::from_le_bytes([far[at + 6], far[at + 7]]));
-        match crate::sheet::read("ds.xls", &far) {
-            Err(crate::sheet::ReadError::FarCell { row, col: c }) => {
-                assert_eq!((row, c), (60_000, col));
-            }
-            other => panic!("expected FarCell, got {other:?}"),
-        }
-        let message = crate::wording::file_far_cell(60_000, 0, crate::sheet::MAX_ROWS, "BL");
-        assert!(message.contains("ô A60001"), "{message}");
+        let moved = |row: u16, col: u16| {
+            let mut far = good.clone();
+            far[at + 4..at + 6].copy_from_slice(&row.to_le_bytes());
+            far[at + 6..at + 8].copy_from_slice(&col.to_le_bytes());
+            far
+        };
+        // 32,770 rows by 115 columns fit the budget: read, as a long list is.
+        let sheets = crate::sheet::read("ds.xls", &moved(32_769, 114)).unwrap();
+        assert_eq!(sheets[0].stray_cells, 0);
+        assert_eq!(sheets[0].rows.len(), 32_770);
+        assert_eq!(sheets[0].rows[0].len(), 115);
+        // At IV65536 the grid would be 16.7 million cells: the cell is left out, and the rest
+        // of the sheet is as it was, but for the cell moved away.
+        let sheets = crate::sheet::read("ds.xls", &moved(65_535, 255)).unwrap();
+        assert_eq!(sheets[0].stray_cells, 1);
+        assert_eq!(sheets[0].rows.len(), read[0].rows.len());
+        assert_eq!(sheets[0].rows[1..], read[0].rows[1..]);
+        // With little budget left (a zip's earlier files spent it), a sheet that cannot fit is
+        // refused.
+        let mut budget = Budget::new();
+        budget.take_cells(MAX_CELLS - 10).unwrap();
+        assert_eq!(
+            super::read(&good, &mut budget).err(),
+            Some(ReadError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn the_cells_a_dimensions_record_declares_are_counted_as_calamine_counts_them() {
+        let dims = |rf: u32, rl: u32, cf: u16, cl: u16| {
+            let mut d = rf.to_le_bytes().to_vec();
+            d.extend(rl.to_le_bytes());
+            d.extend(cf.to_le_bytes());
+            d.extend(cl.to_le_bytes());
+            d.extend([0, 0]);
+            d
+        };
+        assert_eq!(declared_cells(&dims(0, 10, 0, 3)), 30);
+        assert_eq!(
+            declared_cells(&dims(0, u32::MAX, 0, 1)),
+            u64::from(u32::MAX)
+        );
+        // The last row before the first: calamine's u32 arithmetic wraps to 4 billion rows.
+        assert_eq!(
+            declared_cells(&dims(100, 50, 0, 1)),
+            u64::from(u32::MAX - 49)
+        );
+        // No row at all: one cell.
+        assert_eq!(declared_cells(&dims(0, 0, 0, 0)), 1);
+        assert_eq!(declared_cells(&[0; 3]), 0);
     }
 
     #[test]

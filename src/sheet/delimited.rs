@@ -2,7 +2,7 @@
 //! UTF-16, Windows-1258, or the Western bytes of a legacy TCVN3/VNI file; the separator (`,` `;`
 //! or tab) is detected.
 
-use super::{Cell, ReadError, Sheet};
+use super::{Budget, Cell, ReadError, Sheet};
 
 /// The bytes as text, if they are text: `None` for binary data.
 pub(super) fn decode_text(bytes: &[u8]) -> Option<String> {
@@ -89,8 +89,9 @@ pub(super) fn looks_delimited(text: &str) -> bool {
     tabular >= 2 && tabular * 2 >= lines.len()
 }
 
-/// Reads a CSV attachment as one sheet named after the file.
-pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Sheet, ReadError> {
+/// Reads a CSV attachment as one sheet named after the file, spending `budget` on its cells
+/// and text.
+pub(super) fn read(filename: &str, bytes: &[u8], budget: &mut Budget) -> Result<Sheet, ReadError> {
     let text =
         decode_text(bytes).ok_or_else(|| ReadError::Corrupt("the CSV file is not text".into()))?;
     // Excel's "sep=;" first line names the separator.
@@ -108,6 +109,8 @@ pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Sheet, ReadError> {
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| ReadError::Corrupt(e.to_string()))?;
+        budget.take_cells(record.len().max(1) as u64)?;
+        budget.take_text(record.as_slice().len() as u64)?;
         rows.push(
             record
                 .iter()
@@ -153,7 +156,12 @@ mod tests {
 
     #[test]
     fn a_sep_line_names_the_separator() {
-        let s = read("ds.csv", b"sep=;\nSTT;Ho ten,dem;CCCD\n1;A,B;2\n").unwrap();
+        let s = read(
+            "ds.csv",
+            b"sep=;\nSTT;Ho ten,dem;CCCD\n1;A,B;2\n",
+            &mut Budget::new(),
+        )
+        .unwrap();
         assert_eq!(s.rows[0].len(), 3);
         assert_eq!(s.rows[1][1], Cell::Text("A,B".into()));
     }

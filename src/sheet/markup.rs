@@ -2,7 +2,7 @@
 //! systems) or an XML Spreadsheet 2003. A small tag scanner, forgiving of bad markup: every
 //! `<tr>`/`<Row>` is a row, every `<td>`/`<th>`/`<Cell>` a cell, spans are honoured.
 
-use super::{Cell, ReadError, Sheet, delimited};
+use super::{Budget, Cell, ReadError, Sheet, delimited};
 
 /// True when the text is an HTML table or an XML spreadsheet.
 pub(super) fn is_markup(text: &str) -> bool {
@@ -103,29 +103,83 @@ fn decode_entities(text: &str) -> String {
     out
 }
 
-/// A table being built, with the row spans still open per column.
+/// The columns of a row that are read (as many as Excel has).
+const MAX_ROW_CELLS: usize = 16_384;
+
+/// A table being built, with the row spans still open per column, within the cells the
+/// attachment still allows: every cell a span fills costs one, and so does every row (a
+/// `rowspan` times a `colspan` is how 126 KB of HTML asked for 5.8 GB).
 #[derive(Default)]
 struct Builder {
     rows: Vec<Vec<Cell>>,
     row: Option<Vec<Cell>>,
     cell: Option<(String, usize, usize, bool)>,
     carry: Vec<usize>,
+    /// How many entries of `carry` are not 0.
+    open: usize,
     hidden_rows: Vec<u32>,
+    /// Cells still allowed, and whether more were asked for.
+    left: u64,
+    over: bool,
+    /// Bytes of text read.
+    text: u64,
 }
 
 impl Builder {
+    fn new(left: u64) -> Builder {
+        Builder {
+            left,
+            ..Default::default()
+        }
+    }
+
+    /// Spends one cell; false (and `over`) when none is left.
+    fn spend(&mut self) -> bool {
+        if self.left == 0 {
+            self.over = true;
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+
+    fn push(&mut self, cell: Cell) {
+        if self.row.as_ref().is_some_and(|r| r.len() >= MAX_ROW_CELLS) || !self.spend() {
+            return;
+        }
+        if let Some(row) = self.row.as_mut() {
+            row.push(cell);
+        }
+    }
+
+    /// Lowers the span carried at column `j`, if any.
+    fn step_carry(&mut self, j: usize) -> bool {
+        match self.carry.get_mut(j) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                if *left == 0 {
+                    self.open -= 1;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn fill_spans(&mut self) {
-        let Some(row) = self.row.as_mut() else { return };
-        while let Some(left) = self.carry.get_mut(row.len()).filter(|c| **c > 0) {
-            *left -= 1;
-            row.push(Cell::Empty);
+        while !self.over
+            && let Some(len) = self.row.as_ref().map(Vec::len)
+            && len < MAX_ROW_CELLS
+            && self.step_carry(len)
+        {
+            self.push(Cell::Empty);
         }
     }
 
     fn start_row(&mut self, hidden: bool, index: Option<usize>) {
         self.end_row();
         if let Some(i) = index {
-            while self.rows.len() + 1 < i && self.rows.len() < 100_000 {
+            while self.rows.len() + 1 < i && self.rows.len() < 100_000 && self.spend() {
                 self.rows.push(Vec::new());
             }
         }
@@ -141,9 +195,14 @@ impl Builder {
             self.start_row(false, None);
         }
         self.fill_spans();
-        if let (Some(i), Some(row)) = (index, self.row.as_mut()) {
-            while row.len() + 1 < i && row.len() < 16_384 {
-                row.push(Cell::Empty);
+        if let Some(i) = index {
+            while !self.over
+                && self
+                    .row
+                    .as_ref()
+                    .is_some_and(|r| r.len() + 1 < i.min(MAX_ROW_CELLS))
+            {
+                self.push(Cell::Empty);
             }
         }
         self.cell = Some((
@@ -158,24 +217,35 @@ impl Builder {
         let Some((text, colspan, rowspan, number)) = self.cell.take() else {
             return;
         };
-        let Some(row) = self.row.as_mut() else { return };
+        let Some(col) = self.row.as_ref().map(Vec::len) else {
+            return;
+        };
+        if col >= MAX_ROW_CELLS {
+            return;
+        }
         let text = decode_entities(text.trim());
-        let col = row.len();
         let value = text.trim();
-        row.push(if value.is_empty() {
+        self.text += value.len() as u64;
+        self.push(if value.is_empty() {
             Cell::Empty
         } else if number && let Ok(n) = value.parse::<f64>() {
             Cell::Number(n)
         } else {
             Cell::Text(value.to_string())
         });
+        let colspan = colspan.min(MAX_ROW_CELLS - col);
         for _ in 1..colspan {
-            row.push(Cell::Empty);
+            self.push(Cell::Empty);
         }
         if self.carry.len() < col + colspan {
             self.carry.resize(col + colspan, 0);
         }
         for c in &mut self.carry[col..col + colspan] {
+            match (*c > 0, rowspan > 1) {
+                (false, true) => self.open += 1,
+                (true, false) => self.open -= 1,
+                _ => {}
+            }
             *c = rowspan - 1;
         }
     }
@@ -184,22 +254,43 @@ impl Builder {
         self.end_cell();
         if self.row.is_some() {
             self.fill_spans();
-            // Columns spanned from above to the right of the last cell.
-            if let Some(row) = self.row.as_mut() {
-                for (j, left) in self.carry.iter_mut().enumerate().skip(row.len()) {
-                    if *left > 0 {
-                        *left -= 1;
-                        row.resize(j + 1, Cell::Empty);
+            // Columns spanned from above to the right of the last cell (none when no span is
+            // open: the row's end is then reached without looking at every column).
+            let from = self.row.as_ref().map_or(0, Vec::len);
+            let mut j = from;
+            while self.open > 0 && j < self.carry.len() && !self.over {
+                if self.step_carry(j) {
+                    while !self.over && self.row.as_ref().is_some_and(|r| r.len() <= j) {
+                        self.push(Cell::Empty);
                     }
                 }
+                j += 1;
             }
-            self.rows.extend(self.row.take());
+            if self.spend() {
+                self.rows.extend(self.row.take());
+            }
+            self.row = None;
         }
     }
 }
 
-/// Reads the tables (HTML) or worksheets (XML Spreadsheet) of a markup file.
-pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError> {
+/// The offset in `text` of the first `</name` (any case), looked for in one pass.
+fn find_closing(text: &str, name: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    memchr::memmem::find_iter(bytes, b"</").find(|&at| {
+        bytes
+            .get(at + 2..at + 2 + name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+    })
+}
+
+/// Reads the tables (HTML) or worksheets (XML Spreadsheet) of a markup file, in one pass over
+/// the text (whatever the markup, the time it takes grows with its size, not faster).
+pub(super) fn read(
+    filename: &str,
+    bytes: &[u8],
+    budget: &mut Budget,
+) -> Result<Vec<Sheet>, ReadError> {
     let text = delimited::decode_text(bytes)
         .ok_or_else(|| ReadError::Corrupt("the HTML file is not text".into()))?;
     let stem = filename
@@ -209,9 +300,21 @@ pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError
     let mut sheets: Vec<Sheet> = Vec::new();
     let mut b: Option<Builder> = None;
     let mut name = String::new();
-    let finish = |b: &mut Option<Builder>, name: &str, sheets: &mut Vec<Sheet>| {
+    // The cells the tables still may have, and the text they had.
+    let mut left = budget.cells();
+    let mut text_bytes = 0u64;
+    let finish = |b: &mut Option<Builder>,
+                  name: &str,
+                  sheets: &mut Vec<Sheet>,
+                  left: &mut u64,
+                  text_bytes: &mut u64| {
         if let Some(mut t) = b.take() {
             t.end_row();
+            *left = if t.over { 0 } else { t.left };
+            *text_bytes += t.text;
+            if t.over {
+                return Err(ReadError::TooLarge);
+            }
             if t.rows.iter().any(|r| !r.is_empty()) {
                 let name = if name.is_empty() {
                     if sheets.is_empty() {
@@ -230,6 +333,7 @@ pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError
                 });
             }
         }
+        Ok(())
     };
     let spreadsheet_xml = text.contains("urn:schemas-microsoft-com:office:spreadsheet");
     let mut rest = text.as_str();
@@ -262,28 +366,29 @@ pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError
             closing,
             attrs: &body[name_end..],
         };
+        if b.as_ref().is_some_and(|t| t.over) {
+            return Err(ReadError::TooLarge);
+        }
         match (tag.name.as_str(), tag.closing) {
             ("script" | "style", false) => {
-                let close = format!("</{}", tag.name);
-                let lower = rest.to_ascii_lowercase();
-                rest = lower.find(&close).map_or("", |e| &rest[e..]);
+                rest = find_closing(rest, &tag.name).map_or("", |e| &rest[e..]);
             }
             ("table" | "worksheet", false) => {
                 if tag.name == "worksheet" {
-                    finish(&mut b, &name, &mut sheets);
+                    finish(&mut b, &name, &mut sheets, &mut left, &mut text_bytes)?;
                     name = tag.attr("ss:name").or(tag.attr("name")).unwrap_or_default();
                     name = decode_entities(&name);
-                    b = Some(Builder::default());
+                    b = Some(Builder::new(left));
                 } else if b.is_none() {
-                    b = Some(Builder::default());
+                    b = Some(Builder::new(left));
                 }
             }
             ("worksheet", true) => {
-                finish(&mut b, &name, &mut sheets);
+                finish(&mut b, &name, &mut sheets, &mut left, &mut text_bytes)?;
                 name.clear();
             }
             ("table", true) if !spreadsheet_xml => {
-                finish(&mut b, &name, &mut sheets);
+                finish(&mut b, &name, &mut sheets, &mut left, &mut text_bytes)?;
             }
             ("tr" | "row", false) => {
                 if let Some(t) = b.as_mut() {
@@ -340,7 +445,10 @@ pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Vec<Sheet>, ReadError
             _ => {}
         }
     }
-    finish(&mut b, &name, &mut sheets);
+    finish(&mut b, &name, &mut sheets, &mut left, &mut text_bytes)?;
+    let cells = budget.cells() - left;
+    budget.take_cells(cells)?;
+    budget.take_text(text_bytes)?;
     if sheets.is_empty() {
         return Err(ReadError::Empty);
     }
@@ -358,7 +466,7 @@ mod tests {
             <tr><th>Số CCCD</th><th>Nơi cấp</th></tr>\
             <tr><td>1</td><td>Nguyễn&nbsp;Văn &amp; An</td><td>036085001234</td><td>CA</td></tr>\
             </table></body></html>";
-        let s = read("ds.xls", html.as_bytes()).unwrap();
+        let s = read("ds.xls", html.as_bytes(), &mut Budget::new()).unwrap();
         assert_eq!(s.len(), 1);
         let rows = &s[0].rows;
         assert_eq!(rows[1][2], Cell::Text("Số CCCD".into()));
@@ -371,7 +479,7 @@ mod tests {
         let xml = r#"<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">
 <Worksheet ss:Name="Cấp mới"><Table><Row><Cell><Data ss:Type="String">STT</Data></Cell><Cell ss:Index="3"><Data ss:Type="String">Tên</Data></Cell></Row>
 <Row ss:Hidden="1"><Cell><Data ss:Type="Number">1</Data></Cell></Row></Table></Worksheet></Workbook>"#;
-        let s = read("ds.xls", xml.as_bytes()).unwrap();
+        let s = read("ds.xls", xml.as_bytes(), &mut Budget::new()).unwrap();
         assert_eq!(s[0].name, "Cấp mới");
         assert_eq!(s[0].rows[0][2], Cell::Text("Tên".into()));
         assert_eq!(s[0].rows[1][0], Cell::Number(1.0));

@@ -5,7 +5,12 @@
 //! anything reads the text. [`header`] then finds the table in a sheet.
 //!
 //! Whatever the bytes, reading never panics: what cannot be read is a [`ReadError`] that says
-//! why in terms the school can act on.
+//! why in terms the school can act on. Nor does it abort (a failed allocation is an abort, which
+//! no `catch_unwind` catches) or run away: one attachment (a zip's files together) may make
+//! grids of at most [`MAX_CELLS`] cells holding [`MAX_TEXT_BYTES`] of text, checked before
+//! anything is allocated from a size the file declares; cells far from the table that would
+//! pass it are left out ([`Sheet::stray_cells`]), and a file that needs more is
+//! [`ReadError::TooLarge`]. `tests/it/hostile.rs` reads crafted files under a memory limit.
 
 pub mod header;
 
@@ -17,7 +22,7 @@ mod ooxml;
 
 use std::io::Cursor;
 
-use calamine::{Data, Range, Reader, SheetVisible, Xls, Xlsb, open_workbook_from_rs};
+use calamine::{Data, Range, Reader, SheetType, SheetVisible, Xlsb, open_workbook_from_rs};
 use chrono::NaiveDate;
 
 /// A cell as the workbook typed it, before any field rule.
@@ -81,16 +86,100 @@ pub struct Sheet {
     pub hidden_rows: Vec<u32>,
     /// The file inside a zip this sheet came from ("" when the attachment itself is the workbook).
     pub file: String,
-    /// Cells left out because they lie beyond [`MAX_ROWS`] rows or [`MAX_COLS`] columns (a stray
-    /// value far from the table; the school is warned).
+    /// Cells left out because the grid holding them would pass the attachment's [`MAX_CELLS`]
+    /// (a stray value far from the table; the school is warned).
     pub stray_cells: usize,
 }
 
-/// The rows of a sheet that are read: no list is longer, and the grid is built whole, so a
-/// stray cell a million rows down would otherwise ask for gigabytes.
-pub const MAX_ROWS: u32 = 20_000;
-/// The columns of a sheet that are read (A to BL): no list is wider.
-pub const MAX_COLS: u32 = 64;
+/// Most cells the grids of one attachment may hold, all its sheets (and every file of a zip)
+/// together, empty cells inside a grid included: each sheet is built as a dense grid, so a
+/// stray value a million rows down would otherwise ask for gigabytes (32 bytes a cell). A list
+/// of 5,000 people is about 100,000 cells; 115 columns by 32,770 rows is 3.8 million. Where a
+/// format declares a size (xls DIMENSIONS, xlsx `uniqueCount`, ods repeats, HTML spans) it is
+/// checked before anything is allocated from it.
+pub const MAX_CELLS: u64 = 4_000_000;
+/// Most bytes of cell text one attachment may hold (a shared string repeated in every cell is
+/// counted each time, as it is copied each time).
+pub const MAX_TEXT_BYTES: u64 = 64 * 1024 * 1024;
+/// Most bytes the parts of one zipped workbook (xlsx, xlsb, ods) may unpack to, as its zip
+/// directory declares them (the unpacking stops where the declared size ends).
+pub const MAX_UNPACKED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// What one attachment may still allocate: cells and text, spent as sheets are read.
+#[derive(Debug, Clone)]
+pub(crate) struct Budget {
+    cells: u64,
+    text: u64,
+}
+
+impl Budget {
+    pub(crate) fn new() -> Budget {
+        Budget {
+            cells: MAX_CELLS,
+            text: MAX_TEXT_BYTES,
+        }
+    }
+
+    /// The cells still allowed.
+    pub(crate) fn cells(&self) -> u64 {
+        self.cells
+    }
+
+    /// Spends `n` cells, or says the attachment is too large.
+    pub(crate) fn take_cells(&mut self, n: u64) -> Result<(), ReadError> {
+        self.cells = self.cells.checked_sub(n).ok_or(ReadError::TooLarge)?;
+        Ok(())
+    }
+
+    /// Spends `n` bytes of text, or says the attachment is too large.
+    pub(crate) fn take_text(&mut self, n: u64) -> Result<(), ReadError> {
+        self.text = self.text.checked_sub(n).ok_or(ReadError::TooLarge)?;
+        Ok(())
+    }
+}
+
+/// The last row and column (inclusive) of the box, from the smallest row and column of the
+/// cells at `rows` and `cols` (one entry per cell, in any order), that holds at most `limit`
+/// cells: the cells beyond it are stray values far from the table. Greedy: while the box is
+/// too large, the cells on its last row or on its last column are left out, whichever leaves
+/// the smaller box. (Each bound is taken over all the cells, so the box is never smaller than
+/// the cells kept need.) `None` when not even one cell fits.
+pub(crate) fn fitting_box(
+    mut rows: Vec<u32>,
+    mut cols: Vec<u32>,
+    limit: u64,
+) -> Option<(u32, u32)> {
+    // Mostly the whole span fits: no need to sort.
+    let span = |v: &[u32]| Some((*v.iter().min()?, *v.iter().max()?));
+    if let (Some((r0, r1)), Some((c0, c1))) = (span(&rows), span(&cols))
+        && u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1) <= limit
+    {
+        return Some((r1, c1));
+    }
+    rows.sort_unstable();
+    cols.sort_unstable();
+    let (Some(&r0), Some(&c0)) = (rows.first(), cols.first()) else {
+        return Some((0, 0));
+    };
+    let area = |r: u32, c: u32| u64::from(r - r0 + 1) * u64::from(c - c0 + 1);
+    let (mut ri, mut ci) = (rows.len(), cols.len());
+    loop {
+        let (rmax, cmax) = (rows[ri - 1], cols[ci - 1]);
+        if area(rmax, cmax) <= limit {
+            return Some((rmax, cmax));
+        }
+        let ri2 = rows[..ri].partition_point(|&r| r < rmax);
+        let ci2 = cols[..ci].partition_point(|&c| c < cmax);
+        let by_row = (ri2 > 0).then(|| area(rows[ri2 - 1], cmax));
+        let by_col = (ci2 > 0).then(|| area(rmax, cols[ci2 - 1]));
+        match (by_row, by_col) {
+            (None, None) => return None,
+            (Some(a), Some(b)) if a <= b => ri = ri2,
+            (Some(_), None) => ri = ri2,
+            _ => ci = ci2,
+        }
+    }
+}
 
 /// The file formats recognised by their bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,10 +237,10 @@ pub enum ReadError {
     /// A workbook with no visible cell.
     #[error("the workbook is empty")]
     Empty,
-    /// An xls with a value far from any list (0-based row and column), which calamine cannot
-    /// leave out (see `MAX_ROWS`).
-    #[error("a value at row {row}, column {col}, beyond the area read")]
-    FarCell { row: u32, col: u32 },
+    /// More cells or text than one attachment may hold ([`MAX_CELLS`], [`MAX_TEXT_BYTES`],
+    /// [`MAX_UNPACKED_BYTES`]): a crafted file, or a workbook holding far more than a list.
+    #[error("the file holds more cells or text than a list may")]
+    TooLarge,
     /// Outlook's TNEF wrapper (winmail.dat): the real attachments are inside it.
     #[error("a winmail.dat (TNEF) attachment")]
     Winmail,
@@ -336,13 +425,32 @@ impl Sniffed<'_> {
         }
     }
 
+    /// True when the attachment is HTML a mail client may have made of the mail's body
+    /// rather than a list the school attached: an HTML file with no name or named `.htm` or
+    /// `.html` (Outlook, Exchange and Apple Mail add the rest of a body after an attachment
+    /// as "ATT00001.htm"). Such a part is a list only if a table of recognised headers is
+    /// found in it; otherwise it is passed over, not answered. (A web system's export named
+    /// ".xls" is not such a part.)
+    pub fn is_html_body(&self) -> bool {
+        self.kind == Some(Kind::Sheet(Format::Markup))
+            && (self.filename.is_empty()
+                || ["htm", "html"].contains(&extension(self.filename).as_str()))
+            && !contains(
+                &self.bytes[..self.bytes.len().min(64 * 1024)],
+                b"urn:schemas-microsoft-com:office:spreadsheet",
+            )
+    }
+
     /// Reads every sheet of the attachment ([`read`]).
     pub fn read(self) -> Result<Vec<Sheet>, ReadError> {
         let want = Want {
             archives: true,
             hidden_rows: true,
         };
-        read_guarded(|| read_sniffed(self.filename, self.bytes, self.kind, self.zip, want))
+        read_guarded(|| {
+            let budget = &mut Budget::new();
+            read_sniffed(self.filename, self.bytes, self.kind, self.zip, want, budget)
+        })
     }
 }
 
@@ -371,7 +479,7 @@ fn read_with(filename: &str, bytes: &[u8], hidden_rows: bool) -> Result<Vec<Shee
         archives: true,
         hidden_rows,
     };
-    read_guarded(|| read_kind(filename, bytes, want))
+    read_guarded(|| read_kind(filename, bytes, want, &mut Budget::new()))
 }
 
 /// Runs a reader and finishes its sheets: the sheets whose text is in a legacy encoding
@@ -395,46 +503,56 @@ fn read_guarded(
     Ok(sheets)
 }
 
-fn read_kind(filename: &str, bytes: &[u8], want: Want) -> Result<Vec<Sheet>, ReadError> {
+fn read_kind(
+    filename: &str,
+    bytes: &[u8],
+    want: Want,
+    budget: &mut Budget,
+) -> Result<Vec<Sheet>, ReadError> {
     let (kind, zip) = kind_and_zip(filename, bytes);
-    read_sniffed(filename, bytes, kind, zip, want)
+    read_sniffed(filename, bytes, kind, zip, want, budget)
 }
 
-/// Reads bytes whose kind is known (and whose zip is open, when they are one).
+/// Reads bytes whose kind is known (and whose zip is open, when they are one), spending
+/// `budget` on the cells and text read.
 fn read_sniffed<'a>(
     filename: &str,
     bytes: &'a [u8],
     kind: Option<Kind>,
-    zip: Option<archive::Zip<'a>>,
+    mut zip: Option<archive::Zip<'a>>,
     want: Want,
+    budget: &mut Budget,
 ) -> Result<Vec<Sheet>, ReadError> {
     match kind {
-        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip, want.hidden_rows),
-        Some(Kind::Sheet(Format::Xlsb)) => read_calamine::<Xlsb<_>>(bytes),
-        Some(Kind::Sheet(Format::Xls)) => {
-            if !biff::is_sound(bytes) {
-                return Err(ReadError::Corrupt("unsound compound file".into()));
+        Some(Kind::Sheet(Format::Xlsx)) => ooxml::read(bytes, zip, want.hidden_rows, budget),
+        Some(Kind::Sheet(Format::Xlsb)) => {
+            archive::check_unpacked(zip.as_mut())?;
+            // calamine keeps every shared string, each at least 24 bytes however short: its
+            // part is bounded like the text (7 bytes a string is 38 million in 256 MiB).
+            if let Some(z) = zip.as_mut()
+                && let Ok(f) = z.by_name("xl/sharedStrings.bin")
+                && f.size() > MAX_TEXT_BYTES
+            {
+                return Err(ReadError::TooLarge);
             }
-            let stream = biff::workbook_stream(bytes);
-            if let Some((row, col)) = stream.as_deref().and_then(biff::far_cell) {
-                return Err(ReadError::FarCell { row, col });
-            }
-            let mut sheets = read_calamine::<Xls<_>>(bytes)?;
-            if let Some(stream) = stream {
-                biff::apply(&stream, &mut sheets);
-            }
-            Ok(sheets)
+            read_xlsb(bytes, budget)
         }
+        Some(Kind::Sheet(Format::Xls)) => biff::read(bytes, budget),
         Some(Kind::Sheet(Format::Ods)) => {
+            let mut zip = zip.or_else(|| zip::ZipArchive::new(Cursor::new(bytes)).ok());
+            archive::check_unpacked(zip.as_mut())?;
+            if let Some(z) = zip.as_mut() {
+                ooxml::check_ods(z, budget)?;
+            }
             let mut sheets = read_calamine::<calamine::Ods<_>>(bytes)?;
             if want.hidden_rows {
                 ooxml::mark_ods_hidden_rows(bytes, zip, &mut sheets);
             }
             Ok(sheets)
         }
-        Some(Kind::Sheet(Format::Csv)) => Ok(vec![delimited::read(filename, bytes)?]),
-        Some(Kind::Sheet(Format::Markup)) => markup::read(filename, bytes),
-        Some(Kind::Sheet(Format::Zip)) if want.archives => archive::read(bytes, want),
+        Some(Kind::Sheet(Format::Csv)) => Ok(vec![delimited::read(filename, bytes, budget)?]),
+        Some(Kind::Sheet(Format::Markup)) => markup::read(filename, bytes, budget),
+        Some(Kind::Sheet(Format::Zip)) if want.archives => archive::read(bytes, want, budget),
         Some(Kind::Sheet(Format::Zip)) => Err(ReadError::Archive(ArchiveProblem::Nested)),
         Some(Kind::Encrypted) => Err(ReadError::Encrypted),
         Some(Kind::Winmail) => Err(ReadError::Winmail),
@@ -498,6 +616,106 @@ fn add_votes(sum: &mut crate::legacy::Votes, v: crate::legacy::Votes) {
     sum.tcvn3 += v.tcvn3;
     sum.vni += v.vni;
     sum.unicode += v.unicode;
+}
+
+/// Reads an xlsb workbook's worksheets a cell at a time (calamine's `worksheet_range` builds
+/// the grid from the cells' span: one cell at XFD1048576 would ask for 512 GiB).
+///
+/// A chart or dialog sheet is skipped, and a worksheet calamine fails on is skipped when
+/// another could be read: calamine's range readers fail the whole call on a sheet that is not
+/// a worksheet (a calamine limitation worth reporting upstream).
+fn read_xlsb(bytes: &[u8], budget: &mut Budget) -> Result<Vec<Sheet>, ReadError> {
+    let mut wb: Xlsb<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
+    let meta: Vec<(String, bool, SheetType)> = wb
+        .sheets_metadata()
+        .iter()
+        .map(|s| (s.name.clone(), s.visible != SheetVisible::Visible, s.typ))
+        .collect();
+    let mut sheets = Vec::with_capacity(meta.len());
+    let mut failed = None;
+    for (name, hidden, typ) in meta {
+        if typ != SheetType::WorkSheet {
+            continue;
+        }
+        let read = (|| {
+            let mut reader = wb.worksheet_cells_reader(&name).map_err(classify)?;
+            let mut cells = Cells::new(reader.dimensions().len());
+            while let Some(cell) = reader.next_cell().map_err(classify)? {
+                cells.push(cell.get_position(), cell.get_value(), budget)?;
+            }
+            cells.finish(budget)
+        })();
+        match read {
+            Ok((mut range, stray)) => {
+                let mut sheet = sheet_of(name, hidden, &mut range);
+                sheet.stray_cells = stray;
+                sheets.push(sheet);
+            }
+            Err(ReadError::TooLarge) => return Err(ReadError::TooLarge),
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    match failed {
+        Some(e) if sheets.is_empty() => Err(e),
+        _ => Ok(sheets),
+    }
+}
+
+/// A worksheet's cells as a cell reader gives them, the empty ones left out, within the
+/// attachment's budget: at most as many cells as it still allows, and their text.
+pub(crate) struct Cells {
+    cells: Vec<calamine::Cell<Data>>,
+}
+
+impl Cells {
+    /// `declared` is the sheet's declared cell count: it only sizes the buffer, up to a bound.
+    pub(crate) fn new(declared: u64) -> Cells {
+        Cells {
+            cells: Vec::with_capacity(declared.min(100_000) as usize),
+        }
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        pos: (u32, u32),
+        value: &calamine::DataRef,
+        budget: &mut Budget,
+    ) -> Result<(), ReadError> {
+        use calamine::DataRef;
+        let text = match value {
+            DataRef::Empty => return Ok(()),
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.len(),
+            DataRef::SharedString(s) => s.len(),
+            _ => 0,
+        };
+        if self.cells.len() as u64 >= budget.cells() {
+            return Err(ReadError::TooLarge);
+        }
+        budget.take_text(text as u64)?;
+        self.cells
+            .push(calamine::Cell::new(pos, Data::from(value.clone())));
+        Ok(())
+    }
+
+    /// The grid of the cells that fit the budget (spent on it, empty cells included), and how
+    /// many cells lay beyond it.
+    pub(crate) fn finish(self, budget: &mut Budget) -> Result<(Range<Data>, usize), ReadError> {
+        let mut cells = self.cells;
+        let rows = cells.iter().map(|c| c.get_position().0).collect();
+        let cols = cells.iter().map(|c| c.get_position().1).collect();
+        let (last_row, last_col) =
+            fitting_box(rows, cols, budget.cells()).ok_or(ReadError::TooLarge)?;
+        let before = cells.len();
+        cells.retain(|c| {
+            let (r, c) = c.get_position();
+            r <= last_row && c <= last_col
+        });
+        let stray = before - cells.len();
+        let range = Range::from_sparse(cells);
+        let (h, w) = range.get_size();
+        budget.take_cells(h as u64 * w as u64)?;
+        Ok((range, stray))
+    }
 }
 
 fn read_calamine<'a, R>(bytes: &'a [u8]) -> Result<Vec<Sheet>, ReadError>
@@ -614,6 +832,40 @@ mod tests {
             sniff("notes.txt", b"Kinh gui So GD, xin gui danh sach."),
             None
         );
+    }
+
+    #[test]
+    fn the_box_that_fits_leaves_out_the_cells_far_from_the_table() {
+        // A table of 5,000 rows by 11 columns, a value at XFD1048576 and one at K1048576.
+        let mut rows = Vec::new();
+        let mut cols = Vec::new();
+        for r in 0..5_000 {
+            for c in 0..11 {
+                rows.push(r);
+                cols.push(c);
+            }
+        }
+        rows.extend([1_048_575, 1_048_575]);
+        cols.extend([16_383, 10]);
+        assert_eq!(
+            fitting_box(rows.clone(), cols.clone(), MAX_CELLS),
+            Some((4_999, 10))
+        );
+        // All fits: the whole span.
+        assert_eq!(
+            fitting_box(rows.clone(), cols.clone(), u64::MAX),
+            Some((1_048_575, 16_383))
+        );
+        // A column far to the right on the table's own rows is left out alone.
+        let (mut r2, mut c2) = (rows[..55_000].to_vec(), cols[..55_000].to_vec());
+        r2.push(3);
+        c2.push(16_000);
+        assert_eq!(fitting_box(r2, c2, MAX_CELLS), Some((4_999, 10)));
+        // The box starts at the smallest row and column; no cell fits a budget of none.
+        assert_eq!(fitting_box(vec![7, 9], vec![2, 2], 3), Some((9, 2)));
+        assert_eq!(fitting_box(vec![7, 9], vec![2, 2], 2), Some((7, 2)));
+        assert_eq!(fitting_box(vec![7], vec![2], 0), None);
+        assert_eq!(fitting_box(Vec::new(), Vec::new(), 0), Some((0, 0)));
     }
 
     #[test]

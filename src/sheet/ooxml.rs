@@ -6,15 +6,13 @@
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
-use calamine::{
-    Data, DataRef, Range, Style, Xlsx, XlsxCellReader, XlsxError, open_workbook_from_rs,
-};
+use calamine::{Data, Range, Style, Xlsx, XlsxCellReader, XlsxError, open_workbook_from_rs};
 use quick_xml::Reader as XmlReader;
 use quick_xml::events::{BytesStart, Event};
 use zip::ZipArchive;
 
-use super::archive::Zip;
-use super::{Cell, MAX_COLS, MAX_ROWS, ReadError, Sheet, classify, sheet_names, sheet_of};
+use super::archive::{self, Zip};
+use super::{Budget, Cell, Cells, MAX_CELLS, ReadError, Sheet, classify, sheet_names, sheet_of};
 use crate::legacy;
 
 /// Most bytes of one XML part read for this (a worksheet of a 5,000-row list is about 2 MB).
@@ -26,13 +24,32 @@ pub(super) fn read(
     bytes: &[u8],
     zip: Option<Zip>,
     hidden_rows: bool,
+    budget: &mut Budget,
 ) -> Result<Vec<Sheet>, ReadError> {
-    let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(classify)?;
-    let (mut sheets, legacy_fonts) = read_sheets(&mut wb)?;
+    let mut zip = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok());
+    archive::check_unpacked(zip.as_mut())?;
+    if let Some(z) = zip.as_mut() {
+        check_shared_strings(z)?;
+    }
+    let patched: Vec<u8>;
+    let mut wb: Xlsx<_> = match open_workbook_from_rs(Cursor::new(bytes)) {
+        Ok(wb) => wb,
+        // An Excel 4.0 macro sheet (xlsm): calamine knows no such sheet type and fails to open
+        // the workbook at all (a calamine limitation worth reporting upstream). The workbook
+        // is opened again with its macro sheets called dialog sheets, which are not read.
+        Err(XlsxError::Unrecognized {
+            typ: "sheet:type", ..
+        }) if let Some(copy) = zip.as_mut().and_then(without_macro_sheets) => {
+            patched = copy;
+            open_workbook_from_rs(Cursor::new(&patched[..])).map_err(classify)?
+        }
+        Err(e) => return Err(classify(e)),
+    };
+    let (mut sheets, legacy_fonts) = read_sheets(&mut wb, budget)?;
     if !hidden_rows && !legacy_fonts {
         return Ok(sheets);
     }
-    let Some(mut zip) = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok()) else {
+    let Some(mut zip) = zip else {
         return Ok(sheets);
     };
     if hidden_rows && may_hide_rows(&mut zip) {
@@ -57,6 +74,50 @@ pub(super) fn read(
     Ok(sheets)
 }
 
+/// A copy of a workbook whose relationships name its macro sheets (`xlMacrosheet`,
+/// `xlIntlMacrosheet`) dialog sheets; `None` when it has none, or cannot be copied.
+fn without_macro_sheets(zip: &mut Zip) -> Option<Vec<u8>> {
+    let rels_name = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .find(|n| n.eq_ignore_ascii_case("xl/_rels/workbook.xml.rels"))?
+        .into_owned();
+    let rels = part(zip, &rels_name)?;
+    let mut renamed = Vec::with_capacity(rels.len());
+    let mut rest = &rels[..];
+    let mut changed = false;
+    while let Some(at) = memchr::memmem::find(rest, b"Macrosheet") {
+        // `.../xlMacrosheet` or `.../xlIntlMacrosheet`, up to the slash before it.
+        let start = memchr::memrchr(b'/', &rest[..at]).map_or(at, |s| s + 1);
+        let name = &rest[start..at];
+        renamed.extend_from_slice(&rest[..start]);
+        if name == b"xl" || name == b"xlIntl" {
+            renamed.extend_from_slice(b"dialogsheet");
+            changed = true;
+        } else {
+            renamed.extend_from_slice(&rest[start..at + b"Macrosheet".len()]);
+        }
+        rest = &rest[at + b"Macrosheet".len()..];
+    }
+    renamed.extend_from_slice(rest);
+    if !changed {
+        return None;
+    }
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let f = zip.by_index_raw(i).ok()?;
+        if f.name().is_ok_and(|n| n == rels_name) {
+            drop(f);
+            out.start_file(rels_name.as_str(), zip::write::SimpleFileOptions::default())
+                .ok()?;
+            std::io::Write::write_all(&mut out, &renamed).ok()?;
+        } else {
+            out.raw_copy_file(f).ok()?;
+        }
+    }
+    Some(out.finish().ok()?.into_inner())
+}
+
 /// The legacy encoding a cell style's font stands for.
 fn legacy_font(style: &Style) -> Option<legacy::Legacy> {
     style
@@ -69,49 +130,139 @@ fn legacy_font(style: &Style) -> Option<legacy::Legacy> {
 /// Every sheet's cells, as calamine's `worksheet_range` reads them, and whether some cell style
 /// of the workbook has a legacy font: the style palette comes with the cell reader, where asking
 /// calamine for it otherwise would read a sheet once more.
-fn read_sheets(wb: &mut Xlsx<Cursor<&[u8]>>) -> Result<(Vec<Sheet>, bool), ReadError> {
+///
+/// A worksheet calamine fails on is skipped when another could be read (a calamine
+/// limitation: its range readers fail on what they cannot read, worth reporting upstream);
+/// an attachment over its budget is refused whole.
+fn read_sheets(
+    wb: &mut Xlsx<Cursor<&[u8]>>,
+    budget: &mut Budget,
+) -> Result<(Vec<Sheet>, bool), ReadError> {
     let names = sheet_names(wb);
+    let worksheets: Vec<bool> = calamine::Reader::sheets_metadata(wb)
+        .iter()
+        .map(|s| s.typ == calamine::SheetType::WorkSheet)
+        .collect();
     let mut sheets = Vec::with_capacity(names.len());
     let mut legacy_fonts = false;
-    for (name, hidden) in names {
-        let (mut range, stray) = match wb.worksheet_cells_reader(&name) {
+    let mut failed = None;
+    for (i, (name, hidden)) in names.into_iter().enumerate() {
+        let reader = match worksheets.get(i) {
+            Some(false) => Err(XlsxError::NotAWorksheet(String::new())),
+            _ => wb.worksheet_cells_reader(&name),
+        };
+        let (mut range, stray) = match reader {
             Ok(mut reader) => {
                 legacy_fonts |= reader.styles().iter().any(|s| legacy_font(s).is_some());
-                range_of(&mut reader).map_err(classify)?
+                match range_of(&mut reader, budget) {
+                    Ok(r) => r,
+                    Err(ReadError::TooLarge) => return Err(ReadError::TooLarge),
+                    Err(e) => {
+                        failed = failed.or(Some(e));
+                        continue;
+                    }
+                }
             }
             // A chart or dialog sheet: `worksheet_range` gives it an empty range too.
             Err(XlsxError::NotAWorksheet(_)) => (Range::default(), 0),
-            Err(e) => return Err(classify(e)),
+            Err(e) => {
+                failed = failed.or(Some(classify(e)));
+                continue;
+            }
         };
         let mut sheet = sheet_of(name, hidden, &mut range);
         sheet.stray_cells = stray;
         sheets.push(sheet);
     }
-    Ok((sheets, legacy_fonts))
+    match failed {
+        Some(e) if sheets.is_empty() => Err(e),
+        _ => Ok((sheets, legacy_fonts)),
+    }
 }
 
 /// A worksheet's cells as `worksheet_range` collects them: the empty ones left out, the range
-/// spanning the others; and how many cells beyond [`MAX_ROWS`] or [`MAX_COLS`] were left out
-/// (the range is a dense grid: one value at XFD1048576 would ask for 512 GiB).
-fn range_of(reader: &mut XlsxCellReader<Cursor<&[u8]>>) -> Result<(Range<Data>, usize), XlsxError> {
-    let len = reader.dimensions().len();
-    let mut cells = Vec::new();
-    if len < 100_000 {
-        cells.reserve(len as usize);
+/// spanning the others, within the attachment's budget; and how many cells were left out
+/// beyond it (the range is a dense grid: one value at XFD1048576 would ask for 512 GiB).
+fn range_of(
+    reader: &mut XlsxCellReader<Cursor<&[u8]>>,
+    budget: &mut Budget,
+) -> Result<(Range<Data>, usize), ReadError> {
+    let mut cells = Cells::new(reader.dimensions().len());
+    while let Some(cell) = reader.next_cell().map_err(classify)? {
+        cells.push(cell.get_position(), cell.get_value(), budget)?;
     }
-    let mut stray = 0;
-    while let Some(cell) = reader.next_cell()? {
-        if !matches!(cell.get_value(), DataRef::Empty) {
-            let (row, col) = cell.get_position();
-            if row >= MAX_ROWS || col >= MAX_COLS {
-                stray += 1;
-                continue;
+    cells.finish(budget)
+}
+
+/// Refuses shared strings calamine would make room for, or read, beyond the budget: it
+/// reserves the `uniqueCount` the part declares (100 million is 2.4 GB before one is read).
+/// Their count is looked for in the part's first bytes, and counted in a part over 1 MiB.
+fn check_shared_strings(zip: &mut Zip) -> Result<(), ReadError> {
+    let Some(name) = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .find(|n| n.eq_ignore_ascii_case("xl/sharedStrings.xml"))
+        .map(|n| n.into_owned())
+    else {
+        return Ok(());
+    };
+    let Ok(f) = zip.by_name(&name) else {
+        return Ok(());
+    };
+    let large = f.size() > 1024 * 1024;
+    let mut f = f.take(MAX_PART_BYTES);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut head = true;
+    let mut strings: u64 = 0;
+    // `<si>`, `<x:si>`, `</si>` and `<si/>`: at least one `si>` or `si/>` a string, two when
+    // it holds text. Each piece is searched with the end of the one before.
+    let mut kept = 0;
+    loop {
+        let n = match f.read(&mut buf[kept..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let end = kept + n;
+        let piece = &buf[..end];
+        if head {
+            head = false;
+            if let Some(count) = declared_count(piece)
+                && count > MAX_CELLS
+            {
+                return Err(ReadError::TooLarge);
             }
-            let value = Data::from(cell.get_value().clone());
-            cells.push(calamine::Cell::new((row, col), value));
+            if !large {
+                break;
+            }
         }
+        let cut = end.saturating_sub(3);
+        let pairs = memchr::memmem::find_iter(&piece[..cut], b"si>").count() as u64;
+        let empties = memchr::memmem::find_iter(&piece[..cut], b"si/>").count() as u64;
+        strings += empties + pairs.div_ceil(2);
+        if strings > MAX_CELLS {
+            return Err(ReadError::TooLarge);
+        }
+        kept = end - cut;
+        buf.copy_within(cut..end, 0);
     }
-    Ok((Range::from_sparse(cells), stray))
+    Ok(())
+}
+
+/// The `uniqueCount` of an `<sst>` element at the start of a shared-strings part.
+fn declared_count(head: &[u8]) -> Option<u64> {
+    let at = memchr::memmem::find(head, b"uniqueCount")?;
+    let rest = &head[at + b"uniqueCount".len()..];
+    let start = rest.iter().position(u8::is_ascii_digit)?;
+    let digits = &rest[start..];
+    let end = digits
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    // Twenty digits or more are more than any budget.
+    if end > 19 {
+        return Some(u64::MAX);
+    }
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
 fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy::Legacy>) {
@@ -324,6 +475,153 @@ fn names_legacy_font(styles: &[u8]) -> bool {
         || memchr::memmem::find(&lower, b"val=\"vni").is_some()
 }
 
+/// Spends on `budget` the cells and text calamine will make of an ods file's tables, and
+/// refuses the file when they pass it, before calamine reads it: calamine expands
+/// `table:number-columns-repeated` and `table:number-rows-repeated` into cells (up to 100
+/// million a sheet), so a few bytes can ask for gigabytes. As calamine does, empty cells at
+/// the end of a row and empty rows around a table's cells cost nothing; every row in between,
+/// repeats included, costs the table's widest row.
+pub(super) fn check_ods(zip: &mut Zip, budget: &mut Budget) -> Result<(), ReadError> {
+    // calamine's own caps on a sheet.
+    const MAX_ROWS: u64 = 1_048_576;
+    const MAX_COLS: u64 = 16_384;
+    let Ok(f) = zip.by_name("content.xml") else {
+        return Ok(());
+    };
+    let mut reader = XmlReader::from_reader(std::io::BufReader::new(f.take(MAX_PART_BYTES)));
+    let mut buf = Vec::new();
+    let repeat = |e: &BytesStart, key: &str| -> u64 {
+        attr(e, key)
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(1)
+            .max(1)
+    };
+    // The table in hand: its rows so far, the rows up to its last non-empty one, its widest
+    // row, the text of its rows up to the last non-empty one.
+    #[derive(Default)]
+    struct Table {
+        rows: u64,
+        first: Option<u64>,
+        last: u64,
+        width: u64,
+        text: u64,
+        pending_text: u64,
+    }
+    impl Table {
+        fn cost(&self) -> u64 {
+            self.first
+                .map_or(0, |f| (self.last - f + 1).saturating_mul(self.width))
+        }
+    }
+    let mut table = Table::default();
+    // The row in hand: its repeats, its columns so far, its width, its text.
+    let (mut row_repeat, mut col, mut width, mut row_text) = (1u64, 0u64, 0u64, 0u64);
+    // The cell in hand: its repeats, whether it has a value, its text.
+    let (mut in_cell, mut cell_repeat, mut cell_value, mut cell_text) = (false, 1u64, false, 0u64);
+    let spend = |t: &Table, budget: &mut Budget| -> Result<(), ReadError> {
+        budget.take_cells(t.cost())?;
+        budget.take_text(t.text)
+    };
+    let end_cell = |col: &mut u64,
+                    width: &mut u64,
+                    row_text: &mut u64,
+                    repeat: u64,
+                    value: bool,
+                    text: u64| {
+        let repeat = repeat.min(MAX_COLS.saturating_sub(*col));
+        *col += repeat;
+        if value {
+            *width = *col;
+            *row_text = row_text.saturating_add(text.saturating_mul(repeat));
+        }
+    };
+    loop {
+        let event = reader.read_event_into(&mut buf);
+        match event {
+            Ok(Event::Start(ref e) | Event::Empty(ref e)) => {
+                let empty = matches!(event, Ok(Event::Empty(_)));
+                match AsRef::<str>::as_ref(&e.name()) {
+                    "table:table" => {
+                        spend(&table, budget)?;
+                        table = Table::default();
+                    }
+                    "table:table-row" => {
+                        row_repeat = repeat(e, "table:number-rows-repeated")
+                            .min(MAX_ROWS.saturating_sub(table.rows));
+                        (col, width, row_text) = (0, 0, 0);
+                        if empty {
+                            table.rows += row_repeat;
+                        }
+                    }
+                    "table:table-cell" | "table:covered-table-cell" => {
+                        cell_repeat = repeat(e, "table:number-columns-repeated");
+                        // A value of any type (an empty string is one to calamine), or a
+                        // formula: the cell costs its repeats.
+                        cell_value = e.attributes().flatten().any(|a| {
+                            let key: &str = a.key.as_ref();
+                            key.starts_with("office:") || key == "table:formula"
+                        });
+                        cell_text = attr(e, "office:string-value").map_or(0, |v| v.len() as u64);
+                        if empty {
+                            end_cell(
+                                &mut col,
+                                &mut width,
+                                &mut row_text,
+                                cell_repeat,
+                                cell_value,
+                                cell_text,
+                            );
+                        } else {
+                            in_cell = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Event::Text(t)) if in_cell => {
+                let raw = t.into_inner();
+                cell_text += raw.len() as u64;
+                cell_value |= raw.bytes().any(|c| !c.is_ascii_whitespace());
+            }
+            Ok(Event::End(e)) => match AsRef::<str>::as_ref(&e.name()) {
+                "table:table-cell" | "table:covered-table-cell" => {
+                    in_cell = false;
+                    end_cell(
+                        &mut col,
+                        &mut width,
+                        &mut row_text,
+                        cell_repeat,
+                        cell_value,
+                        cell_text,
+                    );
+                }
+                "table:table-row" => {
+                    let at = table.rows;
+                    table.rows += row_repeat;
+                    table.pending_text = table
+                        .pending_text
+                        .saturating_add(row_text.saturating_mul(row_repeat));
+                    if width > 0 {
+                        table.first.get_or_insert(at);
+                        table.last = table.rows - 1;
+                        table.width = table.width.max(width);
+                        table.text = table.text.saturating_add(table.pending_text);
+                        table.pending_text = 0;
+                    }
+                    if table.cost() > budget.cells() {
+                        return Err(ReadError::TooLarge);
+                    }
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    spend(&table, budget)
+}
+
 /// Marks the rows an ods file hides (`table:visibility="collapse"` or `"filter"`).
 /// `zip` is the file's zip when it was opened already.
 pub(super) fn mark_ods_hidden_rows(bytes: &[u8], zip: Option<Zip>, sheets: &mut [Sheet]) {
@@ -336,6 +634,8 @@ pub(super) fn mark_ods_hidden_rows(bytes: &[u8], zip: Option<Zip>, sheets: &mut 
     if memchr::memmem::find(&xml, b"table:visibility").is_none() {
         return;
     }
+    const MAX_HIDDEN_ROWS: u32 = 1_048_576;
+    let mut marked: u32 = 0;
     let mut hidden: HashMap<String, Vec<u32>> = HashMap::new();
     let mut current: Option<String> = None;
     let mut row: u32 = 0;
@@ -356,12 +656,13 @@ pub(super) fn mark_ods_hidden_rows(bytes: &[u8], zip: Option<Zip>, sheets: &mut 
                         .is_some_and(|v| v == "collapse" || v == "filter");
                     if collapsed
                         && repeat <= 10_000
+                        && marked < MAX_HIDDEN_ROWS
                         && let Some(name) = &current
                     {
-                        hidden
-                            .entry(name.clone())
-                            .or_default()
-                            .extend(row..row.saturating_add(repeat));
+                        // At most as many rows as a sheet has, however many elements say so.
+                        let end = row.saturating_add(repeat.min(MAX_HIDDEN_ROWS - marked));
+                        marked += end - row;
+                        hidden.entry(name.clone()).or_default().extend(row..end);
                     }
                     row = row.saturating_add(repeat);
                 }
@@ -450,7 +751,8 @@ mod tests {
     #[test]
     fn a_stray_cell_at_the_far_corner_is_left_out_not_allocated() {
         // One value at XFD1048576 beside a small table: read whole, calamine's dense range
-        // would ask for 512 GiB and abort the process.
+        // would ask for 512 GiB and abort the process. A value 30,000 rows down fits the
+        // budget: it is read (a long list is a list).
         let mut wb = rust_xlsxwriter::Workbook::new();
         let ws = wb.add_worksheet();
         ws.write(0, 0, "Họ và tên").unwrap();
@@ -459,9 +761,10 @@ mod tests {
         ws.write(30_000, 1, "y").unwrap();
         let bytes = wb.save_to_buffer().unwrap();
         let sheets = crate::sheet::read("ds.xlsx", &bytes).unwrap();
-        assert_eq!(sheets[0].stray_cells, 2);
-        assert_eq!(sheets[0].rows.len(), 2);
+        assert_eq!(sheets[0].stray_cells, 1);
+        assert_eq!(sheets[0].rows.len(), 30_001);
         assert_eq!(sheets[0].rows[1][0], Cell::Text("Nguyễn Văn An".into()));
+        assert_eq!(sheets[0].rows[30_000][1], Cell::Text("y".into()));
     }
 
     #[test]
@@ -477,7 +780,7 @@ mod tests {
             let Ok(mut wb) = open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(&bytes[..])) else {
                 continue;
             };
-            let (ours, _) = read_sheets(&mut wb).unwrap();
+            let (ours, _) = read_sheets(&mut wb, &mut Budget::new()).unwrap();
             let theirs = super::super::sheets_of(&mut wb).unwrap();
             assert_eq!(ours.len(), theirs.len(), "{path:?}");
             for (a, b) in ours.iter().zip(&theirs) {
