@@ -46,6 +46,9 @@ pub struct Intake {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The reader processes attachments are read in.
     pub readers: Arc<crate::worker::Pool>,
+    /// A second connection to the database, for the raw bytes and reading attempts of a batch
+    /// about to be read, committed while the batch before it is recorded.
+    pub arrivals: Arc<Mutex<Store>>,
 }
 
 impl Intake {
@@ -53,6 +56,7 @@ impl Intake {
     pub fn open(config: Config) -> Result<Intake> {
         let registry = Registry::load(&config.units.file)?;
         let readers = Arc::new(crate::worker::Pool::from_config(&config)?);
+        let arrivals = Arc::new(Mutex::new(Store::open(&config.database_path())?));
         let mut store = Store::open(&config.database_path())?;
         store.checkpoint_in_background(&config.database_path())?;
         Ok(Intake {
@@ -61,6 +65,7 @@ impl Intake {
             store,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             readers,
+            arrivals,
         })
     }
 
@@ -103,6 +108,10 @@ impl Intake {
         prepared: impl ExactSizeIterator<Item = Result<Prepared>>,
     ) -> Vec<Result<Option<Taken>>> {
         let n = prepared.len();
+        // Every mail of the batch is read before its transaction begins: the transaction holds
+        // the database's write lock only while recording, so the next batch's raw bytes and
+        // attempts are committed (and its reading starts) meanwhile.
+        let prepared: Vec<Result<Prepared>> = prepared.collect();
         let (config, registry) = (&*self.config, &*self.registry);
         let results = self.store.batch(|store| {
             let mut recorder = record::Recorder {
@@ -111,6 +120,7 @@ impl Intake {
                 store,
             };
             Ok(prepared
+                .into_iter()
                 .map(|p| p.and_then(|p| recorder.take(mailbox, p)))
                 .collect::<Vec<_>>())
         });

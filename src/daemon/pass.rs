@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use tokio::sync::watch;
 
-use super::read::Reads;
+use super::read::{Reads, ToRead};
 use super::run::RunOptions;
 use super::summary::{RunSummary, peak_memory_kib};
 use super::{How, Intake, blocking};
@@ -59,8 +59,22 @@ pub(super) async fn pass<M: Mailbox>(
         let n = name.clone();
         blocking(intake, move |i| i.store.taken_keys(&n)).await?
     };
+    // Mails whose reading began in an earlier run and never finished: each is taken alone, with
+    // nothing else being read, so a mail that stops the daemon is the only one its attempts
+    // count against.
+    let n = name.clone();
+    let unfinished = blocking(intake, move |i| i.store.unfinished_readings(&n)).await?;
+    if !unfinished.is_empty() {
+        tracing::warn!(mailbox = %name, mails = unfinished.len(),
+            "mails whose reading did not finish last time are taken one at a time");
+    }
     let mut took_any = false;
-    let batches = batches(listing.mails, options.batch_size, limit);
+    let batches = batches(listing.mails, options.batch_size, limit, &unfinished);
+    let alone = |k: usize| {
+        batches[k]
+            .iter()
+            .any(|m| unfinished.contains_key(&m.source_key))
+    };
     let wanted = Wanted {
         taken: &taken,
         limit,
@@ -77,17 +91,61 @@ pub(super) async fn pass<M: Mailbox>(
     //
     // At most `AHEAD` + 1 batches in hand: memory stays flat.
     const AHEAD: usize = 2;
-    let (config, registry, readers) = blocking(intake, |i| {
-        Ok((i.config.clone(), i.registry.clone(), i.readers.clone()))
+    let (config, registry, readers, arrivals) = blocking(intake, |i| {
+        Ok((
+            i.config.clone(),
+            i.registry.clone(),
+            i.readers.clone(),
+            i.arrivals.clone(),
+        ))
     })
     .await?;
-    let start_reading = |fetched: Vec<(usize, RawMail, How)>| {
-        let (keys, items): (Vec<BatchKey>, Vec<(RawMail, How)>) = fetched
-            .into_iter()
-            .map(|(at, raw, how)| ((at, raw.source_key.clone()), (raw, how)))
-            .unzip();
-        (keys, Reads::start(&config, &registry, &readers, items))
-    };
+    // Raw bytes first: a fetched batch's bytes and one more reading attempt for each of its
+    // mails are committed before any of it is read; a mail on its third attempt (its reading
+    // did not finish twice) is not read again.
+    let start_reading =
+        async |fetched: Vec<(usize, RawMail, How)>| -> Result<(Vec<BatchKey>, Reads)> {
+            let n = name.clone();
+            let (fetched, tries) = crate::store::blocking::locked(&arrivals, move |store| {
+                use sha2::Digest;
+                let shas: Vec<String> = fetched
+                    .iter()
+                    .map(|(_, raw, _)| crate::store::hex(&sha2::Sha256::digest(&raw.bytes)))
+                    .collect();
+                let list: Vec<crate::store::Arrival> = fetched
+                    .iter()
+                    .zip(&shas)
+                    .map(|((_, raw, _), sha)| crate::store::Arrival {
+                        source_key: &raw.source_key,
+                        sha256: sha,
+                        bytes: &raw.bytes,
+                    })
+                    .collect();
+                let tries = store.keep_arrivals(&n, &list)?;
+                Ok((fetched.into_iter().zip(shas).collect::<Vec<_>>(), tries))
+            })
+            .await?;
+            let mut keys = Vec::with_capacity(fetched.len());
+            let mut items = Vec::with_capacity(fetched.len());
+            for (((at, raw, how), sha), tries) in fetched.into_iter().zip(tries) {
+                let poison = tries > MAX_READING_ATTEMPTS;
+                if poison {
+                    tracing::warn!(mail = %raw.source_key, attempts = tries - 1,
+                    "the mail's reading did not finish twice: held for staff, not read again");
+                }
+                keys.push((at, raw.source_key.clone()));
+                items.push(ToRead {
+                    raw,
+                    how,
+                    sha: Some(sha),
+                    poison,
+                });
+            }
+            Ok((
+                keys,
+                Reads::start_items(&config, &registry, &readers, items),
+            ))
+        };
     // Batches fetched and being read.
     let (read_tx, read_rx) = tokio::sync::mpsc::channel::<Fetched>(AHEAD);
     // Batches committed: (index, how many of its first mails), for their post-action.
@@ -108,6 +166,10 @@ pub(super) async fn pass<M: Mailbox>(
         // after the last one.
         let mut read_tx = (!batches.is_empty()).then_some(read_tx);
         let mut next = 0;
+        // Every batch before `committed` came back for its post-action; a batch read alone
+        // is in flight.
+        let mut committed = 0;
+        let mut alone_in_flight = false;
         loop {
             enum Step<P> {
                 Done(Option<Committed>),
@@ -117,16 +179,18 @@ pub(super) async fn pass<M: Mailbox>(
                 biased;
                 done = done_rx.recv() => Step::Done(done),
                 room = async { read_tx.clone().expect("fetching").reserve_owned().await },
-                    if read_tx.is_some() => Step::Room(room),
+                    if read_tx.is_some()
+                        && !alone_in_flight
+                        && !(alone(next) && committed < next) => Step::Room(room),
             };
             match step {
                 // The recording side is finished.
                 Step::Done(None) => break,
-                Step::Done(Some(committed)) => {
-                    mailbox
-                        .mark_done(&batches[committed.batch][..committed.upto])
-                        .await?;
-                    let _ = marked_tx.send(committed);
+                Step::Done(Some(done)) => {
+                    mailbox.mark_done(&batches[done.batch][..done.upto]).await?;
+                    let _ = marked_tx.send(done);
+                    committed = done.batch + 1;
+                    alone_in_flight = false;
                 }
                 // The recording side stopped (an error, or shutdown).
                 Step::Room(Err(_)) => read_tx = None,
@@ -139,7 +203,8 @@ pub(super) async fn pass<M: Mailbox>(
                         fetch_ms = start.elapsed().as_millis() as u64,
                         "batch fetched"
                     );
-                    let (keys, reads) = start_reading(fetched);
+                    let (keys, reads) = start_reading(fetched).await?;
+                    alone_in_flight = alone(next);
                     room.send(Fetched {
                         index: next,
                         keys,
@@ -265,16 +330,31 @@ pub(super) async fn pass<M: Mailbox>(
     Ok(())
 }
 
+/// A mail is read at most this many times without its reading finishing; the next time it is
+/// held for staff without being read.
+const MAX_READING_ATTEMPTS: u32 = 2;
+
 /// Splits a listing into batches: mails in order, fetched together up to `size` mails and
-/// `limit` bytes (a mail over `limit` is never fetched whole, so it counts for nothing).
-fn batches(mails: Vec<MailRef>, size: usize, limit: u64) -> Vec<Vec<MailRef>> {
+/// `limit` bytes (a mail over `limit` is never fetched whole, so it counts for nothing). A mail
+/// whose reading did not finish before (in `alone`) is a batch of its own.
+fn batches(
+    mails: Vec<MailRef>,
+    size: usize,
+    limit: u64,
+    alone: &HashMap<String, u32>,
+) -> Vec<Vec<MailRef>> {
     let mut out: Vec<Vec<MailRef>> = Vec::new();
     let mut bytes = 0u64;
+    let mut last_alone = false;
     for m in mails {
         let whole = m.size <= limit;
-        let fits = out
-            .last()
-            .is_some_and(|b| b.len() < size && !(whole && !b.is_empty() && bytes + m.size > limit));
+        let this_alone = alone.contains_key(&m.source_key);
+        let fits = !this_alone
+            && !last_alone
+            && out.last().is_some_and(|b| {
+                b.len() < size && !(whole && !b.is_empty() && bytes + m.size > limit)
+            });
+        last_alone = this_alone;
         if !fits {
             out.push(Vec::new());
             bytes = 0;
@@ -390,7 +470,7 @@ mod tests {
     fn a_listing_is_cut_into_batches_of_at_most_size_mails_in_order() {
         let mails: Vec<MailRef> = (0..5).map(|i| mail(&format!("m{i}"), 10)).collect();
         assert_eq!(
-            keys(&batches(mails, 2, 1_000)),
+            keys(&batches(mails, 2, 1_000, &HashMap::new())),
             [vec!["m0", "m1"], vec!["m2", "m3"], vec!["m4"]]
         );
     }
@@ -406,7 +486,7 @@ mod tests {
             mail("c", 30),
         ];
         assert_eq!(
-            keys(&batches(mails, 10, 100)),
+            keys(&batches(mails, 10, 100, &HashMap::new())),
             [vec!["a"], vec!["b", "big", "c"]]
         );
     }

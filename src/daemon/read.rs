@@ -65,16 +65,32 @@ impl Reads {
         readers: &Arc<Pool>,
         mails: impl IntoIterator<Item = (RawMail, How)>,
     ) -> Reads {
-        let pending = mails
+        let items = mails.into_iter().map(|(raw, how)| ToRead {
+            raw,
+            how,
+            sha: None,
+            poison: false,
+        });
+        Reads::start_items(config, registry, readers, items)
+    }
+
+    /// Starts reading mails whose raw bytes (and attempt) are already kept.
+    pub(super) fn start_items(
+        config: &Arc<Config>,
+        registry: &Arc<Registry>,
+        readers: &Arc<Pool>,
+        items: impl IntoIterator<Item = ToRead>,
+    ) -> Reads {
+        let pending = items
             .into_iter()
-            .map(|(raw, how)| {
+            .map(|item| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
                 let (config, registry, pool) = (config.clone(), registry.clone(), readers.clone());
                 reading_threads().spawn_fifo(move || {
                     // A panic is the mail's own failure, not the reading thread's (rayon would
                     // abort the process).
                     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prepare(&config, &registry, &pool, raw, how)
+                        prepare_item(&config, &registry, &pool, item)
                     }));
                     // The receiver is gone when the pass ended early (shutdown, an error).
                     let _ = tx.send(read);
@@ -97,6 +113,16 @@ impl Reads {
     }
 }
 
+/// A mail to read, and what is known of it already.
+pub(super) struct ToRead {
+    pub(super) raw: RawMail,
+    pub(super) how: How,
+    /// SHA-256 of the raw bytes, when they were hashed to be kept before reading.
+    pub(super) sha: Option<String>,
+    /// Its reading did not finish twice: it is not read (nor parsed past its header) again.
+    pub(super) poison: bool,
+}
+
 /// The part of taking a mail that needs no store: hash, parse, read the lists (in a reader
 /// process, [`Pool`]), so the mails of a batch are prepared on every core at once. `Err`: no
 /// reader could be started; the mail is taken again next pass.
@@ -107,8 +133,45 @@ pub fn prepare(
     raw: RawMail,
     how: How,
 ) -> Result<Prepared> {
+    let item = ToRead {
+        raw,
+        how,
+        sha: None,
+        poison: false,
+    };
+    prepare_item(config, registry, readers, item)
+}
+
+fn prepare_item(
+    config: &Config,
+    registry: &Registry,
+    readers: &Pool,
+    item: ToRead,
+) -> Result<Prepared> {
     use sha2::Digest;
-    let sha = crate::store::hex(&sha2::Sha256::digest(&raw.bytes));
+    let ToRead {
+        raw,
+        how,
+        sha,
+        poison,
+    } = item;
+    let sha = sha.unwrap_or_else(|| crate::store::hex(&sha2::Sha256::digest(&raw.bytes)));
+    if poison {
+        // Whatever stopped the daemon twice is not done a third time: only the header is
+        // parsed (for the sender, the subject, the thread), nothing is read.
+        let parsed = crate::mail::parse(header_of(&raw.bytes), &config.campaign.department_address);
+        let reading = pipeline::read_with(&parsed, config, registry, |_, _| {
+            ReadLists::unread(crate::domain::Unread::Poison)
+        });
+        return Ok(Prepared {
+            raw,
+            how,
+            sha,
+            parsed,
+            reading,
+        });
+    }
+    crash_on_test_marker(&raw.bytes);
     let parsed = crate::mail::parse(&raw.bytes, &config.campaign.department_address);
     let mut failed = None;
     let reading = pipeline::read_with(&parsed, config, registry, |mail, context| {
@@ -134,4 +197,31 @@ pub fn prepare(
         parsed,
         reading,
     })
+}
+
+/// A mail's header: its bytes up to the first empty line.
+fn header_of(bytes: &[u8]) -> &[u8] {
+    let end = memchr::memmem::find(bytes, b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| memchr::memmem::find(bytes, b"\n\n").map(|i| i + 2))
+        .unwrap_or(bytes.len());
+    &bytes[..end]
+}
+
+/// The test suite's stand-in for a mail that stops the daemon itself while it is read (a fault
+/// no reader process contains): with `CTS_INTAKE_TEST_CRASH_MARKER` set, a mail holding that
+/// text aborts the process here. Unset (always, outside the tests) this does nothing.
+fn crash_on_test_marker(bytes: &[u8]) {
+    static MARKER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let marker = MARKER.get_or_init(|| {
+        std::env::var("CTS_INTAKE_TEST_CRASH_MARKER")
+            .ok()
+            .filter(|m| m.len() >= 16)
+    });
+    if let Some(m) = marker
+        && memchr::memmem::find(bytes, m.as_bytes()).is_some()
+    {
+        eprintln!("test crash marker found: aborting");
+        std::process::abort();
+    }
 }

@@ -72,6 +72,7 @@ impl Recorder<'_> {
             && let Some(first) = self.store.find_taken(message_id, &sha)?
         {
             tracing::info!(mail = %raw.source_key, known_as = first, "mail listed again (new UIDVALIDITY) recognised as taken before");
+            self.store.finish_reading(&mailbox, &raw.source_key)?;
             return Ok(None);
         }
         // After `find_taken` by Message-ID, `find_copy` would ask the same again.
@@ -83,6 +84,7 @@ impl Recorder<'_> {
             let mut outcome = duplicate_outcome();
             outcome.unit = self.store_unit_of(first)?;
             self.store.record(&record, &outcome, Some(first), None)?;
+            self.store.finish_reading(&mailbox, &raw.source_key)?;
             return Ok(Some(Taken::of(&outcome)));
         }
         let store = &self.store;
@@ -163,6 +165,7 @@ impl Recorder<'_> {
             outgoing.as_ref(),
             current.get().map(|c| c.as_slice()),
         )?;
+        self.store.finish_reading(&mailbox, &raw.source_key)?;
         Ok(Some(Taken::of(&outcome)))
     }
 

@@ -2,6 +2,7 @@
 //! content-addressed raw mail store beside it. One mail's result, rows, problems, version and
 //! reply are written in one transaction ([`Store::record`]).
 
+mod attempts;
 pub mod blocking;
 pub mod desk_query;
 mod outbox;
@@ -11,6 +12,7 @@ pub mod staff;
 
 pub use crate::domain::OutgoingReply;
 pub use crate::text::hex;
+pub use attempts::Arrival;
 pub use outbox::{OutboxStatus, PendingDraft};
 
 use std::collections::{HashMap, HashSet};
@@ -39,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_reply_drafts.sql"),
     include_str!("migrations/007_draft_version.sql"),
     include_str!("migrations/008_desk.sql"),
+    include_str!("migrations/009_reading_attempts.sql"),
 ];
 
 /// The database and the raw mail store.

@@ -907,3 +907,87 @@ fn replay_processes_a_stored_mail_again_and_keeps_the_old_outcome_in_history() {
     assert!(setup.run_once().contains("Mails taken: 0"));
     assert_eq!(setup.mails(), 2);
 }
+
+/// The marker that makes the daemon itself abort while reading a mail (see
+/// `daemon::read::crash_on_test_marker`): a fault no reader process contains.
+const CRASH_MARKER: &str = "cts-test-crash-7f3a9c1e";
+
+#[test]
+fn a_mail_that_stops_the_daemon_twice_is_held_and_the_mails_around_it_are_taken() {
+    let d = start_dovecot();
+    let mut poison = mail(2);
+    poison.extend_from_slice(format!("{CRASH_MARKER}\r\n").as_bytes());
+    append(&d, &[mail(1), poison, mail(3)]);
+    let setup = Setup::new(&d, "");
+    // Restarted after each death, as systemd's Restart=on-failure does.
+    let mut deaths = 0;
+    let mut logs = String::new();
+    let mut daemon = None;
+    for _ in 0..5 {
+        let mut child = setup
+            .command(&["run"])
+            .env("CTS_INTAKE_TEST_CRASH_MARKER", CRASH_MARKER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let died = wait_until(Duration::from_secs(30), || {
+            setup.mails() == 3 || child.try_wait().unwrap().is_some()
+        });
+        assert!(died, "neither done nor dead");
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "the daemon exited on its own: {status}");
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            logs.push_str(&err);
+            deaths += 1;
+            continue;
+        }
+        daemon = Some(child);
+        break;
+    }
+    let mut daemon = daemon.unwrap_or_else(|| panic!("never got past the poison mail:\n{logs}"));
+    assert!(
+        wait_until(Duration::from_secs(20), || setup
+            .count("SELECT count(*) FROM mailbox_state WHERE last_uid >= 3")
+            == 1),
+        "the position never passed the three mails"
+    );
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+    daemon.wait().unwrap();
+    assert_eq!(deaths, 2, "the poison mail is read at most twice:\n{logs}");
+    assert!(logs.contains("test crash marker found"), "{logs}");
+    let outcome = |id: &str| -> String {
+        setup
+            .db()
+            .query_row(
+                "SELECT outcome || ' ' || note FROM mails WHERE message_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let held = outcome("imap-test-2@namdinh.edu.vn");
+    assert!(
+        held.starts_with("held ") && held.contains("poison"),
+        "{held}"
+    );
+    for good in ["imap-test-1@namdinh.edu.vn", "imap-test-3@namdinh.edu.vn"] {
+        let o = outcome(good);
+        assert!(o.starts_with("no_list "), "{good}: {o}");
+    }
+    // Nothing is left counted against a mail, and the poison one has its post-action too.
+    assert_eq!(setup.count("SELECT count(*) FROM reading_attempts"), 0);
+    assert!(
+        flags(&d)
+            .iter()
+            .all(|(_, f)| f.iter().any(|x| x.contains("$CtsIntake")))
+    );
+}
