@@ -131,6 +131,14 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
         problems: Vec::new(),
     };
 
+    // "Ghi chú" holding the type (TEMPLATE.md case 1), read when no other column gives one; a
+    // note that is not a type stays a note.
+    let note_type = match (row.get(Field::RequestType), row.sheet_type) {
+        (None, None) if row.grid_headers.is_empty() => row
+            .get(Field::Note)
+            .and_then(|c| RequestType::parse(&cell_text(&c.cell))),
+        _ => None,
+    };
     let request_type = match row.get(Field::RequestType) {
         Some(c) => {
             let t = RequestType::parse(&cell_text(&c.cell));
@@ -149,22 +157,17 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
                     Severity::Error,
                     message,
                 );
-            } else if row.sheet_type.is_none() {
+            } else if row.sheet_type.is_none() && note_type.is_none() {
                 v.missing(Field::RequestType, w::REQUEST_TYPE_MISSING);
             }
-            row.sheet_type
+            row.sheet_type.or(note_type)
         }
     };
 
     // Split "number;date;place" into its parts first: they are checked as their own fields.
     let combined: Vec<String> = row
         .get(Field::IdCombined)
-        .map(|c| {
-            cell_text(&c.cell)
-                .split([';', '\n'])
-                .map(clean)
-                .collect::<Vec<_>>()
-        })
+        .map(|c| split_combined(&c.cell))
         .unwrap_or_default();
     let part = |i: usize| combined.get(i).cloned().filter(|s| !s.is_empty());
 
@@ -202,7 +205,11 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
         cert_serial: cert_serial.unwrap_or_default(),
         change_detail: v.text(Field::ChangeDetail),
         reason: v.text(Field::Reason),
-        note: v.text(Field::Note),
+        note: if note_type.is_some() {
+            String::new()
+        } else {
+            v.text(Field::Note)
+        },
         source: RowSource {
             file: file.to_string(),
             sheet: row.sheet.clone(),
@@ -224,6 +231,39 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
     } else {
         (Some(valid), problems)
     }
+}
+
+/// The parts of a combined "number;date;place" cell: split on `;` or line breaks, else on `,`,
+/// else on " - "; what follows the date is the place, whatever it holds.
+fn split_combined(cell: &Cell) -> Vec<String> {
+    let text = match cell {
+        Cell::Text(t) => t.clone(),
+        other => other.display(),
+    };
+    let split = |seps: &[&str]| -> Vec<String> {
+        let mut parts = vec![text.clone()];
+        for sep in seps {
+            parts = parts
+                .iter()
+                .flat_map(|p| p.split(sep))
+                .map(str::to_string)
+                .collect();
+        }
+        let mut parts: Vec<String> = parts.iter().map(|p| clean(p)).collect();
+        if parts.len() > 3 {
+            let place = clean(&parts[2..].join(", "));
+            parts.truncate(2);
+            parts.push(place);
+        }
+        parts
+    };
+    for seps in [&[";", "\n"][..], &[","], &[" - "]] {
+        let parts = split(seps);
+        if parts.len() > 1 {
+            return parts;
+        }
+    }
+    split(&[])
 }
 
 /// Fewest rows sharing one problem in one column before it is said once for the column.

@@ -1,6 +1,10 @@
-//! Finding the table in a sheet: the header row is the row among the first 25 with the most
-//! recognised headers (TEMPLATE.md's variants), whatever stands above it; rows are read from under
-//! it until the footer ("Người lập biểu", "Thủ trưởng đơn vị"...).
+//! Finding the table in a sheet: the header row is the row (or pair of rows) among the first 300
+//! with the most recognised headers (TEMPLATE.md's variants), whatever stands above it: a title
+//! block, a whole letter. Under it, each row is a person, the second request of the person above
+//! (merged cells), a title, section, total or numbering line, or the footer ("Người lập biểu",
+//! "Thủ trưởng đơn vị"...); a second table with its own header row is read with its own columns.
+//! A row in doubt is read as a person, so that validation tells the school what it lacks: a row
+//! is never dropped silently.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -10,8 +14,8 @@ use crate::text::fold;
 
 use super::{Cell, Sheet};
 
-/// How many rows from the top the header may be found in.
-pub const HEADER_SEARCH_ROWS: usize = 25;
+/// How many rows from the top the header may be found in (a whole letter may stand above it).
+pub const HEADER_SEARCH_ROWS: usize = 300;
 
 /// Fewest recognised headers that make a row a header row.
 const MIN_RECOGNISED: usize = 3;
@@ -38,6 +42,12 @@ pub struct Table {
     pub sheet_type: Option<RequestType>,
     /// An x-grid: one column per request type, the chosen ones marked (`x`, `X`, `✓`, `1`).
     pub grid: Vec<GridColumn>,
+}
+
+impl Table {
+    fn has(&self, field: Field) -> bool {
+        self.columns.iter().any(|c| c.field == field)
+    }
 }
 
 /// One column of an x-grid of request types.
@@ -116,6 +126,8 @@ struct Probe<'a> {
 /// The probes of the rows the header search may look at.
 struct Probes<'a> {
     rows: Vec<Vec<Probe<'a>>>,
+    /// The sheet row of `rows[0]`.
+    offset: usize,
 }
 
 /// The probe of a cell past the end of a row or of the rows probed: no text, no field.
@@ -125,9 +137,10 @@ const NO_PROBE: Probe<'static> = Probe {
 };
 
 impl<'a> Probes<'a> {
-    /// Probes the first `n` rows of the sheet.
-    fn new(sheet: &'a Sheet, n: usize) -> Probes<'a> {
-        let rows = sheet.rows[..n.min(sheet.rows.len())]
+    /// Probes rows `from..to` of the sheet; rows are still addressed by their index in the sheet.
+    fn new(sheet: &'a Sheet, from: usize, to: usize) -> Probes<'a> {
+        let to = to.min(sheet.rows.len());
+        let rows = sheet.rows[from.min(to)..to]
             .iter()
             .map(|row| {
                 row.iter()
@@ -142,36 +155,46 @@ impl<'a> Probes<'a> {
                     .collect()
             })
             .collect();
-        Probes { rows }
+        Probes { rows, offset: from }
+    }
+
+    fn row(&self, r: usize) -> Option<&Vec<Probe<'a>>> {
+        r.checked_sub(self.offset).and_then(|r| self.rows.get(r))
     }
 
     /// The number of cells in row `r` (0 past the rows probed).
     fn width(&self, r: usize) -> usize {
-        self.rows.get(r).map_or(0, Vec::len)
+        self.row(r).map_or(0, Vec::len)
     }
 
     fn at(&self, r: usize, i: usize) -> &Probe<'a> {
-        self.rows
-            .get(r)
-            .and_then(|row| row.get(i))
-            .unwrap_or(&NO_PROBE)
+        self.row(r).and_then(|row| row.get(i)).unwrap_or(&NO_PROBE)
     }
 }
 
 /// Finds the table of a sheet, if any.
 pub fn find(sheet: &Sheet) -> Option<Table> {
-    let mut best: Option<Table> = None;
     // Rows are counted from the top of the sheet, not from the first row in use.
     let limit = sheet
         .rows
         .len()
         .min(HEADER_SEARCH_ROWS.saturating_sub(sheet.first_row as usize));
+    find_in(sheet, 0, limit)
+}
+
+/// The table whose header row (the one with the most recognised headers) is among rows
+/// `from..to`.
+fn find_in(sheet: &Sheet, from: usize, to: usize) -> Option<Table> {
+    let mut best: Option<Table> = None;
     // Each candidate row also reads the row below it.
-    let probes = Probes::new(sheet, limit + 1);
-    for r in 0..limit {
+    let probes = Probes::new(sheet, from, to + 1);
+    for r in from..to {
         // A blank or title row right above the header borrows every header from below: the
         // header row is the one that has headers of its own (and without one, no row is).
-        if probes.rows[r].iter().all(|p| p.field.is_none()) {
+        if probes
+            .row(r)
+            .is_none_or(|row| row.iter().all(|p| p.field.is_none()))
+        {
             continue;
         }
         let columns = columns_at(&probes, r);
@@ -314,58 +337,155 @@ fn uses_next_row(probes: &Probes, r: usize, columns: &[Column]) -> bool {
         .any(|c| probes.at(r, c.index).text != c.header)
 }
 
-/// The rows of a table, blank rows, a numbering row and the footer skipped.
-pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
-    let key_fields = [
-        Field::FullName,
-        Field::FamilyMiddleName,
-        Field::GivenName,
-        Field::IdNumber,
-        Field::IdCombined,
-        Field::Email,
-    ];
-    let hidden: std::collections::HashSet<u32> = sheet.hidden_rows.iter().copied().collect();
-    let headers: Vec<Arc<str>> = table
-        .columns
-        .iter()
-        .map(|c| Arc::from(c.header.as_str()))
-        .collect();
-    let grid_headers: Arc<[String]> = table.grid.iter().map(|g| g.header.clone()).collect();
-    let mut out = Vec::new();
-    for (i, row) in sheet.rows.iter().enumerate().skip(table.header_row + 1) {
-        let cells: Vec<RawCell> = table
+/// What a line under the header is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// A person (or a row in doubt: validation says what it lacks).
+    Person,
+    /// The second request of the person above: the person's cells merged over both rows, only
+    /// the type (and maybe the serial) filled in this one.
+    MorePerson,
+    /// A title, section, total or count line; a row filled only outside the recognised columns;
+    /// a template row with only its number.
+    Label,
+    /// The signature block: what follows is not read, unless it identifies a person.
+    Footer,
+}
+
+/// Fields whose value identifies a person, besides the name.
+const IDENTIFYING: [Field; 6] = [
+    Field::IdNumber,
+    Field::IdCombined,
+    Field::Email,
+    Field::Phone,
+    Field::BirthDate,
+    Field::IdIssueDate,
+];
+
+/// Fields that say what is asked.
+const REQUEST: [Field; 4] = [
+    Field::RequestType,
+    Field::CertSerial,
+    Field::ChangeDetail,
+    Field::Reason,
+];
+
+/// The columns a table is read with (the first table's, or a later table's on the same sheet).
+struct Layout<'t> {
+    table: Cow<'t, Table>,
+    headers: Vec<Arc<str>>,
+    grid_headers: Arc<[String]>,
+}
+
+impl<'t> Layout<'t> {
+    fn new(table: Cow<'t, Table>) -> Layout<'t> {
+        let headers = table
             .columns
             .iter()
-            .zip(&headers)
+            .map(|c| Arc::from(c.header.as_str()))
+            .collect();
+        let grid_headers = table.grid.iter().map(|g| g.header.clone()).collect();
+        Layout {
+            table,
+            headers,
+            grid_headers,
+        }
+    }
+
+    fn cells(&self, row: &[Cell]) -> Vec<RawCell> {
+        self.table
+            .columns
+            .iter()
+            .zip(&self.headers)
             .map(|(c, header)| RawCell {
                 field: c.field,
                 header: header.clone(),
                 cell: row.get(c.index).cloned().unwrap_or(Cell::Empty),
             })
-            .collect();
-        if is_footer(row) {
-            break;
-        }
-        if is_numbering_row(row) {
+            .collect()
+    }
+}
+
+/// The rows of a table: a person per row, the second request of a person over two rows, a later
+/// table's rows with its own columns; blank, numbering, code, title, section and total lines and
+/// the footer left out. A row in doubt is kept (validation says what it lacks).
+pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
+    let hidden: std::collections::HashSet<u32> = sheet.hidden_rows.iter().copied().collect();
+    let mut layout = Layout::new(Cow::Borrowed(table));
+    let mut legend: Option<Legend> = None;
+    let mut out: Vec<RawRow> = Vec::new();
+    // The person a row of only a type belongs to: the cells of the last person row.
+    let mut previous: Option<Vec<RawCell>> = None;
+    let mut after_footer = false;
+    let mut i = table.header_row + 1;
+    while i < sheet.rows.len() {
+        let row = &sheet.rows[i];
+        i += 1;
+        if row.iter().all(Cell::is_empty) {
             continue;
         }
-        let has_key = cells
-            .iter()
-            .any(|c| key_fields.contains(&c.field) && !c.cell.is_empty());
-        if !has_key {
+        if looks_like_header(row)
+            && let Some(mut next) = find_in(sheet, i - 1, i)
+        {
+            // A second table on the sheet, with its own header row.
+            i = next.header_row + 1;
+            if !next.has(Field::RequestType) && next.grid.is_empty() {
+                next.sheet_type = table.sheet_type;
+            }
+            layout = Layout::new(Cow::Owned(next));
+            previous = None;
+            after_footer = false;
             continue;
         }
-        let excel_row = sheet.first_row + i as u32;
+        if is_numbering_row(row) || is_code_row(row) {
+            continue;
+        }
+        let mut cells = layout.cells(row);
+        let grid = &layout.table.grid;
+        let line = classify(row, &cells, grid);
+        if after_footer && !(line == Line::Person && has_identifying_value(row)) {
+            continue;
+        }
+        match line {
+            Line::Label => continue,
+            Line::Footer => {
+                after_footer = true;
+                previous = None;
+                continue;
+            }
+            Line::MorePerson => {
+                if let Some(prev) = &previous {
+                    for (c, p) in cells.iter_mut().zip(prev) {
+                        if c.cell.is_empty() && c.field != Field::RequestType {
+                            c.cell = p.cell.clone();
+                        }
+                    }
+                }
+            }
+            Line::Person => previous = Some(cells.clone()),
+        }
+        // A type written as a code (1..7) explained by a legend near the table.
+        let type_column = layout.table.has(Field::RequestType);
+        for c in cells.iter_mut() {
+            let reads_type =
+                c.field == Field::RequestType || (c.field == Field::Note && !type_column);
+            if reads_type
+                && let Some(code) = type_code(&c.cell)
+                && let Some(t) = legend.get_or_insert_with(|| Legend::of(sheet)).get(code)
+            {
+                c.cell = Cell::Text(t.label().to_string());
+            }
+        }
+        let excel_row = sheet.first_row + (i - 1) as u32;
         let raw = RawRow {
             sheet: sheet.name.clone(),
             row: excel_row + 1,
             cells,
-            sheet_type: table.sheet_type,
-            grid_headers: grid_headers.clone(),
+            sheet_type: layout.table.sheet_type,
+            grid_headers: layout.grid_headers.clone(),
             hidden: hidden.contains(&excel_row),
         };
-        let marked: Vec<RequestType> = table
-            .grid
+        let marked: Vec<RequestType> = grid
             .iter()
             .filter(|g| row.get(g.index).is_some_and(is_mark))
             .map(|g| g.request_type)
@@ -385,29 +505,344 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
     out
 }
 
-/// A signature block or closing line after the table.
-fn is_footer(row: &[Cell]) -> bool {
-    const MARKS: [&str; 9] = [
+/// What a line under the header is (see [`Line`]).
+fn classify(row: &[Cell], cells: &[RawCell], grid: &[GridColumn]) -> Line {
+    let filled = |f: Field| cells.iter().any(|c| c.field == f && !c.cell.is_empty());
+    let identifying = has_identifying_value(row);
+    let marks: Vec<&Cell> = grid
+        .iter()
+        .filter_map(|g| row.get(g.index))
+        .filter(|c| is_mark(c))
+        .collect();
+    let request = has_request(cells) || !marks.is_empty();
+    let texts: Vec<String> = row
+        .iter()
+        .filter(|c| matches!(c, Cell::Text(_)) && !c.is_empty())
+        .map(|c| fold(&c.display()))
+        .collect();
+    if !identifying && !request && texts.iter().any(|t| is_footer_text(t)) {
+        return Line::Footer;
+    }
+    if !identifying && texts.iter().any(|t| is_label_text(t)) {
+        return Line::Label;
+    }
+    let name = name_of(cells);
+    let seq = cells
+        .iter()
+        .find(|c| c.field == Field::Seq && !c.cell.is_empty());
+    if !identifying && !request && seq.is_some_and(|c| is_heading_mark(&fold(&c.cell.display()))) {
+        // "I" | "CÁN BỘ QUẢN LÝ": a section numbered in the STT column.
+        return Line::Label;
+    }
+    let recognised = cells
+        .iter()
+        .any(|c| c.field != Field::Seq && !c.cell.is_empty());
+    if !recognised && marks.is_empty() {
+        // Text only outside the table's columns, or a template row with only its number.
+        return Line::Label;
+    }
+    if name.is_empty() && marks.iter().any(|c| is_count(c)) {
+        // Counts under an x-grid.
+        return Line::Label;
+    }
+    let any_identifying = IDENTIFYING.iter().any(|f| filled(*f));
+    if !any_identifying && !request && !name.is_empty() {
+        let others = cells.iter().any(|c| {
+            !c.cell.is_empty()
+                && !matches!(
+                    c.field,
+                    Field::FullName | Field::FamilyMiddleName | Field::GivenName | Field::Seq
+                )
+        });
+        if !others && is_section_name(&name) {
+            return Line::Label;
+        }
+    }
+    if name.is_empty() && !any_identifying && seq.is_none() && request {
+        return Line::MorePerson;
+    }
+    Line::Person
+}
+
+/// The name a row gives: the name column, or the split name joined.
+fn name_of(cells: &[RawCell]) -> String {
+    let get = |f: Field| {
+        cells
+            .iter()
+            .find(|c| c.field == f && !c.cell.is_empty())
+            .map(|c| c.cell.display())
+    };
+    match get(Field::FullName) {
+        Some(n) => crate::text::clean(&n),
+        None => crate::text::clean(&format!(
+            "{} {}",
+            get(Field::FamilyMiddleName).unwrap_or_default(),
+            get(Field::GivenName).unwrap_or_default()
+        )),
+    }
+}
+
+/// Some cell says what is asked: the type, a serial, a change or a reason, or a note that is a
+/// type.
+fn has_request(cells: &[RawCell]) -> bool {
+    cells.iter().any(|c| {
+        !c.cell.is_empty()
+            && (REQUEST.contains(&c.field)
+                || (c.field == Field::Note
+                    && (type_code(&c.cell).is_some()
+                        || RequestType::parse(&c.cell.display()).is_some())))
+    })
+}
+
+/// A number under an x-grid that counts rather than marks: anything above 1.
+fn is_count(cell: &Cell) -> bool {
+    match cell {
+        Cell::Number(n) => *n > 1.0,
+        Cell::Text(t) => t.trim().parse::<u32>().is_ok_and(|n| n > 1),
+        _ => false,
+    }
+}
+
+/// Somewhere in the row, a value only a person's row holds: an ID-like number (9 digits or
+/// more), an address, a date.
+fn has_identifying_value(row: &[Cell]) -> bool {
+    row.iter().any(|c| match c {
+        Cell::Date(_) => true,
+        Cell::Number(n) => *n >= 1e8,
+        Cell::Text(t) => {
+            let digits = t.chars().filter(char::is_ascii_digit).count();
+            let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+            t.contains('@') || (digits >= 9 && letters <= 2) || looks_like_date(t)
+        }
+        _ => false,
+    })
+}
+
+fn looks_like_date(t: &str) -> bool {
+    let parts: Vec<&str> = t.trim().split(['/', '.', '-']).collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A row that could be a header row: three cells at least name a column.
+fn looks_like_header(row: &[Cell]) -> bool {
+    let mut n = 0;
+    for c in row {
+        if let Cell::Text(t) = c
+            && t.len() < 80
+            && Field::from_header(&crate::text::cleaned(t)).is_some()
+        {
+            n += 1;
+            if n >= MIN_RECOGNISED {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The words of a folded text ("đ/c" is one).
+fn words(t: &str) -> impl Iterator<Item = &str> {
+    t.split(|c: char| !c.is_alphanumeric() && c != '/')
+        .filter(|w| !w.is_empty())
+}
+
+/// A total, count or title line: "Tổng số: 10 đồng chí", "Tổng cộng: 12 người", "Cộng",
+/// "(Danh sách có 12 người)", "I. CÁN BỘ QUẢN LÝ", "A. Khối văn phòng" (folded).
+fn is_label_text(t: &str) -> bool {
+    let t = t.trim_start_matches(['(', '[', '-', '*', ' ']);
+    let first = words(t).next().unwrap_or("");
+    if matches!(first, "tong" | "cong" | "tc") || t.contains("danh sach") || t.contains("tong so") {
+        return true;
+    }
+    // "12 người", "10 đồng chí", "12 đ/c", "12người".
+    let ws: Vec<&str> = words(t).collect();
+    let counted = ws.windows(2).any(|w| {
+        w[0].chars().all(|c| c.is_ascii_digit())
+            && matches!(
+                w[1],
+                "nguoi" | "dong" | "d/c" | "dc" | "can" | "ho" | "luot"
+            )
+    }) || ws.iter().any(|w| {
+        let digits = w.chars().take_while(char::is_ascii_digit).count();
+        digits > 0 && matches!(&w[digits..], "nguoi" | "d/c" | "dc")
+    });
+    if counted {
+        return true;
+    }
+    // A Roman numeral or a letter, then "." or ")": a section heading.
+    let head: String = t.chars().take_while(|c| c.is_alphanumeric()).collect();
+    let rest = &t[head.len()..];
+    !head.is_empty()
+        && is_heading_mark(&head)
+        && (rest.starts_with(". ") || rest.starts_with(") ") || rest.starts_with(" - "))
+}
+
+/// A Roman numeral (I to XX) or one letter (folded): how sections are numbered.
+fn is_heading_mark(t: &str) -> bool {
+    let t = t.trim().trim_end_matches(['.', ')']);
+    (t.len() == 1 && t.chars().all(|c| c.is_ascii_lowercase()))
+        || (!t.is_empty() && t.len() <= 5 && t.chars().all(|c| matches!(c, 'i' | 'v' | 'x')))
+}
+
+/// A name-column value that names a group, not a person: written in capitals ("GIÁO VIÊN"), or
+/// starting with a group's word ("Tổ Toán - Tin", "Khối văn phòng").
+fn is_section_name(name: &str) -> bool {
+    let letters: Vec<char> = name.chars().filter(|c| c.is_alphabetic()).collect();
+    let capitals = letters.len() >= 4 && letters.iter().all(|c| !c.is_lowercase());
+    let f = fold(name);
+    let first = words(&f).next().unwrap_or("");
+    capitals
+        || matches!(
+            first,
+            "to" | "khoi" | "phong" | "ban" | "bo" | "nhom" | "khu" | "cac" | "diem"
+        )
+        || f.starts_with("can bo")
+        || f.starts_with("giao vien")
+        || f.starts_with("nhan vien")
+}
+
+/// A signature block or closing line after the table (folded): "Người lập biểu", "THỦ TRƯỞNG
+/// ĐƠN VỊ (Ký, đóng dấu)", "KT. HIỆU TRƯỞNG", "Nam Định, ngày 10 tháng 12 năm 2022".
+fn is_footer_text(t: &str) -> bool {
+    const MARKS: [&str; 17] = [
         "nguoi lap",
         "thu truong",
         "hieu truong",
         "giam doc",
         "ky, dong dau",
         "ky ten",
+        "ky, ghi ro",
+        "ky va ghi ro",
+        "ghi ro ho ten",
+        "dong dau",
         "xac nhan cua",
         "truong phong",
         "ngay thang nam",
+        "ban giam hieu",
+        "chu tich",
+        "nguoi duyet",
+        "ke toan",
     ];
-    let count = row.iter().filter(|c| !c.is_empty()).count();
-    if count == 0 || count > 3 {
-        return false;
-    }
-    row.iter().filter(|c| !c.is_empty()).any(|c| {
-        let t = fold(&c.display());
-        MARKS.iter().any(|m| {
-            t.starts_with(m) || t.match_indices('(').any(|(i, _)| t[i + 1..].starts_with(m))
+    let t = t.trim();
+    let at_word = |m: &str| {
+        t.match_indices(m).any(|(i, _)| {
+            t[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
         })
-    })
+    };
+    if MARKS.iter().any(|m| at_word(m)) || t.starts_with("kt.") || t.starts_with("tm.") {
+        return true;
+    }
+    // "ngày 10 tháng 12 năm 2022", "ngày ... tháng ... năm ..."
+    let ws: Vec<&str> = t
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect();
+    ws.windows(3).any(|w| w == ["ngay", "thang", "nam"])
+}
+
+/// A line of field codes under the header ("full_name", "id_number"; "(1)", "(2)"; "A", "B"):
+/// three cells at least, each a short token without spaces.
+fn is_code_row(row: &[Cell]) -> bool {
+    let mut n = 0;
+    for c in row.iter().filter(|c| !c.is_empty()) {
+        let t = match c {
+            Cell::Text(t) => t.trim().to_string(),
+            Cell::Number(x) if x.fract() == 0.0 && (0.0..100.0).contains(x) => {
+                super::number_text(*x)
+            }
+            _ => return false,
+        };
+        let token = t.len() <= 32
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_()[]./=+".contains(c))
+            && t.chars().filter(char::is_ascii_digit).count() < 5;
+        if !token {
+            return false;
+        }
+        n += 1;
+    }
+    n >= 3
+}
+
+/// A type written as a code: 1 to 7, as a number or as text ("2", "(2)", "2.").
+fn type_code(cell: &Cell) -> Option<u8> {
+    match cell {
+        Cell::Number(n) if n.fract() == 0.0 && (1.0..=7.0).contains(n) => Some(*n as u8),
+        Cell::Text(t) => {
+            let t = t.trim().trim_matches(['(', ')', '.', ' ']);
+            t.parse::<u8>().ok().filter(|n| (1..=7).contains(n))
+        }
+        _ => None,
+    }
+}
+
+/// What the codes 1..7 of a type column mean, from a legend near the table ("1: Cấp mới hòm thư
+/// công vụ; 2: Cấp mới chứng thư số ...", or one legend line per code).
+struct Legend([Option<RequestType>; 8]);
+
+impl Legend {
+    /// The longest cell text looked at: a legend is a line or a paragraph.
+    const MAX_CELL: usize = 2000;
+
+    fn of(sheet: &Sheet) -> Legend {
+        let mut map = [None; 8];
+        for row in &sheet.rows {
+            for c in row {
+                if let Cell::Text(t) = c
+                    && t.len() <= Self::MAX_CELL
+                    && t.bytes().any(|b| (b'1'..=b'7').contains(&b))
+                {
+                    for (code, t) in legend_entries(t) {
+                        map[code as usize].get_or_insert(t);
+                    }
+                }
+            }
+        }
+        Legend(map)
+    }
+
+    fn get(&self, code: u8) -> Option<RequestType> {
+        self.0.get(code as usize).copied().flatten()
+    }
+}
+
+/// The "code: type" entries of one text: a digit 1..7 at a word's start, then `:` `.` `=` `)`
+/// `-` or `–`, then a request type's spelling (up to the next entry).
+fn legend_entries(text: &str) -> Vec<(u8, RequestType)> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    // Each entry: its code, where it starts, where its text starts (byte offsets).
+    let mut starts: Vec<(u8, usize, usize)> = Vec::new();
+    for (k, &(at, c)) in chars.iter().enumerate() {
+        if !('1'..='7').contains(&c) || (k > 0 && chars[k - 1].1.is_alphanumeric()) {
+            continue;
+        }
+        let mut j = k + 1;
+        while j < chars.len() && chars[j].1 == ' ' {
+            j += 1;
+        }
+        if j < chars.len() && matches!(chars[j].1, ':' | '.' | '=' | ')' | '-' | '–') {
+            let body = chars.get(j + 1).map_or(text.len(), |&(b, _)| b);
+            starts.push((c as u8 - b'0', at, body));
+        }
+    }
+    let mut out = Vec::new();
+    for (n, &(code, _, body)) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).map_or(text.len(), |&(_, at, _)| at);
+        if body > end {
+            continue;
+        }
+        let piece = text[body..end].trim_end_matches([';', ',', ' ', '\n']);
+        if let Some(t) = RequestType::parse(piece) {
+            out.push((code, t));
+        }
+    }
+    out
 }
 
 /// The "(1) (2) (3)" or "1 2 3" line some templates put under the header.
