@@ -413,3 +413,21 @@ fn a_stray_value_far_below_the_table_is_left_out_with_a_warning() {
         o.problems
     );
 }
+
+#[test]
+fn a_mail_with_only_a_pdf_has_no_list_and_keeps_its_own_message() {
+    let mut m = mail("c3nguyenkhuyen@namdinh.edu.vn", "DS", vec![]);
+    m.attachments.push(Attachment {
+        filename: "ds.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: b"%PDF-1.5\n".to_vec(),
+    });
+    let o = run(&m, None);
+    assert_eq!(o.kind, OutcomeKind::NoList);
+    assert_eq!(o.problems.len(), 1);
+    assert!(
+        o.problems[0].message.contains("PDF"),
+        "{}",
+        o.problems[0].message
+    );
+}
