@@ -179,7 +179,7 @@ impl Registry {
     /// and its list's unit column name; else the subject's, unless the column names one unit
     /// more specific than it ("THPT Xuân Trường C" under a subject saying "THPT Xuân Trường");
     /// else the column's, when the subject names none and the column one.
-    pub fn infer_from<'a>(&self, subject: &str, unit_column: &[&'a str]) -> Option<&Unit> {
+    pub fn infer_from(&self, subject: &str, unit_column: &[&str]) -> Option<&Unit> {
         let from_subject = self.candidates(subject);
         let mut from_column: Vec<&Unit> = Vec::new();
         for name in unit_column {
