@@ -263,6 +263,21 @@ fn split_combined(cell: &Cell) -> Vec<String> {
             return parts;
         }
     }
+    // Separated by spaces only (line breaks a reader turned into spaces): the date in the middle
+    // tells the parts apart.
+    let text = clean(&text);
+    let words: Vec<&str> = text.split(' ').collect();
+    if let Some(d) = words
+        .iter()
+        .position(|w| parse_date(&Cell::Text(w.to_string())).is_ok() && w.contains(['/', '.', '-']))
+        .filter(|&d| d > 0)
+    {
+        return vec![
+            words[..d].join(" "),
+            words[d].to_string(),
+            words[d + 1..].join(" "),
+        ];
+    }
     split(&[])
 }
 
@@ -460,9 +475,10 @@ impl Checker<'_> {
         let digits = match &cell.cell {
             Cell::Number(n) => {
                 let mut s = number_text(*n);
-                if s.len() == 11 {
-                    // Excel dropped the leading zero of a 12-digit ID.
-                    s.insert(0, '0');
+                if (10..12).contains(&s.len()) {
+                    // Excel dropped the leading zeros of a 12-digit ID (one, or two for the
+                    // provinces 001 to 009).
+                    s.insert_str(0, &"00"[..12 - s.len()]);
                 }
                 s
             }
@@ -476,9 +492,12 @@ impl Checker<'_> {
                     .chars()
                     .filter(|c| !matches!(c, ' ' | '.' | '\'' | '-'))
                     .collect();
-                if digits.len() == 11 && digits.chars().all(|c| c.is_ascii_digit()) {
+                if (10..12).contains(&digits.len())
+                    && !digits.starts_with('0')
+                    && digits.chars().all(|c| c.is_ascii_digit())
+                {
                     // A CSV or web export of a column Excel had already turned into numbers.
-                    digits.insert(0, '0');
+                    digits.insert_str(0, &"00"[..12 - digits.len()]);
                 }
                 digits
             }
@@ -845,6 +864,19 @@ mod tests {
     }
 
     #[test]
+    fn an_id_of_a_province_below_010_stored_as_a_number_gets_both_zeros_back() {
+        let r = with(new_cert(), Field::IdNumber, Cell::Number(1085001234.0));
+        let (v, p) = validate(&r, "ds.xlsx", &ctx());
+        assert!(p.iter().all(|p| p.severity == Severity::Warning), "{p:?}");
+        assert_eq!(v.unwrap().id_number, "001085001234");
+        let r = with(new_cert(), Field::IdNumber, t("1085001234"));
+        assert_eq!(
+            validate(&r, "ds.csv", &ctx()).0.unwrap().id_number,
+            "001085001234"
+        );
+    }
+
+    #[test]
     fn a_ten_digit_id_is_an_error_naming_the_column_and_value() {
         let r = with(new_cert(), Field::IdNumber, t("0360850012"));
         let (v, p) = validate(&r, "ds.xlsx", &ctx());
@@ -1004,6 +1036,31 @@ mod tests {
         assert_eq!(v.id_number, "036085001234");
         assert_eq!(v.id_issue_date, NaiveDate::from_ymd_opt(2021, 5, 10));
         assert_eq!(v.id_issue_place, "Cục CS QLHC về TTXH");
+    }
+
+    #[test]
+    fn a_combined_id_cell_is_split_however_its_parts_are_separated() {
+        for text in [
+            "036085001234;10/05/2021;Cục CS QLHC về TTXH",
+            "036085001234, 10/05/2021, Cục CS QLHC về TTXH",
+            "036085001234 - 10/05/2021 - Cục CS QLHC về TTXH",
+            "036085001234\n10/05/2021\nCục CS QLHC về TTXH",
+            "036 085 001 234 10/05/2021 Cục CS QLHC về TTXH",
+        ] {
+            let mut cells = new_cert();
+            cells.retain(|(f, _)| *f != Field::IdNumber);
+            cells.push((Field::IdCombined, t(text)));
+            let (v, p) = validate(&row(&cells), "ds.xlsx", &ctx());
+            assert!(p.is_empty(), "{text:?}: {p:?}");
+            let v = v.unwrap();
+            assert_eq!(v.id_number, "036085001234", "{text:?}");
+            assert_eq!(
+                v.id_issue_date,
+                NaiveDate::from_ymd_opt(2021, 5, 10),
+                "{text:?}"
+            );
+            assert_eq!(v.id_issue_place, "Cục CS QLHC về TTXH", "{text:?}");
+        }
     }
 
     fn problem(row: u32, column: &str, message: &str) -> RowProblem {

@@ -105,9 +105,27 @@ pub(super) fn read(filename: &str, bytes: &[u8]) -> Result<Sheet, ReadError> {
         .flexible(true)
         .delimiter(forced.unwrap_or_else(|| delimiter(text)))
         .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| ReadError::Corrupt(e.to_string()))?;
+        // The csv crate skips blank lines, but Excel shows each as a row, and problems name
+        // rows as Excel does: a record's position is where the previous one ended, so the line
+        // breaks it starts with are the blank lines before it.
+        if let Some(at) = record.position().map(|p| p.byte() as usize) {
+            let bytes = text.as_bytes();
+            let mut at = at.min(bytes.len());
+            // After "\r\n" the position is at its "\n".
+            if at > 0 && bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
+                at += 1;
+            }
+            let blank = bytes[at..]
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .filter(|b| **b == b'\n')
+                .count();
+            let room = (super::MAX_ROWS as usize).saturating_sub(rows.len());
+            rows.extend((0..blank.min(room)).map(|_| Vec::new()));
+        }
         rows.push(
             record
                 .iter()
@@ -149,6 +167,20 @@ mod tests {
         let bytes = b"Nguy\xEA\xDEn V\xE3n";
         let text = decode_text(bytes).unwrap();
         assert_eq!(crate::text::clean(&text), "Nguyễn Văn");
+    }
+
+    #[test]
+    fn a_blank_line_is_a_row_as_excel_shows_it() {
+        let s = read("ds.csv", b"STT;Ho ten;CCCD\n\n1;\"A\nB\";2\n\n\n3;C;4\n").unwrap();
+        let firsts: Vec<String> = s
+            .rows
+            .iter()
+            .map(|r| r.first().map(Cell::display).unwrap_or_default())
+            .collect();
+        assert_eq!(firsts, ["STT", "", "1", "", "", "3"]);
+        let s = read("ds.csv", b"STT;Ho ten;CCCD\r\n1;A;2\r\n\r\n3;C;4\r\n").unwrap();
+        assert_eq!(s.rows.len(), 4, "{:?}", s.rows);
+        assert!(s.rows[2].is_empty());
     }
 
     #[test]

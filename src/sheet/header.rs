@@ -278,13 +278,14 @@ fn grid_at(probes: &Probes, r: usize) -> (Vec<GridColumn>, bool) {
     }
 }
 
-/// A grid cell that chooses its column: `x`, `X`, `✓`, `1`... anything but blank, `0` or "không".
+/// A grid cell that chooses its column: `x`, `X`, `✓`, `1`, "có"... a short mark, not blank, `0`
+/// or "không" (a longer text there is some other line's, such as the footer's date).
 fn is_mark(cell: &Cell) -> bool {
     if cell.is_empty() {
         return false;
     }
     let f = fold(&cell.display());
-    !matches!(f.as_str(), "0" | "-" | "khong" | "k")
+    f.chars().count() <= 3 && !matches!(f.as_str(), "0" | "-" | "k")
 }
 
 /// The recognised columns of row `r`, completed by row `r + 1` where a merged group header
@@ -301,7 +302,12 @@ fn columns_at(probes: &Probes, r: usize) -> Vec<Column> {
                 && columns
                     .last()
                     .is_some_and(|c| c.field == Field::BirthDate && c.index + 1 == i));
-        if birth_group && matches!(fold(&below.text).as_str(), "nam" | "nu") {
+        if birth_group
+            && matches!(
+                crate::schema::fold_header(&below.text).as_str(),
+                "nam" | "nu"
+            )
+        {
             let group = columns
                 .last()
                 .filter(|c| c.field == Field::BirthDate && top.text.is_empty())
@@ -515,15 +521,26 @@ fn classify(row: &[Cell], cells: &[RawCell], grid: &[GridColumn]) -> Line {
         .filter(|c| is_mark(c))
         .collect();
     let request = has_request(cells) || !marks.is_empty();
+    // A type that reads as one (not only text in a type column: a footer's line may stand there).
+    let typed = !marks.is_empty()
+        || cells.iter().any(|c| {
+            matches!(c.field, Field::RequestType | Field::Note)
+                && (type_code(&c.cell).is_some() || RequestType::parse(&c.cell.display()).is_some())
+        });
     let texts: Vec<String> = row
         .iter()
         .filter(|c| matches!(c, Cell::Text(_)) && !c.is_empty())
         .map(|c| fold(&c.display()))
         .collect();
-    if !identifying && !request && texts.iter().any(|t| is_footer_text(t)) {
+    if !identifying && !typed && texts.iter().any(|t| is_footer_text(t)) {
         return Line::Footer;
     }
-    if !identifying && texts.iter().any(|t| is_label_text(t)) {
+    if !identifying
+        && texts
+            .iter()
+            .any(|t| is_label_text(t) || !legend_entries(t).is_empty())
+    {
+        // A total, a title, a section, or a line of the type codes' legend.
         return Line::Label;
     }
     let name = name_of(cells);
@@ -558,7 +575,7 @@ fn classify(row: &[Cell], cells: &[RawCell], grid: &[GridColumn]) -> Line {
             return Line::Label;
         }
     }
-    if name.is_empty() && !any_identifying && seq.is_none() && request {
+    if name.is_empty() && !any_identifying && seq.is_none() && typed {
         return Line::MorePerson;
     }
     Line::Person
@@ -743,7 +760,14 @@ fn is_footer_text(t: &str) -> bool {
         .split(|c: char| !c.is_alphabetic())
         .filter(|w| !w.is_empty())
         .collect();
-    ws.windows(3).any(|w| w == ["ngay", "thang", "nam"])
+    if ws.windows(3).any(|w| w == ["ngay", "thang", "nam"]) {
+        return true;
+    }
+    // "Ngày 15/12/2022", "Nam Định, ngày 15/12/2022": the date the list was signed.
+    let tokens: Vec<&str> = t.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    tokens
+        .windows(2)
+        .any(|w| w[0] == "ngay" && looks_like_date(w[1]))
 }
 
 /// A line of field codes under the header ("full_name", "id_number"; "(1)", "(2)"; "A", "B"):

@@ -3,6 +3,7 @@
 mod batch;
 mod cli;
 mod fixtures;
+mod generator;
 mod imap;
 mod mailstack;
 mod outbox_fill;
