@@ -518,4 +518,51 @@ mod tests {
         assert!(RequestType::Revoke.contradicts(RequestType::Renew));
         assert!(!RequestType::NewCert.contradicts(RequestType::NewMailbox));
     }
+
+    #[test]
+    fn the_combined_id_header_is_recognised_however_its_parts_are_separated() {
+        for h in [
+            "Số CMND/CCCD;Ngày cấp;Nơi cấp",
+            "Số CMND/CCCD, Ngày cấp, Nơi cấp",
+            "Số CMND/CCCD - Ngày cấp - Nơi cấp",
+            "Số CMND/CCCD\nNgày cấp\nNơi cấp",
+            "SỐ CCCD; NGÀY CẤP; NƠI CẤP (bắt buộc)",
+        ] {
+            assert_eq!(Field::from_header(h), Some(Field::IdCombined), "{h:?}");
+        }
+        assert_eq!(Field::from_header("Số CCCD"), Some(Field::IdNumber));
+        assert_eq!(Field::from_header("Ngày cấp"), Some(Field::IdIssueDate));
+    }
+
+    #[test]
+    fn a_type_followed_by_its_reason_or_shortened_is_read() {
+        let cases = [
+            ("Thu hồi do nghỉ hưu", RequestType::Revoke),
+            ("Thu hồi (chuyển công tác)", RequestType::Revoke),
+            ("Gia hạn - sắp hết hạn", RequestType::Renew),
+            ("Gia hạn CTS", RequestType::Renew),
+            ("Khôi phục", RequestType::KeyRecovery),
+            ("Cấp lại", RequestType::Reissue),
+            ("CM", RequestType::NewCert),
+            (
+                "Cấp mới hòm thư công vụ cho cán bộ mới",
+                RequestType::NewMailbox,
+            ),
+            ("Cấp mới: cán bộ mới", RequestType::NewCert),
+        ];
+        for (text, want) in cases {
+            assert_eq!(RequestType::parse(text), Some(want), "{text:?}");
+        }
+        assert_eq!(
+            RequestType::parse("CMND"),
+            None,
+            "a short form counts only alone"
+        );
+        assert_eq!(RequestType::parse("Đã nộp bản giấy"), None);
+        assert_eq!(
+            RequestType::parse("Thu hồiii"),
+            None,
+            "a word boundary is needed"
+        );
+    }
 }

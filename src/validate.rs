@@ -1106,4 +1106,34 @@ mod tests {
         assert_eq!(collapse_columns(problems.clone(), 10), problems);
         assert_eq!(collapse_columns(problems[..2].to_vec(), 2).len(), 2);
     }
+
+    #[test]
+    fn the_type_written_in_ghi_chu_is_read_and_free_text_stays_a_note() {
+        let mut cells = new_cert();
+        cells.retain(|(f, _)| *f != Field::RequestType);
+        let note = |text: &str| {
+            let mut c = cells.clone();
+            c.push((Field::Note, t(text)));
+            validate(&row(&c), "ds.xlsx", &ctx())
+        };
+        let (v, p) = note("Cấp mới CTS");
+        assert!(p.is_empty(), "{p:?}");
+        let v = v.unwrap();
+        assert_eq!(v.request_type, RequestType::NewCert);
+        assert_eq!(v.note, "");
+        let (v, p) = note("Đã nộp bản giấy");
+        assert!(v.is_none());
+        assert_eq!(
+            p[0].field, "request_type",
+            "a note that is not a type gives no type"
+        );
+        // With a type column, Ghi chú is a note whatever it says.
+        let mut c = new_cert();
+        c.push((Field::Note, t("Gia hạn sau")));
+        let v = validate(&row(&c), "ds.xlsx", &ctx()).0.unwrap();
+        assert_eq!(
+            (v.request_type, v.note.as_str()),
+            (RequestType::NewCert, "Gia hạn sau")
+        );
+    }
 }

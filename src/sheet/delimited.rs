@@ -189,4 +189,22 @@ mod tests {
         assert_eq!(s.rows[0].len(), 3);
         assert_eq!(s.rows[1][1], Cell::Text("A,B".into()));
     }
+
+    #[test]
+    fn a_semicolon_csv_in_windows_1258_has_its_table_found() {
+        // "STT;Họ và tên;Số CCCD;Nội dung đề nghị" and a person, as Excel on a Vietnamese
+        // Windows writes them: tones as combining bytes after the letter.
+        let bytes = b"DANH S\xC1CH \xD0\xCA\xEC NGHI\xF2\r\n\
+            STT;Ho\xCC va\xCC t\xEAn;S\xF4\xEC CCCD;N\xF4\xF2i dung \xF0\xEA\xEC nghi\xF2\r\n\
+            1;Nguy\xEA\xDEn V\xE3n An;036085001234;C\xE2\xECp m\xF4\xECi\r\n";
+        let s = read("ds.csv", bytes).unwrap();
+        let table = super::super::header::find(&s).expect("the header is recognised");
+        assert_eq!(table.columns.len(), 4);
+        let rows = super::super::header::rows(&s, &table);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            crate::text::clean(&rows[0].cells[1].cell.display()),
+            "Nguyễn Văn An"
+        );
+    }
 }

@@ -1051,4 +1051,239 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].hidden, rows[1].hidden), (false, true));
     }
+
+    /// The names of the rows read, with their types as a grid or sheet gives them.
+    fn names(rows: &[RawRow]) -> Vec<(u32, String)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r.row,
+                    r.get(Field::FullName)
+                        .map(|c| c.cell.display())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    const HEAD: &[&str] = &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị"];
+
+    #[test]
+    fn lines_under_the_table_read_as_a_person_are_totals_counts_and_signatures() {
+        for total in [
+            &["", "Tổng số: 10 đồng chí", "", ""][..],
+            &["", "Tổng cộng: 12 người", "", ""],
+            &["Cộng", "", "12 đ/c", ""],
+            &["", "(Danh sách có 12 người)", "", ""],
+            &["", "TỔNG CỘNG", "", ""],
+        ] {
+            let s = sheet(&[
+                HEAD,
+                &["1", "Nguyễn Văn An", "036085001234", "Cấp mới"],
+                total,
+                &["", "", "", "Xuân Trường, ngày 15 tháng 12 năm 2022"],
+                &["", "Người lập biểu", "", "THỦ TRƯỞNG ĐƠN VỊ"],
+                &["", "(Ký, ghi rõ họ tên)", "", "(Ký, đóng dấu)"],
+                &["", "Trần Thị Hoa", "", "Nguyễn Văn Bình"],
+            ]);
+            let rows = rows(&s, &find(&s).unwrap());
+            assert_eq!(
+                names(&rows),
+                [(2, "Nguyễn Văn An".to_string())],
+                "{total:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn signature_names_in_the_name_column_under_a_chief_s_title_are_not_persons() {
+        let s = sheet(&[
+            HEAD,
+            &["1", "Nguyễn Văn An", "036085001234", "Cấp mới"],
+            &["", "Ngày 15/12/2022", "", ""],
+            &["", "KT. HIỆU TRƯỞNG", "", ""],
+            &["", "PHÓ HIỆU TRƯỞNG", "", ""],
+            &["", "Lê Văn Cường", "", ""],
+        ]);
+        assert_eq!(rows(&s, &find(&s).unwrap()).len(), 1);
+    }
+
+    #[test]
+    fn section_rows_inside_the_table_are_not_persons() {
+        let s = sheet(&[
+            HEAD,
+            &["I. CÁN BỘ QUẢN LÝ", "", "", ""],
+            &["1", "Nguyễn Văn An", "036085001234", "Cấp mới"],
+            &["II", "GIÁO VIÊN", "", ""],
+            &["1", "Trần Thị Bình", "036190004321", "Gia hạn"],
+            &["", "A. Khối văn phòng", "", ""],
+            &["1", "Lê Văn Cường", "036078009876", "Thu hồi"],
+        ]);
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(
+            names(&rows).iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+            [3, 5, 7]
+        );
+    }
+
+    #[test]
+    fn a_second_table_on_the_same_sheet_is_read_with_its_own_header_row() {
+        let s = sheet(&[
+            HEAD,
+            &["1", "Nguyễn Văn An", "036085001234", "Cấp mới"],
+            &[],
+            &["DANH SÁCH ĐỀ NGHỊ THU HỒI", "", "", ""],
+            &["STT", "Số CCCD", "Họ và tên", "Lý do"],
+            &["1", "036190004321", "Trần Thị Bình", "Nghỉ hưu"],
+        ]);
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(
+            names(&rows),
+            [
+                (2, "Nguyễn Văn An".to_string()),
+                (6, "Trần Thị Bình".to_string())
+            ]
+        );
+        assert_eq!(
+            rows[1].get(Field::IdNumber).unwrap().cell,
+            t("036190004321")
+        );
+    }
+
+    #[test]
+    fn a_header_far_down_under_a_letter_is_found() {
+        let mut grid: Vec<Vec<&str>> =
+            vec![vec!["Kính gửi: Sở Giáo dục và Đào tạo"]; 31];
+        grid.push(HEAD.to_vec());
+        grid.push(vec!["1", "Nguyễn Văn An", "036085001234", "Cấp mới"]);
+        let refs: Vec<&[&str]> = grid.iter().map(Vec::as_slice).collect();
+        let s = sheet(&refs);
+        let table = find(&s).expect("the header at row 32 is found");
+        assert_eq!(table.header_row, 31);
+        assert_eq!(
+            names(&rows(&s, &table)),
+            [(33, "Nguyễn Văn An".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_hidden_row_of_field_codes_under_the_header_is_not_a_person() {
+        for codes in [
+            &["seq", "full_name", "id_number", "request_type"][..],
+            &["(1)", "(2)", "(3)", "(4)"],
+            &["A", "B", "C", "D"],
+        ] {
+            let mut s = sheet(&[
+                HEAD,
+                codes,
+                &["1", "Nguyễn Văn An", "036085001234", "Cấp mới"],
+            ]);
+            s.hidden_rows = vec![1];
+            let rows = rows(&s, &find(&s).unwrap());
+            assert_eq!(
+                names(&rows),
+                [(3, "Nguyễn Văn An".to_string())],
+                "{codes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_person_over_two_rows_makes_a_second_request_of_the_same_person() {
+        let s = sheet(&[
+            &[
+                "STT",
+                "Họ và tên",
+                "Số CCCD",
+                "Nội dung đề nghị",
+                "Số serial",
+            ],
+            &[
+                "1",
+                "Nguyễn Văn An",
+                "036085001234",
+                "Khôi phục",
+                "540101AB",
+            ],
+            &["", "", "", "Gia hạn", ""],
+            &["2", "Trần Thị Bình", "036190004321", "Cấp mới", ""],
+        ]);
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1].row, 3);
+        assert_eq!(
+            rows[1].get(Field::FullName).unwrap().cell,
+            t("Nguyễn Văn An")
+        );
+        assert_eq!(
+            rows[1].get(Field::IdNumber).unwrap().cell,
+            t("036085001234")
+        );
+        assert_eq!(rows[1].get(Field::CertSerial).unwrap().cell, t("540101AB"));
+        assert_eq!(rows[1].get(Field::RequestType).unwrap().cell, t("Gia hạn"));
+    }
+
+    #[test]
+    fn a_row_in_doubt_is_read_so_the_school_sees_what_it_lacks() {
+        let s = sheet(&[
+            HEAD,
+            &["1", "Nguyễn Văn An", "036085001234", "Cấp mới"],
+            // A number, an ID, but no name: not a title, not a second request.
+            &["2", "", "036190004321", "Gia hạn"],
+            // A name alone.
+            &["3", "Lê Văn Cường", "", ""],
+            // Only the number of a template row: left out.
+            &["4", "", "", ""],
+        ]);
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(
+            rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+            [2, 3, 4],
+            "rows 3 and 4 are kept for validation to name what they lack"
+        );
+    }
+
+    #[test]
+    fn type_codes_are_read_through_a_legend_above_or_below_the_table() {
+        for (legend_first, legend) in [
+            (
+                true,
+                vec![
+                    "Mã: 1: Cấp mới hòm thư công vụ; 2: Cấp mới chứng thư số; 5 - Thu hồi chứng thư số",
+                ],
+            ),
+            (
+                false,
+                vec![
+                    "1 - Cấp mới hòm thư công vụ",
+                    "2 = Cấp mới chứng thư số",
+                    "5. Thu hồi chứng thư số",
+                ],
+            ),
+        ] {
+            let mut grid: Vec<Vec<&str>> = Vec::new();
+            let lines: Vec<Vec<&str>> = legend.iter().map(|l| vec!["", *l]).collect();
+            if legend_first {
+                grid.extend(lines.clone());
+            }
+            grid.push(HEAD.to_vec());
+            grid.push(vec!["1", "Nguyễn Văn An", "036085001234", "2"]);
+            grid.push(vec!["2", "Trần Thị Bình", "036190004321", "5"]);
+            if !legend_first {
+                grid.extend(lines);
+            }
+            let refs: Vec<&[&str]> = grid.iter().map(Vec::as_slice).collect();
+            let s = sheet(&refs);
+            let rows = rows(&s, &find(&s).unwrap());
+            let types: Vec<Option<RequestType>> = rows
+                .iter()
+                .map(|r| RequestType::parse(&r.get(Field::RequestType).unwrap().cell.display()))
+                .collect();
+            assert_eq!(
+                types,
+                [Some(RequestType::NewCert), Some(RequestType::Revoke)],
+                "legend first: {legend_first}"
+            );
+        }
+    }
 }
