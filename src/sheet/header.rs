@@ -185,7 +185,9 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
 /// The table whose header row (the one with the most recognised headers) is among rows
 /// `from..to`.
 fn find_in(sheet: &Sheet, from: usize, to: usize) -> Option<Table> {
-    let mut best: Option<Table> = None;
+    // The best table so far and its number of recognised headers (counted before a grid's group
+    // header is left out, so that an equal later header does not win).
+    let mut best: Option<(Table, usize)> = None;
     // Each candidate row also reads the row below it.
     let probes = Probes::new(sheet, from, to + 1);
     for r in from..to {
@@ -204,10 +206,8 @@ fn find_in(sheet: &Sheet, from: usize, to: usize) -> Option<Table> {
         if columns.len() < MIN_RECOGNISED || !has_name {
             continue;
         }
-        if best
-            .as_ref()
-            .is_none_or(|b| columns.len() > b.columns.len())
-        {
+        let score = columns.len();
+        if best.as_ref().is_none_or(|(_, b)| score > *b) {
             let (grid, grid_below) = grid_at(&probes, r);
             let mut columns = columns;
             if !grid.is_empty() {
@@ -221,15 +221,18 @@ fn find_in(sheet: &Sheet, from: usize, to: usize) -> Option<Table> {
             } else {
                 r
             };
-            best = Some(Table {
-                header_row,
-                columns,
-                sheet_type: None,
-                grid,
-            });
+            best = Some((
+                Table {
+                    header_row,
+                    columns,
+                    sheet_type: None,
+                    grid,
+                },
+                score,
+            ));
         }
     }
-    let mut table = best?;
+    let (mut table, _) = best?;
     if !table.columns.iter().any(|c| c.field == Field::RequestType) {
         table.sheet_type = RequestType::parse(&sheet.name);
     }
@@ -1285,5 +1288,23 @@ mod tests {
                 "legend first: {legend_first}"
             );
         }
+    }
+
+    #[test]
+    fn of_two_equal_headers_over_x_grids_the_first_is_the_table() {
+        let head: &[&str] = &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị", ""];
+        let sub: &[&str] = &["", "", "", "Cấp mới CTS", "Thu hồi"];
+        let s = sheet(&[
+            head,
+            sub,
+            &["1", "Nguyễn Văn An", "036085001234", "x", ""],
+            &[],
+            head,
+            sub,
+            &["1", "Trần Thị Bình", "036190004321", "", "x"],
+        ]);
+        let table = find(&s).unwrap();
+        assert_eq!(table.header_row, 1);
+        assert_eq!(rows(&s, &table).len(), 2, "both tables are read");
     }
 }

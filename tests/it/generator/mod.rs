@@ -59,7 +59,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn generate(seed: u64) -> Case {
     let mut rng = Rng::with_seed(seed);
-    let writer = match rng.usize(..10) {
+    let writer = match rng.usize(..11) {
         0..=3 => Writer::RustXlsxwriter,
         4 | 5 => Writer::HandXlsx {
             shared_strings: rng.bool(),
@@ -70,16 +70,21 @@ fn generate(seed: u64) -> Case {
                 Encoding::Utf8Bom,
                 Encoding::Utf16Le,
                 Encoding::Windows1258,
-            ][rng.usize(..4)];
+                Encoding::Windows1258Precomposed,
+            ][rng.usize(..5)];
             let sep = match encoding {
                 Encoding::Utf16Le => b'\t',
                 _ => [b',', b';', b'\t'][rng.usize(..3)],
             };
             Writer::Csv { sep, encoding }
         }
-        _ => Writer::Html,
+        9 => Writer::Html,
+        _ => Writer::Ods,
     };
-    let xlsx = matches!(writer, Writer::RustXlsxwriter | Writer::HandXlsx { .. });
+    let xlsx = matches!(
+        writer,
+        Writer::RustXlsxwriter | Writer::HandXlsx { .. } | Writer::Ods
+    );
     let caps = Caps {
         sheets: xlsx,
         hidden: xlsx,
@@ -228,6 +233,9 @@ fn the_generator_is_deterministic_for_a_seed() {
 #[test]
 fn windows_1258_is_written_with_decomposed_tones() {
     // "Nguyễn": ê then the combining tilde byte (0xDE), as the code page writes it.
-    assert_eq!(write::windows_1258("Nguyễn"), b"Nguy\xEA\xDEn");
+    assert_eq!(write::windows_1258("Nguyễn", false), b"Nguy\xEA\xDEn");
+    // "Hà": the code page's own "à" when precomposed letters are kept.
+    assert_eq!(write::windows_1258("Hà", true), b"H\xE0");
+    assert_eq!(write::windows_1258("Hà", false), b"Ha\xCC");
     let _ = NaiveDate::from_ymd_opt(2022, 1, 1);
 }

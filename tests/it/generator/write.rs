@@ -15,9 +15,16 @@ use super::grid::{GenSheet, V};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writer {
     RustXlsxwriter,
-    HandXlsx { shared_strings: bool },
-    Csv { sep: u8, encoding: Encoding },
+    HandXlsx {
+        shared_strings: bool,
+    },
+    Csv {
+        sep: u8,
+        encoding: Encoding,
+    },
     Html,
+    /// An OpenDocument spreadsheet: a zip of content.xml, as LibreOffice writes it.
+    Ods,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +33,9 @@ pub enum Encoding {
     Utf8Bom,
     Utf16Le,
     Windows1258,
+    /// Windows-1258 with the code page's own precomposed letters (à, á, â, ã...) where it has
+    /// them, as some converters write it.
+    Windows1258Precomposed,
 }
 
 impl Writer {
@@ -38,6 +48,7 @@ impl Writer {
             } => "txt",
             Writer::Csv { .. } => "csv",
             Writer::Html => "xls",
+            Writer::Ods => "ods",
         }
     }
 }
@@ -48,6 +59,7 @@ pub fn write(w: Writer, sheets: &[GenSheet]) -> Vec<u8> {
         Writer::HandXlsx { shared_strings } => hand_xlsx(sheets, shared_strings),
         Writer::Csv { sep, encoding } => csv(&sheets[0], sep, encoding),
         Writer::Html => html(&sheets[0]),
+        Writer::Ods => ods(sheets),
     }
 }
 
@@ -322,13 +334,14 @@ fn csv(s: &GenSheet, sep: u8, encoding: Encoding) -> Vec<u8> {
             b.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
             b
         }
-        Encoding::Windows1258 => windows_1258(&text),
+        Encoding::Windows1258 => windows_1258(&text, false),
+        Encoding::Windows1258Precomposed => windows_1258(&text, true),
     }
 }
 
 /// Text in Windows-1258 as Excel writes it: base letters (with their circumflex, breve or horn
 /// when the code page has them) followed by a combining tone byte.
-pub fn windows_1258(text: &str) -> Vec<u8> {
+pub fn windows_1258(text: &str, precomposed: bool) -> Vec<u8> {
     use unicode_normalization::UnicodeNormalization;
     // The code page's characters, from its decoder.
     let table: Vec<(char, u8)> = (0x80..=0xFFu8)
@@ -349,6 +362,10 @@ pub fn windows_1258(text: &str) -> Vec<u8> {
     let tones = ['\u{300}', '\u{301}', '\u{303}', '\u{309}', '\u{323}'];
     let mut out = Vec::new();
     for c in text.nfc() {
+        if precomposed && let Some(b) = byte(c) {
+            out.push(b);
+            continue;
+        }
         let d: Vec<char> = c.nfd().collect();
         let tone = d.iter().copied().find(|m| tones.contains(m));
         let base: String = d
@@ -418,4 +435,107 @@ fn html(s: &GenSheet) -> Vec<u8> {
     }
     h.push_str("</table></body></html>\n");
     h.into_bytes()
+}
+
+/// An OpenDocument spreadsheet: merged cells spanned and covered, hidden rows collapsed,
+/// numbers as floats and dates as dates.
+fn ods(sheets: &[GenSheet]) -> Vec<u8> {
+    let mut x = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<office:document-content \
+         xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
+         xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" \
+         xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" office:version=\"1.2\">\
+         <office:body><office:spreadsheet>",
+    );
+    for (k, s) in sheets.iter().enumerate() {
+        let name = if s.name.is_empty() {
+            format!("Sheet{}", k + 1)
+        } else {
+            s.name.clone()
+        };
+        x.push_str(&format!("<table:table table:name=\"{}\">", escape(&name)));
+        let width = s.width().max(1);
+        x.push_str(&format!(
+            "<table:table-column table:number-columns-repeated=\"{width}\"/>"
+        ));
+        let mut covered = std::collections::HashSet::new();
+        let mut spans = std::collections::HashMap::new();
+        for &(r1, c1, r2, c2) in &s.merges {
+            spans.insert((r1, c1), (r2 - r1 + 1, c2 - c1 + 1));
+            for r in r1..=r2 {
+                for c in c1..=c2 {
+                    if (r, c) != (r1, c1) {
+                        covered.insert((r, c));
+                    }
+                }
+            }
+        }
+        for (r, row) in s.cells.iter().enumerate() {
+            let r = r as u32;
+            let hidden = if s.hidden.contains(&r) {
+                " table:visibility=\"collapse\""
+            } else {
+                ""
+            };
+            x.push_str(&format!("<table:table-row{hidden}>"));
+            for c in 0..width {
+                let c16 = c as u16;
+                if covered.contains(&(r, c16)) {
+                    x.push_str("<table:covered-table-cell/>");
+                    continue;
+                }
+                let span = match spans.get(&(r, c16)) {
+                    Some((rs, cs)) => format!(
+                        " table:number-rows-spanned=\"{rs}\" table:number-columns-spanned=\"{cs}\""
+                    ),
+                    None => String::new(),
+                };
+                match row.get(c).unwrap_or(&V::E) {
+                    V::E => x.push_str(&format!("<table:table-cell{span}/>")),
+                    V::T(t) | V::Tcvn3(t) => {
+                        let paragraphs: String = t
+                            .split('\n')
+                            .map(|p| format!("<text:p>{}</text:p>", escape(p)))
+                            .collect();
+                        x.push_str(&format!(
+                            "<table:table-cell office:value-type=\"string\"{span}>{paragraphs}</table:table-cell>"
+                        ));
+                    }
+                    V::N(n) => x.push_str(&format!(
+                        "<table:table-cell office:value-type=\"float\" office:value=\"{n}\"{span}><text:p>{n}</text:p></table:table-cell>"
+                    )),
+                    V::D(d) => x.push_str(&format!(
+                        "<table:table-cell office:value-type=\"date\" office:date-value=\"{}\"{span}><text:p>{}</text:p></table:table-cell>",
+                        d.format("%Y-%m-%d"),
+                        d.format("%d/%m/%Y")
+                    )),
+                }
+            }
+            x.push_str("</table:table-row>");
+        }
+        x.push_str("</table:table>");
+    }
+    x.push_str("</office:spreadsheet></office:body></office:document-content>");
+    let manifest = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<manifest:manifest \
+         xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\" manifest:version=\"1.2\">\
+         <manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"application/vnd.oasis.opendocument.spreadsheet\"/>\
+         <manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/>\
+         </manifest:manifest>";
+    let mut out = Vec::new();
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut out));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        z.start_file("mimetype", stored).unwrap();
+        z.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+            .unwrap();
+        z.start_file("META-INF/manifest.xml", deflated).unwrap();
+        z.write_all(manifest.as_bytes()).unwrap();
+        z.start_file("content.xml", deflated).unwrap();
+        z.write_all(x.as_bytes()).unwrap();
+        z.finish().unwrap();
+    }
+    out
 }
