@@ -1307,4 +1307,36 @@ mod tests {
         assert_eq!(table.header_row, 1);
         assert_eq!(rows(&s, &table).len(), 2, "both tables are read");
     }
+
+    #[test]
+    fn a_footer_line_in_a_grid_or_serial_column_is_not_a_request() {
+        let s = sheet(&[
+            &[
+                "STT",
+                "Họ và tên",
+                "Số CCCD",
+                "Cấp mới CTS",
+                "Gia hạn",
+                "Serial",
+            ],
+            &["1", "Nguyễn Văn An", "036085001234", "x", "", ""],
+            &["", "", "", "", "Xuân Trường, ngày 15 tháng 12 năm 2022", ""],
+            &["", "", "", "", "", "Ngày 15/12/2022"],
+            &["", "Người lập biểu", "", "", "GIÁM ĐỐC", ""],
+            &["", "Trần Thị Hoa", "", "", "Nguyễn Văn Bình", ""],
+        ]);
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(names(&rows), [(2, "Nguyễn Văn An".to_string())]);
+    }
+
+    #[test]
+    fn nam_and_nu_under_a_birth_date_are_read_in_capitals_or_decorated() {
+        let s = sheet(&[
+            &["STT", "Họ và tên", "Ngày sinh", "", "Số CCCD"],
+            &["", "", "NAM", "Nữ (*)", ""],
+            &["1", "Trần Thị Bình", "", "01/07/1990", "036190004321"],
+        ]);
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(rows[0].get(Field::BirthDate).unwrap().cell, t("01/07/1990"));
+    }
 }

@@ -59,7 +59,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn generate(seed: u64) -> Case {
     let mut rng = Rng::with_seed(seed);
-    let writer = match rng.usize(..11) {
+    let writer = match rng.usize(..12) {
         0..=3 => Writer::RustXlsxwriter,
         4 | 5 => Writer::HandXlsx {
             shared_strings: rng.bool(),
@@ -79,11 +79,12 @@ fn generate(seed: u64) -> Case {
             Writer::Csv { sep, encoding }
         }
         9 => Writer::Html,
-        _ => Writer::Ods,
+        10 => Writer::Ods,
+        _ => Writer::Xls,
     };
     let xlsx = matches!(
         writer,
-        Writer::RustXlsxwriter | Writer::HandXlsx { .. } | Writer::Ods
+        Writer::RustXlsxwriter | Writer::HandXlsx { .. } | Writer::Ods | Writer::Xls
     );
     let caps = Caps {
         sheets: xlsx,

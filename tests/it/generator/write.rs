@@ -25,6 +25,8 @@ pub enum Writer {
     Html,
     /// An OpenDocument spreadsheet: a zip of content.xml, as LibreOffice writes it.
     Ods,
+    /// Excel 97-2003 (BIFF8 in a compound file), as old Excel and many web systems write it.
+    Xls,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,7 @@ impl Writer {
             Writer::Csv { .. } => "csv",
             Writer::Html => "xls",
             Writer::Ods => "ods",
+            Writer::Xls => "xls",
         }
     }
 }
@@ -60,6 +63,7 @@ pub fn write(w: Writer, sheets: &[GenSheet]) -> Vec<u8> {
         Writer::Csv { sep, encoding } => csv(&sheets[0], sep, encoding),
         Writer::Html => html(&sheets[0]),
         Writer::Ods => ods(sheets),
+        Writer::Xls => xls(sheets),
     }
 }
 
@@ -538,4 +542,125 @@ fn ods(sheets: &[GenSheet]) -> Vec<u8> {
         z.finish().unwrap();
     }
     out
+}
+
+/// One BIFF record: type, length, data.
+fn record(out: &mut Vec<u8>, typ: u16, data: &[u8]) {
+    assert!(data.len() <= 8224, "a BIFF record holds at most 8224 bytes");
+    out.extend(typ.to_le_bytes());
+    out.extend((data.len() as u16).to_le_bytes());
+    out.extend(data);
+}
+
+/// A BIFF8 string: its length (in a byte or two), a flag byte (1: UTF-16LE), the characters.
+fn biff_string(t: &str, short: bool) -> Vec<u8> {
+    let units: Vec<u16> = t
+        .encode_utf16()
+        .take(if short { 31 } else { 4000 })
+        .collect();
+    let mut b = Vec::new();
+    if short {
+        b.push(units.len() as u8);
+    } else {
+        b.extend((units.len() as u16).to_le_bytes());
+    }
+    b.push(1);
+    b.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    b
+}
+
+fn bof(dt: u16) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend(0x0600u16.to_le_bytes());
+    b.extend(dt.to_le_bytes());
+    b.extend(0x0DBBu16.to_le_bytes());
+    b.extend(0x07CCu16.to_le_bytes());
+    b.extend(0u32.to_le_bytes());
+    b.extend(0x06u32.to_le_bytes());
+    b
+}
+
+/// A minimal BIFF8 workbook: globals (BOF, code page, one BoundSheet8 a sheet, EOF), then per
+/// sheet BOF, ROW records for hidden rows, LABEL and NUMBER cells, MERGEDCELLS and EOF, in a
+/// compound file's "Workbook" stream. Dates are written as serial numbers.
+fn xls(sheets: &[GenSheet]) -> Vec<u8> {
+    let mut globals = Vec::new();
+    record(&mut globals, 0x0809, &bof(0x0005));
+    record(&mut globals, 0x0042, &1200u16.to_le_bytes());
+    // Where each BoundSheet8's stream offset is, to fill in once the sheets are laid out.
+    let mut offsets_at = Vec::new();
+    for (k, s) in sheets.iter().enumerate() {
+        let name = if s.name.is_empty() {
+            format!("Sheet{}", k + 1)
+        } else {
+            s.name.clone()
+        };
+        let mut data = vec![0, 0, 0, 0, 0, 0];
+        data.extend(biff_string(&name, true));
+        offsets_at.push(globals.len() + 4);
+        record(&mut globals, 0x0085, &data);
+    }
+    record(&mut globals, 0x000A, &[]);
+    let mut stream = globals;
+    for (k, s) in sheets.iter().enumerate() {
+        let at = stream.len() as u32;
+        stream[offsets_at[k]..offsets_at[k] + 4].copy_from_slice(&at.to_le_bytes());
+        record(&mut stream, 0x0809, &bof(0x0010));
+        for &r in &s.hidden {
+            let mut d = Vec::new();
+            d.extend((r as u16).to_le_bytes());
+            d.extend(0u16.to_le_bytes());
+            d.extend((s.width() as u16).to_le_bytes());
+            d.extend(0x00FFu16.to_le_bytes());
+            d.extend(0u16.to_le_bytes());
+            d.extend(0u16.to_le_bytes());
+            // fDyZero (hidden) and fUnsynced.
+            d.extend(0x0000_0160u32.to_le_bytes());
+            record(&mut stream, 0x0208, &d);
+        }
+        for (r, row) in s.cells.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                let mut d = Vec::new();
+                d.extend((r as u16).to_le_bytes());
+                d.extend((c as u16).to_le_bytes());
+                d.extend(0u16.to_le_bytes());
+                match v {
+                    V::E => continue,
+                    V::T(t) | V::Tcvn3(t) => {
+                        d.extend(biff_string(t, false));
+                        record(&mut stream, 0x0204, &d);
+                    }
+                    V::N(n) => {
+                        d.extend(n.to_le_bytes());
+                        record(&mut stream, 0x0203, &d);
+                    }
+                    V::D(day) => {
+                        let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap();
+                        d.extend(((*day - base).num_days() as f64).to_le_bytes());
+                        record(&mut stream, 0x0203, &d);
+                    }
+                }
+            }
+        }
+        for chunk in s.merges.chunks(1000) {
+            let mut d = Vec::new();
+            d.extend((chunk.len() as u16).to_le_bytes());
+            for &(r1, c1, r2, c2) in chunk {
+                for x in [r1 as u16, r2 as u16, c1, c2] {
+                    d.extend(x.to_le_bytes());
+                }
+            }
+            record(&mut stream, 0x00E5, &d);
+        }
+        record(&mut stream, 0x000A, &[]);
+    }
+    let mut cf =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, std::io::Cursor::new(Vec::new()))
+            .unwrap();
+    cf.create_stream("/Workbook")
+        .unwrap()
+        .write_all(&stream)
+        .unwrap();
+    cf.flush().unwrap();
+    cf.into_inner().into_inner()
 }
