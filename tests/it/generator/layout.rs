@@ -116,6 +116,26 @@ fn pick<'a>(rng: &mut Rng, xs: &[&'a str]) -> &'a str {
     xs[rng.usize(..xs.len())]
 }
 
+/// Decomposed Unicode, as macOS and some keyboards write it.
+fn nfd(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd().collect()
+}
+
+/// Invisible or odd spacing that cleaning removes: a no-break space between words, a zero-width
+/// space or a BOM at the end, doubled spaces.
+fn smudge(rng: &mut Rng, s: &str) -> String {
+    match rng.usize(..24) {
+        0 => s.replacen(' ', "\u{A0}", 1),
+        1 => format!("{s}\u{200B}"),
+        2 => format!(" {s}  "),
+        3 => s.replacen(' ', "  ", 1),
+        4 => format!("\u{FEFF}{s}"),
+        5 | 6 => nfd(s),
+        _ => s.to_string(),
+    }
+}
+
 fn strip_accents(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     s.nfd()
@@ -135,6 +155,7 @@ fn decorate(rng: &mut Rng, text: &str) -> String {
     match rng.usize(..10) {
         0 | 1 => t = t.to_uppercase(),
         2 => t = strip_accents(&t),
+        3 => t = nfd(&t),
         _ => {}
     }
     match rng.usize(..12) {
@@ -544,6 +565,7 @@ impl TableOut<'_> {
                     let base = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap();
                     V::N((d - base).num_days() as f64)
                 }
+                2 if rng.bool() => V::t(d.format("%Y-%m-%d").to_string()),
                 2 => V::t(d.format("%-d/%-m/%Y").to_string()),
                 3 => V::t(d.format("%d.%m.%Y").to_string()),
                 4 => V::t(d.format("%d-%m-%Y").to_string()),
@@ -577,6 +599,12 @@ impl TableOut<'_> {
                     &phone_digits[7..]
                 )),
                 3 => V::t(format!("84{}", &phone_digits[1..])),
+                // The old 11-digit number of a 03x mobile: 016x.
+                5 if phone_digits.starts_with("03") => V::t(format!(
+                    "016{}{}",
+                    char::from(phone_digits.as_bytes()[2]),
+                    &phone_digits[3..]
+                )),
                 4 if caps.numbers => V::N(phone_digits[1..].parse::<f64>().unwrap()),
                 _ => V::t(phone_digits),
             },
@@ -614,6 +642,7 @@ impl TableOut<'_> {
                         .collect::<Vec<_>>()
                         .join(":"),
                 ),
+                2 => V::t(format!("0x{}", p.serial.to_lowercase())),
                 _ => V::t(&p.serial),
             },
         };
@@ -677,7 +706,7 @@ impl TableOut<'_> {
                         V::t(seq.to_string())
                     }
                 }
-                Col::Name => V::t(&name),
+                Col::Name => V::t(smudge(rng, &name)),
                 Col::Family => V::t(&family),
                 Col::Given => V::t(&given),
                 Col::Birth => birth.clone(),

@@ -240,3 +240,13 @@ fn windows_1258_is_written_with_decomposed_tones() {
     assert_eq!(write::windows_1258("Hà", false), b"Ha\xCC");
     let _ = NaiveDate::from_ymd_opt(2022, 1, 1);
 }
+
+#[test]
+fn a_total_typed_in_tcvn3_is_written_as_its_western_characters() {
+    let stored = layout::tcvn3("Tổng số: 12 đồng chí").expect("every letter has a TCVN3 byte");
+    assert_ne!(stored, "Tổng số: 12 đồng chí");
+    assert_eq!(
+        cts_intake::legacy::decode(&stored, cts_intake::legacy::Legacy::Tcvn3),
+        "Tổng số: 12 đồng chí"
+    );
+}

@@ -366,6 +366,10 @@ pub fn windows_1258(text: &str, precomposed: bool) -> Vec<u8> {
     let tones = ['\u{300}', '\u{301}', '\u{303}', '\u{309}', '\u{323}'];
     let mut out = Vec::new();
     for c in text.nfc() {
+        if matches!(c, '\u{200B}' | '\u{FEFF}') {
+            // Invisible, and not in the code page: lost on the way.
+            continue;
+        }
         if precomposed && let Some(b) = byte(c) {
             out.push(b);
             continue;
