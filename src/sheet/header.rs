@@ -433,7 +433,10 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         if row.iter().all(Cell::is_empty) {
             continue;
         }
-        if looks_like_header(row)
+        // A header row holds no ID, address or date (and person rows, which do, are not looked
+        // up as headers).
+        if !has_identifying_value(row)
+            && looks_like_header(row)
             && let Some(mut next) = find_in(sheet, i - 1, i)
         {
             // A second table on the sheet, with its own header row.
