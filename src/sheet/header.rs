@@ -185,8 +185,8 @@ pub fn find(sheet: &Sheet) -> Option<Table> {
 /// The table whose header row (the one with the most recognised headers) is among rows
 /// `from..to`.
 fn find_in(sheet: &Sheet, from: usize, to: usize) -> Option<Table> {
-    // The best table so far and its number of recognised headers (counted before a grid's group
-    // header is left out, so that an equal later header does not win).
+    // The best table so far and its number of recognised columns (grid columns included, so
+    // that an equal later header does not win).
     let mut best: Option<(Table, usize)> = None;
     // Each candidate row also reads the row below it.
     let probes = Probes::new(sheet, from, to + 1);
@@ -206,16 +206,18 @@ fn find_in(sheet: &Sheet, from: usize, to: usize) -> Option<Table> {
         if columns.len() < MIN_RECOGNISED || !has_name {
             continue;
         }
-        let score = columns.len();
+        let (grid, grid_below) = grid_at(&probes, r);
+        let mut columns = columns;
+        if !grid.is_empty() {
+            // The merged group header over the grid is not a type column of its own.
+            columns.retain(|c| {
+                c.field != Field::RequestType || !grid.iter().any(|g| g.index == c.index)
+            });
+        }
+        // Columns and grid columns: an empty group header over a grid counts as much as a
+        // "Nội dung đề nghị" one.
+        let score = columns.len() + grid.len();
         if best.as_ref().is_none_or(|(_, b)| score > *b) {
-            let (grid, grid_below) = grid_at(&probes, r);
-            let mut columns = columns;
-            if !grid.is_empty() {
-                // The merged group header over the grid is not a type column of its own.
-                columns.retain(|c| {
-                    c.field != Field::RequestType || !grid.iter().any(|g| g.index == c.index)
-                });
-            }
             let header_row = if uses_next_row(&probes, r, &columns) || grid_below {
                 r + 1
             } else {
@@ -1295,10 +1297,12 @@ mod tests {
 
     #[test]
     fn of_two_equal_headers_over_x_grids_the_first_is_the_table() {
+        // The first grid's group header is empty, the second's "Nội dung đề nghị".
+        let first: &[&str] = &["STT", "Họ và tên", "Số CCCD", "", ""];
         let head: &[&str] = &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị", ""];
         let sub: &[&str] = &["", "", "", "Cấp mới CTS", "Thu hồi"];
         let s = sheet(&[
-            head,
+            first,
             sub,
             &["1", "Nguyễn Văn An", "036085001234", "x", ""],
             &[],
