@@ -283,14 +283,14 @@ fn grid_at(probes: &Probes, r: usize) -> (Vec<GridColumn>, bool) {
     }
 }
 
-/// A grid cell that chooses its column: `x`, `X`, `✓`, `1`, "có"... a short mark, not blank, `0`
-/// or "không" (a longer text there is some other line's, such as the footer's date).
+/// A grid cell that chooses its column: `x`, `X`, `✓`, `1`, "có", "đồng ý"... a short mark, not
+/// blank, `0` or "không" (a longer text there is some other line's, such as the footer's date).
 fn is_mark(cell: &Cell) -> bool {
     if cell.is_empty() {
         return false;
     }
     let f = fold(&cell.display());
-    f.chars().count() <= 3 && !matches!(f.as_str(), "0" | "-" | "k")
+    f.chars().count() <= 6 && !matches!(f.as_str(), "0" | "-" | "k" | "khong")
 }
 
 /// The recognised columns of row `r`, completed by row `r + 1` where a merged group header

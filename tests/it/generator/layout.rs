@@ -999,6 +999,26 @@ pub fn compose(rng: &mut Rng, caps: Caps) -> (Vec<GenSheet>, Expected, Choices) 
     } else {
         vec![("Danh sách".to_string(), None, (0..n).collect())]
     };
+    if caps.sheets && rng.usize(..6) == 0 {
+        // A summary of counts per type, as district offices add: no person in it.
+        let mut summary = GenSheet::new("Tổng hợp");
+        summary.push(vec![V::t("TỔNG HỢP SỐ LƯỢNG ĐỀ NGHỊ")]);
+        summary.push(vec![
+            V::t("STT"),
+            V::t("Nội dung đề nghị"),
+            V::t("Số lượng"),
+        ]);
+        for (k, t) in RequestType::ALL.iter().enumerate() {
+            let count = persons.iter().filter(|p| p.types.contains(t)).count();
+            summary.push(vec![
+                V::t((k + 1).to_string()),
+                V::t(t.label()),
+                V::t(count.to_string()),
+            ]);
+        }
+        summary.push(vec![V::E, V::t("Tổng cộng"), V::t(n.to_string())]);
+        sheets.push(summary);
+    }
     if caps.sheets && rng.usize(..5) == 0 {
         let mut help = GenSheet::new("Hướng dẫn");
         help.push(vec![V::t("Hướng dẫn điền mẫu")]);

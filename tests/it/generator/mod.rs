@@ -95,6 +95,7 @@ fn generate(seed: u64) -> Case {
     let (sheets, mut expected, choices) = layout::compose(&mut rng, caps);
     let stem = format!("ds-{seed}");
     let file_name = format!("{stem}.{}", writer.extension());
+    // The sheet of a text list is named after its file: the file's stem, inside a zip too.
     if !xlsx {
         // A text list is one sheet named after the file.
         for r in &mut expected.rows {
@@ -104,7 +105,26 @@ fn generate(seed: u64) -> Case {
             e.0 = stem.clone();
         }
     }
-    let bytes = write::write(writer, &sheets);
+    let mut bytes = write::write(writer, &sheets);
+    let mut file_name = file_name;
+    if !xlsx && rng.usize(..5) == 0 {
+        // A web system's export named ".xls" whatever it holds.
+        file_name = format!("{stem}.xls");
+    }
+    if rng.usize(..12) == 0 {
+        // Sent inside a zip.
+        let mut out = Vec::new();
+        {
+            let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut out));
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            z.start_file(file_name.as_str(), opts).unwrap();
+            std::io::Write::write_all(&mut z, &bytes).unwrap();
+            z.finish().unwrap();
+        }
+        bytes = out;
+        file_name = format!("{stem}.zip");
+    }
     Case {
         seed,
         writer,
