@@ -158,6 +158,10 @@ fn decorate(rng: &mut Rng, text: &str) -> String {
         3 => t = nfd(&t),
         _ => {}
     }
+    if rng.usize(..12) == 0 {
+        // Wrapped in its cell: Alt+Enter between words.
+        t = t.replacen(' ', "\n", 1);
+    }
     match rng.usize(..12) {
         0 => t.push_str(" (bắt buộc)"),
         1 => t.push_str(" (*)"),
@@ -994,6 +998,20 @@ pub fn compose(rng: &mut Rng, caps: Caps) -> (Vec<GenSheet>, Expected, Choices) 
                     let name = pick(rng, &short[..short.len().min(3)]).to_string();
                     (name, Some(*t), ks)
                 })
+            })
+            .collect()
+    } else if caps.sheets && n >= 4 && rng.usize(..8) == 0 {
+        // A district office's list: one sheet per school.
+        let schools = [
+            "THPT Xuân Trường",
+            "THPT Xuân Trường B",
+            "THPT Nguyễn Trường Thúy",
+        ];
+        let parts = rng.usize(2..=3);
+        (0..parts)
+            .map(|k| {
+                let ks: Vec<usize> = (0..n).filter(|i| i % parts == k).collect();
+                (schools[k].to_string(), None, ks)
             })
             .collect()
     } else {
