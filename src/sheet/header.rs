@@ -543,15 +543,36 @@ fn classify(row: &[Cell], cells: &[RawCell], grid: &[GridColumn]) -> Line {
     if !identifying && !typed && texts.iter().any(|t| is_footer_text(t)) {
         return Line::Footer;
     }
+    let name = name_of(cells);
+    // Beside a person's name, what a note, a reason or a position says ("Danh sách bổ sung") does
+    // not make the row a title.
+    let free_text: Vec<String> = if crate::text::is_plausible_name(&name) {
+        cells
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.field,
+                    Field::Note
+                        | Field::Reason
+                        | Field::ChangeDetail
+                        | Field::Position
+                        | Field::UnitName
+                ) && !c.cell.is_empty()
+            })
+            .map(|c| fold(&c.cell.display()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     if !identifying
         && texts
             .iter()
+            .filter(|t| !free_text.contains(t))
             .any(|t| is_label_text(t) || !legend_entries(t).is_empty())
     {
         // A total, a title, a section, or a line of the type codes' legend.
         return Line::Label;
     }
-    let name = name_of(cells);
     let seq = cells
         .iter()
         .find(|c| c.field == Field::Seq && !c.cell.is_empty());
@@ -1345,5 +1366,20 @@ mod tests {
         ]);
         let rows = rows(&s, &find(&s).unwrap());
         assert_eq!(rows[0].get(Field::BirthDate).unwrap().cell, t("01/07/1990"));
+    }
+
+    #[test]
+    fn a_person_without_an_id_whose_note_mentions_the_list_is_still_read() {
+        let s = sheet(&[
+            &["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị", "Ghi chú"],
+            &["1", "Nguyễn Văn An", "036085001234", "Cấp mới", ""],
+            &["2", "Trần Thị Bình", "", "", "Danh sách bổ sung"],
+        ]);
+        let rows = rows(&s, &find(&s).unwrap());
+        assert_eq!(
+            rows.len(),
+            2,
+            "the second row is kept for validation to name what it lacks"
+        );
     }
 }
