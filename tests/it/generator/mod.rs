@@ -92,7 +92,32 @@ fn generate(seed: u64) -> Case {
         fonts: writer == Writer::RustXlsxwriter,
         numbers: xlsx,
     };
-    let (sheets, mut expected, choices) = layout::compose(&mut rng, caps);
+    let (mut sheets, mut expected, choices) = layout::compose(&mut rng, caps);
+    // The table need not start at A1: blank rows above, blank columns to the left.
+    for s in &mut sheets {
+        let (top, left) = (rng.usize(..3) as u32, rng.usize(..3) as u16);
+        if (top, left) == (0, 0) || rng.bool() {
+            continue;
+        }
+        for row in &mut s.cells {
+            row.splice(0..0, std::iter::repeat_n(grid::V::E, left as usize));
+        }
+        s.cells
+            .splice(0..0, std::iter::repeat_n(Vec::new(), top as usize));
+        for m in &mut s.merges {
+            *m = (m.0 + top, m.1 + left, m.2 + top, m.3 + left);
+        }
+        for h in &mut s.hidden {
+            *h += top;
+        }
+        let name = s.name.clone();
+        for r in expected.rows.iter_mut().filter(|r| r.sheet == name) {
+            r.row += top;
+        }
+        for e in expected.errors.iter_mut().filter(|e| e.0 == name) {
+            e.1 += top;
+        }
+    }
     let stem = format!("ds-{seed}");
     let file_name = format!("{stem}.{}", writer.extension());
     // The sheet of a text list is named after its file: the file's stem, inside a zip too.
