@@ -617,6 +617,11 @@ impl TableOut<'_> {
             Some(Planted::PersonalEmail) => {
                 V::t(format!("{}@gmail.com", people::ascii(&p.full_name)))
             }
+            Some(Planted::TwoEmails) => V::t(format!(
+                "{}; {}@namdinh.edu.vn",
+                p.email,
+                people::ascii(&p.given)
+            )),
             _ if rng.usize(..5) == 0 => {
                 let (local, domain) = p.email.split_once('@').unwrap();
                 V::t(format!(
@@ -629,6 +634,7 @@ impl TableOut<'_> {
         };
         let serial = match planted {
             Some(Planted::MissingSerial) => V::E,
+            Some(Planted::SerialAsNumber) => V::N(5_401_012_345_678.0),
             _ => match rng.usize(..5) {
                 0 => V::t(
                     p.serial
@@ -900,11 +906,21 @@ pub fn compose(rng: &mut Rng, caps: Caps) -> (Vec<GenSheet>, Expected, Choices) 
     for _ in 0..rng.usize(..3) {
         let k = rng.usize(..n);
         if persons[k].types.len() == 1 && persons[k].planted.is_none() {
-            let options = people::plantable(&persons[k]);
+            let options = people::plantable(&persons[k], caps.numbers);
             persons[k].planted = Some(options[rng.usize(..options.len())]);
         }
     }
 
+    // An old 9-digit CMND: a warning only, for the types that still accept it.
+    for (k, p) in persons.iter_mut().enumerate() {
+        let accepts = p
+            .types
+            .iter()
+            .all(|t| !matches!(t, RequestType::NewCert | RequestType::Reissue));
+        if accepts && p.planted.is_none() && rng.usize(..30) == 0 {
+            p.id_number = format!("16{:07}", k);
+        }
+    }
     // The columns.
     let split_name = rng.usize(..6) == 0;
     let birth_nam_nu = rng.usize(..7) == 0;

@@ -50,6 +50,10 @@ pub enum Planted {
     DigitInName,
     /// The serial left empty where the type requires it.
     MissingSerial,
+    /// Two addresses in one cell.
+    TwoEmails,
+    /// A serial typed as a number (Excel rounds it).
+    SerialAsNumber,
 }
 
 impl Planted {
@@ -61,7 +65,8 @@ impl Planted {
             Planted::BadPhone => "phone",
             Planted::TwoDigitYear => "birth_date",
             Planted::DigitInName => "full_name",
-            Planted::MissingSerial => "cert_serial",
+            Planted::MissingSerial | Planted::SerialAsNumber => "cert_serial",
+            Planted::TwoEmails => "email",
         }
     }
 }
@@ -246,13 +251,17 @@ pub fn requests(rng: &mut Rng, two: bool) -> Vec<RequestType> {
 }
 
 /// The planted errors a person can carry, given its requests (a rule that applies to them).
-pub fn plantable(p: &Person) -> Vec<Planted> {
+pub fn plantable(p: &Person, numbers: bool) -> Vec<Planted> {
     let mut out = vec![Planted::ShortId, Planted::BadPhone, Planted::DigitInName];
     if p.types.iter().all(|t| needs(*t).0) {
         out.push(Planted::PersonalEmail);
+        out.push(Planted::TwoEmails);
     }
     if p.types.iter().all(|t| needs(*t).1) {
         out.push(Planted::MissingSerial);
+        if numbers {
+            out.push(Planted::SerialAsNumber);
+        }
     }
     out.push(Planted::TwoDigitYear);
     out
