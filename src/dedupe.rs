@@ -23,10 +23,21 @@ pub fn within_list(rows: &[ValidRow]) -> Vec<RowProblem> {
     for r in rows {
         let earlier = seen.entry(r.person_key()).or_default();
         for e in earlier.iter() {
-            let message = if e.request_type == r.request_type {
-                w::duplicate_person(e.source.row)
+            // The field the problem is about: what makes the two rows one person, or the type.
+            let (message, field) = if e.request_type == r.request_type {
+                let key = if !r.id_number.is_empty() {
+                    "id_number"
+                } else if !r.email.is_empty() {
+                    "email"
+                } else {
+                    "full_name"
+                };
+                (w::duplicate_person(e.source.row), key)
             } else if e.request_type.contradicts(r.request_type) {
-                w::contradictory_requests(e.source.row, e.request_type, r.request_type)
+                (
+                    w::contradictory_requests(e.source.row, e.request_type, r.request_type),
+                    "request_type",
+                )
             } else {
                 continue;
             };
@@ -35,7 +46,7 @@ pub fn within_list(rows: &[ValidRow]) -> Vec<RowProblem> {
                 sheet: r.source.sheet.clone(),
                 row: r.source.row,
                 column: String::new(),
-                field: String::new(),
+                field: field.to_string(),
                 value: r.full_name.clone(),
                 severity: Severity::Error,
                 message,
@@ -226,6 +237,20 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].row, 9);
         assert!(p[0].message.contains("dòng 5"));
+    }
+
+    #[test]
+    fn cross_row_problems_name_their_field() {
+        let twice = [
+            row("036085001234", RequestType::NewCert, "", 5),
+            row("036085001234", RequestType::NewCert, "", 9),
+        ];
+        assert_eq!(within_list(&twice)[0].field, "id_number");
+        let contradict = [
+            row("036085001234", RequestType::Revoke, "", 5),
+            row("036085001234", RequestType::Renew, "", 6),
+        ];
+        assert_eq!(within_list(&contradict)[0].field, "request_type");
     }
 
     #[test]

@@ -151,13 +151,18 @@ pub fn read_with(
         unit_name,
     };
     let lists = lists(mail, &ctx);
-    if trust == Trust::Unverified && unit.is_none() {
-        // The list's own unit column may name a registered unit.
-        unit = lists
+    if trust == Trust::Unverified {
+        // The subject and the list's own unit column together name the unit, the most specific
+        // of nested names winning ("THPT Xuân Trường C" over "THPT Xuân Trường").
+        let mut names: Vec<&str> = lists
             .rows
             .iter()
-            .find_map(|r| registry.infer(&r.unit_name))
-            .cloned();
+            .map(|r| r.unit_name.as_str())
+            .filter(|n| *n != ctx.unit_name)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        unit = registry.infer_from(&mail.subject, &names).cloned().or(unit);
     }
     Reading { unit, trust, lists }
 }
@@ -256,6 +261,18 @@ pub fn decide(
         .problems
         .sort_by(|a, b| (&a.file, &a.sheet, a.row).cmp(&(&b.file, &b.sheet, b.row)));
     let has_errors = outcome.errors() > 0;
+    if !read.any_list && outcome.rows.is_empty() {
+        // Only a PDF, Word file or photo: no list was found (the contract's `no_list`); the
+        // school still reads what to send instead, the problem's own message.
+        outcome.kind = OutcomeKind::NoList;
+        outcome.note = "no spreadsheet attached, only a document or picture".into();
+        outcome.reply = if has_errors {
+            ReplyKind::Errors
+        } else {
+            ReplyKind::NoList
+        };
+        return outcome;
+    }
     if has_errors && (config.rules.reject_whole_list || outcome.rows.is_empty()) {
         outcome.kind = OutcomeKind::Rejected;
         outcome.note = format!("{} errors in the list", outcome.errors());
@@ -313,6 +330,9 @@ fn is_supplement(mail: &ParsedMail) -> bool {
 pub struct ReadLists {
     /// Some attachment was meant as a list (read or not).
     pub any_candidate: bool,
+    /// Some attachment is a spreadsheet (or an archive, an encrypted workbook, a winmail.dat
+    /// that may hold one), not only a PDF, Word file or photo.
+    pub any_list: bool,
     pub files: Vec<FileResult>,
     pub rows: Vec<ValidRow>,
     pub problems: Vec<RowProblem>,
@@ -352,6 +372,7 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
     let has_list = sniffed
         .iter()
         .any(|(s, role)| *role == Role::List && !s.is_html_body());
+    out.any_list = has_list;
     for (a, (sniffed, role)) in mail.attachments.iter().zip(sniffed) {
         match role {
             Role::Ignore => continue,

@@ -97,18 +97,36 @@ impl RequestType {
         }
     }
 
-    /// Reads a cell or sheet name: the canonical name, a code, or a known spelling.
+    /// Reads a cell or sheet name: the canonical name, a code, or a known spelling, alone or
+    /// followed by its reason ("Thu hồi do nghỉ hưu", "Gia hạn - sắp hết hạn"): the longest
+    /// spelling the text starts with, at a word boundary, wins ("Cấp mới hòm thư" over "Cấp
+    /// mới"). A two-letter short form ("CM") counts only alone.
     pub fn parse(text: &str) -> Option<RequestType> {
-        static LABELS: std::sync::OnceLock<Vec<(RequestType, String)>> = std::sync::OnceLock::new();
-        let labels = LABELS.get_or_init(|| RequestType::ALL.map(|t| (t, fold(t.label()))).to_vec());
+        static SPELLINGS: std::sync::OnceLock<Vec<(RequestType, String)>> =
+            std::sync::OnceLock::new();
+        let spellings = SPELLINGS.get_or_init(|| {
+            let mut all: Vec<(RequestType, String)> = Vec::new();
+            for t in RequestType::ALL {
+                all.push((t, fold(t.label())));
+                all.extend(t.spellings().iter().map(|s| (t, s.to_string())));
+            }
+            // Longest first: the most specific spelling a text starts with is found first.
+            all.sort_by_key(|(_, s)| std::cmp::Reverse(s.len()));
+            all
+        });
+        if let Some(t) = RequestType::from_code(text.trim()) {
+            return Some(t);
+        }
         let f = fold(text);
+        let f = f.trim_matches(|c: char| !c.is_alphanumeric());
         if f.is_empty() {
             return None;
         }
-        labels.iter().map(|(t, _)| *t).find(|t| {
-            labels.iter().any(|(l, folded)| l == t && *folded == f)
-                || t.code() == text.trim()
-                || t.spellings().contains(&f.as_str())
+        spellings.iter().find_map(|(t, s)| {
+            let rest = f.strip_prefix(s.as_str())?;
+            let alone = rest.is_empty();
+            let boundary = rest.starts_with([' ', ',', ';', ':', '-', '(', '/', '.', '\n']);
+            (alone || (s.len() > 2 && boundary)).then_some(*t)
         })
     }
 
@@ -369,7 +387,8 @@ impl Field {
         let f = fold_header(text);
         let field = Field::ALL
             .into_iter()
-            .find(|field| !f.is_empty() && field.variants().contains(&f.as_str()));
+            .find(|field| !f.is_empty() && field.variants().contains(&f.as_str()))
+            .or_else(|| is_combined_id_header(&f).then_some(Field::IdCombined));
         SEEN.with(|s| {
             let mut s = s.borrow_mut();
             if s.len() >= 4096 {
@@ -379,6 +398,34 @@ impl Field {
         });
         field
     }
+}
+
+/// The combined "Số CMND/CCCD; Ngày cấp; Nơi cấp" header however its parts are separated (`;`,
+/// `,`, `-`, a line break, with or without spaces): the ID, the issue date and the issue place,
+/// in that order, and nothing else.
+fn is_combined_id_header(folded: &str) -> bool {
+    let compact: String = folded
+        .chars()
+        .filter(|c| !matches!(c, ' ' | ';' | ',' | '-' | '+' | '&'))
+        .collect();
+    let id = [
+        "socmnd/cccd/hochieu",
+        "socmnd/cccd",
+        "socccd/cmnd",
+        "socccd",
+        "socmnd",
+        "cccd",
+        "cmnd",
+    ]
+    .iter()
+    .find_map(|p| compact.strip_prefix(p));
+    let Some(rest) = id else {
+        return false;
+    };
+    let rest = rest
+        .strip_prefix("ngaycap")
+        .map(|r| r.strip_prefix("cccd").unwrap_or(r));
+    rest.is_some_and(|r| matches!(r, "noicap" | "noicapcccd" | "vanoicap"))
 }
 
 /// Folds a header: [`fold`], with text in parentheses ("(bắt buộc)") and a trailing `*` or `:`
@@ -489,5 +536,52 @@ mod tests {
         );
         assert!(RequestType::Revoke.contradicts(RequestType::Renew));
         assert!(!RequestType::NewCert.contradicts(RequestType::NewMailbox));
+    }
+
+    #[test]
+    fn the_combined_id_header_is_recognised_however_its_parts_are_separated() {
+        for h in [
+            "Số CMND/CCCD;Ngày cấp;Nơi cấp",
+            "Số CMND/CCCD, Ngày cấp, Nơi cấp",
+            "Số CMND/CCCD - Ngày cấp - Nơi cấp",
+            "Số CMND/CCCD\nNgày cấp\nNơi cấp",
+            "SỐ CCCD; NGÀY CẤP; NƠI CẤP (bắt buộc)",
+        ] {
+            assert_eq!(Field::from_header(h), Some(Field::IdCombined), "{h:?}");
+        }
+        assert_eq!(Field::from_header("Số CCCD"), Some(Field::IdNumber));
+        assert_eq!(Field::from_header("Ngày cấp"), Some(Field::IdIssueDate));
+    }
+
+    #[test]
+    fn a_type_followed_by_its_reason_or_shortened_is_read() {
+        let cases = [
+            ("Thu hồi do nghỉ hưu", RequestType::Revoke),
+            ("Thu hồi (chuyển công tác)", RequestType::Revoke),
+            ("Gia hạn - sắp hết hạn", RequestType::Renew),
+            ("Gia hạn CTS", RequestType::Renew),
+            ("Khôi phục", RequestType::KeyRecovery),
+            ("Cấp lại", RequestType::Reissue),
+            ("CM", RequestType::NewCert),
+            (
+                "Cấp mới hòm thư công vụ cho cán bộ mới",
+                RequestType::NewMailbox,
+            ),
+            ("Cấp mới: cán bộ mới", RequestType::NewCert),
+        ];
+        for (text, want) in cases {
+            assert_eq!(RequestType::parse(text), Some(want), "{text:?}");
+        }
+        assert_eq!(
+            RequestType::parse("CMND"),
+            None,
+            "a short form counts only alone"
+        );
+        assert_eq!(RequestType::parse("Đã nộp bản giấy"), None);
+        assert_eq!(
+            RequestType::parse("Thu hồiii"),
+            None,
+            "a word boundary is needed"
+        );
     }
 }

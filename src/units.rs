@@ -1,6 +1,6 @@
 //! The units registry: which school, centre or office a sender's address belongs to.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -124,28 +124,89 @@ impl Registry {
     }
 
     /// The unit a text names (a subject, a list's unit column): its code, or its folded name with
-    /// or without the kind prefix ("Trường THPT", "Trung tâm"). Only an unambiguous match counts.
+    /// or without the kind prefix ("Trường THPT", "Trung tâm"). Only an unambiguous match counts;
+    /// where names nest ("THPT Xuân Trường" and "THPT Xuân Trường B"), the most specific wins.
     pub fn infer(&self, text: &str) -> Option<&Unit> {
+        match self.candidates(text).as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The units a text names, at word boundaries, the most specific only: a unit whose matched
+    /// name lies inside another unit's match ("Xuân Trường" inside "Xuân Trường B") is left out.
+    pub fn candidates(&self, text: &str) -> Vec<&Unit> {
         let folded = fold(text);
         if folded.is_empty() {
-            return None;
+            return Vec::new();
         }
-        let mut found: BTreeMap<&str, &Unit> = BTreeMap::new();
+        // Each hit: the unit and the spans of the text its code or name matched.
+        let mut hits: Vec<(&Unit, Vec<(usize, usize)>)> = Vec::new();
         for u in &self.units {
             let code = fold(&u.code);
             let name = fold(&u.name);
             let short = strip_kind_prefix(&name);
-            let hit = contains_word(&folded, &code)
-                || contains_word(&folded, &name)
-                || (short.split(' ').count() >= 2 && contains_word(&folded, short));
-            if hit {
-                found.insert(&u.code, u);
+            let mut spans = word_spans(&folded, &code);
+            spans.extend(word_spans(&folded, &name));
+            if short.split(' ').count() >= 2 {
+                spans.extend(word_spans(&folded, short));
+            }
+            if !spans.is_empty() {
+                hits.push((u, spans));
             }
         }
-        if found.len() == 1 {
-            found.into_values().next()
-        } else {
-            None
+        let inside = |a: (usize, usize), b: (usize, usize)| {
+            b.0 <= a.0 && a.1 <= b.1 && (b.1 - b.0) > (a.1 - a.0)
+        };
+        let mut out: Vec<&Unit> = hits
+            .iter()
+            .filter(|(u, spans)| {
+                // Kept when some match of it is not inside a longer match of another unit.
+                spans.iter().any(|&s| {
+                    !hits
+                        .iter()
+                        .any(|(v, other)| v.code != u.code && other.iter().any(|&o| inside(s, o)))
+                })
+            })
+            .map(|(u, _)| *u)
+            .collect();
+        out.sort_by(|a, b| a.code.cmp(&b.code));
+        out.dedup_by(|a, b| a.code == b.code);
+        out
+    }
+
+    /// The unit a mail from an unregistered official address is for: the one both its subject
+    /// and its list's unit column name; else the subject's, unless the column names one unit
+    /// more specific than it ("THPT Xuân Trường C" under a subject saying "THPT Xuân Trường");
+    /// else the column's, when the subject names none and the column one.
+    pub fn infer_from(&self, subject: &str, unit_column: &[&str]) -> Option<&Unit> {
+        let from_subject = self.candidates(subject);
+        let mut from_column: Vec<&Unit> = Vec::new();
+        for name in unit_column {
+            for u in self.candidates(name) {
+                if !from_column.iter().any(|c| c.code == u.code) {
+                    from_column.push(u);
+                }
+            }
+        }
+        let both: Vec<&Unit> = from_subject
+            .iter()
+            .copied()
+            .filter(|u| from_column.iter().any(|c| c.code == u.code))
+            .collect();
+        if let [one] = both.as_slice() {
+            return Some(one);
+        }
+        match (from_subject.as_slice(), from_column.as_slice()) {
+            ([general], column) => {
+                let narrower: Vec<&&Unit> = column.iter().filter(|c| narrows(c, general)).collect();
+                match narrower.as_slice() {
+                    [one] => Some(one),
+                    _ => Some(general),
+                }
+            }
+            ([], [one]) => Some(one),
+            _ => None,
         }
     }
 
@@ -158,6 +219,15 @@ impl Registry {
         }
         Ok(w.into_inner()?)
     }
+}
+
+/// True when `specific`'s name holds `general`'s (without its kind prefix) and more:
+/// "Trường THPT Xuân Trường B" narrows "Trường THPT Xuân Trường".
+fn narrows(specific: &Unit, general: &Unit) -> bool {
+    let outer = fold(&specific.name);
+    let inner_name = fold(&general.name);
+    let inner = strip_kind_prefix(&inner_name);
+    outer.len() > inner_name.len() && !word_spans(&outer, inner).is_empty()
 }
 
 fn strip_kind_prefix(name: &str) -> &str {
@@ -175,16 +245,20 @@ fn strip_kind_prefix(name: &str) -> &str {
     name
 }
 
-/// True when `needle` occurs in `hay` at word boundaries.
-fn contains_word(hay: &str, needle: &str) -> bool {
+/// Where `needle` occurs in `hay` at word boundaries (byte spans).
+fn word_spans(hay: &str, needle: &str) -> Vec<(usize, usize)> {
     if needle.is_empty() {
-        return false;
+        return Vec::new();
     }
-    hay.match_indices(needle).any(|(i, _)| {
-        let before = hay[..i].chars().next_back();
-        let after = hay[i + needle.len()..].chars().next();
-        before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric())
-    })
+    hay.match_indices(needle)
+        .filter(|(i, _)| {
+            let before = hay[..*i].chars().next_back();
+            let after = hay[i + needle.len()..].chars().next();
+            before.is_none_or(|c| !c.is_alphanumeric())
+                && after.is_none_or(|c| !c.is_alphanumeric())
+        })
+        .map(|(i, _)| (i, i + needle.len()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -228,5 +302,57 @@ mod tests {
         let csv = format!("{CSV}X,Y,Z,c3nguyenkhuyen@namdinh.edu.vn\n");
         let err = Registry::parse(csv.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("registered for both"), "{err}");
+    }
+
+    #[test]
+    fn the_most_specific_of_nested_unit_names_wins() {
+        let csv = "code,name,kind,emails\n\
+            XT,Trường THPT Xuân Trường,THPT,\n\
+            XTB,Trường THPT Xuân Trường B,THPT,\n\
+            XTC,Trường THPT Xuân Trường C,THPT,\n";
+        let r = Registry::parse(csv.as_bytes()).unwrap();
+        assert_eq!(
+            r.infer("DS đề nghị CTS THPT Xuân Trường B").unwrap().code,
+            "XTB"
+        );
+        assert_eq!(r.infer("Trường THPT Xuân Trường C").unwrap().code, "XTC");
+        assert_eq!(r.infer("Danh sách THPT Xuân Trường").unwrap().code, "XT");
+        assert!(
+            r.infer("THPT Xuân Trường B và THPT Xuân Trường C")
+                .is_none(),
+            "two units named"
+        );
+        assert!(
+            r.infer("THPT Xuân Trườngg").is_none(),
+            "a word boundary is needed"
+        );
+    }
+
+    #[test]
+    fn the_unit_both_the_subject_and_the_unit_column_name_wins() {
+        let csv = "code,name,kind,emails\n\
+            XT,Trường THPT Xuân Trường,THPT,\n\
+            XTB,Trường THPT Xuân Trường B,THPT,\n\
+            XTC,Trường THPT Xuân Trường C,THPT,\n";
+        let r = Registry::parse(csv.as_bytes()).unwrap();
+        let code =
+            |subject: &str, column: &[&str]| r.infer_from(subject, column).map(|u| u.code.clone());
+        assert_eq!(
+            code("DS CTS trường Xuân Trường", &["THPT Xuân Trường C"]).as_deref(),
+            Some("XTC")
+        );
+        assert_eq!(
+            code("DS CTS THPT Xuân Trường B", &["THPT Xuân Trường B"]).as_deref(),
+            Some("XTB")
+        );
+        assert_eq!(
+            code("Danh sách đề nghị", &["Trường THPT Xuân Trường B"]).as_deref(),
+            Some("XTB")
+        );
+        assert_eq!(code("DS THPT Xuân Trường", &[]).as_deref(), Some("XT"));
+        assert_eq!(
+            code("Danh sách", &["THPT Xuân Trường B", "THPT Xuân Trường C"]),
+            None
+        );
     }
 }

@@ -137,6 +137,14 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
         problems: Vec::new(),
     };
 
+    // "Ghi chú" holding the type (TEMPLATE.md case 1), read when no other column gives one; a
+    // note that is not a type stays a note.
+    let note_type = match (row.get(Field::RequestType), row.sheet_type) {
+        (None, None) if row.grid_headers.is_empty() => row
+            .get(Field::Note)
+            .and_then(|c| RequestType::parse(&cell_text(&c.cell))),
+        _ => None,
+    };
     let request_type = match row.get(Field::RequestType) {
         Some(c) => {
             let t = RequestType::parse(&cell_text(&c.cell));
@@ -155,22 +163,17 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
                     Severity::Error,
                     message,
                 );
-            } else if row.sheet_type.is_none() {
+            } else if row.sheet_type.is_none() && note_type.is_none() {
                 v.missing(Field::RequestType, w::REQUEST_TYPE_MISSING);
             }
-            row.sheet_type
+            row.sheet_type.or(note_type)
         }
     };
 
     // Split "number;date;place" into its parts first: they are checked as their own fields.
     let combined: Vec<String> = row
         .get(Field::IdCombined)
-        .map(|c| {
-            cell_text(&c.cell)
-                .split([';', '\n'])
-                .map(clean)
-                .collect::<Vec<_>>()
-        })
+        .map(|c| split_combined(&c.cell))
         .unwrap_or_default();
     let part = |i: usize| combined.get(i).cloned().filter(|s| !s.is_empty());
 
@@ -208,7 +211,11 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
         cert_serial: cert_serial.unwrap_or_default(),
         change_detail: v.text(Field::ChangeDetail),
         reason: v.text(Field::Reason),
-        note: v.text(Field::Note),
+        note: if note_type.is_some() {
+            String::new()
+        } else {
+            v.text(Field::Note)
+        },
         source: RowSource {
             file: file.to_string(),
             sheet: row.sheet.clone(),
@@ -230,6 +237,54 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
     } else {
         (Some(valid), problems)
     }
+}
+
+/// The parts of a combined "number;date;place" cell: split on `;` or line breaks, else on `,`,
+/// else on " - "; what follows the date is the place, whatever it holds.
+fn split_combined(cell: &Cell) -> Vec<String> {
+    let text = match cell {
+        Cell::Text(t) => t.clone(),
+        other => other.display(),
+    };
+    let split = |seps: &[&str]| -> Vec<String> {
+        let mut parts = vec![text.clone()];
+        for sep in seps {
+            parts = parts
+                .iter()
+                .flat_map(|p| p.split(sep))
+                .map(str::to_string)
+                .collect();
+        }
+        let mut parts: Vec<String> = parts.iter().map(|p| clean(p)).collect();
+        if parts.len() > 3 {
+            let place = clean(&parts[2..].join(", "));
+            parts.truncate(2);
+            parts.push(place);
+        }
+        parts
+    };
+    for seps in [&[";", "\n"][..], &[","], &[" - "]] {
+        let parts = split(seps);
+        if parts.len() > 1 {
+            return parts;
+        }
+    }
+    // Separated by spaces only (line breaks a reader turned into spaces): the date in the middle
+    // tells the parts apart.
+    let text = clean(&text);
+    let words: Vec<&str> = text.split(' ').collect();
+    if let Some(d) = words
+        .iter()
+        .position(|w| parse_date(&Cell::Text(w.to_string())).is_ok() && w.contains(['/', '.', '-']))
+        .filter(|&d| d > 0)
+    {
+        return vec![
+            words[..d].join(" "),
+            words[d].to_string(),
+            words[d + 1..].join(" "),
+        ];
+    }
+    split(&[])
 }
 
 /// Fewest rows sharing one problem in one column before it is said once for the column.
@@ -426,9 +481,10 @@ impl Checker<'_> {
         let digits = match &cell.cell {
             Cell::Number(n) => {
                 let mut s = number_text(*n);
-                if s.len() == 11 {
-                    // Excel dropped the leading zero of a 12-digit ID.
-                    s.insert(0, '0');
+                if (10..12).contains(&s.len()) {
+                    // Excel dropped the leading zeros of a 12-digit ID (one, or two for the
+                    // provinces 001 to 009).
+                    s.insert_str(0, &"00"[..12 - s.len()]);
                 }
                 s
             }
@@ -442,9 +498,12 @@ impl Checker<'_> {
                     .chars()
                     .filter(|c| !matches!(c, ' ' | '.' | '\'' | '-'))
                     .collect();
-                if digits.len() == 11 && digits.chars().all(|c| c.is_ascii_digit()) {
+                if (10..12).contains(&digits.len())
+                    && !digits.starts_with('0')
+                    && digits.chars().all(|c| c.is_ascii_digit())
+                {
                     // A CSV or web export of a column Excel had already turned into numbers.
-                    digits.insert(0, '0');
+                    digits.insert_str(0, &"00"[..12 - digits.len()]);
                 }
                 digits
             }
@@ -811,6 +870,19 @@ mod tests {
     }
 
     #[test]
+    fn an_id_of_a_province_below_010_stored_as_a_number_gets_both_zeros_back() {
+        let r = with(new_cert(), Field::IdNumber, Cell::Number(1085001234.0));
+        let (v, p) = validate(&r, "ds.xlsx", &ctx());
+        assert!(p.iter().all(|p| p.severity == Severity::Warning), "{p:?}");
+        assert_eq!(v.unwrap().id_number, "001085001234");
+        let r = with(new_cert(), Field::IdNumber, t("1085001234"));
+        assert_eq!(
+            validate(&r, "ds.csv", &ctx()).0.unwrap().id_number,
+            "001085001234"
+        );
+    }
+
+    #[test]
     fn a_ten_digit_id_is_an_error_naming_the_column_and_value() {
         let r = with(new_cert(), Field::IdNumber, t("0360850012"));
         let (v, p) = validate(&r, "ds.xlsx", &ctx());
@@ -972,6 +1044,31 @@ mod tests {
         assert_eq!(v.id_issue_place, "Cục CS QLHC về TTXH");
     }
 
+    #[test]
+    fn a_combined_id_cell_is_split_however_its_parts_are_separated() {
+        for text in [
+            "036085001234;10/05/2021;Cục CS QLHC về TTXH",
+            "036085001234, 10/05/2021, Cục CS QLHC về TTXH",
+            "036085001234 - 10/05/2021 - Cục CS QLHC về TTXH",
+            "036085001234\n10/05/2021\nCục CS QLHC về TTXH",
+            "036 085 001 234 10/05/2021 Cục CS QLHC về TTXH",
+        ] {
+            let mut cells = new_cert();
+            cells.retain(|(f, _)| *f != Field::IdNumber);
+            cells.push((Field::IdCombined, t(text)));
+            let (v, p) = validate(&row(&cells), "ds.xlsx", &ctx());
+            assert!(p.is_empty(), "{text:?}: {p:?}");
+            let v = v.unwrap();
+            assert_eq!(v.id_number, "036085001234", "{text:?}");
+            assert_eq!(
+                v.id_issue_date,
+                NaiveDate::from_ymd_opt(2021, 5, 10),
+                "{text:?}"
+            );
+            assert_eq!(v.id_issue_place, "Cục CS QLHC về TTXH", "{text:?}");
+        }
+    }
+
     fn problem(row: u32, column: &str, message: &str) -> RowProblem {
         RowProblem {
             file: "ds.xlsx".into(),
@@ -1014,5 +1111,35 @@ mod tests {
         ];
         assert_eq!(collapse_columns(problems.clone(), 10), problems);
         assert_eq!(collapse_columns(problems[..2].to_vec(), 2).len(), 2);
+    }
+
+    #[test]
+    fn the_type_written_in_ghi_chu_is_read_and_free_text_stays_a_note() {
+        let mut cells = new_cert();
+        cells.retain(|(f, _)| *f != Field::RequestType);
+        let note = |text: &str| {
+            let mut c = cells.clone();
+            c.push((Field::Note, t(text)));
+            validate(&row(&c), "ds.xlsx", &ctx())
+        };
+        let (v, p) = note("Cấp mới CTS");
+        assert!(p.is_empty(), "{p:?}");
+        let v = v.unwrap();
+        assert_eq!(v.request_type, RequestType::NewCert);
+        assert_eq!(v.note, "");
+        let (v, p) = note("Đã nộp bản giấy");
+        assert!(v.is_none());
+        assert_eq!(
+            p[0].field, "request_type",
+            "a note that is not a type gives no type"
+        );
+        // With a type column, Ghi chú is a note whatever it says.
+        let mut c = new_cert();
+        c.push((Field::Note, t("Gia hạn sau")));
+        let v = validate(&row(&c), "ds.xlsx", &ctx()).0.unwrap();
+        assert_eq!(
+            (v.request_type, v.note.as_str()),
+            (RequestType::NewCert, "Gia hạn sau")
+        );
     }
 }

@@ -106,11 +106,29 @@ pub(super) fn read(filename: &str, bytes: &[u8], budget: &mut Budget) -> Result<
         .flexible(true)
         .delimiter(forced.unwrap_or_else(|| delimiter(text)))
         .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| ReadError::Corrupt(e.to_string()))?;
         budget.take_cells(record.len().max(1) as u64)?;
         budget.take_text(record.as_slice().len() as u64)?;
+        // The csv crate skips blank lines, but Excel shows each as a row, and problems name
+        // rows as Excel does: a record's position is where the previous one ended, so the line
+        // breaks it starts with are the blank lines before it.
+        if let Some(at) = record.position().map(|p| p.byte() as usize) {
+            let bytes = text.as_bytes();
+            let mut at = at.min(bytes.len());
+            // After "\r\n" the position is at its "\n".
+            if at > 0 && bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
+                at += 1;
+            }
+            let blank = bytes[at..]
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .filter(|b| **b == b'\n')
+                .count();
+            budget.take_cells(blank as u64)?;
+            rows.extend((0..blank).map(|_| Vec::new()));
+        }
         rows.push(
             record
                 .iter()
@@ -155,6 +173,30 @@ mod tests {
     }
 
     #[test]
+    fn a_blank_line_is_a_row_as_excel_shows_it() {
+        let s = read(
+            "ds.csv",
+            b"STT;Ho ten;CCCD\n\n1;\"A\nB\";2\n\n\n3;C;4\n",
+            &mut Budget::new(),
+        )
+        .unwrap();
+        let firsts: Vec<String> = s
+            .rows
+            .iter()
+            .map(|r| r.first().map(Cell::display).unwrap_or_default())
+            .collect();
+        assert_eq!(firsts, ["STT", "", "1", "", "", "3"]);
+        let s = read(
+            "ds.csv",
+            b"STT;Ho ten;CCCD\r\n1;A;2\r\n\r\n3;C;4\r\n",
+            &mut Budget::new(),
+        )
+        .unwrap();
+        assert_eq!(s.rows.len(), 4, "{:?}", s.rows);
+        assert!(s.rows[2].is_empty());
+    }
+
+    #[test]
     fn a_sep_line_names_the_separator() {
         let s = read(
             "ds.csv",
@@ -164,5 +206,23 @@ mod tests {
         .unwrap();
         assert_eq!(s.rows[0].len(), 3);
         assert_eq!(s.rows[1][1], Cell::Text("A,B".into()));
+    }
+
+    #[test]
+    fn a_semicolon_csv_in_windows_1258_has_its_table_found() {
+        // "STT;Họ và tên;Số CCCD;Nội dung đề nghị" and a person, as Excel on a Vietnamese
+        // Windows writes them: tones as combining bytes after the letter.
+        let bytes = b"DANH S\xC1CH \xD0\xCA\xEC NGHI\xF2\r\n\
+            STT;Ho\xCC va\xCC t\xEAn;S\xF4\xEC CCCD;N\xF4\xF2i dung \xF0\xEA\xEC nghi\xF2\r\n\
+            1;Nguy\xEA\xDEn V\xE3n An;036085001234;C\xE2\xECp m\xF4\xECi\r\n";
+        let s = read("ds.csv", bytes, &mut Budget::new()).unwrap();
+        let table = super::super::header::find(&s).expect("the header is recognised");
+        assert_eq!(table.columns.len(), 4);
+        let rows = super::super::header::rows(&s, &table);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            crate::text::clean(&rows[0].cells[1].cell.display()),
+            "Nguyễn Văn An"
+        );
     }
 }

@@ -4,6 +4,7 @@ mod batch;
 mod cli;
 mod desk;
 mod fixtures;
+mod generator;
 mod hostile;
 mod imap;
 mod layers;

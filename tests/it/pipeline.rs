@@ -413,3 +413,48 @@ fn a_stray_value_far_below_the_table_is_left_out_with_a_warning() {
         o.problems
     );
 }
+
+#[test]
+fn a_mail_with_only_a_pdf_has_no_list_and_keeps_its_own_message() {
+    let mut m = mail("c3nguyenkhuyen@namdinh.edu.vn", "DS", vec![]);
+    m.attachments.push(Attachment {
+        filename: "ds.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: b"%PDF-1.5\n".to_vec(),
+    });
+    let o = run(&m, None);
+    assert_eq!(o.kind, OutcomeKind::NoList);
+    assert_eq!(o.problems.len(), 1);
+    assert!(
+        o.problems[0].message.contains("PDF"),
+        "{}",
+        o.problems[0].message
+    );
+}
+
+#[test]
+fn unit_inference_for_an_unregistered_address_takes_the_most_specific_nested_unit() {
+    let registry = Registry::parse(
+        "code,name,kind,emails\n\
+         XT,Trường THPT Xuân Trường,THPT,c3xuantruong@namdinh.edu.vn\n\
+         XTB,Trường THPT Xuân Trường B,THPT,c3xuantruongb@namdinh.edu.vn\n\
+         XTC,Trường THPT Xuân Trường C,THPT,c3xuantruongc@namdinh.edu.vn\n"
+            .as_bytes(),
+    )
+    .unwrap();
+    let csv = "STT;Họ và tên;Ngày sinh;Số CCCD;Chức vụ;Đơn vị công tác;Email công vụ;Nội dung đề nghị\n\
+               1;Nguyễn Văn An;05/03/1985;036085001234;Giáo viên;Trường THPT Xuân Trường C;an@namdinh.edu.vn;Cấp mới CTS\n";
+    let mut m = mail(
+        "giaovu.xt@namdinh.edu.vn",
+        "Danh sách CTS trường Xuân Trường",
+        vec![],
+    );
+    m.attachments.push(Attachment {
+        filename: "ds.csv".into(),
+        content_type: "text/csv".into(),
+        bytes: csv.as_bytes().to_vec(),
+    });
+    let o = process(&m, before_deadline(), &config(), &registry, &|_| None);
+    assert_eq!(o.trust, Trust::Unverified);
+    assert_eq!(o.unit.map(|u| u.code).as_deref(), Some("XTC"));
+}
