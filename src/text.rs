@@ -169,6 +169,23 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The most characters Excel holds in one cell.
+pub const EXCEL_CELL_CHARS: usize = 32_767;
+
+/// How many characters of a mail's subject are echoed (in a reply's subject, `status`, logs).
+pub const SUBJECT_ECHO_CHARS: usize = 200;
+
+/// `text` cut to at most `max` characters, an ellipsis marking the cut: for text a school
+/// controls that goes into an output with a limit (a cell, a subject line, a log line).
+pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((at, _)) if text[at..].chars().nth(1).is_some() => {
+            std::borrow::Cow::Owned(format!("{}…", &text[..at]))
+        }
+        _ => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +347,17 @@ mod tests {
         assert!(!is_plausible_name("Đạt"));
         assert!(!is_plausible_name("Nguyễn Văn 2"));
         assert!(!is_plausible_name("0912345678 abc"));
+    }
+
+    #[test]
+    fn text_is_cut_to_its_limit_with_an_ellipsis_and_left_alone_within_it() {
+        assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(cut("abcd", 3), "ab…");
+        assert_eq!(cut("Nguyễn Văn", 4), "Ngu…");
+        assert_eq!(cut("", 3), "");
+        let long = "ư".repeat(EXCEL_CELL_CHARS + 10);
+        let c = cut(&long, EXCEL_CELL_CHARS);
+        assert_eq!(c.chars().count(), EXCEL_CELL_CHARS);
+        assert!(c.ends_with('…'));
     }
 }

@@ -478,6 +478,14 @@ pub fn unread_reason(why: crate::domain::Unread) -> &'static str {
     }
 }
 
+/// A mail with more attachments than are read: the rest were not read.
+pub fn too_many_files(max: usize) -> String {
+    format!(
+        "Thư có quá nhiều tệp đính kèm: chỉ {max} tệp đầu tiên được đọc, tệp này và các tệp sau \
+         không được đọc. Đơn vị vui lòng gộp danh sách vào một tệp Excel (.xlsx) rồi gửi lại."
+    )
+}
+
 // ---- Reading every list a school sends (formats, layouts, legacy encodings) ----
 
 /// A PDF, Word file or photo sent instead of the list.

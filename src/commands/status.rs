@@ -61,7 +61,11 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
     for m in held.iter().rev().take(20) {
         println!(
             "  {}  {}  {:?}  <{}>  {}",
-            m.received_at, m.from, m.subject, m.message_id, m.note
+            m.received_at,
+            m.from,
+            crate::text::cut(&m.subject, crate::text::SUBJECT_ECHO_CHARS),
+            m.message_id,
+            m.note
         );
     }
     if held.len() > 20 {

@@ -681,8 +681,8 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<()> {
-        if self.reader.memory_mb < 128 {
-            bail!("reader.memory-mb must be at least 128 (a reader needs room for a real list)");
+        if self.reader.memory_mb < 64 {
+            bail!("reader.memory-mb must be at least 64 (a reader needs room for a real list)");
         }
         if self.reader.cpu_seconds == 0 || self.reader.timeout_seconds == 0 {
             bail!("reader.cpu-seconds and reader.timeout-seconds must be at least 1");

@@ -231,6 +231,9 @@ impl tokio::io::AsyncWrite for TlsStream {
     }
 }
 
+/// The longest wait for the server's answer to a reply's data (RFC 5321 §4.5.3.2.6).
+const FINAL_DOT_WAIT: Duration = Duration::from_secs(10 * 60);
+
 impl Transport for SmtpTransport {
     fn describe(&self) -> String {
         self.target.to_string()
@@ -274,8 +277,11 @@ impl Transport for SmtpTransport {
             });
         }
         let open = slot.as_mut().expect("a connection is open");
-        // The data may take longer than one step: allow 64 KiB/s on top of the step timeout.
-        let limit = self.timeout + Duration::from_secs(bytes.len() as u64 / 65_536);
+        // After the data's final dot a server may take minutes to answer (RFC 5321 §4.5.3.2.6:
+        // 10 minutes, since a shorter wait makes copies delivered twice); the data itself may
+        // take longer than one step: 64 KiB/s on top.
+        let limit =
+            self.timeout.max(FINAL_DOT_WAIT) + Duration::from_secs(bytes.len() as u64 / 65_536);
         match tokio::time::timeout(limit, open.conn.send(&envelope, bytes)).await {
             Ok(Ok(response)) => {
                 open.last_used = Instant::now();
@@ -289,8 +295,12 @@ impl Transport for SmtpTransport {
             }
             Err(_) => {
                 *slot = None;
+                // Whether the server took it is unknown: it is sent again later as the same bytes
+                // under the same Message-ID (a duplicate the school's client can recognise),
+                // never marked failed for this.
                 Err(SendError::transient(format!(
-                    "{} did not accept the reply within {} s",
+                    "{} did not answer the reply within {} s: outcome unknown, it is sent again \
+                     later with the same Message-ID",
                     self.target,
                     limit.as_secs()
                 )))

@@ -3,6 +3,7 @@
 //! saying what is wrong on each row, and the wrong cells highlighted (red for errors, yellow for
 //! warnings). Written with rust_xlsxwriter from the sheets [`crate::sheet::read_cells`] reads.
 
+use crate::text::{EXCEL_CELL_CHARS, cut};
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Result;
@@ -137,7 +138,12 @@ fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<Vec<u8>> {
             )?;
             ws.set_column_width(note_col, 60)?;
             for (row, lines) in &notes {
-                ws.write_string_with_format(*row, note_col, lines.join("\n"), &note)?;
+                ws.write_string_with_format(
+                    *row,
+                    note_col,
+                    cut(&lines.join("\n"), EXCEL_CELL_CHARS),
+                    &note,
+                )?;
             }
         }
         for c in 0..(s.first_col + width).min(200) {
@@ -167,7 +173,7 @@ fn write_cell(
             }
         }
         Cell::Text(t) => {
-            ws.write_string_with_format(row, col, t, f)?;
+            ws.write_string_with_format(row, col, cut(t, EXCEL_CELL_CHARS), f)?;
         }
         Cell::Number(n) => {
             ws.write_number_with_format(row, col, *n, f)?;
@@ -187,7 +193,7 @@ fn write_cell(
             ws.write_boolean_with_format(row, col, *b, f)?;
         }
         Cell::Error(e) => {
-            ws.write_string_with_format(row, col, e, f)?;
+            ws.write_string_with_format(row, col, cut(e, EXCEL_CELL_CHARS), f)?;
         }
     }
     Ok(())

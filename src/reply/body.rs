@@ -221,6 +221,10 @@ pub fn annotated_file_name(original: &str) -> String {
 /// The name of the blank template attached to the reply to a mail without a list.
 pub const TEMPLATE_FILE_NAME: &str = "Mẫu danh sách đề nghị.xlsx";
 
+/// The most problems an error reply lists one by one (the rest are counted): a list with
+/// thousands of errors still gets a reply a school can read, of a bounded size.
+pub const MAX_LISTED_PROBLEMS: usize = 300;
+
 /// The reply to a list with errors: every problem, where it is and how to fix it; `annotated`
 /// names the school's files sent back with their errors marked.
 pub fn errors(outcome: &Outcome, a: Answered, config: &Config, annotated: &[String]) -> String {
@@ -250,8 +254,16 @@ pub fn errors(outcome: &Outcome, a: Answered, config: &Config, annotated: &[Stri
         );
     }
     s.push_str("\nCÁC LỖI CẦN SỬA:\n");
-    for (i, p) in errors.iter().enumerate() {
+    for (i, p) in errors.iter().take(MAX_LISTED_PROBLEMS).enumerate() {
         s.push_str(&problem_line(i + 1, p));
+    }
+    if errors.len() > MAX_LISTED_PROBLEMS {
+        let _ = writeln!(
+            s,
+            "... và {} lỗi khác (xem cột \"{ERROR_COLUMN}\" trong tệp gửi kèm, hoặc sửa các lỗi \
+             trên rồi gửi lại để nhận danh sách lỗi còn lại).",
+            errors.len() - MAX_LISTED_PROBLEMS
+        );
     }
     s.push_str(&warnings(outcome));
     if !outcome.rows.is_empty() && !accepted {

@@ -52,6 +52,10 @@ pub struct ReplyFile {
     pub bytes: Vec<u8>,
 }
 
+/// The most files of a school an error reply returns marked (a mail of 5,000 attachments with
+/// errors gets a reply of ten).
+pub const MAX_ANNOTATED_FILES: usize = 10;
+
 /// The MIME type of the workbooks we attach.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -85,6 +89,9 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
         }
         ReplyKind::Errors => {
             for a in &answered.mail.attachments {
+                if attachments.len() == MAX_ANNOTATED_FILES {
+                    break;
+                }
                 if let Some((name, bytes)) = annotate::annotate(a, &outcome.problems) {
                     attachments.push(ReplyFile {
                         name,
@@ -121,16 +128,19 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
     let subject = if answered.mail.subject.is_empty() {
         format!("Re: [{tag}]")
     } else {
-        let s = &answered.mail.subject;
+        // A subject of any length comes in; a few hundred characters go back.
+        let s = &crate::text::cut(&answered.mail.subject, crate::text::SUBJECT_ECHO_CHARS);
         let base = if s.to_lowercase().starts_with("re:") {
-            s.clone()
+            s.to_string()
         } else {
             format!("Re: {s}")
         };
         format!("{base} [{tag}]")
     };
-    let mut references = answered.mail.references.clone();
-    references.extend(answered.mail.message_id.clone());
+    let references = thread(
+        &answered.mail.references,
+        answered.mail.message_id.as_deref(),
+    );
     Some(Reply {
         kind: outcome.reply,
         to,
@@ -275,4 +285,38 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
         held: None,
         draft: None,
     })
+}
+
+/// The most Message-IDs a reply's `References` carries: the thread's first and its latest ones.
+const MAX_REFERENCES: usize = 12;
+
+/// The `References` of a reply: the answered mail's, then its own Message-ID, trimmed to the
+/// first and the last few when the thread is long (RFC 5322 §3.6.4 practice: the first names
+/// the thread, the last the parents), so a mail with 20,000 references gets a reply with 12.
+fn thread(references: &[String], message_id: Option<&str>) -> Vec<String> {
+    let mut all: Vec<String> = references.to_vec();
+    all.extend(message_id.map(str::to_string));
+    if all.len() > MAX_REFERENCES {
+        let last = all.split_off(all.len() - (MAX_REFERENCES - 1));
+        all.truncate(1);
+        all.extend(last);
+    }
+    all
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_thread_keeps_its_first_and_its_last_references() {
+        let refs: Vec<String> = (0..20_000).map(|i| format!("m{i}@x")).collect();
+        let t = thread(&refs, Some("new@x"));
+        assert_eq!(t.len(), MAX_REFERENCES);
+        assert_eq!(t[0], "m0@x");
+        assert_eq!(t[MAX_REFERENCES - 1], "new@x");
+        assert_eq!(t[MAX_REFERENCES - 2], "m19999@x");
+        let short = thread(&refs[..2], Some("new@x"));
+        assert_eq!(short, ["m0@x", "m1@x", "new@x"]);
+    }
 }

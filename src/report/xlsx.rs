@@ -15,6 +15,7 @@ use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet};
 use super::Reconciliation;
 use super::layout::{self, Cell, Table};
 use crate::safe;
+use crate::text::{EXCEL_CELL_CHARS, cut};
 
 /// Widths, in characters, a column is kept within.
 const MIN_WIDTH: usize = 6;
@@ -100,10 +101,10 @@ fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> 
                 }
                 // A string cell, never a formula.
                 Cell::Text(s) if safe::is_risky(s) => {
-                    ws.write_string_with_format(r, c, s, &f.risky)?;
+                    ws.write_string_with_format(r, c, cut(s, EXCEL_CELL_CHARS), &f.risky)?;
                 }
                 Cell::Text(s) => {
-                    ws.write_string_with_format(r, c, s, &f.text)?;
+                    ws.write_string_with_format(r, c, cut(s, EXCEL_CELL_CHARS), &f.text)?;
                 }
             }
         }

@@ -212,7 +212,7 @@ impl Bits {
 
 /// A deflate stream (one fixed-code block) of `head`, then `unit` `units` times, then `tail`,
 /// made of copies of the unit: a few bytes a 258 unpacked, whatever the total.
-fn deflate_repeated(head: &[u8], unit: &[u8], units: u64, tail: &[u8]) -> Vec<u8> {
+pub(crate) fn deflate_repeated(head: &[u8], unit: &[u8], units: u64, tail: &[u8]) -> Vec<u8> {
     let mut b = Bits::default();
     b.put(1, 1); // the last block
     b.put(1, 2); // fixed codes
@@ -239,7 +239,12 @@ fn deflate_repeated(head: &[u8], unit: &[u8], units: u64, tail: &[u8]) -> Vec<u8
 /// A zip whose one big entry is an already deflated stream (`size` bytes unpacked, its CRC not
 /// computed: every use here is refused or stopped before the entry's end, where it would be
 /// checked), beside small entries deflated by the zip crate.
-fn zip_with_raw(small: &[(&str, &[u8])], big_name: &str, deflated: &[u8], size: u64) -> Vec<u8> {
+pub(crate) fn zip_with_raw(
+    small: &[(&str, &[u8])],
+    big_name: &str,
+    deflated: &[u8],
+    size: u64,
+) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
     for (name, bytes) in small {
@@ -722,10 +727,10 @@ fn an_xlsb_with_a_chart_sheet_has_its_worksheet_read() {
 const ROOT_RELS: &str = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
 const WORKBOOK_XML: &str = r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="DS" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
 const WORKBOOK_RELS: &str = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
-const SHEET_HEAD: &str = r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
-const SHEET_TAIL: &str = "</sheetData></worksheet>";
+pub(crate) const SHEET_HEAD: &str = r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
+pub(crate) const SHEET_TAIL: &str = "</sheetData></worksheet>";
 
-fn xlsx_parts() -> Vec<(&'static str, &'static [u8])> {
+pub(crate) fn xlsx_parts() -> Vec<(&'static str, &'static [u8])> {
     vec![
         ("[Content_Types].xml", b"<Types/>".as_slice()),
         ("_rels/.rels", ROOT_RELS.as_bytes()),

@@ -7,6 +7,7 @@ mod fixtures;
 mod generator;
 mod hostile;
 mod imap;
+mod isolation;
 mod layers;
 mod mailstack;
 mod outbox_fill;
