@@ -1,0 +1,29 @@
+//! The reader process's side of the worker protocol on arbitrary bytes: whatever arrives on its
+//! input, decoding requests never panics nor allocates what a length field claims, and every
+//! request decoded is read and answered (as `cts-intake read-worker` does).
+
+#![no_main]
+
+use cts_intake::mail::ParsedMail;
+use cts_intake::pipeline::read_lists;
+use cts_intake::worker::protocol::{decode_request, encode_answer};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut input = data;
+    // A few requests at most per input: each is read and answered like the reader does.
+    for _ in 0..4 {
+        match decode_request(&mut input) {
+            Ok(Some(request)) => {
+                let mail = ParsedMail {
+                    attachments: request.attachments,
+                    ..Default::default()
+                };
+                let lists = read_lists(&mail, &request.context);
+                let mut out = Vec::new();
+                encode_answer(&mut out, &lists).expect("an answer is written to memory");
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+});
