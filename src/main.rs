@@ -14,9 +14,18 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Everything this program writes (the database, raw mails, replies, the report: personal
+    // data of the schools' staff) is readable by its own user only.
+    // SAFETY: umask(2) has no preconditions.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_env("CTS_INTAKE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // async-imap traces every line it sends, the LOGIN command with its password among them:
+    // its traces never reach the log, whatever level is asked for.
+    let filter = filter.add_directive("async_imap=info".parse().expect("a valid directive"));
     // Colours only on a terminal: a log file or the journal gets plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

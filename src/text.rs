@@ -57,6 +57,7 @@ fn is_clean(text: &str) -> bool {
             ' ' => space = true,
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}'
             | '\u{2060}' => return false,
+            c if is_bidi_control(c) => return false,
             c if c.is_whitespace() || c.is_control() => return false,
             c => {
                 space = false;
@@ -65,6 +66,11 @@ fn is_clean(text: &str) -> bool {
         }
     }
     !space && (plain || is_nfc_quick(text.chars()) == IsNormalized::Yes)
+}
+
+/// U+202A..U+202E (embeddings, overrides) and U+2066..U+2069 (isolates).
+fn is_bidi_control(c: char) -> bool {
+    ('\u{202A}'..='\u{202E}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// A character below U+0300 or in U+1E00..U+1EFF (Latin Extended Additional, where the
@@ -80,6 +86,9 @@ fn clean_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
         match c {
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{FEFF}'
             | '\u{2060}' => {}
+            // Bidirectional embeddings, overrides and isolates: they can make a name or a file
+            // name read otherwise than it is ("gpj.exe" shown as "exe.jpg").
+            c if is_bidi_control(c) => {}
             c if c.is_whitespace() || c == '\u{00A0}' => pending_space = true,
             c if c.is_control() => pending_space = true,
             c => {
@@ -359,5 +368,15 @@ mod tests {
         let c = cut(&long, EXCEL_CELL_CHARS);
         assert_eq!(c.chars().count(), EXCEL_CELL_CHARS);
         assert!(c.ends_with('…'));
+    }
+
+    #[test]
+    fn bidirectional_controls_are_removed_from_names_and_file_names() {
+        assert_eq!(clean("Nguy\u{202E}ễn Văn An"), "Nguyễn Văn An");
+        assert_eq!(clean("ds\u{2066}.xlsx\u{2069}"), "ds.xlsx");
+        assert_eq!(
+            clean("a\u{202A}b\u{202B}c\u{202C}d\u{202D}e\u{2067}f\u{2068}"),
+            "abcdef"
+        );
     }
 }

@@ -44,6 +44,8 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     };
     let report_dir = config.report_dir();
     let outbox_dir = config.outbox_dir();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), source = %source_text,
+        data = %config.storage.data_dir.display(), once = args.once, "cts-intake starting");
     let sender = match &config.smtp {
         Some(smtp) => {
             let transport = SmtpTransport::new(smtp)?;

@@ -12,6 +12,15 @@ use crate::store::{Store, query};
 /// `status`: print the health summary.
 pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
     let config = Config::load(config_path, &args.paths.overrides())?;
+    // `status` only looks: it never creates a database where there is none.
+    if !config.database_path().exists() {
+        println!("Database: none at {}", config.database_path().display());
+        println!(
+            "WARNING: no poll has run: the daemon has not run with this configuration (or \
+             --data-dir names another folder): is `cts-intake run` running?"
+        );
+        bail!("no database at {}", config.database_path().display());
+    }
     let store = Store::open(&config.database_path())?;
     let Freshness {
         source,

@@ -242,8 +242,18 @@ pub(super) async fn pass<M: Mailbox>(
             for ((at, key), result) in keys.iter().zip(results) {
                 match result {
                     Ok(Some(t)) => {
-                        tracing::info!(mail = %key, outcome = t.outcome.code(), reply = t.reply.code(),
-                            unit = t.unit.as_deref().unwrap_or("-"), note = %t.note, "mail taken");
+                        if t.outcome == crate::domain::OutcomeKind::Held {
+                            // Held mail waits for staff: it is said louder.
+                            tracing::warn!(mail = %key, message_id = %t.message_id,
+                                outcome = t.outcome.code(), reply = t.reply.code(),
+                                unit = t.unit.as_deref().unwrap_or("-"), note = %t.note,
+                                "mail taken and held for staff");
+                        } else {
+                            tracing::info!(mail = %key, message_id = %t.message_id,
+                                outcome = t.outcome.code(), reply = t.reply.code(),
+                                unit = t.unit.as_deref().unwrap_or("-"), note = %t.note,
+                                "mail taken");
+                        }
                         summary.count(&t);
                         took_any = true;
                     }

@@ -85,7 +85,7 @@ impl Recorder<'_> {
             outcome.unit = self.store_unit_of(first)?;
             self.store.record(&record, &outcome, Some(first), None)?;
             self.store.finish_reading(&mailbox, &raw.source_key)?;
-            return Ok(Some(Taken::of(&outcome)));
+            return Ok(Some(Taken::of(&outcome, message_id)));
         }
         let store = &self.store;
         // The unit's current rows with their ids, read once for the decision and the record.
@@ -166,7 +166,7 @@ impl Recorder<'_> {
             current.get().map(|c| c.as_slice()),
         )?;
         self.store.finish_reading(&mailbox, &raw.source_key)?;
-        Ok(Some(Taken::of(&outcome)))
+        Ok(Some(Taken::of(&outcome, message_id)))
     }
 
     fn store_unit_of(&self, mail_id: i64) -> Result<Option<crate::units::Unit>> {

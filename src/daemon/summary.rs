@@ -12,16 +12,19 @@ pub struct Taken {
     pub reply: ReplyKind,
     pub unit: Option<String>,
     pub note: String,
+    /// The mail's Message-ID (without angle brackets; empty when it has none), for the logs.
+    pub message_id: String,
 }
 
 impl Taken {
     /// What an outcome recorded says of the mail.
-    pub(super) fn of(o: &Outcome) -> Taken {
+    pub(super) fn of(o: &Outcome, message_id: &str) -> Taken {
         Taken {
             outcome: o.kind,
             reply: o.reply,
             unit: o.unit.as_ref().map(|u| u.code.clone()),
             note: o.note.clone(),
+            message_id: crate::text::cut(message_id, 200).into_owned(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub use attempts::Arrival;
 pub use outbox::{OutboxStatus, PendingDraft};
 
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,12 +149,24 @@ pub struct OutboxItem {
     pub created_at: DateTime<Utc>,
 }
 
+/// Creates a folder (and its parents) that only this user may enter (0700): the data folder
+/// holds personal data. An existing folder keeps its mode.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data folder {}", dir.display()))
+}
+
 impl Store {
     /// Opens (creating if needed) the database and migrates the schema.
     pub fn open(db_path: &Path) -> Result<Store> {
         if let Some(dir) = db_path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create data folder {}", dir.display()))?;
+            create_private_dir(dir)?;
         }
         let mut conn = Connection::open(db_path)
             .with_context(|| format!("cannot open database {}", db_path.display()))?;

@@ -348,3 +348,41 @@ fn units_import_checks_and_installs_a_registry() {
     assert_eq!(listed.lines().count(), 2);
     assert!(listed.contains("NEW\tTrường Mới\tTHPT\tmoi@namdinh.edu.vn"));
 }
+
+#[test]
+fn the_data_folder_and_every_file_written_are_readable_by_the_service_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    crate::support::run_once(&root().join("samples/maildir"), &data);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data folder");
+    let mut files = 0;
+    let mut stack = vec![data.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                assert_eq!(mode(&p) & 0o077, 0, "{} is open to others", p.display());
+                stack.push(p);
+            } else {
+                assert_eq!(mode(&p) & 0o077, 0, "{} is open to others", p.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(
+        files >= 8,
+        "the database, replies and report were checked ({files} files)"
+    );
+}
+
+#[test]
+fn status_on_a_folder_with_no_database_warns_and_creates_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = cts(&["status", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("WARNING: no poll"));
+    assert!(!data.join("intake.sqlite3").exists(), "status created a database");
+}

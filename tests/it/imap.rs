@@ -991,3 +991,22 @@ fn a_mail_that_stops_the_daemon_twice_is_held_and_the_mails_around_it_are_taken(
             .all(|(_, f)| f.iter().any(|x| x.contains("$CtsIntake")))
     );
 }
+
+#[test]
+fn a_trace_level_log_of_a_real_login_holds_no_password() {
+    let d = start_dovecot();
+    append(&d, &[mail(1)]);
+    let setup = Setup::new(&d, "");
+    let out = setup
+        .command(&["run", "--once"])
+        .env("CTS_INTAKE_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let log = String::from_utf8_lossy(&out.stderr);
+    // The log is at trace level and the login happened (the mail was taken)...
+    assert!(log.contains("TRACE"), "not a trace log:\n{log}");
+    assert_eq!(setup.mails(), 1);
+    // ...and the password is nowhere in it.
+    assert!(!log.contains(PASSWORD), "the password is in the log");
+}
