@@ -85,9 +85,11 @@ pub(super) async fn pass<M: Mailbox>(
     // - the server side fetches the batches in order, each as soon as fewer than `AHEAD`
     //   fetched batches wait to be recorded, and starts reading its mails on the reading threads
     //   at once; between fetches it does the post-action of each batch committed;
-    // - the recording side records each batch in one transaction, every mail as soon as it is
-    //   read and the mails before it are recorded, and moves the position past the batches
-    //   whose post-action is done.
+    // - before a batch is read, its raw bytes and reading attempts are committed on a
+    //   connection of their own (raw bytes first);
+    // - the recording side records each batch in one transaction once all its mails are read
+    //   (the next batches are read meanwhile), and moves the position past the batches whose
+    //   post-action is done.
     //
     // At most `AHEAD` + 1 batches in hand: memory stays flat.
     const AHEAD: usize = 2;
