@@ -6,9 +6,12 @@
 //!   typing a leading `'` in Excel does: the cell shows `=HYPERLINK(...)` as text, and stays text
 //!   when someone edits it.
 //! - In the CSVs, which carry no cell types, a risky field is written with a leading `'` (the
-//!   usual defence, OWASP "CSV Injection"): Excel shows the text without evaluating it. Programs
-//!   reading the CSVs see the `'` and should strip it from a field that starts with `'=`, `'+`,
-//!   `'-`, `'@`, `'\t` or `'\r`.
+//!   usual defence, OWASP "CSV Injection"): Excel shows the text without evaluating it. A field
+//!   is risky when it starts with one of those characters, or when a part of it after a `,`,
+//!   `;` or tab does (Excel on a Vietnamese Windows splits a line on `;`), and a field holding
+//!   any of those separators is quoted, so Excel keeps it whole whichever it splits on.
+//!   Programs reading the CSVs see the `'` and should strip it from a field that starts with
+//!   `'` followed by a risky character.
 //! - In HTML everything is escaped, so nothing needs a prefix.
 
 /// True when a spreadsheet could read `text` as a formula.
@@ -19,13 +22,59 @@ pub fn is_risky(text: &str) -> bool {
     )
 }
 
-/// The text as a CSV field: a leading `'` when it is risky, else unchanged.
+/// The characters a spreadsheet may split a CSV line on: the comma, and the semicolon and tab
+/// that Excel uses where the list separator is not a comma (a Vietnamese Windows: `;`).
+pub const CSV_SEPARATORS: [char; 3] = [',', ';', '\t'];
+
+/// True when a spreadsheet could read `text`, or a part of it split off at a separator, as a
+/// formula (`Xem ghi chú;=cmd|' /C calc'!A0` opened where `;` separates fields).
+pub fn is_risky_csv(text: &str) -> bool {
+    is_risky(text)
+        || text
+            .split(CSV_SEPARATORS)
+            .skip(1)
+            .any(|part| is_risky(part.trim_start_matches(' ')))
+}
+
+/// The text as a CSV field: a leading `'` when it, or a part after a separator, is risky;
+/// else unchanged. ([`write_csv_record`] quotes a field holding any separator.)
 pub fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
-    if is_risky(text) {
+    if is_risky_csv(text) {
         format!("'{text}").into()
     } else {
         text.into()
     }
+}
+
+/// Writes one CSV record, comma-separated, `\n`-terminated, RFC 4180 quoting: a field is
+/// quoted when it holds a quote, a line break or any of [`CSV_SEPARATORS`] (so Excel keeps it
+/// whole whichever separator it splits on).
+pub fn write_csv_record<S: AsRef<str>>(
+    out: &mut impl std::io::Write,
+    fields: impl IntoIterator<Item = S>,
+) -> std::io::Result<()> {
+    let mut line = String::new();
+    let mut count = 0;
+    for (i, f) in fields.into_iter().enumerate() {
+        let f = f.as_ref();
+        count += 1;
+        if i > 0 {
+            line.push(',');
+        }
+        if f.contains(['"', '\r', '\n']) || f.contains(CSV_SEPARATORS) {
+            line.push('"');
+            line.push_str(&f.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(f);
+        }
+    }
+    if count == 1 && line.is_empty() {
+        // A record of one empty field is written as "" (a blank line would be no record).
+        line.push_str("\"\"");
+    }
+    line.push('\n');
+    out.write_all(line.as_bytes())
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -74,5 +123,25 @@ mod tests {
             html("<a href=\"x\">Tom & 'Jerry'</a>"),
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
         );
+    }
+
+    fn record(fields: &[&str]) -> String {
+        let mut out = Vec::new();
+        write_csv_record(&mut out, fields.iter().map(|f| csv_field(f))).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_field_holding_a_separator_is_quoted_and_a_formula_after_one_is_defused() {
+        assert_eq!(
+            record(&["Xem ghi chú;=cmd|' /C calc'!A0", "x"]),
+            "\"'Xem ghi chú;=cmd|' /C calc'!A0\",x\n"
+        );
+        assert_eq!(record(&["a\t+1", "b"]), "\"'a\t+1\",b\n");
+        assert_eq!(record(&["a; b", "c"]), "\"a; b\",c\n");
+        assert_eq!(record(&["=1+1"]), "'=1+1\n");
+        assert_eq!(record(&["Nguyễn \"An\"", ""]), "\"Nguyễn \"\"An\"\"\",\n");
+        assert_eq!(record(&["plain", "text"]), "plain,text\n");
+        assert_eq!(record(&[""]), "\"\"\n");
     }
 }

@@ -45,13 +45,19 @@ pub(super) async fn pass<M: Mailbox>(
             tracing::warn!(mailbox = %name, uid_validity = reset.uid_validity,
                 "UIDVALIDITY changed: reading the whole folder again; mails taken before are recognised by Message-ID and content");
         }
+        // After a change, the mails up to the highest UID may be ones taken before; on the first
+        // pass ever none is, and a copy delivered twice is recorded as a duplicate like any other.
+        let rescan = if state.is_some() {
+            reset.highest_uid
+        } else {
+            0
+        };
         let n = name.clone();
         blocking(intake, move |i| {
-            i.store
-                .reset_mailbox_state(&n, reset.uid_validity, reset.highest_uid)
+            i.store.reset_mailbox_state(&n, reset.uid_validity, rescan)
         })
         .await?;
-        rescan_until = reset.highest_uid;
+        rescan_until = rescan;
     }
     let taken = if listing.mails.is_empty() {
         HashSet::new()

@@ -84,11 +84,13 @@ fn bool01(b: bool) -> &'static str {
 }
 
 fn write_file(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
-    w.write_record(header)?;
+    use std::io::Write;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    crate::safe::write_csv_record(&mut w, header)?;
     for r in rows {
-        w.write_record(r.iter().map(|f| crate::safe::csv_field(f).into_owned()))?;
+        crate::safe::write_csv_record(&mut w, r.iter().map(|f| crate::safe::csv_field(f)))?;
     }
     w.flush()?;
     Ok(())

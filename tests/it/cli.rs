@@ -384,5 +384,8 @@ fn status_on_a_folder_with_no_database_warns_and_creates_none() {
     let out = cts(&["status", "--data-dir"]).arg(&data).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("WARNING: no poll"));
-    assert!(!data.join("intake.sqlite3").exists(), "status created a database");
+    assert!(
+        !data.join("intake.sqlite3").exists(),
+        "status created a database"
+    );
 }

@@ -10,7 +10,7 @@ use cts_intake::config::{ImapConfig, Security};
 use futures::TryStreamExt;
 
 use crate::mailstack::{Dovecot, wait_until};
-use crate::support::root;
+use crate::support::{csv_rows, root};
 
 const USER: &str = "cttt@namdinh.edu.vn";
 const PASSWORD: &str = "s3cret pass";
@@ -1009,4 +1009,22 @@ fn a_trace_level_log_of_a_real_login_holds_no_password() {
     assert_eq!(setup.mails(), 1);
     // ...and the password is nowhere in it.
     assert!(!log.contains(PASSWORD), "the password is in the log");
+}
+
+#[test]
+fn a_mail_delivered_twice_has_a_line_for_each_copy_the_second_a_duplicate() {
+    let d = start_dovecot();
+    // The same Message-ID and bytes under two UIDs, on the very first pass.
+    append(&d, &[mail(1), mail(1), mail(2)]);
+    let setup = Setup::new(&d, "");
+    setup.run_once();
+    let lines = csv_rows(&setup.data().join("report/mails.csv"));
+    let outcome = lines[0].iter().position(|h| h == "outcome").unwrap();
+    let copies: Vec<&str> = lines
+        .iter()
+        .filter(|l| l[0] == "imap-test-1@namdinh.edu.vn")
+        .map(|l| l[outcome].as_str())
+        .collect();
+    assert_eq!(copies, ["no_list", "duplicate"], "{lines:?}");
+    assert_eq!(setup.replies().len(), 2, "one reply per distinct mail");
 }
