@@ -157,14 +157,14 @@ fn replies_to(dir: &Path, needle: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_reader_that_runs_out_of_memory_costs_its_mail_a_held_outcome_and_the_next_list_is_read() {
-    let dir = tempfile::tempdir().unwrap();
+/// A big list from one school (`id`, `cells` cells), then a good list from another, run under
+/// `reader`: the hostile mail's outcome and note, checked that the good list was accepted.
+fn hostile_then_good(dir: &Path, id: &str, cells: u64, reader: &str) -> (String, String) {
     let hostile = mail(
         "c3lehongphong@namdinh.edu.vn",
-        "big@namdinh.edu.vn",
+        id,
         "Danh sách CTS",
-        Attachment::xlsx("Danh sách.xlsx", big_xlsx(3_500_000)),
+        Attachment::xlsx("Danh sách.xlsx", big_xlsx(cells)),
     );
     let good = mail(
         "c3nguyenkhuyen@namdinh.edu.vn",
@@ -172,21 +172,31 @@ fn a_reader_that_runs_out_of_memory_costs_its_mail_a_held_outcome_and_the_next_l
         "Danh sách CTS",
         Attachment::xlsx("ds.xlsx", good_list()),
     );
-    let (rows, log) = run(dir.path(), vec![hostile, good], "memory-mb = 64\n");
-    assert_eq!(outcome_of(&rows, "big@namdinh.edu.vn"), "held", "{log}");
+    let (rows, log) = run(dir, vec![hostile, good], reader);
     assert_eq!(
         outcome_of(&rows, "good@namdinh.edu.vn"),
         "accepted",
         "{log}"
     );
-    let db = rusqlite::Connection::open(dir.path().join("data/intake.sqlite3")).unwrap();
+    let db = rusqlite::Connection::open(dir.join("data/intake.sqlite3")).unwrap();
     let note: String = db
-        .query_row(
-            "SELECT note FROM mails WHERE message_id = 'big@namdinh.edu.vn'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT note FROM mails WHERE message_id = ?1", [id], |r| {
+            r.get(0)
+        })
         .unwrap();
+    (outcome_of(&rows, id).to_string(), note)
+}
+
+#[test]
+fn a_reader_that_runs_out_of_memory_costs_its_mail_a_held_outcome_and_the_next_list_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, note) = hostile_then_good(
+        dir.path(),
+        "big@namdinh.edu.vn",
+        3_500_000,
+        "memory-mb = 64\n",
+    );
+    assert_eq!(outcome, "held");
     assert!(note.contains("reader crashed"), "{note}");
     let replies = replies_to(dir.path(), "c3lehongphong@namdinh.edu.vn");
     assert_eq!(replies.len(), 1, "{replies:?}");
@@ -200,37 +210,13 @@ fn a_reader_that_runs_out_of_memory_costs_its_mail_a_held_outcome_and_the_next_l
 #[test]
 fn a_reader_that_uses_up_its_processor_time_costs_its_mail_a_held_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let hostile = mail(
-        "c3lehongphong@namdinh.edu.vn",
-        "slow@namdinh.edu.vn",
-        "Danh sách CTS",
-        Attachment::xlsx("Danh sách.xlsx", big_xlsx(3_900_000)),
-    );
-    let good = mail(
-        "c3nguyenkhuyen@namdinh.edu.vn",
-        "good@namdinh.edu.vn",
-        "Danh sách CTS",
-        Attachment::xlsx("ds.xlsx", good_list()),
-    );
-    let (rows, log) = run(
+    let (outcome, note) = hostile_then_good(
         dir.path(),
-        vec![hostile, good],
+        "slow@namdinh.edu.vn",
+        3_900_000,
         "cpu-seconds = 1\ntimeout-seconds = 3\n",
     );
-    assert_eq!(outcome_of(&rows, "slow@namdinh.edu.vn"), "held", "{log}");
-    assert_eq!(
-        outcome_of(&rows, "good@namdinh.edu.vn"),
-        "accepted",
-        "{log}"
-    );
-    let db = rusqlite::Connection::open(dir.path().join("data/intake.sqlite3")).unwrap();
-    let note: String = db
-        .query_row(
-            "SELECT note FROM mails WHERE message_id = 'slow@namdinh.edu.vn'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    assert_eq!(outcome, "held");
     assert!(
         note.contains("reader cpu_time") || note.contains("reader timed_out"),
         "{note}"
