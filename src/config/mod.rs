@@ -61,9 +61,6 @@ pub struct Reader {
     /// Seconds one mail's attachments may take in all (waiting included).
     #[serde(default = "default_reader_timeout_seconds")]
     pub timeout_seconds: u64,
-    /// Reader processes at once; 0 for one per core.
-    #[serde(default)]
-    pub workers: usize,
     /// The program to run as a reader; by default this program itself. (Tests that drive the
     /// library from their own binary name the built `cts-intake` here.)
     #[serde(default)]
@@ -76,7 +73,6 @@ impl Default for Reader {
             memory_mb: default_reader_memory_mb(),
             cpu_seconds: default_reader_cpu_seconds(),
             timeout_seconds: default_reader_timeout_seconds(),
-            workers: 0,
             program: None,
         }
     }

@@ -88,12 +88,21 @@ impl Pool {
         attachments: &[Attachment],
         context: &Context,
     ) -> Result<std::result::Result<ReadLists, Unread>> {
-        let mut reader = match self.idle.lock().ok().and_then(|mut i| i.pop()) {
+        let idle = self.idle.lock().ok().and_then(|mut i| i.pop());
+        let reused = idle.is_some();
+        let mut reader = match idle {
             Some(r) => r,
             None => Reader::start(&self.program, self.limits)?,
         };
         let request = protocol::encode_request(context, attachments)?;
-        match reader.exchange(&request, self.limits) {
+        let mut answer = reader.exchange(&request, self.limits);
+        if reused && matches!(answer, Err(Unread::Crashed)) {
+            // An idle reader may have died meanwhile (killed by the system, say): that is not
+            // this mail's doing, so it gets one fresh reader before it is blamed.
+            reader = Reader::start(&self.program, self.limits)?;
+            answer = reader.exchange(&request, self.limits);
+        }
+        match answer {
             Ok(answer) => {
                 if let Ok(mut idle) = self.idle.lock() {
                     idle.push(reader);
