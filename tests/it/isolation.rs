@@ -104,9 +104,18 @@ fn run(dir: &Path, mails: Vec<Vec<u8>>, reader: &str) -> (Vec<Vec<String>>, Stri
         })
         .collect();
     cts_testkit::write_maildir(&maildir, &mails).unwrap();
-    let config = std::fs::read_to_string(root().join("config/default.toml")).unwrap()
-        + "\n[reader]\n"
-        + reader;
+    // The [reader] settings of the default config, each of `reader`'s lines replacing its own.
+    let mut config = std::fs::read_to_string(root().join("config/default.toml")).unwrap();
+    for line in reader.lines() {
+        let key = line.split('=').next().unwrap().trim();
+        let at = config
+            .find(&format!("\n{key} = "))
+            .unwrap_or_else(|| panic!("{key} is not in config/default.toml"));
+        let end = config[at + 1..]
+            .find('\n')
+            .map_or(config.len(), |e| at + 1 + e);
+        config.replace_range(at + 1..end, line);
+    }
     let config_path = dir.join("config.toml");
     std::fs::write(&config_path, config).unwrap();
     assert!(
