@@ -376,21 +376,21 @@ pub fn read_lists(mail: &ParsedMail, ctx: &validate::Context) -> ReadLists {
         .iter()
         .any(|(s, role)| *role == Role::List && !s.is_html_body());
     out.any_list = has_list;
-    let mut read = 0;
+    let mut files_read = 0;
     for (a, (sniffed, role)) in mail.attachments.iter().zip(sniffed) {
         match role {
             Role::Ignore => continue,
             Role::Document if has_list => continue,
             Role::Document | Role::List => {}
         }
-        if read == MAX_FILES_READ {
+        if files_read == MAX_FILES_READ {
             // What is not read must not pass for all there is: the school is told.
             out.any_candidate = true;
             out.problems
                 .push(file_problem(&a.filename, w::too_many_files(MAX_FILES_READ)));
             break;
         }
-        read += 1;
+        files_read += 1;
         let body_like = sniffed.is_html_body();
         if !body_like {
             out.any_candidate = true;

@@ -458,3 +458,35 @@ fn unit_inference_for_an_unregistered_address_takes_the_most_specific_nested_uni
     assert_eq!(o.trust, Trust::Unverified);
     assert_eq!(o.unit.map(|u| u.code).as_deref(), Some("XTC"));
 }
+
+#[test]
+fn a_mail_of_more_attachments_than_are_read_says_which_were_not() {
+    let csv = "STT;Họ và tên;Số CCCD\n1;Nguyễn Văn An;036085001234\n";
+    let mail = ParsedMail {
+        attachments: (0..60)
+            .map(|i| Attachment {
+                filename: format!("ds-{i:02}.csv"),
+                content_type: "text/csv".into(),
+                bytes: csv.as_bytes().to_vec(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let ctx = cts_intake::validate::Context {
+        reference_date: NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
+        min_age: 18,
+        max_age: 70,
+        official_domains: vec!["namdinh.edu.vn".into()],
+        unit_name: "Trường THPT A".into(),
+    };
+    let read = cts_intake::pipeline::read_lists(&mail, &ctx);
+    let max = cts_intake::pipeline::MAX_FILES_READ;
+    assert_eq!(read.files.len(), max);
+    let told: Vec<_> = read
+        .problems
+        .iter()
+        .filter(|p| p.message.contains("quá nhiều tệp đính kèm"))
+        .collect();
+    assert_eq!(told.len(), 1, "{:#?}", read.problems);
+    assert_eq!(told[0].file, format!("ds-{max:02}.csv"));
+}
