@@ -575,6 +575,11 @@ async fn mail_attachment(
     })
 }
 
+/// A note a clerk typed, as the audit log keeps it: trimmed, at most 2,000 characters.
+fn staff_note(text: &str) -> String {
+    text.trim().chars().take(2000).collect()
+}
+
 #[derive(Deserialize)]
 struct NoteForm {
     #[serde(default)]
@@ -595,7 +600,7 @@ async fn mail_ignore(
             if !s.ignore_held_mail(id)? {
                 return Ok(false);
             }
-            let note: String = form.note.trim().chars().take(2000).collect();
+            let note = staff_note(&form.note);
             s.audit(&staff.username, "ignore_mail", &m.message_id, &note)?;
             Ok(true)
         })
@@ -625,7 +630,7 @@ async fn reply_release(
             if !s.release_reply(id)? {
                 return Ok(None);
             }
-            let note: String = form.note.trim().chars().take(2000).collect();
+            let note = staff_note(&form.note);
             let what = format!(
                 "{} gửi {}",
                 text::reply_kind(&r.kind),
@@ -1078,7 +1083,7 @@ async fn paper_receive(
                     format!("/ban-giay?khong_thay={}", encode(&code))
                 });
             };
-            let note: String = form.ghi_chu.trim().chars().take(2000).collect();
+            let note = staff_note(&form.ghi_chu);
             let received = crate::report::paper::receive(s, &unit, &code, rows, &note)?;
             let summary = format!(
                 "mã {}, {} dòng: {}",
