@@ -105,8 +105,21 @@ impl Recorder<'_> {
                 }
             }
         };
+        // Which other units' current lists hold an ID number: read once per mail, when a row
+        // asks.
+        let registry = self.registry;
+        let holders_index = std::cell::OnceCell::new();
+        let holders = |id_number: &str| -> Vec<String> {
+            let index = holders_index.get_or_init(|| holders_by_id(store, registry));
+            index.get(id_number).cloned().unwrap_or_default()
+        };
+        let on_file = pipeline::OnFile {
+            registry,
+            previous: &previous,
+            holders: &holders,
+        };
         let mut outcome =
-            pipeline::decide(&parsed, reading, raw.received_at, self.config, &previous);
+            pipeline::decide(&parsed, reading, raw.received_at, self.config, &on_file);
         if let How::Oversized { size } = how {
             // Only the header was read: the sender's trust decides whether to answer, the
             // content is left to staff.
@@ -151,9 +164,24 @@ impl Recorder<'_> {
         };
         let mut outgoing = draft.outgoing(&parsed, self.config)?;
         if let Some(r) = &mut outgoing {
-            r.held = outbox::rate_limit(self.store, r, raw.received_at, self.config)?;
+            let answering = outbox::Answering {
+                received_at: raw.received_at,
+                trust: draft.outcome.trust,
+                sender: parsed.from.as_deref().unwrap_or(""),
+                answers_ours: pipeline::answers_ours(&parsed, self.config),
+            };
+            r.held = outbox::budgets(self.store, r, answering, self.config)?;
         }
         let mut outcome = draft.outcome;
+        if outgoing.is_none() && outcome.reply != ReplyKind::None {
+            // Due but impossible to address: every output says the mail went unanswered.
+            outcome.note = if outcome.note.is_empty() {
+                UNADDRESSABLE.to_string()
+            } else {
+                format!("{}; {UNADDRESSABLE}", outcome.note)
+            };
+            outcome.reply = ReplyKind::None;
+        }
         if let Some(v) = &mut outcome.version {
             outcome.rows = own_rows;
             v.rows = version_rows;
@@ -173,6 +201,35 @@ impl Recorder<'_> {
         let code = self.store.unit_code_of(mail_id)?;
         Ok(code.and_then(|c| self.registry.by_code(&c).cloned()))
     }
+}
+
+/// Said in a mail's note when its reply was due but could not be addressed.
+const UNADDRESSABLE: &str = "the reply could not be addressed: not answered";
+
+/// The units whose current accepted list holds each ID number, for every registered unit.
+fn holders_by_id(
+    store: &Store,
+    registry: &Registry,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let mut index: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for unit in registry.units() {
+        match store.current_rows(&unit.code) {
+            Ok(rows) => {
+                for (_, row) in rows.unwrap_or_default() {
+                    if !row.id_number.is_empty() {
+                        let codes = index.entry(row.id_number).or_default();
+                        if !codes.contains(&unit.code) {
+                            codes.push(unit.code.clone());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(unit = %unit.code, error = %format!("{e:#}"), "cannot read a unit's current list");
+            }
+        }
+    }
+    index
 }
 
 fn duplicate_outcome() -> Outcome {

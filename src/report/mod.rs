@@ -476,7 +476,9 @@ fn mail_subject(m: &MailLine) -> String {
 
 /// Why a mail is held, for staff (the stored note is English, for the logs).
 fn held_reason(m: &MailLine) -> String {
-    if m.note.starts_with("unreadable mail") {
+    if let Some(reason) = w::held_trust_reason(&m.note) {
+        reason
+    } else if m.note.starts_with("unreadable mail") {
         w::HELD_UNREADABLE.to_string()
     } else if m.trust == Trust::Unknown {
         w::HELD_UNKNOWN_SENDER.to_string()
