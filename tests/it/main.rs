@@ -16,3 +16,4 @@ mod report;
 mod sent_copy;
 mod smtp;
 mod support;
+mod trust;

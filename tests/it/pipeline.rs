@@ -21,7 +21,7 @@ fn registry() -> Registry {
 }
 
 /// A valid row in canonical column order.
-fn person(name: &str, id: &str, birth: (i32, u32, u32), request: &str) -> Vec<CellValue> {
+pub(crate) fn person(name: &str, id: &str, birth: (i32, u32, u32), request: &str) -> Vec<CellValue> {
     let serial = if matches!(
         RequestType::parse(request),
         Some(
@@ -62,7 +62,8 @@ fn person(name: &str, id: &str, birth: (i32, u32, u32), request: &str) -> Vec<Ce
     ]
 }
 
-fn list(rows: Vec<Vec<CellValue>>) -> Vec<u8> {
+/// A list of `rows` under the canonical headers, as an xlsx workbook.
+pub(crate) fn list(rows: Vec<Vec<CellValue>>) -> Vec<u8> {
     xlsx(&[ListSheet {
         name: "Danh sách".into(),
         title_rows: vec!["SỞ GIÁO DỤC VÀ ĐÀO TẠO".into(), "DANH SÁCH ĐỀ NGHỊ".into()],
