@@ -219,7 +219,11 @@ fn an_unregistered_official_address_asking_key_recovery_to_its_own_email_is_held
     assert!(kr.note.contains("unverified key_recovery"), "{}", kr.note);
     let email = the_mail(&data, "email@namdinh.edu.vn");
     assert_eq!(email.outcome.code(), "held");
-    assert!(email.note.contains("unverified email change"), "{}", email.note);
+    assert!(
+        email.note.contains("unverified email change"),
+        "{}",
+        email.note
+    );
     assert_eq!(mails_csv(&data, "kr@namdinh.edu.vn")["outcome"], "held");
     assert_eq!(mails_csv(&data, "email@namdinh.edu.vn")["outcome"], "held");
     let new = the_mail(&data, "new@namdinh.edu.vn");
@@ -333,7 +337,10 @@ fn a_registered_school_revoking_another_units_principal_is_held_and_flagged() {
         problems.contains("một đơn vị khác đã đăng ký"),
         "{problems}"
     );
-    assert!(problems.contains("đã có trong danh sách của một đơn vị khác"), "{problems}");
+    assert!(
+        problems.contains("đã có trong danh sách của một đơn vị khác"),
+        "{problems}"
+    );
     let replies: Vec<String> = sent(&data)
         .iter()
         .map(|b| crate::support::reply_summary(b))
@@ -386,8 +393,15 @@ fn a_from_with_an_obsolete_route_is_an_unknown_sender_not_the_units_list() {
         assert_eq!(m.unit_code, None, "{id}");
         assert_eq!(m.outcome.code(), "held", "{id}");
         assert_eq!(m.reply_kind.code(), "none", "{id}");
-        assert!(m.note.contains("not exactly one plain address"), "{}", m.note);
-        assert_ne!(m.from, LHP, "the From is not taken for the registered address");
+        assert!(
+            m.note.contains("not exactly one plain address"),
+            "{}",
+            m.note
+        );
+        assert_ne!(
+            m.from, LHP,
+            "the From is not taken for the registered address"
+        );
         let line = mails_csv(&data, id);
         assert_eq!(line["outcome"], "held");
         assert_eq!(line["reply"], "none");
@@ -396,7 +410,10 @@ fn a_from_with_an_obsolete_route_is_an_unknown_sender_not_the_units_list() {
     // The unit's list is still its own; only its own mail was answered.
     let requests = read(&data.join("report/requests.csv"));
     assert!(requests.contains(A.1));
-    assert!(!requests.contains(B.1) && !requests.contains(C.1), "{requests}");
+    assert!(
+        !requests.contains(B.1) && !requests.contains(C.1),
+        "{requests}"
+    );
     assert_eq!(sent(&data).len(), 1);
     assert_eq!(outbox(&data).len(), 1, "no reply was even held");
     let doi_chieu = read(&data.join("report/doi-chieu.html"));
@@ -488,11 +505,7 @@ fn an_auto_responder_that_marks_nothing_gets_one_no_list_reply_in_n_days() {
     ));
     let maildir = maildir(dir.path(), &all);
     let data = run(dir.path(), &maildir, "");
-    assert!(
-        mails(&data)
-            .iter()
-            .all(|m| m.outcome.code() == "no_list")
-    );
+    assert!(mails(&data).iter().all(|m| m.outcome.code() == "no_list"));
     let replies: Vec<String> = sent(&data)
         .iter()
         .map(|b| crate::support::reply_summary(b))
@@ -520,7 +533,10 @@ fn a_mail_answering_our_reply_gets_no_automatic_reply() {
     let answering = |id: &str, rows: Vec<Vec<CellValue>>, minutes: i64| Mail {
         headers: vec![
             ("In-Reply-To".into(), format!("<{ours}>")),
-            ("References".into(), format!("<ask@namdinh.edu.vn> <{ours}>")),
+            (
+                "References".into(),
+                format!("<ask@namdinh.edu.vn> <{ours}>"),
+            ),
         ],
         ..mail(LHP, &format!("Re: {subject}"), id, rows, minutes)
     };
@@ -571,4 +587,26 @@ fn a_mail_answering_our_reply_gets_no_automatic_reply() {
     assert!(bad[0].last_error.as_deref().unwrap().starts_with("loop:"));
     assert_eq!(of("good@namdinh.edu.vn")[0].status, OutboxStatus::Sent);
     assert_eq!(sent(&data).len(), 2, "the first no-list reply and the ack");
+}
+
+#[test]
+fn a_reply_that_cannot_be_addressed_leaves_the_mail_unanswered_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = maildir(
+        dir.path(),
+        &[mail(
+            "gv@truong..namdinh.edu.vn",
+            "Danh sách đề nghị - Trường THPT Giao Thủy",
+            "odd@namdinh.edu.vn",
+            vec![person(C.0, C.1, C.2, "Cấp mới CTS")],
+            0,
+        )],
+    );
+    let data = run(dir.path(), &maildir, "");
+    let m = the_mail(&data, "odd@namdinh.edu.vn");
+    assert_eq!(m.reply_kind.code(), "none", "{}", m.note);
+    assert!(m.note.contains("could not be addressed"), "{}", m.note);
+    assert_eq!(mails_csv(&data, "odd@namdinh.edu.vn")["reply"], "none");
+    assert!(outbox(&data).is_empty());
+    assert!(sent(&data).is_empty());
 }
