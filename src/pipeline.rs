@@ -469,12 +469,7 @@ fn other_unit(row: &ValidRow, unit: &Unit, on_file: &OnFile) -> Option<Other> {
 /// The Message-ID of one of our own replies (or reminders) this mail answers, if it answers one:
 /// its In-Reply-To or References names an id we write (`cts-intake.…@` the department's domain).
 pub fn answers_ours<'a>(mail: &'a ParsedMail, config: &Config) -> Option<&'a str> {
-    let domain = config
-        .campaign
-        .department_address
-        .rsplit('@')
-        .next()
-        .unwrap_or("cts-intake.invalid");
+    let domain = config.campaign.department_domain();
     mail.in_reply_to
         .iter()
         .chain(&mail.references)

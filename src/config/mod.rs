@@ -146,6 +146,14 @@ impl Campaign {
             .unwrap_or_else(|| self.deadline.date_naive())
     }
 
+    /// The department address's domain: the right side of the Message-IDs we write.
+    pub fn department_domain(&self) -> &str {
+        self.department_address
+            .rsplit('@')
+            .next()
+            .unwrap_or("cts-intake.invalid")
+    }
+
     /// True when `domain` is an official domain or a subdomain of one.
     pub fn is_official_domain(&self, domain: &str) -> bool {
         self.official_domain_of(domain).is_some()

@@ -91,14 +91,7 @@ fn cts_run(config: &Path, maildir: &Path, data: &Path, url: &str, ca: &Path) -> 
 }
 
 fn once(mut c: Command) -> Output {
-    let out = c.arg("--once").output().expect("the binary runs");
-    assert!(
-        out.status.success(),
-        "run --once failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    crate::support::succeeds(c.arg("--once"))
 }
 
 fn submission_url(stack: &MailStack) -> String {

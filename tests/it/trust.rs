@@ -83,21 +83,15 @@ fn maildir(dir: &Path, mails: &[Mail]) -> PathBuf {
 fn run(dir: &Path, maildir: &Path, replies: &str) -> PathBuf {
     let config = crate::smtp::config(dir, replies, 30);
     let data = dir.join("data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cts-intake"))
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "--once", "--maildir"])
-        .arg(maildir)
-        .arg("--data-dir")
-        .arg(&data)
-        .env("CTS_INTAKE_LOG", "warn")
-        .output()
-        .expect("the binary runs");
-    assert!(
-        out.status.success(),
-        "run --once failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    crate::support::succeeds(
+        std::process::Command::new(env!("CARGO_BIN_EXE_cts-intake"))
+            .arg("--config")
+            .arg(&config)
+            .args(["run", "--once", "--maildir"])
+            .arg(maildir)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("CTS_INTAKE_LOG", "warn"),
     );
     data
 }
@@ -129,6 +123,14 @@ fn sent(data: &Path) -> Vec<Vec<u8>> {
     files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
     files.sort();
     files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// The replies written out, as the school reads them.
+fn sent_summaries(data: &Path) -> Vec<String> {
+    sent(data)
+        .iter()
+        .map(|b| crate::support::reply_summary(b))
+        .collect()
 }
 
 /// The `mails.csv` line of a mail, by column name.
@@ -238,10 +240,7 @@ fn an_unregistered_official_address_asking_key_recovery_to_its_own_email_is_held
     assert!(requests.contains(C.1), "{requests}");
 
     // Each unverified sender is told, with the unit's registered address in Cc.
-    let replies: Vec<String> = sent(&data)
-        .iter()
-        .map(|b| crate::support::reply_summary(b))
-        .collect();
+    let replies = sent_summaries(&data);
     assert_eq!(replies.len(), 4, "{replies:#?}");
     for sender in [
         "giaovu.gt@namdinh.edu.vn",
@@ -341,10 +340,7 @@ fn a_registered_school_revoking_another_units_principal_is_held_and_flagged() {
         problems.contains("đã có trong danh sách của một đơn vị khác"),
         "{problems}"
     );
-    let replies: Vec<String> = sent(&data)
-        .iter()
-        .map(|b| crate::support::reply_summary(b))
-        .collect();
+    let replies = sent_summaries(&data);
     let ack = replies
         .iter()
         .find(|r| r.contains("In-Reply-To: <lhp-named@namdinh.edu.vn>"))
@@ -506,10 +502,7 @@ fn an_auto_responder_that_marks_nothing_gets_one_no_list_reply_in_n_days() {
     let maildir = maildir(dir.path(), &all);
     let data = run(dir.path(), &maildir, "");
     assert!(mails(&data).iter().all(|m| m.outcome.code() == "no_list"));
-    let replies: Vec<String> = sent(&data)
-        .iter()
-        .map(|b| crate::support::reply_summary(b))
-        .collect();
+    let replies = sent_summaries(&data);
     assert_eq!(replies.len(), 2, "one in the day, one four days later");
     assert!(replies.iter().any(|r| r.contains("<ooo-0@namdinh.edu.vn>")));
     assert!(replies.iter().any(|r| r.contains("<later@namdinh.edu.vn>")));
