@@ -118,6 +118,7 @@ impl Intake {
                 config,
                 registry,
                 store,
+                holders: Default::default(),
             };
             Ok(prepared
                 .into_iter()

@@ -20,6 +20,29 @@ pub(super) struct Recorder<'a> {
     pub(super) config: &'a Config,
     pub(super) registry: &'a Registry,
     pub(super) store: &'a mut Store,
+    /// Which units' current lists hold each ID number, kept across the batch's mails while no
+    /// version is added.
+    pub(super) holders: std::cell::RefCell<HolderIndex>,
+}
+
+/// The units whose current accepted list holds each ID number (CCCD), as of `generation` (the
+/// highest version id when it was built: a new version makes it stale).
+#[derive(Debug, Default)]
+pub(super) struct HolderIndex {
+    generation: Option<i64>,
+    by_id: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl HolderIndex {
+    /// Builds the index again when a version was added since it was built.
+    fn refresh(&mut self, store: &Store, registry: &Registry) -> Result<()> {
+        let generation = store.latest_version_id()?;
+        if self.generation != Some(generation) {
+            self.by_id = holders_by_id(store, registry);
+            self.generation = Some(generation);
+        }
+        Ok(())
+    }
 }
 
 impl Recorder<'_> {
@@ -105,13 +128,17 @@ impl Recorder<'_> {
                 }
             }
         };
-        // Which other units' current lists hold an ID number: read once per mail, when a row
-        // asks.
+        // Which units' current lists hold an ID number: checked once per mail, when a row asks.
         let registry = self.registry;
-        let holders_index = std::cell::OnceCell::new();
+        let fresh = std::cell::OnceCell::new();
         let holders = |id_number: &str| -> Vec<String> {
-            let index = holders_index.get_or_init(|| holders_by_id(store, registry));
-            index.get(id_number).cloned().unwrap_or_default()
+            let mut index = self.holders.borrow_mut();
+            fresh.get_or_init(|| {
+                if let Err(e) = index.refresh(store, registry) {
+                    tracing::error!(error = %format!("{e:#}"), "cannot read the units' current lists");
+                }
+            });
+            index.by_id.get(id_number).cloned().unwrap_or_default()
         };
         let on_file = pipeline::OnFile {
             registry,

@@ -537,6 +537,14 @@ impl Store {
         Ok(rows)
     }
 
+    /// The highest version id (0 with none): it changes whenever a version is added.
+    pub fn latest_version_id(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM versions")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// The rows of a unit's current accepted version, with their row ids.
     pub fn current_rows(&self, unit_code: &str) -> Result<Option<Vec<(i64, ValidRow)>>> {
         let version = current_version(&self.conn, unit_code)?;
