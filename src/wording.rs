@@ -151,6 +151,7 @@ pub const YES_UNVERIFIED: &str = "Chưa xác minh";
 pub const ISSUE_HELD_MAIL: &str = "Thư chờ xử lý";
 pub const ISSUE_AWAITING_CORRECTION: &str = "Danh sách chờ đơn vị sửa";
 pub const ISSUE_SAME_PERSON: &str = "Một người ở hai đơn vị";
+pub const ISSUE_OTHER_UNIT: &str = "Người ghi thuộc đơn vị khác";
 pub const ISSUE_FAILED_REPLY: &str = "Thư trả lời không gửi được";
 pub const ISSUE_NO_LIST: &str = "Thư không kèm danh sách.";
 
@@ -255,6 +256,11 @@ pub fn issue_still_current(code: &str) -> String {
 /// One unit's request for a person listed by two units.
 pub fn issue_same_person_in(unit: &str, request: &str, row: u32) -> String {
     format!("{unit}: {request} (dòng {row})")
+}
+
+/// A unit's row for a person whose unit column names another registered unit.
+pub fn issue_other_unit(unit: &str, named: &str, request: &str, row: u32) -> String {
+    format!("{unit}: {request} (dòng {row}), đơn vị công tác ghi là {named}")
 }
 
 /// A person as staff find them.

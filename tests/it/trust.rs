@@ -349,6 +349,11 @@ fn a_registered_school_revoking_another_units_principal_is_held_and_flagged() {
     assert!(ack.contains("cần cán bộ Sở xác minh"), "{ack}");
     let doi_chieu = read(&data.join("report/doi-chieu.html"));
     assert!(doi_chieu.contains("thu hồi chứng thư số của người thuộc đơn vị THPT-NK"));
+    assert!(
+        doi_chieu.contains("Người ghi thuộc đơn vị khác")
+            && doi_chieu.contains("đơn vị công tác ghi là Trường THPT Nguyễn Khuyến"),
+        "the report's list of what needs staff names the flagged person"
+    );
 }
 
 #[test]
