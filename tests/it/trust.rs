@@ -514,6 +514,12 @@ fn an_auto_responder_that_marks_nothing_gets_one_no_list_reply_in_n_days() {
     let held = held_replies(&data);
     assert_eq!(held.len(), 47);
     assert_eq!(reasons(&held, "repeat:"), 47);
+    // mails.csv does not say a reply went where it was held.
+    assert_eq!(mails_csv(&data, "ooo-0@namdinh.edu.vn")["reply"], "no_list");
+    assert_eq!(
+        mails_csv(&data, "ooo-1@namdinh.edu.vn")["reply"],
+        "no_list (held)"
+    );
 }
 
 #[test]
