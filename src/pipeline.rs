@@ -326,11 +326,17 @@ pub fn decide(
         .sort_by(|a, b| (&a.file, &a.sheet, a.row).cmp(&(&b.file, &b.sheet, b.row)));
     if !checked.held.is_empty() {
         outcome.kind = OutcomeKind::Held;
+        let mut rows = checked.held;
+        if rows.len() > MAX_ROWS_NOTED {
+            let more = rows.len() - MAX_ROWS_NOTED;
+            rows.truncate(MAX_ROWS_NOTED);
+            rows.push(format!("{more} more rows"));
+        }
         outcome.note = format!(
             "{ROWS_HELD} from {} address {from} for unit {}: {}",
             trust.code(),
             unit.code,
-            checked.held.join("; ")
+            rows.join("; ")
         );
         outcome.reply = ReplyKind::Held;
         return outcome;
@@ -353,6 +359,9 @@ pub fn decide(
     };
     outcome
 }
+
+/// The most held rows a note names; the rest are counted.
+const MAX_ROWS_NOTED: usize = 10;
 
 /// The request types that act on a certificate already issued or decide where credentials go:
 /// from an unverified sender, a row of one of them waits for staff.

@@ -201,6 +201,9 @@ pub fn held_trust_reason(note: &str) -> Option<String> {
     let rows: Vec<String> = rows
         .split("; ")
         .map(|item| {
+            if let Some(n) = item.strip_suffix(" more rows") {
+                return format!("và {n} dòng khác");
+            }
             let (at, why) = item.split_once(": ").unwrap_or((item, ""));
             let at = at.replace("row", "dòng");
             let why = if let Some(t) = why.strip_prefix("unverified ") {

@@ -188,6 +188,14 @@ mod tests {
              row 5: revoke of a person of unit THPT-B",
         );
         assert!(r.contains("thuộc đơn vị THPT-B"), "{r}");
+        let r = held_reason(
+            "rows held for staff from unverified address x@namdinh.edu.vn for unit THPT-GT: \
+             row 3: unverified revoke; 5 more rows",
+        );
+        assert!(
+            r.contains("dòng 3: Thu hồi chứng thư số") && r.contains("và 5 dòng khác"),
+            "{r}"
+        );
         assert!(
             held_reason("the From header is not exactly one plain address (x)").contains("From")
         );

@@ -226,6 +226,18 @@ fn every_row_acting_on_an_issued_certificate_from_an_unverified_sender_is_held()
         assert_eq!(o.reply, ReplyKind::Held, "{request}");
         assert!(o.version.is_none(), "{request}");
     }
+    // A long list names its first rows in the note and counts the rest.
+    let rows: Vec<_> = (0..30)
+        .map(|i| person(AN.0, &format!("0360850{i:05}"), AN.2, "Thu hồi"))
+        .collect();
+    let m = mail(
+        "giaovien.a@namdinh.edu.vn",
+        "Danh sách đề nghị - THPT Trần Quốc Bảo",
+        vec![("ds.xlsx", list(rows))],
+    );
+    let o = run(&m, None);
+    assert_eq!(o.kind, OutcomeKind::Held, "{}", o.note);
+    assert!(o.note.ends_with("; 20 more rows"), "{}", o.note);
     // From the unit's registered address, the same rows are accepted.
     let m = mail(
         "c3tranquocbao@namdinh.edu.vn",
