@@ -326,7 +326,8 @@ fn automatic_reason(message: &Message, from: Option<&str>, own_address: &str) ->
         }
     }
     match from {
-        None => Some("no From address".into()),
+        // No From at all is a sender problem (an unknown sender, held for staff), not a machine.
+        None => None,
         Some(f) => {
             let local = f.split('@').next().unwrap_or("");
             if f == own_address {
@@ -474,10 +475,15 @@ mod tests {
             "From: Nobody",
             "From: c3x@namdinh.edu.vn\r\nFrom: a@x.vn",
             "From: \"a@b\"@namdinh.edu.vn",
+            "X-No-From: here",
         ] {
             let m = parse(with_from(from).as_bytes(), OWN);
             assert!(m.sender_problem.is_some(), "{from}: {:?}", m.from);
             assert_ne!(m.from.as_deref(), Some("c3x@namdinh.edu.vn"), "{from}");
+            assert_eq!(
+                m.automatic, None,
+                "{from}: held for staff, not taken for a machine"
+            );
         }
         for from in [
             "From: c3x@namdinh.edu.vn",
