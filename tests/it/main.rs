@@ -16,4 +16,5 @@ mod report;
 mod sent_copy;
 mod smtp;
 mod support;
+mod trust;
 mod versions;
