@@ -16,6 +16,10 @@ pub const ID_OLD_CMND_WARNING: &str =
     "Đây là số CMND 9 số cũ; nên thay bằng số CCCD 12 chữ số nếu đã có.";
 pub const ID_BIRTH_MISMATCH: &str = "Số CCCD không khớp năm sinh (chữ số thứ 4 đến 6 của CCCD \
      cho biết năm sinh). Hãy kiểm tra lại số CCCD hoặc ngày sinh.";
+pub const ID_PLACE_UNKNOWN: &str = "Nơi cấp CCCD chưa rõ: ghi đúng như in trên thẻ, là \
+     \"Cục Cảnh sát quản lý hành chính về trật tự xã hội\" hoặc \
+     \"Cục Cảnh sát đăng ký, quản lý cư trú và dữ liệu quốc gia về dân cư\" (viết tắt như \
+     \"Cục CS QLHC về TTXH\" cũng được).";
 pub const DATE_TWO_DIGIT_YEAR: &str =
     "Năm phải ghi đủ 4 chữ số (ví dụ 05/03/1985, không ghi 05/03/85).";
 pub const EMAIL_ONE_ONLY: &str = "Mỗi ô chỉ ghi một địa chỉ email công vụ.";

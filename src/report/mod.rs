@@ -6,6 +6,7 @@ pub mod csv_out;
 pub mod html;
 pub mod layout;
 pub mod paper;
+pub mod upstream;
 pub mod xlsx;
 
 use std::collections::{BTreeSet, HashMap};
@@ -164,6 +165,8 @@ pub struct Settings {
     /// The campaign's title.
     pub title: String,
     pub deadline: Option<DateTime<FixedOffset>>,
+    /// The fixed columns of the CA's import files ([`upstream`]), the department filled in.
+    pub ca: crate::config::CaConfig,
 }
 
 impl Settings {
@@ -175,6 +178,7 @@ impl Settings {
             department: String::new(),
             title: String::new(),
             deadline: None,
+            ca: Default::default(),
         }
     }
 
@@ -187,6 +191,13 @@ impl Settings {
             department: c.department_name.clone(),
             title: c.title.clone(),
             deadline: Some(c.deadline),
+            ca: {
+                let mut ca = config.report.ca.clone();
+                if ca.organisation_2.is_empty() {
+                    ca.organisation_2 = c.department_name.clone();
+                }
+                ca
+            },
         })
     }
 }
@@ -487,10 +498,12 @@ fn held_reason(m: &MailLine) -> String {
     }
 }
 
-/// Writes `doi-chieu.xlsx`, `doi-chieu.html` and the four CSVs into `dir`.
+/// Writes `doi-chieu.xlsx`, `doi-chieu.html`, the four CSVs and the CA's import files
+/// ([`upstream`]) into `dir`.
 pub fn write(rec: &Reconciliation, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     csv_out::write_all(rec, dir)?;
+    upstream::write_all(rec, dir)?;
     xlsx::write(rec, &dir.join("doi-chieu.xlsx"))?;
     let path = dir.join("doi-chieu.html");
     std::fs::write(&path, html::render(rec))
