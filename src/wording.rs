@@ -163,6 +163,9 @@ pub const HELD_UNKNOWN_SENDER: &str =
     "Người gửi chưa đăng ký và không dùng thư công vụ; cần xác minh trước khi tiếp nhận.";
 pub const HELD_UNIT_UNKNOWN: &str =
     "Thư công vụ chưa đăng ký, không xác định được đơn vị; cần xác minh đơn vị gửi.";
+pub const HELD_OVERSIZED: &str = "Thư quá dung lượng nên không được đọc (chỉ giữ phần đầu thư); \
+     cần mở bản gốc để kiểm tra, hoặc chờ đơn vị gửi lại riêng tệp danh sách.";
+pub const HELD_OTHER: &str = "Thư đang chờ cán bộ kiểm tra trước khi tiếp nhận.";
 pub const HELD_UNVERIFIED_REVOKE: &str =
     "Đề nghị thu hồi gửi từ địa chỉ chưa đăng ký của đơn vị; cần xác minh trước khi tiếp nhận.";
 

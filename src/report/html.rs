@@ -5,9 +5,8 @@
 use std::fmt::Write;
 
 use super::layout::{self, Cell, Table};
-use super::{Reconciliation, UnitStatus, local_time};
+use super::{Reconciliation, local_time};
 use crate::safe::html;
-use crate::schema::RequestType;
 
 const STYLE: &str = r#"
 @page { size: A4 landscape; margin: 10mm; }
@@ -66,39 +65,16 @@ fn table(out: &mut String, t: &Table) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-/// The overview above the sheets: units by status, papers received, rows per request type.
+/// The overview above the sheets ([`layout::overview`]).
 fn overview(out: &mut String, rec: &Reconciliation) {
-    let count = |s: UnitStatus| rec.units.iter().filter(|u| u.status == s).count();
-    let papers = rec.units.iter().filter(|u| u.paper.is_some()).count();
-    let matching = rec
-        .units
-        .iter()
-        .filter(|u| u.paper.as_ref().is_some_and(|p| p.verdict.is_ok()))
-        .count();
     out.push_str("<table class=\"overview\">\n<tbody>\n");
-    let mut line = |label: &str, n: usize| {
+    for (label, n) in layout::overview(rec) {
         let _ = writeln!(
             out,
             "<tr><th>{}</th><td class=\"n\">{n}</td></tr>",
-            html(label)
+            html(&label)
         );
-    };
-    line("Số đơn vị", rec.units.len());
-    for s in [
-        UnitStatus::Accepted,
-        UnitStatus::Rejected,
-        UnitStatus::Held,
-        UnitStatus::NotSubmitted,
-    ] {
-        line(s.label(), count(s));
     }
-    line("Đã nhận bản giấy", papers);
-    line("Bản giấy khớp", matching);
-    line("Tổng số đề nghị", rec.requests.len());
-    for (i, t) in RequestType::ALL.iter().enumerate() {
-        line(t.label(), rec.units.iter().map(|u| u.counts[i]).sum());
-    }
-    line("Việc cần xử lý", rec.issues.len());
     out.push_str("</tbody>\n</table>\n");
 }
 

@@ -52,6 +52,9 @@ pub struct MailLine {
     pub note: String,
     pub errors: i64,
     pub warnings: i64,
+    /// The outbox state of the mail's latest reply (`sent`, `pending`, `held`, `failed`), or
+    /// `none` when no reply was queued.
+    pub reply_status: String,
 }
 
 /// Every mail taken, in the order taken (a replayed mail once, with its current outcome).
@@ -60,7 +63,9 @@ pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
         "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, m.trust, \
          m.outcome, m.reply_kind, m.late, m.note, \
          (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
-         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning') \
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning'), \
+         coalesce((SELECT o.status FROM outbox o WHERE o.mail_id = m.id \
+                   ORDER BY o.id DESC LIMIT 1), 'none') \
          FROM mails m WHERE m.superseded_by IS NULL ORDER BY m.id",
     )?;
     let lines = stmt
@@ -79,6 +84,7 @@ pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
                 note: r.get(10)?,
                 errors: r.get(11)?,
                 warnings: r.get(12)?,
+                reply_status: r.get(13)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
