@@ -114,6 +114,7 @@ pub fn file_no_table() -> String {
 // ---- Reconciliation report, paper copies, reminders (issue 6) ----
 
 /// The sheets of `doi-chieu.xlsx` (and the sections of `doi-chieu.html`).
+pub const SHEET_OVERVIEW: &str = "Tổng quan";
 pub const SHEET_SUMMARY: &str = "Tổng hợp";
 pub const SHEET_NOT_SUBMITTED: &str = "Chưa gửi";
 pub const SHEET_DETAIL: &str = "Chi tiết";

@@ -376,6 +376,7 @@ fn a_campaign_of_100_units_gives_a_workbook_an_html_page_and_csvs_that_agree() {
     assert_eq!(
         wb.sheet_names(),
         [
+            "Tổng quan",
             "Tổng hợp",
             "Chưa gửi",
             "Chi tiết",
@@ -488,7 +489,7 @@ fn a_campaign_of_100_units_gives_a_workbook_an_html_page_and_csvs_that_agree() {
     let html = read(&out.join("doi-chieu.html"));
     assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href="));
     let tables = html_tables(&html);
-    for name in wb.sheet_names() {
+    for name in wb.sheet_names().into_iter().filter(|n| n != "Tổng quan") {
         let in_xlsx = sheet(&mut wb, &name);
         let in_html = &tables[&name];
         if in_xlsx.len() == 1 {
