@@ -242,6 +242,7 @@ fn report_writes_the_workbook_and_csvs_elsewhere() {
     assert_eq!(
         wb.sheet_names(),
         [
+            "Tổng quan",
             "Tổng hợp",
             "Chưa gửi",
             "Chi tiết",

@@ -252,6 +252,12 @@ fn the_printed_workbook_and_html_page_are_a4_landscape_at_reading_size() {
         .unwrap();
     assert!(pdf.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
 
+    // CTS_PRINT_KEEP=DIR keeps the PDFs (the README's pictures come from them).
+    if let Some(keep) = std::env::var_os("CTS_PRINT_KEEP") {
+        for f in ["small.pdf", "large.pdf", "chromium.pdf"] {
+            std::fs::copy(dir.path().join(f), Path::new(&keep).join(f)).unwrap();
+        }
+    }
     for name in ["small", "large"] {
         let (pages, words) = words(&dir.path().join(format!("{name}.pdf")));
         assert_a4_landscape_and_readable(name, &pages, &words);
