@@ -109,11 +109,7 @@ fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<(Vec<u8>, bool)> 
             } else {
                 ""
             };
-            let line = if p.column.is_empty() {
-                format!("{prefix}{}", p.message)
-            } else {
-                format!("{prefix}{}: {}", p.column, p.message)
-            };
+            let line = note_line(prefix, &p.column, &p.message);
             notes.entry(row).or_default().push(line);
         }
         yellow |= marks.values().any(|m| *m == Severity::Warning);
@@ -154,6 +150,8 @@ fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<(Vec<u8>, bool)> 
                 &header_format,
             )?;
             ws.set_column_width(note_col, 60)?;
+            // The header stays in sight while the school scrolls its rows.
+            ws.set_freeze_panes(s.first_row + t.header_row as u32 + 1, 0)?;
             for (row, lines) in &notes {
                 ws.write_string_with_format(
                     *row,
@@ -171,6 +169,20 @@ fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<(Vec<u8>, bool)> 
         workbook.add_worksheet();
     }
     Ok((workbook.save_to_buffer()?, yellow))
+}
+
+/// A line of the "Lỗi" column: the column, then the message, naming the column once (a message
+/// that opens with the column's name, "Số CCCD phải…", is not prefixed "Số CCCD: ").
+fn note_line(prefix: &str, column: &str, message: &str) -> String {
+    let named = {
+        let (c, m) = (crate::text::fold(column), crate::text::fold(message));
+        !c.is_empty() && m.starts_with(&c)
+    };
+    if column.is_empty() || named {
+        format!("{prefix}{message}")
+    } else {
+        format!("{prefix}{column}: {message}")
+    }
 }
 
 fn write_cell(
@@ -241,6 +253,23 @@ fn sheet_name(name: &str, used: &mut HashSet<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_names_its_column_once() {
+        assert_eq!(
+            note_line("", "Số CCCD", "Số CCCD phải gồm 12 chữ số"),
+            "Số CCCD phải gồm 12 chữ số"
+        );
+        assert_eq!(
+            note_line("", "SO CCCD", "Số CCCD phải gồm 12 chữ số"),
+            "Số CCCD phải gồm 12 chữ số"
+        );
+        assert_eq!(
+            note_line("(Lưu ý) ", "Email", "Mỗi ô chỉ ghi một địa chỉ"),
+            "(Lưu ý) Email: Mỗi ô chỉ ghi một địa chỉ"
+        );
+        assert_eq!(note_line("", "", "Trùng người"), "Trùng người");
+    }
 
     #[test]
     fn sheet_names_are_made_valid_and_unique() {
