@@ -428,6 +428,45 @@ fn is_combined_id_header(folded: &str) -> bool {
     rest.is_some_and(|r| matches!(r, "noicap" | "noicapcccd" | "vanoicap"))
 }
 
+/// The certificate authority's code for the police office that issued a CCCD: "Cục Cảnh sát
+/// quản lý hành chính về trật tự xã hội".
+pub const CA_PLACE_QLHC: &str = "CCSQLHCVTTXH";
+/// ... and "Cục Cảnh sát đăng ký, quản lý cư trú và dữ liệu quốc gia về dân cư".
+pub const CA_PLACE_DKQL: &str = "CCSĐKQLCTVDLQGVDC";
+
+/// The CA's code ([`CA_PLACE_QLHC`] or [`CA_PLACE_DKQL`]) for an issuing office as schools
+/// write it ("Cục CS QLHC về TTXH", "Cục Cảnh sát ĐKQL cư trú và DLQG về dân cư", the codes
+/// themselves, any case, with or without accents); `None` when it names neither, or both.
+pub fn ca_issue_place(place: &str) -> Option<&'static str> {
+    let folded = fold(place);
+    let squashed: String = folded.chars().filter(|c| c.is_alphanumeric()).collect();
+    let has = |keys: &[&str]| {
+        keys.iter()
+            .any(|k| folded.contains(k) || squashed.contains(&k.replace(' ', "")))
+    };
+    let qlhc = has(&[
+        "qlhc",
+        "quan ly hanh chinh",
+        "ttxh",
+        "trat tu xa hoi",
+        "ccsqlhcvttxh",
+    ]);
+    let dkql = has(&[
+        "dkql",
+        "dang ky quan ly",
+        "cu tru",
+        "dlqg",
+        "du lieu quoc gia",
+        "dan cu",
+        "ccsdkqlctvdlqgvdc",
+    ]);
+    match (qlhc, dkql) {
+        (true, false) => Some(CA_PLACE_QLHC),
+        (false, true) => Some(CA_PLACE_DKQL),
+        _ => None,
+    }
+}
+
 /// Folds a header: [`fold`], with text in parentheses ("(bắt buộc)") and a trailing `*` or `:`
 /// dropped.
 pub fn fold_header(text: &str) -> String {
@@ -471,6 +510,30 @@ pub const TEMPLATE_COLUMNS: [Field; 15] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuing_offices_map_to_exactly_one_of_the_cas_two_codes() {
+        for q in [
+            "Cục Cảnh sát QLHC về TTXH",
+            "Cục CS QLHC về TTXH",
+            "cuc canh sat quan ly hanh chinh ve trat tu xa hoi",
+            "CCSQLHCVTTXH",
+        ] {
+            assert_eq!(ca_issue_place(q), Some(CA_PLACE_QLHC), "{q}");
+        }
+        for d in [
+            "Cục Cảnh sát ĐKQL cư trú và DLQG về dân cư",
+            "Cục CS ĐKQL cư trú và DLQG về dân cư",
+            "Cục Cảnh sát đăng ký, quản lý cư trú và dữ liệu quốc gia về dân cư",
+            "CCSĐKQLCTVDLQGVDC",
+            "ccsdkqlctvdlqgvdc",
+        ] {
+            assert_eq!(ca_issue_place(d), Some(CA_PLACE_DKQL), "{d}");
+        }
+        for none in ["Công an tỉnh Nam Định", "", "Hà Nội"] {
+            assert_eq!(ca_issue_place(none), None, "{none}");
+        }
+    }
 
     #[test]
     fn request_type_spellings_are_recognised_after_folding() {

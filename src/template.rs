@@ -363,7 +363,7 @@ fn write_list_sheet(
         r0,
         0,
         r1,
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",
         &s.motto_top,
     )?;
     sheet.merge_range(1, r0, 1, r1, "Độc lập - Tự do - Hạnh phúc", &s.motto)?;
@@ -839,7 +839,7 @@ mod tests {
         let texts = all_text(&range);
         for wanted in [
             text.title.as_str(),
-            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",
             "Độc lập - Tự do - Hạnh phúc",
             "Người lập biểu",
             "THỦ TRƯỞNG ĐƠN VỊ",

@@ -182,6 +182,22 @@ pub fn validate(row: &RawRow, file: &str, ctx: &Context) -> (Option<ValidRow>, V
     let id_number = v.id_number(request_type, part(0));
     let id_issue_date = v.date(Field::IdIssueDate, part(1));
     let id_issue_place = part(2).unwrap_or_else(|| v.text(Field::IdIssuePlace));
+    if !id_issue_place.is_empty() && crate::schema::ca_issue_place(&id_issue_place).is_none() {
+        // The CA's import file takes one of two offices only (report::upstream).
+        let field = if part(2).is_some() {
+            Field::IdCombined
+        } else {
+            Field::IdIssuePlace
+        };
+        let header = v.row.header(field);
+        v.push(
+            field,
+            header,
+            id_issue_place.clone(),
+            Severity::Warning,
+            w::ID_PLACE_UNKNOWN.into(),
+        );
+    }
     let email = v.email(request_type, ctx);
     let phone = v.phone();
     let cert_serial = v.cert_serial();
@@ -1026,6 +1042,27 @@ mod tests {
         let (v, p) = validate(&row(&cells), "ds.xlsx", &ctx());
         assert!(p.is_empty(), "{p:?}");
         assert_eq!(v.unwrap().full_name, "Nguyễn Văn An");
+    }
+
+    #[test]
+    fn an_issuing_office_the_ca_does_not_take_is_a_warning() {
+        for (place, warned) in [
+            ("Công an tỉnh Nam Định", true),
+            ("Cục CS ĐKQL cư trú và DLQG về dân cư", false),
+        ] {
+            let (v, p) = validate(
+                &with(new_cert(), Field::IdIssuePlace, t(place)),
+                "ds.xlsx",
+                &ctx(),
+            );
+            assert!(v.is_some(), "a warning does not block the row");
+            assert_eq!(p.len(), usize::from(warned), "{place}: {p:?}");
+            if warned {
+                assert_eq!(p[0].severity, Severity::Warning);
+                assert_eq!(p[0].value, place);
+                assert!(p[0].message.contains("Cục Cảnh sát quản lý hành chính"));
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub const ID_OLD_CMND_WARNING: &str =
     "Đây là số CMND 9 số cũ; nên thay bằng số CCCD 12 chữ số nếu đã có.";
 pub const ID_BIRTH_MISMATCH: &str = "Số CCCD không khớp năm sinh (chữ số thứ 4 đến 6 của CCCD \
      cho biết năm sinh). Hãy kiểm tra lại số CCCD hoặc ngày sinh.";
+pub const ID_PLACE_UNKNOWN: &str = "Nơi cấp CCCD chưa rõ: ghi đúng như in trên thẻ, là \
+     \"Cục Cảnh sát quản lý hành chính về trật tự xã hội\" hoặc \
+     \"Cục Cảnh sát đăng ký, quản lý cư trú và dữ liệu quốc gia về dân cư\" (viết tắt như \
+     \"Cục CS QLHC về TTXH\" cũng được).";
 pub const DATE_TWO_DIGIT_YEAR: &str =
     "Năm phải ghi đủ 4 chữ số (ví dụ 05/03/1985, không ghi 05/03/85).";
 pub const EMAIL_ONE_ONLY: &str = "Mỗi ô chỉ ghi một địa chỉ email công vụ.";
@@ -110,6 +114,7 @@ pub fn file_no_table() -> String {
 // ---- Reconciliation report, paper copies, reminders (issue 6) ----
 
 /// The sheets of `doi-chieu.xlsx` (and the sections of `doi-chieu.html`).
+pub const SHEET_OVERVIEW: &str = "Tổng quan";
 pub const SHEET_SUMMARY: &str = "Tổng hợp";
 pub const SHEET_NOT_SUBMITTED: &str = "Chưa gửi";
 pub const SHEET_DETAIL: &str = "Chi tiết";
@@ -160,6 +165,9 @@ pub const HELD_UNKNOWN_SENDER: &str =
     "Người gửi chưa đăng ký và không dùng thư công vụ; cần xác minh trước khi tiếp nhận.";
 pub const HELD_UNIT_UNKNOWN: &str =
     "Thư công vụ chưa đăng ký, không xác định được đơn vị; cần xác minh đơn vị gửi.";
+pub const HELD_OVERSIZED: &str = "Thư quá dung lượng nên không được đọc (chỉ giữ phần đầu thư); \
+     cần mở bản gốc để kiểm tra, hoặc chờ đơn vị gửi lại riêng tệp danh sách.";
+pub const HELD_OTHER: &str = "Thư đang chờ cán bộ kiểm tra trước khi tiếp nhận.";
 pub const HELD_UNVERIFIED_REVOKE: &str =
     "Đề nghị thu hồi gửi từ địa chỉ chưa đăng ký của đơn vị; cần xác minh trước khi tiếp nhận.";
 
@@ -330,10 +338,17 @@ pub fn cover_received(when: &str) -> String {
     format!("Sở tiếp nhận danh sách lúc {when}")
 }
 
+/// What the school does with the cover sheet; `deadline` is empty once it has passed (a late
+/// list): then the paper copy is asked for as soon as possible, not before a past date.
 pub fn cover_instructions(paper_room: &str, deadline: &str) -> String {
+    let when = if deadline.is_empty() {
+        "càng sớm càng tốt (danh sách đã quá hạn)".to_string()
+    } else {
+        format!("trước {deadline}")
+    };
     format!(
-        "Đơn vị in phiếu này, đóng kèm bản giấy của danh sách (có chữ ký của thủ trưởng và đóng \
-         dấu) và nộp về {paper_room} trước {deadline}. Bản giấy phải đúng với danh sách trên: nếu \
+        "Đơn vị in phiếu này, ghim phiếu vào bản giấy của danh sách (có chữ ký của thủ trưởng và \
+         đóng dấu) và nộp về {paper_room} {when}. Bản giấy phải đúng với danh sách trên: nếu \
          đơn vị gửi lại danh sách, hãy in phiếu đối chiếu mới kèm theo thư xác nhận mới."
     )
 }
@@ -619,7 +634,7 @@ pub fn stray_cells(n: usize) -> String {
     format!(
         "Có {n} ô có dữ liệu nằm quá xa bảng nên không được đọc (tệp sẽ quá lớn nếu đọc cả \
          các ô đó). Nếu danh sách thật sự dài hơn, hãy chia thành nhiều file; nếu không, hãy \
-         xóa các ô thừa đó."
+         xoá các ô thừa đó."
     )
 }
 
@@ -674,5 +689,90 @@ fn row_list(rows: &[u32]) -> String {
                 .join(", "),
             rows[rows.len() - 1]
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// The old tone-mark convention's spellings: the mark on the first vowel of an open "oa",
+    /// "oe" or "uy" ("hòa", "khóa", "hủy", "thủy"); the project writes "hoà", "khoá", "huỷ".
+    fn old_style(text: &str) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut found = Vec::new();
+        for i in 0..chars.len().saturating_sub(1) {
+            let (a, b) = (chars[i].to_lowercase().next(), chars[i + 1]);
+            let b = b.to_lowercase().next();
+            let open = chars.get(i + 2).is_none_or(|c| !c.is_alphabetic());
+            let hit = match (a, b) {
+                (Some(a), Some(b)) => {
+                    ("óòỏõọ".contains(a) && (b == 'a' || b == 'e'))
+                        || ("úùủũụ".contains(a) && b == 'y')
+                }
+                _ => false,
+            };
+            if hit && open {
+                let start = chars[..i]
+                    .iter()
+                    .rposition(|c| !c.is_alphabetic())
+                    .map_or(0, |p| p + 1);
+                found.push(chars[start..i + 2].iter().collect());
+            }
+        }
+        found
+    }
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs" || x == "html") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn the_old_tone_mark_spellings_are_found() {
+        assert_eq!(
+            old_style("CỘNG HÒA, khóa, hủy, Thủy, tòa, hóa; hoàn, khoá, huỷ, của, quý"),
+            ["HÒA", "khóa", "hủy", "Thủy", "tòa", "hóa"]
+        );
+    }
+
+    /// One tone-mark convention in every text a school or a clerk reads: the replies, the
+    /// report, the template, the desk (its templates too), and the README's quotes of them.
+    /// `text.rs` and `legacy.rs` are left out: they fold and decode what schools write, in
+    /// either convention; so are unit tests.
+    #[test]
+    fn user_facing_text_uses_one_tone_mark_convention() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut all = Vec::new();
+        files(&root.join("src"), &mut all);
+        files(&root.join("templates"), &mut all);
+        all.push(root.join("README.md"));
+        let mut bad = Vec::new();
+        for p in all {
+            let name = p.file_name().unwrap().to_string_lossy();
+            if name == "text.rs" || name == "legacy.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            // Unit tests hold examples of what is looked for (this one) and of what schools
+            // write.
+            let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+            for (n, line) in text.lines().enumerate() {
+                for w in old_style(line) {
+                    bad.push(format!("{}:{}: {w}", p.display(), n + 1));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "write the tone mark on the main vowel (hoà, khoá, huỷ, thuỷ):\n{}",
+            bad.join("\n")
+        );
     }
 }

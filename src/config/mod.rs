@@ -596,6 +596,26 @@ pub struct ReportConfig {
     /// (`new_cert = ["seq", "full_name", ...]`); a type not named keeps the default.
     #[serde(default)]
     pub columns: std::collections::BTreeMap<String, Vec<String>>,
+    /// What the certificate authority's import files say of the issuing organisations.
+    #[serde(default)]
+    pub ca: CaConfig,
+}
+
+/// The fixed columns of the certificate authority's import files (`report::upstream`): the
+/// province and the organisations above each unit ("Tổ chức cấp 1..4": the province's People's
+/// Committee, the department, then the unit itself).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CaConfig {
+    /// "Tỉnh thành phố": the province, e.g. "Nam Định".
+    #[serde(default)]
+    pub province: String,
+    /// "Tổ chức cấp 1": the province's People's Committee, e.g. "Uỷ ban nhân dân tỉnh Nam Định".
+    #[serde(default)]
+    pub organisation_1: String,
+    /// "Tổ chức cấp 2": the department; empty means `campaign.department-name`.
+    #[serde(default)]
+    pub organisation_2: String,
 }
 
 /// Command-line values that take precedence over the file.

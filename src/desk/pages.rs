@@ -923,7 +923,7 @@ async fn paper_page(
                 )
             } else if !query.da_huy.is_empty() {
                 format!(
-                    "Đã hủy ghi nhận bản giấy gần nhất của {}.",
+                    "Đã huỷ ghi nhận bản giấy gần nhất của {}.",
                     d.unit_name(&query.da_huy)
                 )
             } else if query.loi == "so-dong" {
@@ -950,7 +950,7 @@ async fn paper_page(
                         text::verdict_title(&verdict).0.to_string(),
                         r.undone_at
                             .as_deref()
-                            .map(|_| "đã hủy".to_string())
+                            .map(|_| "đã huỷ".to_string())
                             .unwrap_or_default(),
                     )
                 })

@@ -127,12 +127,12 @@ pub fn action(code: &str) -> &'static str {
         "ignore_mail" => "Bỏ qua thư",
         "release_reply" => "Cho gửi thư trả lời",
         "paper_receive" => "Ghi nhận bản giấy",
-        "paper_undo" => "Hủy ghi nhận bản giấy",
+        "paper_undo" => "Huỷ ghi nhận bản giấy",
         "download_raw" => "Tải thư gốc",
         "download_attachment" => "Tải tệp đính kèm",
         "download_report" => "Tải báo cáo",
         "staff_add" => "Thêm tài khoản",
-        "staff_remove" => "Xóa tài khoản",
+        "staff_remove" => "Xoá tài khoản",
         _ => "Khác",
     }
 }

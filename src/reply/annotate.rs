@@ -20,9 +20,19 @@ pub const ERROR_FILL: u32 = 0xFFC7CE;
 /// The fill of a cell with a warning (Excel's "Neutral" style).
 pub const WARNING_FILL: u32 = 0xFFEB9C;
 
+/// A school's file with its errors marked, ready to attach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotated {
+    /// "DS - đánh dấu lỗi.xlsx".
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// A cell is filled yellow (a warning, not an error): the reply explains yellow only then.
+    pub yellow: bool,
+}
+
 /// The annotated copy of `attachment`, when some of `problems` point at its rows; `None` when
 /// the file cannot be read back or no problem is about a row of it.
-pub fn annotate(attachment: &Attachment, problems: &[RowProblem]) -> Option<(String, Vec<u8>)> {
+pub fn annotate(attachment: &Attachment, problems: &[RowProblem]) -> Option<Annotated> {
     let mine: Vec<&RowProblem> = problems
         .iter()
         .filter(|p| p.file == attachment.filename && p.row > 0)
@@ -33,7 +43,11 @@ pub fn annotate(attachment: &Attachment, problems: &[RowProblem]) -> Option<(Str
     // Every row is written back, hidden or not: the rows the school hid need not be found.
     let sheets = sheet::read_cells(&attachment.filename, &attachment.bytes).ok()?;
     match write(&sheets, &mine) {
-        Ok(bytes) => Some((body::annotated_file_name(&attachment.filename), bytes)),
+        Ok((bytes, yellow)) => Some(Annotated {
+            name: body::annotated_file_name(&attachment.filename),
+            bytes,
+            yellow,
+        }),
         Err(e) => {
             tracing::warn!(file = %attachment.filename, error = %format!("{e:#}"),
                 "cannot write the annotated copy; the reply lists the errors without it");
@@ -42,8 +56,10 @@ pub fn annotate(attachment: &Attachment, problems: &[RowProblem]) -> Option<(Str
     }
 }
 
-fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<Vec<u8>> {
+/// The workbook's bytes, and whether a cell of it is filled yellow.
+fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<(Vec<u8>, bool)> {
     let mut workbook = Workbook::new();
+    let mut yellow = false;
     let plain = Format::new();
     let date = Format::new().set_num_format("dd/mm/yyyy");
     let fill = |color: u32| {
@@ -93,13 +109,10 @@ fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<Vec<u8>> {
             } else {
                 ""
             };
-            let line = if p.column.is_empty() {
-                format!("{prefix}{}", p.message)
-            } else {
-                format!("{prefix}{}: {}", p.column, p.message)
-            };
+            let line = note_line(prefix, &p.column, &p.message);
             notes.entry(row).or_default().push(line);
         }
+        yellow |= marks.values().any(|m| *m == Severity::Warning);
         for (i, cells) in s.rows.iter().enumerate() {
             let row = s.first_row + i as u32;
             for (j, cell) in cells.iter().enumerate() {
@@ -137,6 +150,8 @@ fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<Vec<u8>> {
                 &header_format,
             )?;
             ws.set_column_width(note_col, 60)?;
+            // The header stays in sight while the school scrolls its rows.
+            ws.set_freeze_panes(s.first_row + t.header_row as u32 + 1, 0)?;
             for (row, lines) in &notes {
                 ws.write_string_with_format(
                     *row,
@@ -153,7 +168,21 @@ fn write(sheets: &[Sheet], problems: &[&RowProblem]) -> Result<Vec<u8>> {
     if sheets.iter().all(|s| s.hidden) {
         workbook.add_worksheet();
     }
-    Ok(workbook.save_to_buffer()?)
+    Ok((workbook.save_to_buffer()?, yellow))
+}
+
+/// A line of the "Lỗi" column: the column, then the message, naming the column once (a message
+/// that opens with the column's name, "Số CCCD phải…", is not prefixed "Số CCCD: ").
+fn note_line(prefix: &str, column: &str, message: &str) -> String {
+    let named = {
+        let (c, m) = (crate::text::fold(column), crate::text::fold(message));
+        !c.is_empty() && m.starts_with(&c)
+    };
+    if column.is_empty() || named {
+        format!("{prefix}{message}")
+    } else {
+        format!("{prefix}{column}: {message}")
+    }
 }
 
 fn write_cell(
@@ -224,6 +253,23 @@ fn sheet_name(name: &str, used: &mut HashSet<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_names_its_column_once() {
+        assert_eq!(
+            note_line("", "Số CCCD", "Số CCCD phải gồm 12 chữ số"),
+            "Số CCCD phải gồm 12 chữ số"
+        );
+        assert_eq!(
+            note_line("", "SO CCCD", "Số CCCD phải gồm 12 chữ số"),
+            "Số CCCD phải gồm 12 chữ số"
+        );
+        assert_eq!(
+            note_line("(Lưu ý) ", "Email", "Mỗi ô chỉ ghi một địa chỉ"),
+            "(Lưu ý) Email: Mỗi ô chỉ ghi một địa chỉ"
+        );
+        assert_eq!(note_line("", "", "Trùng người"), "Trùng người");
+    }
 
     #[test]
     fn sheet_names_are_made_valid_and_unique() {

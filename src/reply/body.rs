@@ -41,6 +41,20 @@ fn deadline(config: &Config) -> String {
         .to_string()
 }
 
+/// The closing line on the deadline: the date while it is ahead, and no past date as a target
+/// once the mail came after it (a late list is still taken).
+fn deadline_line(outcome: &Outcome, config: &Config) -> String {
+    if outcome.late {
+        format!(
+            "\nHạn gửi danh sách ({}) đã qua; Sở vẫn tiếp nhận và ghi nhận là nộp muộn, đề nghị \
+             đơn vị gửi càng sớm càng tốt.\n",
+            deadline(config)
+        )
+    } else {
+        format!("\nHạn gửi danh sách: {}.\n", deadline(config))
+    }
+}
+
 fn describe_row(r: &ValidRow) -> String {
     let mut s = format!("{} — {}", r.full_name, r.request_type.label());
     if !r.id_number.is_empty() {
@@ -107,8 +121,8 @@ fn counts(rows: &[ValidRow]) -> String {
     s
 }
 
-/// The acknowledgement of an accepted list.
-pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
+/// The acknowledgement of an accepted list; `cover` names the cover sheet attached to it.
+pub fn ack(outcome: &Outcome, a: Answered, config: &Config, cover: Option<&str>) -> String {
     let version = outcome
         .version
         .as_ref()
@@ -214,15 +228,32 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
         s.push_str(&signature(config));
         return s;
     }
-    let _ = writeln!(
-        s,
-        "\nMÃ ĐỐI CHIẾU: {}\n\nĐề nghị đơn vị ghi mã đối chiếu này lên bản giấy của danh sách \
-         (có chữ ký của thủ trưởng và đóng dấu) và nộp về {} trước {}. Bản giấy phải khớp với \
-         danh sách đã gửi qua thư điện tử.",
-        version.code,
-        config.campaign.paper_room,
-        deadline(config)
-    );
+    let _ = writeln!(s, "\nMÃ ĐỐI CHIẾU: {}\n", version.code);
+    let when = if outcome.late {
+        "càng sớm càng tốt (danh sách đã quá hạn)".to_string()
+    } else {
+        format!("trước {}", deadline(config))
+    };
+    let room = &config.campaign.paper_room;
+    match cover {
+        Some(file) => {
+            let _ = writeln!(
+                s,
+                "Kèm theo thư này là phiếu đối chiếu (tệp \"{file}\"). Đề nghị đơn vị in phiếu, \
+                 ghim phiếu vào bản giấy của danh sách (có chữ ký của thủ trưởng và đóng dấu) và \
+                 nộp về {room} {when}. Nếu không in được phiếu, hãy ghi mã đối chiếu trên lên bản \
+                 giấy. Bản giấy phải khớp với danh sách đã gửi qua thư điện tử."
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "Đề nghị đơn vị ghi mã đối chiếu này lên bản giấy của danh sách (có chữ ký của \
+                 thủ trưởng và đóng dấu) và nộp về {room} {when}. Bản giấy phải khớp với danh \
+                 sách đã gửi qua thư điện tử."
+            );
+        }
+    }
     s.push_str(&signature(config));
     s
 }
@@ -251,8 +282,15 @@ pub const TEMPLATE_FILE_NAME: &str = "Mẫu danh sách đề nghị.xlsx";
 pub const MAX_LISTED_PROBLEMS: usize = 300;
 
 /// The reply to a list with errors: every problem, where it is and how to fix it; `annotated`
-/// names the school's files sent back with their errors marked.
-pub fn errors(outcome: &Outcome, a: Answered, config: &Config, annotated: &[String]) -> String {
+/// names the school's files sent back with their errors marked, `yellow` when a cell of them is
+/// marked as a warning.
+pub fn errors(
+    outcome: &Outcome,
+    a: Answered,
+    config: &Config,
+    annotated: &[String],
+    yellow: bool,
+) -> String {
     let mut s = greeting(outcome);
     let errors: Vec<&RowProblem> = outcome
         .problems
@@ -304,14 +342,19 @@ pub fn errors(outcome: &Outcome, a: Answered, config: &Config, annotated: &[Stri
             .map(|f| format!("\"{f}\""))
             .collect::<Vec<_>>()
             .join(", ");
+        let colours = if yellow {
+            "các ô có lỗi được tô màu đỏ, các ô cần lưu ý được tô màu vàng"
+        } else {
+            "các ô có lỗi được tô màu đỏ"
+        };
         let _ = writeln!(
             s,
-            "\nSở gửi kèm lại tệp của đơn vị ({files}): các ô có lỗi được tô màu đỏ (lưu ý: màu \
-             vàng), cột \"{ERROR_COLUMN}\" ở cuối bảng ghi lỗi của từng dòng. Đơn vị có thể sửa \
-             ngay trên tệp này, xoá cột \"{ERROR_COLUMN}\" rồi gửi lại."
+            "\nSở gửi kèm lại tệp của đơn vị ({files}): {colours}, cột \"{ERROR_COLUMN}\" ngay \
+             sau cột cuối của bảng ghi lỗi của từng dòng. Đơn vị có thể sửa ngay trên tệp này, \
+             xoá cột \"{ERROR_COLUMN}\" rồi gửi lại."
         );
     }
-    let _ = writeln!(s, "\nHạn gửi danh sách: {}.", deadline(config));
+    s.push_str(&deadline_line(outcome, config));
     s.push_str(&signature(config));
     s
 }
@@ -328,10 +371,10 @@ pub fn no_list(outcome: &Outcome, a: Answered, config: &Config, template_attache
          Không gửi ảnh chụp, PDF hay Word.\n\n\
          Danh sách cần có các cột: STT, Họ và tên, Ngày sinh, Số CCCD, Chức vụ, Email công vụ, \
          Số điện thoại di động, Nội dung đề nghị (và Số hiệu chứng thư số, Lý do khi loại đề nghị \
-         yêu cầu).\n\nHạn gửi danh sách: {}.",
+         yêu cầu).",
         local_time(a.received_at, config),
-        deadline(config)
     );
+    s.push_str(&deadline_line(outcome, config));
     if template_attached {
         let _ = writeln!(
             s,
@@ -356,4 +399,79 @@ pub fn held(outcome: &Outcome, a: Answered, config: &Config) -> String {
     );
     s.push_str(&signature(config));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::ParsedMail;
+    use crate::pipeline::{NewVersion, OutcomeKind};
+
+    fn config() -> Config {
+        Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+            &Default::default(),
+        )
+        .unwrap()
+    }
+
+    fn accepted(late: bool) -> Outcome {
+        let mut o = Outcome::new(OutcomeKind::Accepted, "");
+        o.late = late;
+        o.version = Some(NewVersion {
+            code: "2KG6690H".into(),
+            rows: Vec::new(),
+            changes: Default::default(),
+            had_previous: false,
+            written_at: Default::default(),
+            newer: None,
+        });
+        o
+    }
+
+    fn answered(mail: &ParsedMail) -> Answered<'_> {
+        Answered {
+            mail,
+            received_at: Utc::now(),
+            mailbox: "INBOX",
+            source_key: "1",
+        }
+    }
+
+    #[test]
+    fn a_late_ack_asks_for_the_paper_copy_as_soon_as_possible_not_before_a_past_date() {
+        let (config, mail) = (config(), ParsedMail::default());
+        let on_time = ack(
+            &accepted(false),
+            answered(&mail),
+            &config,
+            Some("phieu.pdf"),
+        );
+        let late = ack(&accepted(true), answered(&mail), &config, Some("phieu.pdf"));
+        let due = format!("trước {}", deadline(&config));
+        assert!(on_time.contains(&due), "{on_time}");
+        assert!(!late.contains(&due), "{late}");
+        assert!(
+            late.contains("càng sớm càng tốt") && late.contains("sau hạn"),
+            "{late}"
+        );
+        for text in [&on_time, &late] {
+            assert!(
+                text.contains("phiếu đối chiếu (tệp \"phieu.pdf\")")
+                    && text.contains("in phiếu, ghim phiếu vào bản giấy"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_yellow_note_comes_only_with_a_yellow_cell() {
+        let (config, mail) = (config(), ParsedMail::default());
+        let o = Outcome::new(OutcomeKind::Rejected, "");
+        let files = ["DS - đánh dấu lỗi.xlsx".to_string()];
+        let red = errors(&o, answered(&mail), &config, &files, false);
+        let both = errors(&o, answered(&mail), &config, &files, true);
+        assert!(red.contains("tô màu đỏ") && !red.contains("vàng"), "{red}");
+        assert!(both.contains("tô màu vàng"), "{both}");
+    }
 }

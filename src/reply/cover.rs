@@ -33,7 +33,8 @@ pub struct CoverSheet<'a> {
     pub rows: &'a [ValidRow],
     /// Where the paper copy goes.
     pub paper_room: &'a str,
-    /// The deadline, as printed.
+    /// The deadline, as printed; empty when the list came after it (the sheet then asks for the
+    /// paper copy as soon as possible).
     pub deadline: &'a str,
 }
 
@@ -171,7 +172,11 @@ pub fn for_outcome(
     let unit = outcome.unit.as_ref()?;
     let c = &config.campaign;
     let received = crate::reply::body::local_time(received_at, config);
-    let deadline = c.deadline.format("%H:%M ngày %d/%m/%Y").to_string();
+    let deadline = if outcome.late {
+        String::new()
+    } else {
+        c.deadline.format("%H:%M ngày %d/%m/%Y").to_string()
+    };
     let sheet = CoverSheet {
         department: &c.department_name,
         title: &c.title,

@@ -9,6 +9,7 @@
 pub mod annotate;
 pub mod body;
 pub mod cover;
+pub mod encoded;
 pub mod html;
 
 use anyhow::{Context, Result};
@@ -78,30 +79,40 @@ pub fn compose(outcome: &Outcome, answered: Answered, config: &Config) -> Option
         ReplyKind::Ack => {
             // The cover sheet "Phiếu đối chiếu" for the school to print and staple to the paper
             // copy (every acknowledgement of an accepted list).
-            if let Some(cover) = cover::for_outcome(outcome, answered.received_at, config) {
+            let cover = cover::for_outcome(outcome, answered.received_at, config);
+            let name = cover.as_ref().map(|c| c.filename.clone());
+            if let Some(cover) = cover {
                 attachments.push(ReplyFile {
                     name: cover.filename,
                     content_type: cover.content_type.into(),
                     bytes: cover.bytes,
                 });
             }
-            ("Đã tiếp nhận", body::ack(outcome, answered, config))
+            (
+                "Đã tiếp nhận",
+                body::ack(outcome, answered, config, name.as_deref()),
+            )
         }
         ReplyKind::Errors => {
+            let mut yellow = false;
             for a in &answered.mail.attachments {
                 if attachments.len() == MAX_ANNOTATED_FILES {
                     break;
                 }
-                if let Some((name, bytes)) = annotate::annotate(a, &outcome.problems) {
+                if let Some(marked) = annotate::annotate(a, &outcome.problems) {
+                    yellow |= marked.yellow;
                     attachments.push(ReplyFile {
-                        name,
+                        name: marked.name,
                         content_type: XLSX.into(),
-                        bytes,
+                        bytes: marked.bytes,
                     });
                 }
             }
             let names: Vec<String> = attachments.iter().map(|a| a.name.clone()).collect();
-            ("Cần sửa", body::errors(outcome, answered, config, &names))
+            (
+                "Cần sửa",
+                body::errors(outcome, answered, config, &names, yellow),
+            )
         }
         ReplyKind::NoList => {
             match crate::template::render_cached(&crate::template::TemplateText::from_config(
@@ -205,17 +216,30 @@ pub fn message_builder(
     message_id: &str,
     auto_submitted: &str,
 ) -> Result<lettre::message::MessageBuilder> {
-    let from = Mailbox::new(
-        Some(config.campaign.department_name.clone()),
-        config
-            .campaign
-            .department_address
-            .parse()
-            .context("campaign.department-address is not a valid address")?,
+    let address: lettre::Address = config
+        .campaign
+        .department_address
+        .parse()
+        .context("campaign.department-address is not a valid address")?;
+    let name = &config.campaign.department_name;
+    let from = Mailbox::new(Some(name.clone()), address.clone());
+    // From and Subject encoded by [`encoded`], whose encoded-words never end inside a word
+    // (lettre's cut "Nam Định" into "Nam Đị" + "nh"); the raw values are what lettre parses.
+    let from_header = HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str("From"),
+        from.to_string(),
+        encoded::mailbox("From", name, address.as_ref()),
+    );
+    let subject_header = HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str("Subject"),
+        subject.to_string(),
+        encoded::unstructured("Subject", subject),
     );
     Ok(Message::builder()
         .from(from)
+        .raw_header(from_header)
         .subject(subject.to_string())
+        .raw_header(subject_header)
         .message_id(Some(format!("<{message_id}>")))
         .date_now()
         .raw_header(HeaderValue::new(

@@ -54,7 +54,7 @@ pub const REQUESTS_HEADER: [&str; 20] = [
     "source_received_at",
 ];
 
-pub const MAILS_HEADER: [&str; 8] = [
+pub const MAILS_HEADER: [&str; 9] = [
     "message_id",
     "received_at",
     "from",
@@ -63,6 +63,7 @@ pub const MAILS_HEADER: [&str; 8] = [
     "outcome",
     "problems",
     "reply",
+    "reply_status",
 ];
 
 pub const PROBLEMS_HEADER: [&str; 9] = [
@@ -171,13 +172,8 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
                 m.unit_code.clone().unwrap_or_default(),
                 m.outcome.code().to_string(),
                 (m.errors + m.warnings).to_string(),
-                // A reply held for staff or given up on was not sent: the column says so.
-                match m.reply_status.as_deref() {
-                    Some(status @ ("held" | "failed")) => {
-                        format!("{} ({status})", m.reply_kind.code())
-                    }
-                    _ => m.reply_kind.code().to_string(),
-                },
+                m.reply_kind.code().to_string(),
+                m.reply_status.clone(),
             ]
         })
         .collect();

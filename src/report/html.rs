@@ -5,9 +5,8 @@
 use std::fmt::Write;
 
 use super::layout::{self, Cell, Table};
-use super::{Reconciliation, UnitStatus, local_time};
+use super::{Reconciliation, local_time};
 use crate::safe::html;
-use crate::schema::RequestType;
 
 const STYLE: &str = r#"
 @page { size: A4 landscape; margin: 10mm; }
@@ -24,19 +23,76 @@ tr { break-inside: avoid; }
 td.n { text-align: right; }
 table.overview { width: auto; margin-bottom: 4mm; }
 p.empty { font-style: italic; }
-@media print { body { margin: 0; } }
+@media print {
+  @page { margin: 8mm; }
+  body { margin: 0; font-size: 9pt; }
+  table { table-layout: fixed; }
+  th, td { padding: 0 2px; line-height: 1.1; overflow-wrap: anywhere; }
+  td.nw { white-space: nowrap; overflow-wrap: normal; }
+  .np { display: none; }
+}
 "#;
 
-fn cell(out: &mut String, c: &Cell) {
+/// The columns of "Chi tiết" that say where a row came from: on screen, not on paper (the
+/// workbook prints them), so a printed page holds 20 rows and more; so are columns empty on
+/// every row.
+const SOURCE_COLUMNS: [&str; 4] = ["Ngày gửi thư", "Tệp nguồn", "Trang", "Dòng"];
+
+/// Cells this short never wrap in print (codes, dates, numbers): the long texts get the width.
+const NO_WRAP_CHARS: usize = 12;
+
+fn cell(out: &mut String, c: &Cell, class: &str) {
     match c {
-        Cell::Empty => out.push_str("<td></td>"),
-        Cell::Number(n) => {
-            let _ = write!(out, "<td class=\"n\">{n}</td>");
+        Cell::Empty if class.is_empty() => out.push_str("<td></td>"),
+        Cell::Empty => {
+            let _ = write!(out, "<td class=\"{class}\"></td>");
         }
-        Cell::Text(s) => {
+        Cell::Number(n) => {
+            let _ = write!(out, "<td class=\"n {class}\">{n}</td>");
+        }
+        Cell::Text(s) if class.is_empty() => {
             let _ = write!(out, "<td>{}</td>", html(s));
         }
+        Cell::Text(s) => {
+            let _ = write!(out, "<td class=\"{class}\">{}</td>", html(s));
+        }
     }
+}
+
+/// Each column's print class (`np`: not printed, `nw`: never wrapped, or none) and its share
+/// of the printed width: a short column its whole text, a long one half its longest text (two
+/// lines), so a row takes two lines and a page holds 20 rows and more.
+fn classes(t: &Table) -> Vec<(&'static str, usize)> {
+    (0..t.headers.len())
+        .map(|c| {
+            let longest = t
+                .rows
+                .iter()
+                .map(|r| r.get(c).map_or(0, |x| x.display().chars().count()))
+                .max()
+                .unwrap_or(0);
+            // The longest word, of the header or a cell: a column is never narrower.
+            let word = std::iter::once(t.headers[c].clone())
+                .chain(t.rows.iter().filter_map(|r| r.get(c)).map(Cell::display))
+                .flat_map(|s| {
+                    s.split_whitespace()
+                        .map(|w| w.chars().count())
+                        .collect::<Vec<_>>()
+                })
+                .max()
+                .unwrap_or(0);
+            let source = t.name == crate::wording::SHEET_DETAIL
+                && SOURCE_COLUMNS.contains(&t.headers[c].as_str());
+            if source || longest == 0 {
+                ("np", 0)
+            } else if longest <= NO_WRAP_CHARS {
+                ("nw", longest.max(word) * 21 / 20 + 1)
+            } else {
+                // A long text on less than two lines (words do not break evenly).
+                ("", (longest / 2 + 2).max(word * 21 / 20 + 1).min(30))
+            }
+        })
+        .collect()
 }
 
 fn table(out: &mut String, t: &Table) {
@@ -51,55 +107,62 @@ fn table(out: &mut String, t: &Table) {
         out.push_str("<p class=\"empty\">(Không có dòng nào.)</p>\n</section>\n");
         return;
     }
+    let classes = classes(t);
+    let total: usize = classes.iter().map(|(_, w)| w).sum::<usize>().max(1);
+    // The widths on the header cells: with a fixed layout in print they make the columns, and
+    // a column not printed takes its width away with it.
     out.push_str("<table>\n<thead><tr>");
-    for h in &t.headers {
-        let _ = write!(out, "<th>{}</th>", html(h));
+    for (h, (class, w)) in t.headers.iter().zip(&classes) {
+        if *class == "np" {
+            let _ = write!(out, "<th class=\"np\">{}</th>", html(h));
+        } else {
+            let share = *w as f64 * 100.0 / total as f64;
+            let _ = write!(out, "<th style=\"width:{share:.1}%\">{}</th>", html(h));
+        }
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for r in &t.rows {
         out.push_str("<tr>");
-        for c in r {
-            cell(out, c);
+        for (i, c) in r.iter().enumerate() {
+            cell(out, c, classes.get(i).map_or("", |(class, _)| *class));
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-/// The overview above the sheets: units by status, papers received, rows per request type.
+/// The overview above the sheets ([`layout::overview`]).
 fn overview(out: &mut String, rec: &Reconciliation) {
-    let count = |s: UnitStatus| rec.units.iter().filter(|u| u.status == s).count();
-    let papers = rec.units.iter().filter(|u| u.paper.is_some()).count();
-    let matching = rec
-        .units
-        .iter()
-        .filter(|u| u.paper.as_ref().is_some_and(|p| p.verdict.is_ok()))
-        .count();
     out.push_str("<table class=\"overview\">\n<tbody>\n");
-    let mut line = |label: &str, n: usize| {
+    for (label, n) in layout::overview(rec) {
         let _ = writeln!(
             out,
             "<tr><th>{}</th><td class=\"n\">{n}</td></tr>",
-            html(label)
+            html(&label)
         );
-    };
-    line("Số đơn vị", rec.units.len());
-    for s in [
-        UnitStatus::Accepted,
-        UnitStatus::Rejected,
-        UnitStatus::Held,
-        UnitStatus::NotSubmitted,
-    ] {
-        line(s.label(), count(s));
     }
-    line("Đã nhận bản giấy", papers);
-    line("Bản giấy khớp", matching);
-    line("Tổng số đề nghị", rec.requests.len());
-    for (i, t) in RequestType::ALL.iter().enumerate() {
-        line(t.label(), rec.units.iter().map(|u| u.counts[i]).sum());
-    }
-    line("Việc cần xử lý", rec.issues.len());
     out.push_str("</tbody>\n</table>\n");
+}
+
+/// The campaign's title, or a generic one.
+pub fn title(rec: &Reconciliation) -> String {
+    if rec.settings.title.is_empty() {
+        "Bảng đối chiếu danh sách đề nghị".to_string()
+    } else {
+        rec.settings.title.clone()
+    }
+}
+
+/// "Lập lúc 05/12/2022 08:00 — Hạn gửi: 23:59 ngày 17/12/2022".
+pub fn made_at(rec: &Reconciliation) -> String {
+    let mut meta = format!(
+        "Lập lúc {}",
+        local_time(&rec.generated_at.to_rfc3339(), &rec.tz)
+    );
+    if let Some(d) = rec.settings.deadline {
+        let _ = write!(meta, " — Hạn gửi: {}", d.format("%H:%M ngày %d/%m/%Y"));
+    }
+    meta
 }
 
 /// The page.
@@ -107,11 +170,7 @@ pub fn render(rec: &Reconciliation) -> String {
     let tables = layout::tables(rec);
     let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
     let mut out = String::with_capacity(4096 + rows * 400);
-    let title = if rec.settings.title.is_empty() {
-        "Bảng đối chiếu danh sách đề nghị".to_string()
-    } else {
-        rec.settings.title.clone()
-    };
+    let title = title(rec);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -127,14 +186,7 @@ pub fn render(rec: &Reconciliation) -> String {
         );
     }
     let _ = writeln!(out, "<h1>BẢNG ĐỐI CHIẾU<br>{}</h1>", html(&title));
-    let mut meta = format!(
-        "Lập lúc {}",
-        local_time(&rec.generated_at.to_rfc3339(), &rec.tz)
-    );
-    if let Some(d) = rec.settings.deadline {
-        let _ = write!(meta, " — Hạn gửi: {}", d.format("%H:%M ngày %d/%m/%Y"));
-    }
-    let _ = writeln!(out, "<p class=\"meta\">{}</p>", html(&meta));
+    let _ = writeln!(out, "<p class=\"meta\">{}</p>", html(&made_at(rec)));
     overview(&mut out, rec);
     out.push_str("</section>\n");
     for t in &tables {

@@ -137,6 +137,48 @@ const ISSUE_HEADERS: [&str; 6] = [
 
 use crate::text::date_dmy as date;
 
+/// The campaign in counts, as the HTML page and the workbook's first sheet show it: units by
+/// status, the mails waiting for staff ("Chờ xử lý", held mails whether or not their unit is
+/// known), papers, requests per type, and the things to do.
+pub fn overview(rec: &Reconciliation) -> Vec<(String, usize)> {
+    let count = |s: UnitStatus| rec.units.iter().filter(|u| u.status == s).count();
+    let held_mails = rec
+        .mails
+        .iter()
+        .filter(|m| m.outcome == crate::domain::OutcomeKind::Held)
+        .count();
+    let papers = rec.units.iter().filter(|u| u.paper.is_some()).count();
+    let matching = rec
+        .units
+        .iter()
+        .filter(|u| u.paper.as_ref().is_some_and(|p| p.verdict.is_ok()))
+        .count();
+    let mut lines = vec![("Số đơn vị".to_string(), rec.units.len())];
+    for s in [
+        UnitStatus::Accepted,
+        UnitStatus::Rejected,
+        UnitStatus::NotSubmitted,
+    ] {
+        lines.push((s.label().to_string(), count(s)));
+    }
+    lines.push((
+        "Đơn vị chỉ có thư chờ xử lý".to_string(),
+        count(UnitStatus::Held),
+    ));
+    lines.push((UnitStatus::Held.label().to_string(), held_mails));
+    lines.push(("Đã nhận bản giấy".to_string(), papers));
+    lines.push(("Bản giấy khớp".to_string(), matching));
+    lines.push(("Tổng số đề nghị".to_string(), rec.requests.len()));
+    for (i, t) in RequestType::ALL.iter().enumerate() {
+        lines.push((
+            t.label().to_string(),
+            rec.units.iter().map(|u| u.counts[i]).sum(),
+        ));
+    }
+    lines.push(("Việc cần xử lý".to_string(), rec.issues.len()));
+    lines
+}
+
 /// A row's field as the consolidated list shows it.
 pub fn field_text(r: &ValidRow, f: Field) -> String {
     match f {

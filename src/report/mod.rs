@@ -6,6 +6,7 @@ pub mod csv_out;
 pub mod html;
 pub mod layout;
 pub mod paper;
+pub mod upstream;
 pub mod xlsx;
 
 use std::collections::{BTreeSet, HashMap};
@@ -167,6 +168,8 @@ pub struct Settings {
     /// The campaign's title.
     pub title: String,
     pub deadline: Option<DateTime<FixedOffset>>,
+    /// The fixed columns of the CA's import files ([`upstream`]), the department filled in.
+    pub ca: crate::config::CaConfig,
 }
 
 impl Settings {
@@ -178,6 +181,7 @@ impl Settings {
             department: String::new(),
             title: String::new(),
             deadline: None,
+            ca: Default::default(),
         }
     }
 
@@ -190,6 +194,13 @@ impl Settings {
             department: c.department_name.clone(),
             title: c.title.clone(),
             deadline: Some(c.deadline),
+            ca: {
+                let mut ca = config.report.ca.clone();
+                if ca.organisation_2.is_empty() {
+                    ca.organisation_2 = c.department_name.clone();
+                }
+                ca
+            },
         })
     }
 }
@@ -497,28 +508,109 @@ fn mail_subject(m: &MailLine) -> String {
     }
 }
 
-/// Why a mail is held, for staff (the stored note is English, for the logs).
+/// Why a mail is held, for staff: its real reason, read from the stored note (English, for the
+/// logs) that the step holding it wrote, before what its sender's trust would suggest.
 fn held_reason(m: &MailLine) -> String {
-    if let Some(reason) = w::held_trust_reason(&m.note) {
-        reason
-    } else if m.note.starts_with("unreadable mail") {
-        w::HELD_UNREADABLE.to_string()
-    } else if m.trust == Trust::Unknown {
+    use crate::domain::Unread;
+    let note = m.note.as_str();
+    if let Some(reason) = w::held_trust_reason(note) {
+        return reason;
+    }
+    if note.starts_with("unreadable mail") {
+        return w::HELD_UNREADABLE.to_string();
+    }
+    if note.starts_with("too large to read") {
+        return w::HELD_OVERSIZED.to_string();
+    }
+    if let Some(rest) = note.strip_prefix("the attachments could not be read to the end (reader ") {
+        let why = [
+            Unread::Crashed,
+            Unread::CpuTime,
+            Unread::TimedOut,
+            Unread::Garbled,
+            Unread::Poison,
+        ]
+        .into_iter()
+        .find(|u| rest.starts_with(u.code()))
+        .unwrap_or(Unread::Crashed);
+        return format!("{}.", w::unread_reason(why));
+    }
+    if note.starts_with("revocation requested") {
+        return w::HELD_UNVERIFIED_REVOKE.to_string();
+    }
+    if m.trust == Trust::Unknown {
         w::HELD_UNKNOWN_SENDER.to_string()
     } else if m.unit_code.is_none() {
         w::HELD_UNIT_UNKNOWN.to_string()
     } else {
-        w::HELD_UNVERIFIED_REVOKE.to_string()
+        w::HELD_OTHER.to_string()
     }
 }
 
-/// Writes `doi-chieu.xlsx`, `doi-chieu.html` and the four CSVs into `dir`.
+/// Writes `doi-chieu.xlsx`, `doi-chieu.html`, the four CSVs and the CA's import files
+/// ([`upstream`]) into `dir`.
 pub fn write(rec: &Reconciliation, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     csv_out::write_all(rec, dir)?;
+    upstream::write_all(rec, dir)?;
     xlsx::write(rec, &dir.join("doi-chieu.xlsx"))?;
     let path = dir.join("doi-chieu.html");
     std::fs::write(&path, html::render(rec))
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod held_tests {
+    use super::*;
+    use crate::domain::ReplyKind;
+
+    fn held(note: &str, trust: Trust, unit: Option<&str>) -> MailLine {
+        MailLine {
+            id: 1,
+            message_id: "m@x".into(),
+            received_at: "2022-12-05T01:00:00+00:00".into(),
+            from: "c3nguyenkhuyen@namdinh.edu.vn".into(),
+            subject: String::new(),
+            unit_code: unit.map(str::to_string),
+            trust,
+            outcome: OutcomeKind::Held,
+            reply_kind: ReplyKind::Held,
+            late: false,
+            note: note.into(),
+            errors: 0,
+            warnings: 0,
+            reply_status: "held".into(),
+        }
+    }
+
+    #[test]
+    fn each_held_mail_gets_its_real_reason() {
+        let oversized = held(
+            "too large to read: 30000000 bytes, over the limit of 25 MiB; only the header was kept",
+            Trust::Registered,
+            Some("THPT-NK"),
+        );
+        assert_eq!(held_reason(&oversized), w::HELD_OVERSIZED);
+        let unread = held(
+            "the attachments could not be read to the end (reader timed_out): held for staff",
+            Trust::Registered,
+            Some("THPT-NK"),
+        );
+        assert!(
+            held_reason(&unread).contains("quá lâu"),
+            "{}",
+            held_reason(&unread)
+        );
+        let revoke = held(
+            "revocation requested from unregistered address a@namdinh.edu.vn for unit THPT-NK",
+            Trust::Unverified,
+            Some("THPT-NK"),
+        );
+        assert_eq!(held_reason(&revoke), w::HELD_UNVERIFIED_REVOKE);
+        let gmail = held("sender x is not registered", Trust::Unknown, None);
+        assert_eq!(held_reason(&gmail), w::HELD_UNKNOWN_SENDER);
+        let oversized_unknown = held("too large to read: 30000000 bytes", Trust::Unknown, None);
+        assert_eq!(held_reason(&oversized_unknown), w::HELD_OVERSIZED);
+    }
 }

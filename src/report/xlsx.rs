@@ -1,7 +1,9 @@
-//! The staff workbook `doi-chieu.xlsx`: the sheets of [`super::layout`], each printable on A4
-//! landscape (fit to the page width, the header row repeated on every page, the sheet's title in
-//! the page header and "Trang x/y" in the footer), with a frozen header row, filters, and column
-//! widths that fit the content.
+//! The staff workbook `doi-chieu.xlsx`: first "Tổng quan" (when it was made, the overview
+//! counts), then the sheets of [`super::layout`], each printable on A4 landscape at reading size
+//! (11 pt type printed at no less than [`MIN_SCALE`] %, so never under 9 pt): column widths that
+//! fit the content within what a page holds at that scale, long text wrapped, every row as tall
+//! as its wrapped text, the header row repeated on every page, the sheet's title in the page
+//! header and "Trang x/y" in the footer; a frozen header row and filters on screen.
 //!
 //! Every text cell is written as a string with the Text number format, so IDs, phones and codes
 //! keep their leading zeros; text that looks like a formula also gets the quote prefix (see
@@ -20,6 +22,92 @@ use crate::text::{EXCEL_CELL_CHARS, cut};
 /// Widths, in characters, a column is kept within.
 const MIN_WIDTH: usize = 6;
 const MAX_WIDTH: usize = 45;
+
+/// The smallest print scale (%): 11 pt type printed at 85 % is 9.35 pt.
+pub const MIN_SCALE: u16 = 85;
+
+/// What an A4 landscape page holds across, in pixels of Excel's column-width unit (96 dpi):
+/// 297 mm less the 0.4-inch side margins is 10.89 inches; 95 % of it, for the rounding of
+/// widths by the program that prints (LibreOffice prints Calibri as the metric-compatible
+/// Carlito).
+const PAGE_PX: f64 = 10.89 * 96.0 * 0.95;
+
+/// Points per line of 11 pt text in a row (Excel's default row is 15 pt).
+const LINE_PT: f64 = 15.0;
+
+/// The tallest row Excel takes, in lines.
+const MAX_LINES: usize = 27;
+
+/// The pixels a column `w` characters wide takes (Calibri 11: 7 px a character, 5 px padding).
+fn px(w: f64) -> f64 {
+    w * 7.0 + 5.0
+}
+
+/// Column widths that fit a page at [`MIN_SCALE`] (the widest columns are narrowed first, their
+/// text wraps; none below [`MIN_WIDTH`]), and the print scale: 100 % when they fit as they are,
+/// less down to [`MIN_SCALE`] otherwise. A fixed scale, not "fit to width": a program printing
+/// with wider fonts than Calibri would shrink a fitted sheet under 9 pt. When too many columns
+/// do not fit even at their narrowest, the sheet prints at [`MIN_SCALE`] over more pages.
+fn fit(widths: &mut [f64]) -> u16 {
+    let total = |w: &[f64]| w.iter().map(|w| px(*w)).sum::<f64>();
+    let scale = |w: &[f64]| ((PAGE_PX * 100.0 / total(w)).floor() as u16).clamp(MIN_SCALE, 100);
+    let budget = PAGE_PX * 100.0 / f64::from(MIN_SCALE);
+    let floor = MIN_WIDTH as f64;
+    let capped = |cap: f64| -> Vec<f64> { widths.iter().map(|w| w.min(cap).max(floor)).collect() };
+    if total(widths) <= budget || total(&capped(floor)) > budget {
+        return scale(widths);
+    }
+    // The largest cap that fits, to a tenth of a character.
+    let (mut lo, mut hi) = (floor, MAX_WIDTH as f64);
+    while hi - lo > 0.1 {
+        let mid = (lo + hi) / 2.0;
+        if total(&capped(mid)) <= budget {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let fitted = capped(lo);
+    widths.copy_from_slice(&fitted);
+    scale(widths)
+}
+
+/// The lines `text` takes wrapped at `width` characters (words kept whole where they fit).
+pub fn wrapped_lines(text: &str, width: f64) -> usize {
+    let width = (width - 1.0).max(1.0) as usize;
+    text.split('\n')
+        .map(|para| {
+            let mut lines = 1;
+            let mut used = 0;
+            for word in para.split_whitespace() {
+                let n = word.chars().count();
+                if used > 0 && used + 1 + n > width {
+                    lines += 1;
+                    used = 0;
+                }
+                if used > 0 {
+                    used += 1;
+                }
+                used += n;
+                while used > width {
+                    lines += 1;
+                    used -= width;
+                }
+            }
+            lines
+        })
+        .sum()
+}
+
+/// The height of a row whose cells hold `texts` in columns of `widths`; `None` for one line.
+fn row_height<'a>(texts: impl Iterator<Item = (&'a str, f64)>) -> Option<f64> {
+    let lines = texts
+        .map(|(t, w)| wrapped_lines(t, w))
+        .max()
+        .unwrap_or(1)
+        .min(MAX_LINES);
+    (lines > 1).then_some(lines as f64 * LINE_PT + 2.0)
+}
 
 struct Formats {
     header: Format,
@@ -82,14 +170,36 @@ fn header_text(s: &str) -> String {
 
 fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> Result<()> {
     ws.set_name(&t.name)?;
+    let mut widths = widths(t);
+    let scale = fit(&mut widths);
     for (c, h) in t.headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, h, &f.header)?;
     }
-    for (c, width) in widths(t).into_iter().enumerate() {
-        ws.set_column_width(c as u16, width)?;
+    for (c, width) in widths.iter().enumerate() {
+        ws.set_column_width(c as u16, *width)?;
+    }
+    // Rows as tall as their wrapped text: the header never covers the first row, a long
+    // "Cần xử lý" detail is never cut.
+    if let Some(h) = row_height(
+        t.headers
+            .iter()
+            .map(String::as_str)
+            .zip(widths.iter().copied()),
+    ) {
+        ws.set_row_height(0, h)?;
     }
     for (i, row) in t.rows.iter().enumerate() {
         let r = i as u32 + 1;
+        let texts = row
+            .iter()
+            .zip(widths.iter().copied())
+            .filter_map(|(c, w)| match c {
+                Cell::Text(s) => Some((s.as_str(), w)),
+                _ => None,
+            });
+        if let Some(h) = row_height(texts) {
+            ws.set_row_height(r, h)?;
+        }
         for (c, cell) in row.iter().enumerate() {
             let c = c as u16;
             match cell {
@@ -112,12 +222,18 @@ fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> 
     let last_col = t.headers.len().max(1) as u16 - 1;
     ws.autofilter(0, 0, t.rows.len() as u32, last_col)?;
     ws.set_freeze_panes(1, 0)?;
+    page_setup(ws, &t.title, department, scale)?;
+    ws.set_repeat_rows(0, 0)?;
+    Ok(())
+}
+
+/// A4 landscape at `scale` %.
+fn page_setup(ws: &mut Worksheet, title: &str, department: &str, scale: u16) -> Result<()> {
     ws.set_landscape();
     ws.set_paper_size(9); // A4
     ws.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
-    ws.set_print_fit_to_pages(1, 0);
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_header(format!("&C&\"-,Bold\"{}", header_text(&t.title)));
+    ws.set_print_scale(scale);
+    ws.set_header(format!("&C&\"-,Bold\"{}", header_text(title)));
     let footer = if department.is_empty() {
         "&RTrang &P/&N".to_string()
     } else {
@@ -127,10 +243,44 @@ fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> 
     Ok(())
 }
 
+/// "Tổng quan": the department, the title, when the workbook was made ("Lập lúc …") and the
+/// deadline, then the overview counts ([`layout::overview`]), as the HTML page opens.
+fn write_overview(ws: &mut Worksheet, rec: &Reconciliation, f: &Formats) -> Result<()> {
+    ws.set_name(crate::wording::SHEET_OVERVIEW)?;
+    let title = super::html::title(rec);
+    let bold = Format::new().set_bold().set_font_size(12);
+    let mut r = 0;
+    if !rec.settings.department.is_empty() {
+        ws.write_string(r, 0, &rec.settings.department)?;
+        r += 1;
+    }
+    ws.write_string_with_format(r, 0, "BẢNG ĐỐI CHIẾU", &bold)?;
+    ws.write_string_with_format(r + 1, 0, &title, &bold)?;
+    ws.write_string(r + 2, 0, super::html::made_at(rec))?;
+    r += 3;
+    ws.write_string_with_format(r, 0, "Chỉ tiêu", &f.header)?;
+    ws.write_string_with_format(r, 1, "Số lượng", &f.header)?;
+    for (i, (label, n)) in layout::overview(rec).into_iter().enumerate() {
+        let row = r + 1 + i as u32;
+        ws.write_string_with_format(row, 0, &label, &f.text)?;
+        ws.write_number_with_format(row, 1, n as f64, &f.number)?;
+    }
+    // The title and "Lập lúc" run over column B: both columns hold them.
+    ws.set_column_width(0, 70)?;
+    ws.set_column_width(1, 12)?;
+    page_setup(
+        ws,
+        crate::wording::SHEET_OVERVIEW,
+        &rec.settings.department,
+        100,
+    )
+}
+
 /// The workbook's bytes.
 pub fn render(rec: &Reconciliation) -> Result<Vec<u8>> {
     let mut wb = Workbook::new();
     let formats = Formats::new();
+    write_overview(wb.add_worksheet(), rec, &formats).context("cannot write the overview")?;
     for t in layout::tables(rec) {
         let ws = wb.add_worksheet();
         write_table(ws, &t, &formats, &rec.settings.department)

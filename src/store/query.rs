@@ -52,9 +52,9 @@ pub struct MailLine {
     pub note: String,
     pub errors: i64,
     pub warnings: i64,
-    /// Where the mail's reply stands in the outbox (`pending`, `sent`, `failed`, `held`);
-    /// `None` when no reply was written.
-    pub reply_status: Option<String>,
+    /// The outbox state of the mail's latest reply (`sent`, `pending`, `held`, `failed`), or
+    /// `none` when no reply was queued.
+    pub reply_status: String,
 }
 
 /// Every mail taken, in the order taken (a replayed mail once, with its current outcome).
@@ -64,7 +64,7 @@ pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
          m.outcome, m.reply_kind, m.late, m.note, \
          (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
          (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning'), \
-         ob.status \
+         coalesce(ob.status, 'none') \
          FROM mails m \
          LEFT JOIN (SELECT mail_id, status, max(id) FROM outbox WHERE mail_id IS NOT NULL \
                     GROUP BY mail_id) ob ON ob.mail_id = m.id \

@@ -242,6 +242,7 @@ fn report_writes_the_workbook_and_csvs_elsewhere() {
     assert_eq!(
         wb.sheet_names(),
         [
+            "Tổng quan",
             "Tổng hợp",
             "Chưa gửi",
             "Chi tiết",
@@ -388,4 +389,150 @@ fn status_on_a_folder_with_no_database_warns_and_creates_none() {
         !data.join("intake.sqlite3").exists(),
         "status created a database"
     );
+}
+
+/// The certificate authority's import files beside doi-chieu.xlsx, their headers cell by cell
+/// as the CA's own files write them.
+#[test]
+fn the_report_folder_holds_the_lists_in_the_cas_import_formats() {
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = sample_copy(dir.path());
+    let data = dir.path().join("data");
+    run_once(&maildir, &data);
+    let report = data.join("report");
+
+    let mut wb: Xlsx<_> = open_workbook(report.join("ca-cap-moi-cap-lai-cts.xlsx")).unwrap();
+    assert_eq!(wb.sheet_names(), ["Template_import VGCA"]);
+    let range = wb.worksheet_range("Template_import VGCA").unwrap();
+    let rows: Vec<&[Data]> = range.rows().collect();
+    let want = [
+        "STT",
+        "Họ tên (bắt buộc)",
+        "Ngày sinh (bắt buộc, để dạng dd/MM/YYYY)",
+        "CCCC (Căn cước công dân, bắt buộc)",
+        "Nơi cấp (Nơi cấp CCCD; để một trong 2 nơi: CCSQLHCVTTXH hoặc CCSĐKQLCTVDLQGVDC)",
+        "Ngày cấp (bắt buộc, để dạng dd/MM/YYYY)",
+        "Địa chỉ thư điện tử công vụ (bắt buộc)",
+        "Tổ chức cấp 1 (bắt buộc)",
+        "Tổ chức cấp 2",
+        "Tổ chức cấp 3",
+        "Tổ chức cấp 4",
+        "Tỉnh thành phố (Bắt buộc)",
+        "Tỉnh/Thành phố",
+        "Chức vụ (Bắt buộc)",
+        "Điện thoại",
+        "Serial CTS cũ",
+        "Nhà mạng (bắt buộc nếu đăng ký SIM)",
+        "Là chuyển số (đánh dấu X nếu muốn chuyển số đang dùng sang SIM ký số)",
+    ];
+    assert_eq!(rows[0].len(), 19);
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(rows[0][i], Data::String(w.to_string()), "header {}", i + 1);
+    }
+    assert!(
+        rows[0][18].to_string().starts_with("Loại thiết bị("),
+        "{}",
+        rows[0][18]
+    );
+    let body = &rows[1..];
+    // Sample: THPT-LHP's 2 new certificates and 1 re-issue, THPT-NK's list.
+    assert!(body.len() >= 3, "{body:?}");
+    let dmy = |s: &str| {
+        s.len() == 10 && s.as_bytes()[2] == b'/' && s.as_bytes()[5] == b'/' && {
+            let d: String = s.chars().filter(|c| *c != '/').collect();
+            d.chars().all(|c| c.is_ascii_digit())
+        }
+    };
+    for (i, r) in body.iter().enumerate() {
+        assert!(
+            r.iter().all(|c| matches!(c, Data::String(_) | Data::Empty)),
+            "every cell is text: {r:?}"
+        );
+        let s = |c: usize| r[c].to_string();
+        assert_eq!(s(0), (i + 1).to_string());
+        assert!(dmy(&s(2)), "birth date {}", s(2));
+        assert_eq!(s(3).len(), 12, "{}", s(3));
+        if !s(4).is_empty() {
+            assert!(
+                ["CCSQLHCVTTXH", "CCSĐKQLCTVDLQGVDC"].contains(&s(4).as_str()),
+                "{}",
+                s(4)
+            );
+        }
+        assert!(s(5).is_empty() || dmy(&s(5)), "issue date {}", s(5));
+        assert_eq!(s(7), "Uỷ ban nhân dân tỉnh Nam Định");
+        assert_eq!(s(8), "Sở Giáo dục và Đào tạo Nam Định");
+        assert!(s(9).starts_with("Trường THPT"), "{}", s(9));
+        assert_eq!((s(11), s(12)), ("Nam Định".into(), "Nam Định".into()));
+        assert_eq!(s(18), "TOKEN");
+    }
+    let names: Vec<String> = body.iter().map(|r| r[1].to_string()).collect();
+    assert!(names.contains(&"Nguyễn Văn Hùng".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"Đỗ Quang Vinh".to_string()),
+        "a re-issue too"
+    );
+    assert!(
+        !names.contains(&"Trần Thị Thu Hà".to_string()),
+        "a mailbox request is not a certificate"
+    );
+    let vinh = body
+        .iter()
+        .find(|r| r[1] == Data::String("Đỗ Quang Vinh".into()))
+        .unwrap();
+    assert!(
+        !vinh[15].to_string().is_empty(),
+        "the re-issue names its old serial"
+    );
+
+    let csv = std::fs::read(report.join("ca-tong-hop-cts.csv")).unwrap();
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&csv[3..]);
+    let lines: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(
+        lines[0].iter().collect::<Vec<_>>(),
+        [
+            "STT",
+            "Họ và tên",
+            "Ngày sinh",
+            "Số CMND/ CCCD/Hộ chiếu;Ngày cấp; nơi cấp",
+            "Địa chỉ thư điện tử công vụ",
+            "Tên cơ quan-tổ chức công tác",
+            "Tỉnh/Thành phố",
+            "Chức vụ",
+            "Số điện thoại di động",
+            "Số hiệu chứng thư cũ (nếu có)",
+            "SIM PKI",
+        ]
+    );
+    assert_eq!(lines.len(), body.len() + 1, "the same requests");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.len() == 11 && l[3].split(';').count() == 3)
+    );
+
+    let mut wb: Xlsx<_> = open_workbook(report.join("ca-hom-thu-cong-vu.xlsx")).unwrap();
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "STT",
+            "Họ và tên",
+            "Ngày sinh",
+            "Di động",
+            "Số CCCD",
+            "Đơn vị công tác",
+            "Chức vụ",
+            "Ghi chú"
+        ]
+    );
+    assert!(rows.iter().any(|r| r[1] == "Trần Thị Thu Hà"), "{rows:?}");
 }

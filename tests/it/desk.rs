@@ -871,7 +871,7 @@ async fn a_scanned_code_is_recorded_as_paper_receive_records_it_and_can_be_undon
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     let page = b.get(&a.location).await.body;
     assert!(
-        page.contains("Đã hủy ghi nhận bản giấy gần nhất của Trường THPT chuyên Lê Hồng Phong"),
+        page.contains("Đã huỷ ghi nhận bản giấy gần nhất của Trường THPT chuyên Lê Hồng Phong"),
         "{page}"
     );
     assert_eq!(

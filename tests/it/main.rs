@@ -12,6 +12,7 @@ mod layers;
 mod mailstack;
 mod outbox_fill;
 mod pipeline;
+mod print;
 mod report;
 mod sent_copy;
 mod smtp;

@@ -1,0 +1,319 @@
+//! What staff print, printed: the workbook through LibreOffice and the HTML page through
+//! chromium, both to PDF, then the PDF's words measured with poppler's `pdftotext -bbox`: A4
+//! landscape pages, type at 9 pt or more, and at least 15 detail rows on a printed HTML page (the
+//! issue's goal is 20).
+//! One conversion per tool (a small workbook and a 900-row one in one LibreOffice run).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{FixedOffset, NaiveDate, TimeZone, Utc};
+use cts_intake::domain::{OutcomeKind, ReplyKind, Trust};
+use cts_intake::report::{
+    Issue, IssueKind, Reconciliation, RequestLine, Settings, UnitLine, UnitStatus,
+};
+use cts_intake::schema::RequestType;
+use cts_intake::store::query::MailLine;
+use cts_intake::validate::{RowSource, ValidRow};
+
+/// A tool the test needs, or a failure saying how to install it.
+pub fn tool(name: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("`{name}` is missing: install it with `apt-get install {package}` (scripts/test does)");
+}
+
+const LONG_DETAIL: &str = "Thư trả lời không gửi được sau 5 lần thử: máy chủ thư của đơn vị \
+     từ chối vì hộp thư đã đầy, cần gọi điện cho đơn vị để báo và đề nghị dọn hộp thư rồi gửi \
+     lại danh sách trước khi tổng hợp gửi Ban Cơ yếu; KETTHUCCHITIET";
+
+/// A campaign of `units` units of `per_unit` rows each, with issues whose text is long.
+fn campaign(units: usize, per_unit: usize) -> Reconciliation {
+    let tz = FixedOffset::east_opt(7 * 3600).unwrap();
+    let mut settings = Settings::new(tz);
+    settings.department = "Sở Giáo dục và Đào tạo Nam Định".into();
+    settings.title = "DANH SÁCH ĐỀ NGHỊ CẤP HÒM THƯ CÔNG VỤ VÀ DỊCH VỤ CHỨNG THƯ SỐ".into();
+    settings.deadline = Some(tz.with_ymd_and_hms(2022, 12, 17, 23, 59, 0).unwrap());
+    let mut rec = Reconciliation {
+        units: Vec::new(),
+        requests: Vec::new(),
+        mails: Vec::new(),
+        problems: Vec::new(),
+        issues: Vec::new(),
+        tz,
+        settings,
+        generated_at: Utc::now(),
+    };
+    for u in 0..units {
+        let code = format!("DV{:03}", u + 1);
+        let name = format!("Trường Trung học phổ thông Nguyễn Văn Cừ số {}", u + 1);
+        let mut counts = [0; 7];
+        for i in 0..per_unit {
+            let t = RequestType::ALL[i % 7];
+            counts[i % 7] += 1;
+            rec.requests.push(RequestLine {
+                unit_code: code.clone(),
+                row: ValidRow {
+                    request_type: t,
+                    full_name: format!("Phạm Thị Phương Thảo {}", i + 1),
+                    birth_date: NaiveDate::from_ymd_opt(1985, 3, 5),
+                    id_number: format!("0361850{:02}{:03}", u % 100, i),
+                    id_issue_date: NaiveDate::from_ymd_opt(2021, 5, 10),
+                    id_issue_place: "Cục Cảnh sát QLHC về TTXH".into(),
+                    position: "Giáo viên".into(),
+                    unit_name: name.clone(),
+                    email: format!("thaontp{}@namdinh.edu.vn", i + 1),
+                    phone: "0912345678".into(),
+                    cert_serial: if t == RequestType::NewCert {
+                        String::new()
+                    } else {
+                        "54010101A1B2C3D4E5F6".into()
+                    },
+                    change_detail: String::new(),
+                    reason: String::new(),
+                    note: String::new(),
+                    source: RowSource {
+                        file: "Danh sach de nghi CTS.xlsx".into(),
+                        sheet: "Danh sách".into(),
+                        row: 8 + i as u32,
+                    },
+                },
+                source_message_id: format!("m{u}@namdinh.edu.vn"),
+                received_at: "2022-12-05T01:00:00+00:00".into(),
+            });
+        }
+        rec.units.push(UnitLine {
+            code: code.clone(),
+            name,
+            kind: "THPT".into(),
+            emails: vec![format!("c3dv{u}@namdinh.edu.vn")],
+            status: UnitStatus::Accepted,
+            submissions: 1,
+            versions: 1,
+            last_received_at: Some("2022-12-05T01:00:00+00:00".into()),
+            rows: per_unit,
+            counts,
+            reconciliation_code: "2KG6690H".into(),
+            late: false,
+            unverified: false,
+            paper_received_at: None,
+            paper: None,
+            reminded_on: None,
+            notes: Vec::new(),
+        });
+    }
+    rec.mails.push(MailLine {
+        id: 1,
+        message_id: "held@gmail.com".into(),
+        received_at: "2022-12-05T01:00:00+00:00".into(),
+        from: "nguyenvana1980@gmail.com".into(),
+        subject: "Danh sách".into(),
+        unit_code: None,
+        trust: Trust::Unknown,
+        outcome: OutcomeKind::Held,
+        reply_kind: ReplyKind::None,
+        late: false,
+        note: String::new(),
+        errors: 0,
+        warnings: 0,
+        reply_status: "none".into(),
+    });
+    for i in 0..3 {
+        rec.issues.push(Issue {
+            kind: IssueKind::FailedReply,
+            units: vec![format!("DV{:03}", i + 1)],
+            at: Some("2022-12-05T01:00:00+00:00".into()),
+            subject: "c3dv1@namdinh.edu.vn".into(),
+            detail: LONG_DETAIL.into(),
+        });
+    }
+    rec
+}
+
+/// One word of `pdftotext -bbox`.
+#[derive(Debug)]
+struct Word {
+    page: usize,
+    height: f64,
+    text: String,
+}
+
+/// The pages' sizes and the words of a PDF.
+fn words(pdf: &Path) -> (Vec<(f64, f64)>, Vec<Word>) {
+    let out = Command::new(tool("pdftotext", "poppler-utils"))
+        .arg("-bbox")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let attr = |tag: &str, name: &str| -> f64 {
+        let at = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        tag[at..at + tag[at..].find('"').unwrap()].parse().unwrap()
+    };
+    let (mut pages, mut words) = (Vec::new(), Vec::new());
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("<page ") {
+            pages.push((attr(line, "width"), attr(line, "height")));
+        } else if line.starts_with("<word ") {
+            let close = line.find('>').unwrap();
+            let tag = &line[..close];
+            let text = line[close + 1..].trim_end_matches("</word>");
+            words.push(Word {
+                page: pages.len(),
+                height: attr(tag, "yMax") - attr(tag, "yMin"),
+                text: text
+                    .replace("&amp;", "&")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">"),
+            });
+        }
+    }
+    (pages, words)
+}
+
+fn assert_a4_landscape_and_readable(name: &str, pages: &[(f64, f64)], words: &[Word]) {
+    assert!(!pages.is_empty(), "{name}: no page");
+    for (w, h) in pages {
+        // A4 landscape: 842 × 595 points.
+        assert!(
+            (w - 842.0).abs() < 3.0 && (h - 595.0).abs() < 3.0,
+            "{name}: page {w}×{h}"
+        );
+    }
+    let smallest = words
+        .iter()
+        .min_by(|a, b| a.height.total_cmp(&b.height))
+        .unwrap();
+    assert!(
+        smallest.height >= 9.0,
+        "{name}: type of {:.1} pt on page {} ({:?})",
+        smallest.height,
+        smallest.page,
+        smallest.text
+    );
+}
+
+#[test]
+fn the_printed_workbook_and_html_page_are_a4_landscape_at_reading_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let soffice = tool("soffice", "libreoffice-calc-nogui");
+    let chromium = tool("chromium", "chromium");
+    let small = campaign(3, 4);
+    let large = campaign(60, 15);
+    assert_eq!(large.requests.len(), 900);
+    let (small_x, large_x) = (dir.path().join("small.xlsx"), dir.path().join("large.xlsx"));
+    cts_intake::report::xlsx::write(&small, &small_x).unwrap();
+    cts_intake::report::xlsx::write(&large, &large_x).unwrap();
+    let html = dir.path().join("large.html");
+    std::fs::write(&html, cts_intake::report::html::render(&large)).unwrap();
+
+    let profile = dir.path().join("lo-profile");
+    let out = Command::new(&soffice)
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.display()
+        ))
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(dir.path())
+        .arg(&small_x)
+        .arg(&large_x)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pdf = dir.path().join("chromium.pdf");
+    let out = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("chromium").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(pdf.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // CTS_PRINT_KEEP=DIR keeps the PDFs (the README's pictures come from them).
+    if let Some(keep) = std::env::var_os("CTS_PRINT_KEEP") {
+        for f in ["small.pdf", "large.pdf", "chromium.pdf"] {
+            std::fs::copy(dir.path().join(f), Path::new(&keep).join(f)).unwrap();
+        }
+    }
+    for name in ["small", "large"] {
+        let (pages, words) = words(&dir.path().join(format!("{name}.pdf")));
+        assert_a4_landscape_and_readable(name, &pages, &words);
+        let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        // The first page says when the workbook was made and carries the overview.
+        let first: Vec<&str> = words
+            .iter()
+            .filter(|w| w.page == 1)
+            .map(|w| w.text.as_str())
+            .collect();
+        assert!(
+            first.windows(2).any(|w| w == ["Lập", "lúc"]),
+            "{name}: {first:?}"
+        );
+        assert!(
+            first.contains(&"Tổng") && first.contains(&"đề"),
+            "{name}: {first:?}"
+        );
+        // "Cần xử lý" wraps: the end of a long detail is printed, not cut off.
+        assert!(
+            text.iter().filter(|t| t.contains("KETTHUCCHITIET")).count() >= 3,
+            "{name}: a long detail is cut"
+        );
+    }
+
+    let (pages, words) = words(&pdf);
+    assert_a4_landscape_and_readable("html", &pages, &words);
+    // Each sheet starts on a new page under its heading (12 pt: its "—" is the tallest); on
+    // every page of a list but its last, 15 rows or more (a row's name starts with "Phạm").
+    // Issue 15 asks for 20: not reached yet (rows of this campaign take three lines; it was 4-6
+    // rows a page before), see the README.
+    let headings: Vec<usize> = words
+        .iter()
+        .filter(|w| w.text == "—" && w.height > 12.0)
+        .map(|w| w.page)
+        .collect();
+    assert!(headings.len() >= 10, "{headings:?}");
+    let ids = |page: usize| {
+        words
+            .iter()
+            .filter(|w| w.page == page && w.text.starts_with("Phạm"))
+            .count()
+    };
+    let mut full_pages = 0;
+    for (k, &start) in headings.iter().enumerate() {
+        let end = headings.get(k + 1).copied().unwrap_or(pages.len() + 1);
+        for page in start..end.saturating_sub(1) {
+            let rows = ids(page);
+            if rows > 0 {
+                full_pages += 1;
+                assert!(
+                    rows >= 15,
+                    "page {page} of the printed HTML holds {rows} rows"
+                );
+            }
+        }
+    }
+    assert!(full_pages >= 20, "the 900 rows fill pages: {full_pages}");
+}
