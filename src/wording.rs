@@ -443,6 +443,40 @@ pub fn oversized_reply(
     )
 }
 
+/// The tag of the subject of a reply that carries a clerk's refusal.
+pub const REJECTED_TAG: &str = "Không tiếp nhận";
+
+/// The reply to a held mail staff rejected: the clerk's reason, quoted, in the department's
+/// wrapper text.
+pub fn staff_rejection_reply(
+    unit_name: Option<&str>,
+    subject: &str,
+    reason: &str,
+    department_name: &str,
+    contact: &str,
+) -> String {
+    let quoted: String = reason
+        .lines()
+        .map(|l| format!("> {l}\n"))
+        .collect::<String>();
+    let subject = if subject.is_empty() {
+        "(không có tiêu đề)"
+    } else {
+        subject
+    };
+    format!(
+        "Kính gửi: {}\n\n\
+         Cán bộ của Sở đã xem thư của đơn vị (tiêu đề: {subject}) và không tiếp nhận danh sách \
+         trong thư này, với lý do như sau:\n\n\
+         {quoted}\n\
+         Đơn vị vui lòng xem lý do trên, sửa lại (nếu cần) rồi gửi lại thư mới đến hộp thư tiếp \
+         nhận; thư này không cần trả lời.\n\
+         \n--\n{department_name}\nNếu cần hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại \
+         {contact}.\n",
+        unit_name.unwrap_or("Quý đơn vị")
+    )
+}
+
 /// The reply to a mail whose attachments could not be read to the end (a reader ran out of
 /// memory or time, or crashed): held for staff; the school is told how to send a list that
 /// reads.

@@ -75,6 +75,15 @@ pub async fn run<M: Mailbox>(
     let mut failures = 0u32;
     let mut login_refused = false;
     loop {
+        // A unit added in the desk (or by `units import`) is known from the next pass on.
+        if let Err(e) = blocking(&intake, |i| {
+            i.reload_registry_if_changed();
+            Ok(())
+        })
+        .await
+        {
+            tracing::error!(error = %format!("{e:#}"), "cannot check the units registry");
+        }
         match pass(&intake, &mut mailbox, &mut summary, &shutdown, &options).await {
             Ok(()) => {
                 if failures > 0 || login_refused {

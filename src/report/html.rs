@@ -84,12 +84,7 @@ fn overview(out: &mut String, rec: &Reconciliation) {
         );
     };
     line("Số đơn vị", rec.units.len());
-    for s in [
-        UnitStatus::Accepted,
-        UnitStatus::Rejected,
-        UnitStatus::Held,
-        UnitStatus::NotSubmitted,
-    ] {
+    for s in UnitStatus::ALL {
         line(s.label(), count(s));
     }
     line("Đã nhận bản giấy", papers);
