@@ -125,7 +125,7 @@ fn with_note(what: String, note: &str) -> String {
 
 /// Why a held mail cannot be processed again, if it cannot.
 fn cannot_process_again(s: &Store, m: &q::MailDetail) -> anyhow::Result<Option<&'static str>> {
-    if m.outcome != "held" {
+    if m.outcome != "held" || s.successor_of(m.id)?.is_some() {
         return Ok(Some(text::NOT_HELD));
     }
     let kept = s.raw_bytes(&m.sha256)?.map_or(0, |b| b.len() as i64);

@@ -437,7 +437,7 @@ async fn mail_page(
                 nav: Nav::new(&staff, "/cho-xu-ly"),
                 mail: mail_view(d, &m),
                 message_id: m.message_id.clone(),
-                held: m.outcome == "held",
+                held: m.outcome == "held" && s.successor_of(m.id)?.is_none(),
                 size: m.size,
                 headers,
                 body,
