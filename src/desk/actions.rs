@@ -86,22 +86,13 @@ pub fn rewrite_report(d: &Desk, store: &Store) -> Option<String> {
     }
 }
 
-/// Writes the replies waiting in the outbox (composed already) as .eml files when no SMTP server
-/// is configured (the daemon's sender delivers them otherwise); a failure is logged, the replies
-/// stay queued.
-fn deliver_without_smtp(d: &Desk, store: &Store) {
-    if d.config.smtp.is_some() {
-        return;
-    }
-    if let Err(e) = crate::outbox::eml::deliver_to_dir(store, &d.config.outbox_dir()) {
-        tracing::error!(error = %format!("{e:#}"), "cannot write the outbox after a desk action");
-    }
-}
-
-/// [`deliver_without_smtp`], the drafts composed first (a reply of a mail processed again).
-fn deliver_intake(intake: &mut crate::daemon::Intake) {
-    if let Err(e) = intake.deliver() {
-        tracing::error!(error = %format!("{e:#}"), "cannot write the outbox after a desk action");
+/// Composes the replies a mail processed again left as drafts, so the outbox holds them ready;
+/// the daemon delivers them (its SMTP sender within a poll interval, or its next pass writes
+/// them as .eml files): the desk never marks a reply sent, whatever its own configuration
+/// says. A failure is logged; the drafts stay and are composed at delivery.
+fn compose_replies(intake: &mut crate::daemon::Intake) {
+    if let Err(e) = crate::outbox::drafts::compose_pending(&mut intake.store, &intake.config) {
+        tracing::error!(error = %format!("{e:#}"), "cannot compose the replies after a desk action");
     }
 }
 
@@ -195,7 +186,7 @@ async fn release(
             intake
                 .store
                 .audit(&staff.username, "release_mail", &mail_target(&m), &note)?;
-            deliver_intake(intake);
+            compose_replies(intake);
             let report = rewrite_report(d, &intake.store);
             Ok(Done::to(after_replay(&intake.store, id)?, report))
         })
@@ -226,7 +217,7 @@ async fn reprocess(
             intake
                 .store
                 .audit(&staff.username, "reprocess_mail", &mail_target(&m), &note)?;
-            deliver_intake(intake);
+            compose_replies(intake);
             let report = rewrite_report(d, &intake.store);
             Ok(Done::to(after_replay(&intake.store, id)?, report))
         })
@@ -277,7 +268,6 @@ async fn reject(
                 &mail_target(&m),
                 &with_note(what, &reason),
             )?;
-            deliver_without_smtp(d, s);
             Ok(Done::to(format!("/thu/{id}"), rewrite_report(d, s)))
         })
         .await?;

@@ -46,7 +46,7 @@ pub(crate) fn start_stack(users: &[String]) -> MailStack {
 }
 
 /// A copy of the default config with some `[replies]` keys changed and the poll interval set.
-fn config(dir: &Path, replies: &str, poll_seconds: u64) -> PathBuf {
+pub(crate) fn config(dir: &Path, replies: &str, poll_seconds: u64) -> PathBuf {
     let mut text = std::fs::read_to_string(root().join("config/default.toml"))
         .unwrap()
         .replace(
@@ -72,7 +72,7 @@ fn config(dir: &Path, replies: &str, poll_seconds: u64) -> PathBuf {
 }
 
 /// `cts-intake run` on a Maildir, replies through `url` with the department's password.
-fn cts_run(config: &Path, maildir: &Path, data: &Path, url: &str, ca: &Path) -> Command {
+pub(crate) fn cts_run(config: &Path, maildir: &Path, data: &Path, url: &str, ca: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cts-intake"));
     c.arg("--config")
         .arg(config)
@@ -101,7 +101,7 @@ fn once(mut c: Command) -> Output {
     out
 }
 
-fn submission_url(stack: &MailStack) -> String {
+pub(crate) fn submission_url(stack: &MailStack) -> String {
     format!(
         "smtp://cttt%40namdinh.edu.vn@localhost:{}",
         stack.postfix.submission_port
