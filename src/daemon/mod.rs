@@ -262,6 +262,37 @@ impl Intake {
     }
 }
 
+impl Intake {
+    /// Writes the mails to staff that are due (the daily digest, an alert when polling has
+    /// failed for a while, a mail when it works again: [`outbox::notice`]) into the outbox, and
+    /// wakes the sender. Returns how many were written.
+    pub fn notify_staff(&mut self) -> Result<usize> {
+        if self.config.desk.digest_to.is_empty() {
+            return Ok(0);
+        }
+        let fresh = health::freshness(&self.config, &self.store)?;
+        let last = fresh.poll.and_then(|p| p.last_success_at);
+        let due = outbox::notice::due(
+            &self.store,
+            &self.registry,
+            &self.config,
+            chrono::Utc::now(),
+            last,
+        )?;
+        let mut written = 0;
+        for n in due {
+            if self.store.add_notice(n.kind, &n.key, &n.mail)? {
+                tracing::info!(kind = n.kind, "mail to staff written");
+                written += 1;
+            }
+        }
+        if written > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(written)
+    }
+}
+
 /// When the registry file was last changed, if it can be told.
 fn registry_mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()

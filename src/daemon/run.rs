@@ -84,7 +84,13 @@ pub async fn run<M: Mailbox>(
         {
             tracing::error!(error = %format!("{e:#}"), "cannot check the units registry");
         }
-        match pass(&intake, &mut mailbox, &mut summary, &shutdown, &options).await {
+        let passed = pass(&intake, &mut mailbox, &mut summary, &shutdown, &options).await;
+        // The digest when it is due; an alert when polling has failed for a while (this pass
+        // too), a mail when it works again.
+        if let Err(e) = blocking(&intake, |i| i.notify_staff()).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot write the mails to staff");
+        }
+        match passed {
             Ok(()) => {
                 if failures > 0 || login_refused {
                     tracing::info!(mailbox = %name, "mailbox reachable again");

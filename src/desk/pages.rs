@@ -14,7 +14,8 @@ use super::{
     AppState, Client, Desk, LOGIN_WINDOW_MINUTES, MAX_LOGIN_FAILURES, SecureCookies, Staff, auth,
     text,
 };
-use crate::report::paper::{Verdict, judge};
+use crate::domain::paper::{Checked, check};
+use crate::report::paper::{Verdict, judge, printed_code};
 use crate::report::{UnitStatus, local_time};
 use crate::store::paper::{self as stored, VersionLine};
 use crate::store::{Store, desk_query as q};
@@ -255,7 +256,7 @@ fn unit_view(d: &Desk, u: &crate::report::UnitLine) -> UnitView {
         name: u.name.clone(),
         status: u.status.label(),
         rows: u.rows,
-        reconciliation: u.reconciliation_code.clone(),
+        reconciliation: printed_code(&u.reconciliation_code),
         paper: u
             .paper
             .as_ref()
@@ -844,7 +845,7 @@ async fn unit_page(
                     .map(|v| {
                         (
                             v.number,
-                            v.code.clone(),
+                            printed_code(&v.code),
                             v.row_count,
                             d.when(&v.received_at),
                             Some(v.id) == last,
@@ -928,6 +929,8 @@ struct PaperQuery {
     #[serde(default)]
     khong_thay: String,
     #[serde(default)]
+    go_sai: String,
+    #[serde(default)]
     mo_ho: String,
     #[serde(default)]
     da_huy: String,
@@ -950,7 +953,14 @@ async fn paper_page(
                 .ket_qua
                 .and_then(|id| receipts.iter().find(|r| r.id == id))
                 .map(|r| paper_result(d, r, &all));
-            let notice = if !query.khong_thay.is_empty() {
+            let notice = if !query.go_sai.is_empty() {
+                format!(
+                    "Mã gõ sai: ký tự kiểm tra cuối của mã “{}” không đúng, nên mã đã bị gõ hoặc \
+                     chép sai (không phải mã của đơn vị khác). Hãy quét hoặc gõ lại mã trên bản \
+                     giấy.",
+                    query.go_sai.chars().take(40).collect::<String>()
+                )
+            } else if !query.khong_thay.is_empty() {
                 format!(
                     "Không tìm thấy mã “{}” trong danh sách nào. Kiểm tra lại mã trên bản giấy, \
                      hoặc chọn đơn vị rồi ghi nhận.",
@@ -1086,28 +1096,38 @@ async fn paper_receive(
             };
             let all = stored::versions(s.conn())?;
             let chosen = d.find_unit(&form.don_vi).map(|u| u.code.clone());
+            // Known codes as stored and as printed (with the check character).
+            let known = |unit: Option<&str>| -> Vec<String> {
+                all.iter()
+                    .filter(|v| unit.is_none_or(|u| v.unit_code == u))
+                    .flat_map(|v| [v.code.clone(), printed_code(&v.code)])
+                    .collect()
+            };
             // A marked code is read against the chosen unit's codes first, then everyone's (it
             // may be another unit's paper).
             let own = chosen.as_ref().map(|c| {
-                read_code(
-                    &form.ma,
-                    all.iter()
-                        .filter(|v| v.unit_code == *c)
-                        .map(|v| v.code.as_str()),
-                )
+                let codes = known(Some(c));
+                read_code(&form.ma, codes.iter().map(String::as_str))
             });
             let reading = match own {
                 Some(r @ Reading::Unmarked(_)) => r,
-                _ => read_code(&form.ma, all.iter().map(|v| v.code.as_str())),
+                _ => {
+                    let codes = known(None);
+                    read_code(&form.ma, codes.iter().map(String::as_str))
+                }
             };
             if let Reading::Ambiguous(codes) = &reading {
                 return Ok((format!("/ban-giay?mo_ho={}", encode(&codes.join(", "))), None));
             }
             let code = reading.code();
+            let (bare, typo) = match check(&code) {
+                Checked::Valid(c) | Checked::Unchecked(c) => (c, false),
+                Checked::Typo(c) => (c, true),
+            };
             let unit = if form.don_vi.trim().is_empty() {
                 all.iter()
                     .rev()
-                    .find(|v| !code.is_empty() && v.code == code)
+                    .find(|v| !bare.is_empty() && v.code == bare)
                     .map(|v| v.unit_code.clone())
             } else {
                 chosen
@@ -1115,6 +1135,8 @@ async fn paper_receive(
             let Some(unit) = unit else {
                 let to = if code.is_empty() {
                     "/ban-giay?loi=trong".to_string()
+                } else if typo {
+                    format!("/ban-giay?go_sai={}", encode(&code))
                 } else {
                     format!("/ban-giay?khong_thay={}", encode(&code))
                 };

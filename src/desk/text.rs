@@ -131,6 +131,9 @@ pub fn reply_kind(code: &str) -> &'static str {
         "held" => "Báo đang kiểm tra",
         "reminder" => "Nhắc nhở",
         "rejection" => "Báo không tiếp nhận",
+        "digest" => "Tổng hợp hằng ngày cho cán bộ",
+        "poll_down" => "Cảnh báo không đọc được hộp thư",
+        "poll_up" => "Báo đọc lại được hộp thư",
         _ => "Thư trả lời",
     }
 }
@@ -169,6 +172,7 @@ pub fn verdict_title(v: &Verdict) -> (&'static str, &'static str) {
         Verdict::OlderVersion { .. } => ("Bản giấy của danh sách cũ", "bad"),
         Verdict::Mismatch => ("Không khớp mã", "bad"),
         Verdict::NoList => ("Chưa có danh sách điện tử", "bad"),
+        Verdict::Typo => ("Mã gõ sai", "bad"),
     }
 }
 

@@ -194,7 +194,7 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
         "\nMÃ ĐỐI CHIẾU: {}\n\nĐề nghị đơn vị ghi mã đối chiếu này lên bản giấy của danh sách \
          (có chữ ký của thủ trưởng và đóng dấu) và nộp về {} trước {}. Bản giấy phải khớp với \
          danh sách đã gửi qua thư điện tử.",
-        version.code,
+        crate::domain::paper::printed_code(&version.code),
         config.campaign.paper_room,
         deadline(config)
     );

@@ -7,6 +7,7 @@
 //! and delivered by [`crate::outbox`].
 
 pub mod annotate;
+pub mod barcode;
 pub mod body;
 pub mod cover;
 pub mod html;

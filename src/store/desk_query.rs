@@ -330,6 +330,67 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether a mail to staff of `kind` was written for `key` (a day, an outage).
+    pub fn has_notice(&self, kind: &str, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM staff_notices WHERE kind = ?1 AND key = ?2",
+                params![kind, key],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Whether the last polling alert written says "down" (no "up" written after it).
+    pub fn poll_alert_open(&self) -> Result<bool> {
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT kind FROM staff_notices WHERE kind IN ('poll_down', 'poll_up') \
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(last.as_deref() == Some("poll_down"))
+    }
+
+    /// Writes a mail to staff into the outbox with its notice, in one transaction; false (and
+    /// nothing written) when one of `kind` was written for `key` already.
+    pub fn add_notice(&self, kind: &str, key: &str, mail: &super::OutgoingReply) -> Result<bool> {
+        let tx = self.conn.unchecked_transaction()?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO staff_notices (kind, key, created_at) VALUES (?1, ?2, ?3)",
+            params![kind, key, now],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let notice = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
+             VALUES (NULL, ?1, ?2, ?3, ?4, ?5)",
+            params![
+                mail.message_id,
+                mail.kind,
+                serde_json::to_string(&mail.recipients)?,
+                mail.bytes,
+                now
+            ],
+        )?;
+        tx.execute(
+            "UPDATE staff_notices SET outbox_id = ?1 WHERE id = ?2",
+            params![tx.last_insert_rowid(), notice],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+}
+
 /// The units marked as having nobody to request, by code.
 pub fn no_need_units(conn: &Connection) -> Result<std::collections::HashSet<String>> {
     let mut stmt = conn.prepare("SELECT unit_code FROM unit_no_need")?;

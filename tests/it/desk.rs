@@ -965,6 +965,50 @@ async fn a_code_rewritten_by_a_vietnamese_input_method_still_finds_its_list() {
 }
 
 #[tokio::test]
+async fn a_printed_code_with_a_wrong_check_character_is_told_a_typo_not_a_mismatch() {
+    use cts_intake::domain::paper::printed_code;
+    let f = fixture();
+    let mut b = f.logged_in().await;
+    let csrf = b.csrf().await;
+    let printed = printed_code("2KG6690H");
+    assert_eq!(printed.len(), 9);
+    // The printed code (with its check character), through Telex after the last vowel-less
+    // letters: found, "Khớp".
+    let a = b.post("/ban-giay", &[("csrf", &csrf), ("ma", &printed)]).await;
+    let page = b.get(&a.location).await.body;
+    assert!(page.contains("class=\"big\">Khớp</h2>"), "{page}");
+    // One character typed wrong ("2KG6690H" → "2KG6691H") with the check character kept: a
+    // typo, not another list's code, whether the unit was chosen or not.
+    let typo = format!("2KG6691H{}", printed.chars().last().unwrap());
+    let a = b.post("/ban-giay", &[("csrf", &csrf), ("ma", &typo)]).await;
+    let page = b.get(&a.location).await.body;
+    assert!(page.contains("Mã gõ sai"), "{page}");
+    let a = b
+        .post(
+            "/ban-giay",
+            &[("csrf", &csrf), ("ma", &typo), ("don_vi", "THPT-LHP")],
+        )
+        .await;
+    let page = b.get(&a.location).await.body;
+    assert!(page.contains("class=\"big\">Mã gõ sai</h2>"), "{page}");
+    assert_eq!(
+        f.count("SELECT count(*) FROM paper_receipts WHERE verdict = 'typo'"),
+        1
+    );
+    // Another unit's real code, chosen for LHP: "Không khớp", naming whose it is.
+    let nk = printed_code("7343MYG8");
+    let a = b
+        .post("/ban-giay", &[("csrf", &csrf), ("ma", &nk), ("don_vi", "THPT-LHP")])
+        .await;
+    let page = b.get(&a.location).await.body;
+    assert!(page.contains("Không khớp"), "{page}");
+    assert!(page.contains("Trường THPT Nguyễn Khuyến"), "{page}");
+    // An old code, printed before check characters, still matches.
+    let a = b.post("/ban-giay", &[("csrf", &csrf), ("ma", "2KG6690H")]).await;
+    assert!(b.get(&a.location).await.body.contains("class=\"big\">Khớp</h2>"));
+}
+
+#[tokio::test]
 async fn a_person_is_found_by_name_without_accents_or_by_id_number() {
     let f = fixture();
     let mut b = f.logged_in().await;

@@ -957,3 +957,97 @@ async fn five_hundred_replies_go_through_the_real_server_each_delivered_once() {
                 .contains("queued")
     }));
 }
+
+/// A mail in `user`'s INBOX whose subject contains `subject`: its decoded text.
+fn staff_mail(stack: &MailStack, user: &str, subject: &str) -> Vec<String> {
+    stack
+        .dovecot
+        .messages(user, "INBOX")
+        .iter()
+        .filter_map(|m| {
+            let msg = MessageParser::default().parse(m.as_slice())?;
+            msg.subject()
+                .is_some_and(|s| s.contains(subject))
+                .then(|| msg.body_text(0).unwrap_or_default().replace("\r\n", "\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn staff_get_a_daily_digest_and_a_mail_when_polling_fails_and_when_it_works_again() {
+    const STAFF: &str = "vanthu.so@namdinh.edu.vn";
+    let mut users = all_users();
+    users.push(STAFF.into());
+    let stack = start_stack(&users);
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    copy_dir(&root().join("samples/maildir"), &maildir);
+    let data = dir.path().join("data");
+    let cfg = config(dir.path(), "", 30);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    // A [desk] table before [report].
+    let text = text.replacen(
+        "\n[report]",
+        &format!(
+            "\n[desk]\ndigest-to = [\"{STAFF}\"]\ndigest-hour = 0\nalert-after-minutes = 30\n\
+             public-url = \"https://tiepnhan.namdinh.edu.vn\"\n\n[report]"
+        ),
+        1,
+    );
+    assert!(text.contains("digest-to = ["), "{text}");
+    std::fs::write(&cfg, text).unwrap();
+    let run = |maildir: &Path| {
+        cts_run(&cfg, maildir, &data, &submission_url(&stack), stack.postfix.ca_file())
+    };
+    once(run(&maildir));
+    // The digest: what needs staff, with a link to the desk.
+    assert!(
+        wait_until(Duration::from_secs(10), || !staff_mail(&stack, STAFF, "Tổng hợp ngày").is_empty()),
+        "no digest reached {STAFF}"
+    );
+    let digest = staff_mail(&stack, STAFF, "Tổng hợp ngày").remove(0);
+    assert!(digest.contains("- 1 thư chờ xử lý"), "{digest}");
+    assert!(digest.contains("- 2 đơn vị chờ gửi lại danh sách đã sửa"), "{digest}");
+    assert!(digest.contains("Trường THPT Trần Quốc Bảo"), "{digest}");
+    assert!(digest.contains("https://tiepnhan.namdinh.edu.vn"), "{digest}");
+    // Once a day.
+    once(run(&maildir));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(staff_mail(&stack, STAFF, "Tổng hợp ngày").len(), 1);
+
+    // Polling fails (the Maildir is gone) after the last success is an hour old: an alert.
+    let store = Store::open(&data.join("intake.sqlite3")).unwrap();
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::minutes(61)).to_rfc3339();
+    store
+        .conn()
+        .execute("UPDATE polls SET last_success_at = ?1", [&hour_ago])
+        .unwrap();
+    let gone = dir.path().join("gone");
+    let out = run(&gone).arg("--once").output().unwrap();
+    assert!(!out.status.success(), "a pass over a missing Maildir fails");
+    assert_eq!(
+        store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE kind = 'poll_down' AND status = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap(),
+        1
+    );
+    // Failing again: no second alert for the same outage.
+    assert!(!run(&gone).arg("--once").output().unwrap().status.success());
+    // It works again: the alert goes out, then the mail saying so.
+    once(run(&maildir));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            !staff_mail(&stack, STAFF, "CẢNH BÁO").is_empty()
+                && !staff_mail(&stack, STAFF, "Đã đọc lại được hộp thư").is_empty()
+        }),
+        "the alert and the recovery did not reach {STAFF}"
+    );
+    let alert = staff_mail(&stack, STAFF, "CẢNH BÁO").remove(0);
+    assert!(alert.contains("không đọc được hộp thư của Sở từ"), "{alert}");
+    assert_eq!(staff_mail(&stack, STAFF, "CẢNH BÁO").len(), 1);
+}
