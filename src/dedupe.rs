@@ -159,7 +159,6 @@ fn same_content(a: &ValidRow, b: &ValidRow) -> bool {
     strip(a) == strip(b)
 }
 
-
 /// The reconciliation code of a version: 8 characters derived from its normalised content
 /// (rows in a canonical order, source positions excluded), so the same list gives the same code.
 pub fn reconciliation_code(rows: &[ValidRow]) -> String {

@@ -226,8 +226,7 @@ impl Registry {
         let tmp = path.with_extension("csv.tmp");
         std::fs::write(&tmp, self.to_csv()?)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot replace {}", path.display()))
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
     }
 
     /// The registry with `unit` added, or put in place of the unit of the same code; checked as
@@ -252,11 +251,14 @@ impl Registry {
         if self.by_code(&unit.code).is_none()
             && (unit.code.chars().count() > 40
                 || !unit
-                .code
-                .chars()
+                    .code
+                    .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         {
-            bail!("unit code '{}' must be at most 40 letters, digits, '-', '_' or '.'", unit.code);
+            bail!(
+                "unit code '{}' must be at most 40 letters, digits, '-', '_' or '.'",
+                unit.code
+            );
         }
         if unit.name.is_empty() {
             bail!("unit {} has no name", unit.code);

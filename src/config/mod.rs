@@ -703,7 +703,10 @@ impl Config {
             bail!("desk.digest-hour must be an hour of the day, 0 to 23");
         }
         for a in &self.desk.digest_to {
-            if a.split_once('@').is_none_or(|(u, d)| u.is_empty() || !d.contains('.')) || a.contains(char::is_whitespace) {
+            if a.split_once('@')
+                .is_none_or(|(u, d)| u.is_empty() || !d.contains('.'))
+                || a.contains(char::is_whitespace)
+            {
                 bail!("desk.digest-to: '{a}' is not a mail address");
             }
         }

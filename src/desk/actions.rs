@@ -33,7 +33,10 @@ pub fn routes() -> Router<AppState> {
 /// What an action came to.
 pub enum Done {
     /// Done: go on to this page. `report` holds why the report could not be rewritten.
-    To { path: String, report: Option<String> },
+    To {
+        path: String,
+        report: Option<String>,
+    },
     /// Not done, and why, for the clerk.
     Refused(String),
     NotFound,
@@ -160,7 +163,11 @@ async fn release(
             if sender.is_empty() {
                 return Ok(Done::refused(text::NO_SENDER));
             }
-            if let Some(other) = d.registry().by_email(&sender).filter(|o| o.code != unit.code) {
+            if let Some(other) = d
+                .registry()
+                .by_email(&sender)
+                .filter(|o| o.code != unit.code)
+            {
                 return Ok(Done::refused(text::address_taken(&sender, &other.name)));
             }
             let trust = !form.luon_tin.is_empty();
@@ -253,7 +260,12 @@ async fn reject(
             let raw = s.raw_bytes(&m.sha256)?.unwrap_or_default();
             let parsed = crate::mail::parse(&raw, &d.config.campaign.department_address);
             let unit = m.unit_code.as_deref().and_then(|c| d.find_unit(c));
-            let seed = format!("{}\n{}\n{}", m.id, m.sha256, chrono::Utc::now().to_rfc3339());
+            let seed = format!(
+                "{}\n{}\n{}",
+                m.id,
+                m.sha256,
+                chrono::Utc::now().to_rfc3339()
+            );
             let reply = crate::reply::rejection(&parsed, unit.as_ref(), &reason, &seed, &d.config)?;
             if !s.reject_held_mail(id, reply.as_ref())? {
                 return Ok(Done::refused(text::NOT_HELD));

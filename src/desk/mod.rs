@@ -87,15 +87,20 @@ impl Desk {
     /// Puts `registry` in use (after staff changed it, and it was saved).
     fn use_registry(&self, registry: Registry) {
         *self.registry.write().unwrap_or_else(|e| e.into_inner()) = registry;
-        *self.registry_mtime.lock().unwrap_or_else(|e| e.into_inner()) =
-            file_mtime(&self.config.units.file);
+        *self
+            .registry_mtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = file_mtime(&self.config.units.file);
     }
 
     /// Loads the registry file again when it changed since it was loaded; a file that no longer
     /// loads is logged and the registry in use kept.
     fn refresh_registry(&self) {
         let now = file_mtime(&self.config.units.file);
-        let mut seen = self.registry_mtime.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self
+            .registry_mtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if *seen == now {
             return;
         }

@@ -79,7 +79,12 @@ fn message(status: StatusCode, title: &str, msg: &str) -> Response {
 }
 
 /// A message page whose link goes on to `next`.
-pub(super) fn message_with_link(status: StatusCode, title: &str, msg: &str, next: &str) -> Response {
+pub(super) fn message_with_link(
+    status: StatusCode,
+    title: &str,
+    msg: &str,
+    next: &str,
+) -> Response {
     let body = MessagePage {
         title,
         message: msg,
@@ -304,13 +309,13 @@ async fn overview(State(desk): State<AppState>, Extension(staff): Extension<Staf
             };
             let counts = UnitStatus::ALL
                 .into_iter()
-            .map(|st| {
-                (
-                    st.label(),
-                    rec.units.iter().filter(|u| u.status == st).count(),
-                )
-            })
-            .collect();
+                .map(|st| {
+                    (
+                        st.label(),
+                        rec.units.iter().filter(|u| u.status == st).count(),
+                    )
+                })
+                .collect();
             Ok(Overview {
                 nav: Nav::new(&staff, "/"),
                 held: held.iter().map(|m| mail_view(d, m)).collect(),
@@ -739,8 +744,8 @@ async fn units(
                 paper: filter.ban_giay,
                 statuses: UnitStatus::ALL
                     .into_iter()
-                .map(|st| (st.code(), st.label()))
-                .collect(),
+                    .map(|st| (st.code(), st.label()))
+                    .collect(),
             })
         })
         .await?;
@@ -1117,7 +1122,10 @@ async fn paper_receive(
                 }
             };
             if let Reading::Ambiguous(codes) = &reading {
-                return Ok((format!("/ban-giay?mo_ho={}", encode(&codes.join(", "))), None));
+                return Ok((
+                    format!("/ban-giay?mo_ho={}", encode(&codes.join(", "))),
+                    None,
+                ));
             }
             let code = reading.code();
             let (bare, typo) = match check(&code) {

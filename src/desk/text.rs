@@ -18,8 +18,7 @@ pub const NOT_HELD: &str = "Thư này không còn ở trạng thái chờ xử l
 pub const ONLY_HEADER_KEPT: &str = "Thư quá lớn nên hệ thống chỉ giữ phần tiêu đề, không có tệp \
     đính kèm để xử lý. Hãy từ chối thư với lý do, đề nghị đơn vị gửi lại thư chỉ kèm tệp danh sách.";
 pub const CHOOSE_UNIT: &str = "Hãy chọn đơn vị để giao thư.";
-pub const NO_SENDER: &str =
-    "Thư không có đúng một địa chỉ người gửi nên không giao cho đơn vị được; hãy từ chối hoặc bỏ qua.";
+pub const NO_SENDER: &str = "Thư không có đúng một địa chỉ người gửi nên không giao cho đơn vị được; hãy từ chối hoặc bỏ qua.";
 pub const REASON_NEEDED: &str = "Hãy ghi lý do từ chối: đơn vị sẽ nhận được lý do này.";
 pub const UNIT_CODE_NEEDED: &str = "Hãy nhập mã đơn vị.";
 pub const UNIT_NAME_NEEDED: &str = "Hãy nhập tên đơn vị.";
@@ -31,7 +30,10 @@ pub fn address_taken(address: &str, unit: &str) -> String {
 }
 
 pub fn not_an_address(text: &str) -> String {
-    format!("“{}” không phải là địa chỉ thư điện tử.", text.chars().take(100).collect::<String>())
+    format!(
+        "“{}” không phải là địa chỉ thư điện tử.",
+        text.chars().take(100).collect::<String>()
+    )
 }
 
 pub fn too_many_addresses(max: usize) -> String {

@@ -157,6 +157,9 @@ mod tests {
         }
         assert!(caught * 100 >= total * 90, "{caught} of {total}");
         // Two neighbours swapped ("2K" → "K2").
-        assert_eq!(check(&format!("K2G6690H{check_c}")), Checked::Typo("K2G6690H".into()));
+        assert_eq!(
+            check(&format!("K2G6690H{check_c}")),
+            Checked::Typo("K2G6690H".into())
+        );
     }
 }

@@ -43,7 +43,12 @@ pub fn due(
     let local = now.with_timezone(&tz);
     let day = local.format("%Y-%m-%d").to_string();
     if local.hour() >= d.digest_hour && !store.has_notice("digest", &day)? {
-        let (subject, text) = digest(store, registry, config, &local.format("%d/%m/%Y").to_string())?;
+        let (subject, text) = digest(
+            store,
+            registry,
+            config,
+            &local.format("%d/%m/%Y").to_string(),
+        )?;
         out.push(notice(config, "digest", day, &subject, &text)?);
     }
     // Polling that never succeeded is not an outage yet (the daemon's first start): `status`
@@ -86,7 +91,12 @@ fn desk_link(config: &Config) -> String {
 }
 
 /// The digest's subject and text: what needs staff today.
-fn digest(store: &Store, registry: &Registry, config: &Config, day: &str) -> Result<(String, String)> {
+fn digest(
+    store: &Store,
+    registry: &Registry,
+    config: &Config,
+    day: &str,
+) -> Result<(String, String)> {
     let rec = crate::report::build(store, registry, config)?;
     let held = q::held_mails(store.conn())?.len();
     let stuck = q::stuck_replies(store.conn())?.len();
@@ -121,7 +131,13 @@ fn digest(store: &Store, registry: &Registry, config: &Config, day: &str) -> Res
 }
 
 /// Renders a mail to staff (plain text, `Auto-Submitted: auto-generated`).
-fn notice(config: &Config, kind: &'static str, key: String, subject: &str, text: &str) -> Result<Notice> {
+fn notice(
+    config: &Config,
+    kind: &'static str,
+    key: String,
+    subject: &str,
+    text: &str,
+) -> Result<Notice> {
     let c = &config.campaign;
     let digest = hex(&Sha256::digest(format!("notice\n{kind}\n{key}").as_bytes()));
     let domain = c
@@ -130,7 +146,8 @@ fn notice(config: &Config, kind: &'static str, key: String, subject: &str, text:
         .next()
         .unwrap_or("cts-intake.invalid");
     let message_id = format!("cts-intake.notice.{}@{domain}", &digest[..24]);
-    let mut builder = crate::reply::message_builder(config, subject, &message_id, "auto-generated")?;
+    let mut builder =
+        crate::reply::message_builder(config, subject, &message_id, "auto-generated")?;
     for to in &config.desk.digest_to {
         builder = builder.to(to.parse().with_context(|| format!("bad address '{to}'"))?);
     }

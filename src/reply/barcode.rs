@@ -47,7 +47,10 @@ mod tests {
     fn the_cover_sheets_code_is_printed_with_its_check_character_and_as_a_barcode() {
         let block = code_block("2KG6690H");
         let printed = printed_code("2KG6690H");
-        assert!(block.contains(&format!("<div class=\"code\">{printed}</div>")), "{block}");
+        assert!(
+            block.contains(&format!("<div class=\"code\">{printed}</div>")),
+            "{block}"
+        );
         assert!(block.contains("<svg role=\"img\""), "{block}");
         // Start B (11010010000), then the bars: a real drawing, not an empty frame.
         assert!(block.matches("<rect").count() > 20, "{block}");

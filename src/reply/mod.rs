@@ -332,7 +332,9 @@ pub fn rejection(
         .unwrap_or("cts-intake.invalid");
     let message_id = format!("cts-intake.reject.{}@{domain}", &digest[..24]);
     let mut builder = message_builder(config, &subject, &message_id, "auto-replied")?;
-    builder = builder.to(to.parse().with_context(|| format!("cannot reply to '{to}'"))?);
+    builder = builder.to(to
+        .parse()
+        .with_context(|| format!("cannot reply to '{to}'"))?);
     for a in &cc {
         builder = builder.cc(a.parse().with_context(|| format!("bad Cc '{a}'"))?);
     }

@@ -303,7 +303,11 @@ impl Store {
     pub fn is_no_need(&self, code: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM unit_no_need WHERE unit_code = ?1", [code], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM unit_no_need WHERE unit_code = ?1",
+                [code],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }

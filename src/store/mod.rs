@@ -357,7 +357,10 @@ impl Store {
     /// The latest current (neither superseded nor a duplicate) mail with this Message-ID
     /// (without angle brackets), as `replay` takes it again.
     pub fn stored_mail(&self, message_id: &str) -> Result<Option<StoredMail>> {
-        self.stored_mail_where("message_id = ?1", rusqlite::types::Value::Text(message_id.into()))
+        self.stored_mail_where(
+            "message_id = ?1",
+            rusqlite::types::Value::Text(message_id.into()),
+        )
     }
 
     /// The mail row `id`, when it is current (neither superseded nor a duplicate): what the desk

@@ -60,7 +60,13 @@ fn axe_source() -> String {
     let path = prefix.join("node_modules/axe-core/axe.min.js");
     if !path.exists() {
         let out = Command::new("npm")
-            .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
             .arg(&prefix)
             .arg("axe-core@4")
             .output();
@@ -233,12 +239,10 @@ fn desk_config(dir: &Path, stack: &crate::mailstack::MailStack) -> PathBuf {
     let path = config(dir, "rate-limit-per-hour = 1", 1);
     let units = dir.join("units.csv");
     std::fs::copy(root().join("config/units.csv"), &units).unwrap();
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace(
-            &format!("file = \"{}\"", root().join("config/units.csv").display()),
-            &format!("file = \"{}\"", units.display()),
-        );
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("file = \"{}\"", root().join("config/units.csv").display()),
+        &format!("file = \"{}\"", units.display()),
+    );
     let text = format!(
         "{text}\n[smtp]\nurl = \"{}\"\nca-file = \"{}\"\n",
         submission_url(stack),
@@ -275,9 +279,7 @@ fn answers(stack: &crate::mailstack::MailStack, user: &str, message_id: &str) ->
         .dovecot
         .messages(user, "INBOX")
         .iter()
-        .filter(|m| {
-            String::from_utf8_lossy(m).contains(&format!("In-Reply-To: <{message_id}>"))
-        })
+        .filter(|m| String::from_utf8_lossy(m).contains(&format!("In-Reply-To: <{message_id}>")))
         .count()
 }
 
@@ -294,7 +296,11 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
 
     // The daemon takes the sample mails and answers through Postfix; it keeps running, so its
     // sender delivers what staff release.
-    let _daemon = Running(cts_with(&config, &["run"], &maildir, &data).spawn().unwrap());
+    let _daemon = Running(
+        cts_with(&config, &["run"], &maildir, &data)
+            .spawn()
+            .unwrap(),
+    );
     assert!(
         wait_until(Duration::from_secs(60), || {
             data.join("intake.sqlite3").exists()
@@ -329,7 +335,11 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
 
     // A clerk without an account is refused, and stays on the login page.
     b.goto("/").await;
-    assert!(b.path().await.starts_with("/dang-nhap"), "{}", b.path().await);
+    assert!(
+        b.path().await.starts_with("/dang-nhap"),
+        "{}",
+        b.path().await
+    );
     b.check("dang-nhap").await;
     b.login("khach", "đoán thử").await;
     assert!(b.path().await.starts_with("/dang-nhap"));
@@ -398,9 +408,11 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
     };
     let before = answers(&stack, LHP, &mail);
     b.goto("/cho-xu-ly").await;
-    b.click(&format!("form[action='/tra-loi/{reply}/gui'] button")).await;
+    b.click(&format!("form[action='/tra-loi/{reply}/gui'] button"))
+        .await;
     assert!(
-        wait_until(Duration::from_secs(30), || answers(&stack, LHP, &mail) == before + 1),
+        wait_until(Duration::from_secs(30), || answers(&stack, LHP, &mail)
+            == before + 1),
         "the released reply did not reach {LHP}"
     );
 

@@ -228,6 +228,12 @@ impl Browser {
         .await
     }
 
+    /// Records a paper copy at the paper desk; the page it leads to.
+    async fn paper(&mut self, fields: &[(&str, &str)]) -> String {
+        let a = self.post("/ban-giay", fields).await;
+        self.get(&a.location).await.body
+    }
+
     /// The session's `csrf` token, read from a page's forms.
     async fn csrf(&mut self) -> String {
         let page = self.get("/").await;
@@ -974,22 +980,16 @@ async fn a_printed_code_with_a_wrong_check_character_is_told_a_typo_not_a_mismat
     assert_eq!(printed.len(), 9);
     // The printed code (with its check character), through Telex after the last vowel-less
     // letters: found, "Khớp".
-    let a = b.post("/ban-giay", &[("csrf", &csrf), ("ma", &printed)]).await;
-    let page = b.get(&a.location).await.body;
+    let page = b.paper(&[("csrf", &csrf), ("ma", &printed)]).await;
     assert!(page.contains("class=\"big\">Khớp</h2>"), "{page}");
     // One character typed wrong ("2KG6690H" → "2KG6691H") with the check character kept: a
     // typo, not another list's code, whether the unit was chosen or not.
     let typo = format!("2KG6691H{}", printed.chars().last().unwrap());
-    let a = b.post("/ban-giay", &[("csrf", &csrf), ("ma", &typo)]).await;
-    let page = b.get(&a.location).await.body;
+    let page = b.paper(&[("csrf", &csrf), ("ma", &typo)]).await;
     assert!(page.contains("Mã gõ sai"), "{page}");
-    let a = b
-        .post(
-            "/ban-giay",
-            &[("csrf", &csrf), ("ma", &typo), ("don_vi", "THPT-LHP")],
-        )
+    let page = b
+        .paper(&[("csrf", &csrf), ("ma", &typo), ("don_vi", "THPT-LHP")])
         .await;
-    let page = b.get(&a.location).await.body;
     assert!(page.contains("class=\"big\">Mã gõ sai</h2>"), "{page}");
     assert_eq!(
         f.count("SELECT count(*) FROM paper_receipts WHERE verdict = 'typo'"),
@@ -997,15 +997,17 @@ async fn a_printed_code_with_a_wrong_check_character_is_told_a_typo_not_a_mismat
     );
     // Another unit's real code, chosen for LHP: "Không khớp", naming whose it is.
     let nk = printed_code("7343MYG8");
-    let a = b
-        .post("/ban-giay", &[("csrf", &csrf), ("ma", &nk), ("don_vi", "THPT-LHP")])
+    let page = b
+        .paper(&[("csrf", &csrf), ("ma", &nk), ("don_vi", "THPT-LHP")])
         .await;
-    let page = b.get(&a.location).await.body;
     assert!(page.contains("Không khớp"), "{page}");
     assert!(page.contains("Trường THPT Nguyễn Khuyến"), "{page}");
     // An old code, printed before check characters, still matches.
-    let a = b.post("/ban-giay", &[("csrf", &csrf), ("ma", "2KG6690H")]).await;
-    assert!(b.get(&a.location).await.body.contains("class=\"big\">Khớp</h2>"));
+    assert!(
+        b.paper(&[("csrf", &csrf), ("ma", "2KG6690H")])
+            .await
+            .contains("class=\"big\">Khớp</h2>")
+    );
 }
 
 #[tokio::test]
@@ -1194,7 +1196,9 @@ fn the_desk_command_serves_on_the_address_given() {
 fn outcome_of(f: &Fixture, id: i64) -> String {
     f.db()
         .conn()
-        .query_row("SELECT outcome FROM mails WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT outcome FROM mails WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .unwrap()
 }
 
@@ -1265,7 +1269,10 @@ async fn a_held_gmail_mail_released_to_its_unit_is_answered_as_the_units_own() {
 
     // The page offers the release, the unit inferred from nothing (a Gmail sender): a choice.
     let page = b.get(&format!("/thu/{held}")).await.body;
-    assert!(page.contains(&format!("action=\"/thu/{held}/giao\"")), "{page}");
+    assert!(
+        page.contains(&format!("action=\"/thu/{held}/giao\"")),
+        "{page}"
+    );
     assert!(page.contains("Luôn tin địa chỉ này"));
     let before_report = std::fs::metadata(f.data.join("report/doi-chieu.xlsx"))
         .unwrap()
@@ -1309,11 +1316,22 @@ async fn a_held_gmail_mail_released_to_its_unit_is_answered_as_the_units_own() {
     assert_ne!(outcome, "held");
     // The normal reply to the sender is composed in the outbox, for the daemon to deliver.
     let replies = replies_to(&f, GMAIL);
-    assert_eq!(replies.len(), 1, "{:?}", replies.iter().map(|r| &r.0).collect::<Vec<_>>());
-    assert!(matches!(replies[0].0.as_str(), "ack" | "errors"), "{}", replies[0].0);
+    assert_eq!(
+        replies.len(),
+        1,
+        "{:?}",
+        replies.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    assert!(
+        matches!(replies[0].0.as_str(), "ack" | "errors"),
+        "{}",
+        replies[0].0
+    );
     assert!(!replies[0].1.is_empty(), "the reply was composed");
     assert_eq!(
-        f.count("SELECT count(*) FROM outbox WHERE status = 'pending' AND recipients LIKE '%gmail%'"),
+        f.count(
+            "SELECT count(*) FROM outbox WHERE status = 'pending' AND recipients LIKE '%gmail%'"
+        ),
         1
     );
     // "Always trust": the address is the unit's in the registry file.
@@ -1343,7 +1361,12 @@ async fn a_held_gmail_mail_released_to_its_unit_is_answered_as_the_units_own() {
         .post(&path, &[("csrf", &csrf), ("don_vi", "THPT-HHA")])
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
-    assert!(b.get("/cho-xu-ly").await.body.contains("Không có thư nào chờ xử lý."));
+    assert!(
+        b.get("/cho-xu-ly")
+            .await
+            .body
+            .contains("Không có thư nào chờ xử lý.")
+    );
 }
 
 #[tokio::test]
@@ -1374,7 +1397,11 @@ async fn a_rejected_held_mail_sends_the_clerks_reason_to_the_sender() {
     let a = b.post(&path, &[("ly_do", "x")]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let a = b
-        .post_from(&path, &[("csrf", &csrf), ("ly_do", "x")], Some("http://evil.example"))
+        .post_from(
+            &path,
+            &[("csrf", &csrf), ("ly_do", "x")],
+            Some("http://evil.example"),
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     // A reason is required: the school reads it.
@@ -1401,7 +1428,10 @@ async fn a_rejected_held_mail_sends_the_clerks_reason_to_the_sender() {
     );
     assert!(text.contains("không tiếp nhận danh sách"), "{text}");
     assert!(msg.subject().unwrap().contains("[Không tiếp nhận]"));
-    assert_eq!(msg.in_reply_to().as_text(), Some("sample-09@mail.gmail.com"));
+    assert_eq!(
+        msg.in_reply_to().as_text(),
+        Some("sample-09@mail.gmail.com")
+    );
     assert_eq!(
         f.count(
             "SELECT count(*) FROM audit_log WHERE action = 'reject_mail' \
@@ -1428,11 +1458,19 @@ async fn a_unit_edited_in_the_desk_is_used_at_once_and_a_held_mail_processed_aga
     let a = b
         .post(
             edit,
-            &[("csrf", &csrf), ("ten", "Trường THPT Hải Hậu A"), ("dia_chi", "khong-phai-dia-chi")],
+            &[
+                ("csrf", &csrf),
+                ("ten", "Trường THPT Hải Hậu A"),
+                ("dia_chi", "khong-phai-dia-chi"),
+            ],
         )
         .await;
     assert_eq!(a.status, StatusCode::CONFLICT);
-    assert!(a.body.contains("không phải là địa chỉ thư điện tử"), "{}", a.body);
+    assert!(
+        a.body.contains("không phải là địa chỉ thư điện tử"),
+        "{}",
+        a.body
+    );
     let a = b
         .post(
             edit,
@@ -1445,9 +1483,7 @@ async fn a_unit_edited_in_the_desk_is_used_at_once_and_a_held_mail_processed_aga
         .await;
     assert_eq!(a.status, StatusCode::CONFLICT);
     assert!(a.body.contains("Trường THPT Nguyễn Khuyến"), "{}", a.body);
-    let a = b
-        .post(edit, &[("ten", "x"), ("dia_chi", GMAIL)])
-        .await;
+    let a = b.post(edit, &[("ten", "x"), ("dia_chi", GMAIL)]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(!units_file(&f).contains(GMAIL));
 
@@ -1485,8 +1521,14 @@ async fn a_unit_edited_in_the_desk_is_used_at_once_and_a_held_mail_processed_aga
         )
         .unwrap();
     assert_eq!(trust, "registered");
-    assert_eq!(f.count("SELECT count(*) FROM audit_log WHERE action = 'reprocess_mail'"), 1);
-    assert_eq!(f.count("SELECT count(*) FROM audit_log WHERE action = 'unit_edit'"), 1);
+    assert_eq!(
+        f.count("SELECT count(*) FROM audit_log WHERE action = 'reprocess_mail'"),
+        1
+    );
+    assert_eq!(
+        f.count("SELECT count(*) FROM audit_log WHERE action = 'unit_edit'"),
+        1
+    );
 
     // A new unit: a code that is free, a name; then its page, the paper desk's choice.
     let a = b
@@ -1511,7 +1553,10 @@ async fn a_unit_edited_in_the_desk_is_used_at_once_and_a_held_mail_processed_aga
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(a.location, "/don-vi/THPT-XTC");
-    assert!(units_file(&f).contains("THPT-XTC,Trường THPT Xuân Trường C,THPT,c3xuantruongc@namdinh.edu.vn"));
+    assert!(
+        units_file(&f)
+            .contains("THPT-XTC,Trường THPT Xuân Trường C,THPT,c3xuantruongc@namdinh.edu.vn")
+    );
     assert_clean_page(&b.get("/don-vi/THPT-XTC").await, "/don-vi/THPT-XTC");
     assert!(b.get("/ban-giay").await.body.contains("value=\"THPT-XTC\""));
     // The file still loads as the daemon loads it.
@@ -1527,7 +1572,14 @@ async fn a_unit_marked_as_having_nobody_to_request_is_not_reminded_and_the_repor
     let a = b.post(path, &[("bat", "1")]).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let a = b
-        .post(path, &[("csrf", &csrf), ("bat", "1"), ("note", "trường báo không có ai")])
+        .post(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("bat", "1"),
+                ("note", "trường báo không có ai"),
+            ],
+        )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let page = b.get("/don-vi/THPT-GT").await.body;
@@ -1537,7 +1589,10 @@ async fn a_unit_marked_as_having_nobody_to_request_is_not_reminded_and_the_repor
     assert!(line.contains("no_need"), "{line}");
     assert!(report_text(&f, "doi-chieu.html").contains("Không có nhu cầu"));
     let listed = b.get("/don-vi?trang_thai=no_need").await.body;
-    assert!(listed.contains("Trường THPT Giao Thủy") && listed.contains("1 đơn vị."), "{listed}");
+    assert!(
+        listed.contains("Trường THPT Giao Thủy") && listed.contains("1 đơn vị."),
+        "{listed}"
+    );
     // Not reminded.
     let config = config(&f.maildir, &f.data, false);
     let store = f.db();
@@ -1549,9 +1604,42 @@ async fn a_unit_marked_as_having_nobody_to_request_is_not_reminded_and_the_repor
     let a = b.post(path, &[("csrf", &csrf), ("bat", "0")]).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     let rec = cts_intake::report::build(&store, &registry, &config).unwrap();
-    assert!(cts_intake::remind::due(&rec).iter().any(|d| d.unit_code == "THPT-GT"));
+    assert!(
+        cts_intake::remind::due(&rec)
+            .iter()
+            .any(|d| d.unit_code == "THPT-GT")
+    );
     assert_eq!(
         f.count("SELECT count(*) FROM audit_log WHERE action IN ('unit_no_need', 'unit_need')"),
         2
     );
+}
+
+#[test]
+fn a_running_daemon_knows_a_unit_added_to_the_registry_file_without_a_restart() {
+    let f = fixture();
+    let config = config(&f.maildir, &f.data, false);
+    let file = config.units.file.clone();
+    let mut intake = cts_intake::daemon::Intake::open(config).unwrap();
+    assert!(intake.registry.by_code("THPT-XTC").is_none());
+    // Written as the desk writes it (a new file renamed over the old one).
+    let registry = Registry::load(&file)
+        .unwrap()
+        .with_unit(cts_intake::units::Unit {
+            code: "THPT-XTC".into(),
+            name: "Trường THPT Xuân Trường C".into(),
+            kind: "THPT".into(),
+            emails: vec!["c3xuantruongc@namdinh.edu.vn".into()],
+        })
+        .unwrap();
+    // A modification time the filesystem can tell from the first one.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    registry.save(&file).unwrap();
+    intake.reload_registry_if_changed();
+    assert!(intake.registry.by_code("THPT-XTC").is_some());
+    // A file that no longer loads leaves the registry in use as it was.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&file, "code,name,kind,emails\n,Không mã,THPT,\n").unwrap();
+    intake.reload_registry_if_changed();
+    assert!(intake.registry.by_code("THPT-XTC").is_some());
 }

@@ -1000,19 +1000,36 @@ fn staff_get_a_daily_digest_and_a_mail_when_polling_fails_and_when_it_works_agai
     assert!(text.contains("digest-to = ["), "{text}");
     std::fs::write(&cfg, text).unwrap();
     let run = |maildir: &Path| {
-        cts_run(&cfg, maildir, &data, &submission_url(&stack), stack.postfix.ca_file())
+        cts_run(
+            &cfg,
+            maildir,
+            &data,
+            &submission_url(&stack),
+            stack.postfix.ca_file(),
+        )
     };
     once(run(&maildir));
     // The digest: what needs staff, with a link to the desk.
     assert!(
-        wait_until(Duration::from_secs(10), || !staff_mail(&stack, STAFF, "Tổng hợp ngày").is_empty()),
+        wait_until(Duration::from_secs(10), || !staff_mail(
+            &stack,
+            STAFF,
+            "Tổng hợp ngày"
+        )
+        .is_empty()),
         "no digest reached {STAFF}"
     );
     let digest = staff_mail(&stack, STAFF, "Tổng hợp ngày").remove(0);
     assert!(digest.contains("- 1 thư chờ xử lý"), "{digest}");
-    assert!(digest.contains("- 2 đơn vị chờ gửi lại danh sách đã sửa"), "{digest}");
+    assert!(
+        digest.contains("- 2 đơn vị chờ gửi lại danh sách đã sửa"),
+        "{digest}"
+    );
     assert!(digest.contains("Trường THPT Trần Quốc Bảo"), "{digest}");
-    assert!(digest.contains("https://tiepnhan.namdinh.edu.vn"), "{digest}");
+    assert!(
+        digest.contains("https://tiepnhan.namdinh.edu.vn"),
+        "{digest}"
+    );
     // Once a day.
     once(run(&maildir));
     std::thread::sleep(Duration::from_millis(500));
@@ -1060,6 +1077,9 @@ fn staff_get_a_daily_digest_and_a_mail_when_polling_fails_and_when_it_works_agai
         "the alert and the recovery did not reach {STAFF}"
     );
     let alert = staff_mail(&stack, STAFF, "CẢNH BÁO").remove(0);
-    assert!(alert.contains("không đọc được hộp thư của Sở từ"), "{alert}");
+    assert!(
+        alert.contains("không đọc được hộp thư của Sở từ"),
+        "{alert}"
+    );
     assert_eq!(staff_mail(&stack, STAFF, "CẢNH BÁO").len(), 1);
 }
