@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::paper::CODE_ALPHABET;
 use crate::schema::RequestType;
 use crate::validate::{RowProblem, Severity, ValidRow};
 use crate::wording as w;
@@ -157,9 +158,6 @@ fn same_content(a: &ValidRow, b: &ValidRow) -> bool {
     };
     strip(a) == strip(b)
 }
-
-/// Crockford's base 32 without I, L, O, U: nothing a school can misread on paper.
-const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// The reconciliation code of a version: 8 characters derived from its normalised content
 /// (rows in a canonical order, source positions excluded), so the same list gives the same code.

@@ -417,9 +417,10 @@ pub fn decide(
     };
     outcome.version = Some(NewVersion {
         code: dedupe::reconciliation_code(&rows),
-        changes: match (&prev_rows, &newer) {
-            (Some(prev), None) => dedupe::diff(prev, &rows),
-            _ => Changes::default(),
+        changes: match &newer {
+            None => dedupe::diff(prev_rows.as_deref().unwrap_or_default(), &rows),
+            // Nothing of the current version changes.
+            Some(_) => Changes::default(),
         },
         had_previous: prev_rows.is_some(),
         rows,

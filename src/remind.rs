@@ -55,7 +55,10 @@ pub fn due(rec: &Reconciliation) -> Vec<Due> {
     rec.units
         .iter()
         .filter_map(|u| {
-            let reason = if u.status != UnitStatus::Accepted {
+            let reason = if u.status == UnitStatus::NoNeed {
+                // Staff said the unit has nobody to request.
+                return None;
+            } else if u.status != UnitStatus::Accepted {
                 Reason::NoList
             } else if u.paper.as_ref().is_some_and(|p| p.verdict.is_ok()) {
                 return None;

@@ -219,6 +219,76 @@ impl Registry {
         }
         Ok(w.into_inner()?)
     }
+
+    /// Writes the registry to `path` the way `units import` does: a whole new file renamed over
+    /// the old one, so a reader (the daemon reloading it) never sees half a file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let tmp = path.with_extension("csv.tmp");
+        std::fs::write(&tmp, self.to_csv()?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    }
+
+    /// The registry with `unit` added, or put in place of the unit of the same code; checked as
+    /// a loaded file is (a code, addresses that look like addresses, none registered twice).
+    pub fn with_unit(&self, unit: Unit) -> Result<Registry> {
+        let unit = Unit {
+            code: clean(&unit.code),
+            name: clean(&unit.name),
+            kind: clean(&unit.kind),
+            emails: unit
+                .emails
+                .iter()
+                .map(|e| e.trim().to_ascii_lowercase())
+                .filter(|e| !e.is_empty())
+                .collect(),
+        };
+        if unit.code.is_empty() {
+            bail!("empty unit code");
+        }
+        // A new code is one a clerk can type and a report column holds; codes already in the
+        // file stay as they are.
+        if self.by_code(&unit.code).is_none()
+            && (unit.code.chars().count() > 40
+                || !unit
+                    .code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            bail!(
+                "unit code '{}' must be at most 40 letters, digits, '-', '_' or '.'",
+                unit.code
+            );
+        }
+        if unit.name.is_empty() {
+            bail!("unit {} has no name", unit.code);
+        }
+        for e in &unit.emails {
+            if !crate::validate::looks_like_address(e) {
+                bail!("'{e}' is not a mail address");
+            }
+        }
+        let mut units = self.units.clone();
+        match units.iter_mut().find(|u| u.code == unit.code) {
+            Some(u) => *u = unit,
+            None => units.push(unit),
+        }
+        Registry::from_units(units)
+    }
+
+    /// The registry with `address` registered for the unit `code` as well (nothing changes when
+    /// it is already).
+    pub fn with_address(&self, code: &str, address: &str) -> Result<Registry> {
+        let Some(unit) = self.by_code(code) else {
+            bail!("no unit has the code {code}");
+        };
+        let address = address.trim().to_ascii_lowercase();
+        let mut unit = unit.clone();
+        if !unit.emails.contains(&address) {
+            unit.emails.push(address);
+        }
+        self.with_unit(unit)
+    }
 }
 
 /// True when `specific`'s name holds `general`'s (without its kind prefix) and more:

@@ -323,6 +323,7 @@ pub fn paper_verdict(v: &crate::domain::paper::Verdict, when: &dyn Fn(&str) -> S
         } => format!("Của danh sách cũ (lần {number}, gửi {})", when(received_at)),
         Verdict::Mismatch => "Không khớp mã".to_string(),
         Verdict::NoList => "Chưa có danh sách điện tử".to_string(),
+        Verdict::Typo => "Mã gõ sai".to_string(),
     }
 }
 
@@ -364,6 +365,8 @@ pub fn paper_answer(
 ) -> String {
     use crate::domain::paper::Verdict;
     let (cur_code, cur_rows, cur_when) = current.unwrap_or(("", 0, ""));
+    // Staff compare with the paper, which carries the printed code (with its check character).
+    let cur_code = &crate::domain::paper::printed_code(cur_code);
     match verdict {
         Verdict::Match => format!(
             "KHỚP — {unit}: bản giấy đúng danh sách gửi lúc {}, mã {cur_code}, {cur_rows} dòng.",
@@ -395,6 +398,11 @@ pub fn paper_answer(
         Verdict::NoList => format!(
             "CHƯA CÓ DANH SÁCH — {unit}: đã ghi nhận bản giấy, nhưng đơn vị chưa có danh sách \
              điện tử được tiếp nhận."
+        ),
+        Verdict::Typo => format!(
+            "MÃ GÕ SAI — {unit}: ký tự kiểm tra cuối của mã {code} không đúng, nên mã đã bị gõ \
+             hoặc chép sai (không phải mã của danh sách khác). Hãy quét hoặc gõ lại mã; mã hiện \
+             hành của đơn vị là {cur_code} ({cur_rows} dòng)."
         ),
     }
 }
@@ -527,6 +535,40 @@ pub fn oversized_reply(
          dưới {limit_mb} MB.\n\
          \n--\n{department_name}\nThư này được hệ thống tiếp nhận danh sách gửi tự động. Nếu cần \
          hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại {contact}.\n",
+        unit_name.unwrap_or("Quý đơn vị")
+    )
+}
+
+/// The tag of the subject of a reply that carries a clerk's refusal.
+pub const REJECTED_TAG: &str = "Không tiếp nhận";
+
+/// The reply to a held mail staff rejected: the clerk's reason, quoted, in the department's
+/// wrapper text.
+pub fn staff_rejection_reply(
+    unit_name: Option<&str>,
+    subject: &str,
+    reason: &str,
+    department_name: &str,
+    contact: &str,
+) -> String {
+    let quoted: String = reason
+        .lines()
+        .map(|l| format!("> {l}\n"))
+        .collect::<String>();
+    let subject = if subject.is_empty() {
+        "(không có tiêu đề)"
+    } else {
+        subject
+    };
+    format!(
+        "Kính gửi: {}\n\n\
+         Cán bộ của Sở đã xem thư của đơn vị (tiêu đề: {subject}) và không tiếp nhận danh sách \
+         trong thư này, với lý do như sau:\n\n\
+         {quoted}\n\
+         Đơn vị vui lòng xem lý do trên, sửa lại (nếu cần) rồi gửi lại thư mới đến hộp thư tiếp \
+         nhận; thư này không cần trả lời.\n\
+         \n--\n{department_name}\nNếu cần hỗ trợ, đơn vị vui lòng liên hệ bộ phận phụ trách tại \
+         {contact}.\n",
         unit_name.unwrap_or("Quý đơn vị")
     )
 }
@@ -690,6 +732,94 @@ fn row_list(rows: &[u32]) -> String {
             rows[rows.len() - 1]
         )
     }
+}
+
+// ---- Mails to staff (the digest, polling alerts) ----
+
+/// What the daily digest counts.
+pub struct DigestCounts {
+    pub held: usize,
+    pub stuck: usize,
+    /// Units whose list was returned for correction and not yet sent again.
+    pub awaiting: Vec<String>,
+    pub not_submitted: Vec<String>,
+    pub accepted: usize,
+    pub units: usize,
+}
+
+pub fn digest_subject(day: &str, to_handle: usize) -> String {
+    if to_handle == 0 {
+        format!("[Tiếp nhận danh sách] Tổng hợp ngày {day}")
+    } else {
+        format!("[Tiếp nhận danh sách] Tổng hợp ngày {day}: {to_handle} việc cần xử lý")
+    }
+}
+
+/// The daily digest to staff.
+pub fn digest_text(c: &DigestCounts, deadline: &str, desk: &str) -> String {
+    let list = |names: &[String]| -> String {
+        const SHOWN: usize = 20;
+        let mut s: String = names
+            .iter()
+            .take(SHOWN)
+            .map(|n| format!("   - {n}\n"))
+            .collect();
+        if names.len() > SHOWN {
+            s.push_str(&format!("   - và {} đơn vị khác\n", names.len() - SHOWN));
+        }
+        s
+    };
+    let mut s = format!(
+        "Kính gửi: Cán bộ phụ trách tiếp nhận danh sách\n\n\
+         Tình hình tiếp nhận đến thời điểm này (hạn nộp: {deadline}):\n\n\
+         - {} thư chờ xử lý (người gửi chưa đăng ký, tệp không đọc được, thư quá lớn...)\n\
+         - {} thư trả lời bị tạm giữ hoặc gửi không được\n\
+         - {} đơn vị chờ gửi lại danh sách đã sửa\n",
+        c.held,
+        c.stuck,
+        c.awaiting.len()
+    );
+    s.push_str(&list(&c.awaiting));
+    s.push_str(&format!(
+        "- {} đơn vị chưa gửi danh sách\n",
+        c.not_submitted.len()
+    ));
+    s.push_str(&list(&c.not_submitted));
+    s.push_str(&format!(
+        "- {} trên {} đơn vị đã có danh sách được tiếp nhận\n\n\
+         Mở bàn tiếp nhận để xử lý: {desk}\n\n--\n\
+         Thư này do hệ thống tiếp nhận danh sách gửi tự động mỗi ngày.\n",
+        c.accepted, c.units
+    ));
+    s
+}
+
+pub const POLL_DOWN_SUBJECT: &str = "[Tiếp nhận danh sách] CẢNH BÁO: không đọc được hộp thư";
+pub const POLL_UP_SUBJECT: &str = "[Tiếp nhận danh sách] Đã đọc lại được hộp thư";
+
+/// The alert: polling has failed for a while.
+pub fn poll_down_text(last_success: &str, minutes: u64, desk: &str) -> String {
+    format!(
+        "Kính gửi: Cán bộ phụ trách tiếp nhận danh sách\n\n\
+         Hệ thống tiếp nhận danh sách không đọc được hộp thư của Sở từ {last_success} (đã quá \
+         {minutes} phút). Thư các đơn vị gửi đến trong thời gian này chưa được tiếp nhận và chưa \
+         được trả lời; thư không bị mất và sẽ được xử lý khi đọc lại được hộp thư.\n\n\
+         Đề nghị báo ngay cho người quản trị hệ thống (kiểm tra kết nối, mật khẩu hộp thư). Hệ \
+         thống sẽ gửi thư báo khi hoạt động trở lại.\n\n\
+         Bàn tiếp nhận: {desk}\n\n--\n\
+         Thư này do hệ thống tiếp nhận danh sách gửi tự động.\n"
+    )
+}
+
+/// Polling works again.
+pub fn poll_up_text(last_success: &str, desk: &str) -> String {
+    format!(
+        "Kính gửi: Cán bộ phụ trách tiếp nhận danh sách\n\n\
+         Hệ thống đã đọc lại được hộp thư của Sở (lần đọc thành công gần nhất: {last_success}). \
+         Thư gửi đến trong thời gian gián đoạn đang được tiếp nhận và trả lời như thường lệ.\n\n\
+         Bàn tiếp nhận: {desk}\n\n--\n\
+         Thư này do hệ thống tiếp nhận danh sách gửi tự động.\n"
+    )
 }
 
 #[cfg(test)]

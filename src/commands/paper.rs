@@ -61,6 +61,7 @@ pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<Ex
                 "{}",
                 w::paper_answer(&label(u), &judgement.verdict, &code, current, &when)
             );
+            rewrite_report(&store, &registry, &config);
             Ok(if judgement.verdict.is_ok() {
                 ExitCode::SUCCESS
             } else {
@@ -113,6 +114,7 @@ pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<Ex
                         .by_code(&r.unit_code)
                         .map_or(r.unit_code.clone(), label);
                     println!("{}", w::paper_undone(&name, &when(&r.received_at)));
+                    rewrite_report(&store, &registry, &config);
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
@@ -121,5 +123,15 @@ pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<Ex
                 }
             }
         }
+    }
+}
+
+/// Rewrites the report folder after a receipt changed, so doi-chieu shows it at once; a failure
+/// is reported and does not undo the receipt (the next `report` or daemon pass writes it).
+fn rewrite_report(store: &Store, registry: &Registry, config: &Config) {
+    let result = crate::report::build(store, registry, config)
+        .and_then(|rec| crate::report::write(&rec, &config.report_dir()));
+    if let Err(e) = result {
+        tracing::error!(error = %format!("{e:#}"), "the receipt is recorded but the report could not be rewritten");
     }
 }

@@ -1,6 +1,6 @@
 //! `units import` / `units list`: the registry.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::UnitsCommand;
 use crate::config::{Config, Overrides};
@@ -38,11 +38,7 @@ pub fn units(config_path: &std::path::Path, command: &UnitsCommand) -> Result<()
                 }
             }
             let target = &config.units.file;
-            let tmp = target.with_extension("csv.tmp");
-            std::fs::write(&tmp, new.to_csv()?)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, target)
-                .with_context(|| format!("cannot replace {}", target.display()))?;
+            new.save(target)?;
             println!(
                 "Imported {} units into {}: {added} added, {changed} changed, {removed} removed",
                 new.units().len(),

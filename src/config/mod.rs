@@ -103,6 +103,14 @@ pub struct DeskConfig {
     pub trust_proxy: bool,
     /// Hours a login lasts.
     pub session_hours: u32,
+    /// Staff addresses that get the daily digest (what needs them, a link to the desk) and the
+    /// mails about polling failing and working again. Empty: no mail to staff.
+    pub digest_to: Vec<String>,
+    /// The hour (0-23, in the deadline's time zone) from which the day's digest is written.
+    pub digest_hour: u32,
+    /// Polling that has not succeeded for this many minutes sends staff an alert (and a mail
+    /// when it works again).
+    pub alert_after_minutes: u64,
 }
 
 impl Default for DeskConfig {
@@ -112,6 +120,9 @@ impl Default for DeskConfig {
             secure_cookie: false,
             trust_proxy: false,
             session_hours: 12,
+            digest_to: Vec::new(),
+            digest_hour: 7,
+            alert_after_minutes: 30,
         }
     }
 }
@@ -747,6 +758,17 @@ impl Config {
         c.department_address = c.department_address.trim().to_ascii_lowercase();
         if !c.department_address.contains('@') {
             bail!("campaign.department-address is not a mail address");
+        }
+        if self.desk.digest_hour > 23 {
+            bail!("desk.digest-hour must be an hour of the day, 0 to 23");
+        }
+        for a in &self.desk.digest_to {
+            if a.split_once('@')
+                .is_none_or(|(u, d)| u.is_empty() || !d.contains('.'))
+                || a.contains(char::is_whitespace)
+            {
+                bail!("desk.digest-to: '{a}' is not a mail address");
+            }
         }
         if c.official_domains.is_empty() {
             bail!("campaign.official-domains must name at least one domain");

@@ -24,7 +24,7 @@ pub mod summary;
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::mailbox::RawMail;
@@ -49,11 +49,15 @@ pub struct Intake {
     /// A second connection to the database, for the raw bytes and reading attempts of a batch
     /// about to be read, committed while the batch before it is recorded.
     pub arrivals: Arc<Mutex<Store>>,
+    /// The registry file's modification time when it was loaded
+    /// ([`Intake::reload_registry_if_changed`]).
+    registry_mtime: Option<std::time::SystemTime>,
 }
 
 impl Intake {
     /// Opens the store and the registry named by the configuration.
     pub fn open(config: Config) -> Result<Intake> {
+        let registry_mtime = registry_mtime(&config.units.file);
         let registry = Registry::load(&config.units.file)?;
         let readers = Arc::new(crate::worker::Pool::from_config(&config)?);
         let arrivals = Arc::new(Mutex::new(Store::open(&config.database_path())?));
@@ -66,6 +70,7 @@ impl Intake {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             readers,
             arrivals,
+            registry_mtime,
         })
     }
 
@@ -170,17 +175,49 @@ impl Intake {
     /// the new result gets its own row, the old one stays, marked superseded. Its reply (if any)
     /// is queued like any other. A mail of which only the header was kept cannot be.
     pub fn replay(&mut self, message_id: &str) -> Result<Replayed> {
-        use anyhow::{Context, bail};
         let message_id = message_id.trim().trim_matches(['<', '>']);
         let Some(stored) = self.store.stored_mail(message_id)? else {
-            bail!("no stored mail has the Message-ID <{message_id}>");
+            anyhow::bail!("no stored mail has the Message-ID <{message_id}>");
         };
-        let bytes = self.store.raw_bytes(&stored.sha256)?.with_context(|| {
-            format!("the raw bytes of <{message_id}> are missing from the store")
-        })?;
+        self.replay_stored(stored, &format!("<{message_id}>"))
+    }
+
+    /// [`Intake::replay`] of the current mail row `id` (the desk's "xử lý lại").
+    pub fn replay_mail(&mut self, id: i64) -> Result<Replayed> {
+        let Some(stored) = self.store.stored_mail_by_id(id)? else {
+            anyhow::bail!("mail {id} is not stored, or was processed again since");
+        };
+        self.replay_stored(stored, &format!("mail {id}"))
+    }
+
+    /// Staff release the held mail row `id` to the unit `unit_code`: it is processed again as if
+    /// its sender were registered for that unit (trusted, answered as the unit's own mail). The
+    /// registry itself is not changed (that is [`Registry::with_address`], written back by the
+    /// desk when staff ask to trust the address for good).
+    pub fn release_mail(&mut self, id: i64, unit_code: &str) -> Result<Replayed> {
+        let Some(stored) = self.store.stored_mail_by_id(id)? else {
+            anyhow::bail!("mail {id} is not stored, or was processed again since");
+        };
+        let sender = self
+            .store
+            .sender_of(id)?
+            .filter(|s| !s.is_empty())
+            .with_context(|| format!("mail {id} has no single sender address to trust"))?;
+        let trusted = Arc::new(self.registry.with_address(unit_code, &sender)?);
+        let registry = std::mem::replace(&mut self.registry, trusted);
+        let replayed = self.replay_stored(stored, &format!("mail {id}"));
+        self.registry = registry;
+        replayed
+    }
+
+    fn replay_stored(&mut self, stored: crate::store::StoredMail, name: &str) -> Result<Replayed> {
+        let bytes = self
+            .store
+            .raw_bytes(&stored.sha256)?
+            .with_context(|| format!("the raw bytes of {name} are missing from the store"))?;
         if (bytes.len() as u64) < stored.size {
-            bail!(
-                "only the header of <{message_id}> was kept (the mail was over the size limit); it \
+            anyhow::bail!(
+                "only the header of {name} was kept (the mail was over the size limit); it \
                  cannot be processed again: ask the sender for a smaller mail"
             );
         }
@@ -202,6 +239,63 @@ impl Intake {
             now,
         })
     }
+
+    /// Loads the registry again when its file changed since it was loaded (staff edited it in
+    /// the desk, or `units import` replaced it): a running daemon uses a new unit at its next
+    /// pass. A file that no longer loads is logged and the registry in use is kept.
+    pub fn reload_registry_if_changed(&mut self) {
+        let modified = registry_mtime(&self.config.units.file);
+        if modified == self.registry_mtime {
+            return;
+        }
+        match Registry::load(&self.config.units.file) {
+            Ok(r) => {
+                tracing::info!(units = r.units().len(), file = %self.config.units.file.display(), "units registry reloaded");
+                self.registry = Arc::new(r);
+                self.registry_mtime = modified;
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the changed units registry cannot be loaded; the one loaded before stays in use");
+                self.registry_mtime = modified;
+            }
+        }
+    }
+}
+
+impl Intake {
+    /// Writes the mails to staff that are due (the daily digest, an alert when polling has
+    /// failed for a while, a mail when it works again: [`outbox::notice`]) into the outbox, and
+    /// wakes the sender. Returns how many were written.
+    pub fn notify_staff(&mut self) -> Result<usize> {
+        if self.config.desk.digest_to.is_empty() {
+            return Ok(0);
+        }
+        let fresh = health::freshness(&self.config, &self.store)?;
+        let last = fresh.poll.and_then(|p| p.last_success_at);
+        let due = outbox::notice::due(
+            &self.store,
+            &self.registry,
+            &self.config,
+            chrono::Utc::now(),
+            last,
+        )?;
+        let mut written = 0;
+        for n in due {
+            if self.store.add_notice(n.kind, &n.key, &n.mail)? {
+                tracing::info!(kind = n.kind, "mail to staff written");
+                written += 1;
+            }
+        }
+        if written > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(written)
+    }
+}
+
+/// When the registry file was last changed, if it can be told.
+fn registry_mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// How a mail is taken.

@@ -75,7 +75,22 @@ pub async fn run<M: Mailbox>(
     let mut failures = 0u32;
     let mut login_refused = false;
     loop {
-        match pass(&intake, &mut mailbox, &mut summary, &shutdown, &options).await {
+        // A unit added in the desk (or by `units import`) is known from the next pass on.
+        if let Err(e) = blocking(&intake, |i| {
+            i.reload_registry_if_changed();
+            Ok(())
+        })
+        .await
+        {
+            tracing::error!(error = %format!("{e:#}"), "cannot check the units registry");
+        }
+        let passed = pass(&intake, &mut mailbox, &mut summary, &shutdown, &options).await;
+        // The digest when it is due; an alert when polling has failed for a while (this pass
+        // too), a mail when it works again.
+        if let Err(e) = blocking(&intake, |i| i.notify_staff()).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot write the mails to staff");
+        }
+        match passed {
             Ok(()) => {
                 if failures > 0 || login_refused {
                     tracing::info!(mailbox = %name, "mailbox reachable again");

@@ -9,6 +9,7 @@
 //! without a live session is sent to the login page; a state-changing request (POST) from another
 //! origin, or without the session's `csrf` form field, is refused with 403.
 
+mod actions;
 pub mod auth;
 pub mod code;
 mod pages;
@@ -16,7 +17,7 @@ mod text;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Result;
 use axum::Router;
@@ -27,6 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::config::{Config, DeskConfig};
+use crate::daemon::Intake;
 use crate::store::Store;
 use crate::units::Registry;
 
@@ -41,7 +43,14 @@ pub const LOGIN_WINDOW_MINUTES: i64 = 15;
 /// What every handler shares.
 pub struct Desk {
     store: Mutex<Store>,
-    registry: Registry,
+    /// The registry as last loaded: replaced when staff edit it here, or when its file changed
+    /// (`units import`), checked before each page.
+    registry: RwLock<Registry>,
+    /// When the registry file was last changed, as loaded.
+    registry_mtime: Mutex<Option<std::time::SystemTime>>,
+    /// The intake the actions on mail go through (release, reprocess), as `replay` does:
+    /// opened at the first such action.
+    intake: Mutex<Option<Intake>>,
     config: Config,
     /// Origin forms must come from, when configured.
     public_origin: Option<String>,
@@ -59,12 +68,49 @@ impl Desk {
             })?),
             None => None,
         };
+        let registry_mtime = file_mtime(&config.units.file);
         Ok(Arc::new(Desk {
             store: Mutex::new(store),
-            registry,
+            registry: RwLock::new(registry),
+            registry_mtime: Mutex::new(registry_mtime),
+            intake: Mutex::new(None),
             config,
             public_origin,
         }))
+    }
+
+    /// The registry in use.
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts `registry` in use (after staff changed it, and it was saved).
+    fn use_registry(&self, registry: Registry) {
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = registry;
+        *self
+            .registry_mtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = file_mtime(&self.config.units.file);
+    }
+
+    /// Loads the registry file again when it changed since it was loaded; a file that no longer
+    /// loads is logged and the registry in use kept.
+    fn refresh_registry(&self) {
+        let now = file_mtime(&self.config.units.file);
+        let mut seen = self
+            .registry_mtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *seen == now {
+            return;
+        }
+        *seen = now;
+        match Registry::load(&self.config.units.file) {
+            Ok(r) => *self.registry.write().unwrap_or_else(|e| e.into_inner()) = r,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the changed units registry cannot be loaded; the one loaded before stays in use")
+            }
+        }
     }
 
     fn desk_config(&self) -> &DeskConfig {
@@ -91,6 +137,35 @@ impl Desk {
         .await
         .map_err(|e| anyhow::anyhow!("a desk task failed: {e}"))?
     }
+}
+
+impl Desk {
+    /// Runs `f` on the intake (opened at the first call), off the async threads: the actions
+    /// that process a mail again go through it, as the `replay` command does.
+    async fn with_intake<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Desk, &mut Intake) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let desk = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut slot = desk
+                .intake
+                .lock()
+                .map_err(|_| anyhow::anyhow!("the intake's lock is poisoned"))?;
+            if slot.is_none() {
+                *slot = Some(Intake::open(desk.config.clone())?);
+            }
+            let intake = slot.as_mut().expect("opened above");
+            intake.reload_registry_if_changed();
+            f(&desk, intake)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("a desk task failed: {e}"))?
+    }
+}
+
+fn file_mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The logged-in person, put on each request by the gate (`guard`).
@@ -272,6 +347,7 @@ async fn gate(State(desk): State<AppState>, req: Request, next: Next) -> Respons
         return next.run(Request::from_parts(parts, body)).await;
     }
 
+    desk.refresh_registry();
     let token = auth::cookie(&cookies, auth::SESSION_COOKIE).map(str::to_string);
     let session = match token {
         Some(t) if t.len() <= 128 => match desk.db(move |_, s| s.session(&t)).await {

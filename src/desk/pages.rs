@@ -14,7 +14,8 @@ use super::{
     AppState, Client, Desk, LOGIN_WINDOW_MINUTES, MAX_LOGIN_FAILURES, SecureCookies, Staff, auth,
     text,
 };
-use crate::report::paper::{Verdict, judge};
+use crate::domain::paper::{Checked, check};
+use crate::report::paper::{Verdict, judge, printed_code};
 use crate::report::{UnitStatus, local_time};
 use crate::store::paper::{self as stored, VersionLine};
 use crate::store::{Store, desk_query as q};
@@ -23,7 +24,7 @@ use crate::wording as w;
 
 /// Every route; [`super::guard`] stands before them.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    super::actions::routes()
         .route("/", get(overview))
         .route("/cho-xu-ly", get(pending))
         .route("/thu/{id}", get(mail_page))
@@ -61,7 +62,7 @@ impl IntoResponse for Failure {
     }
 }
 
-type Page = Result<Response, Failure>;
+pub(super) type Page = Result<Response, Failure>;
 
 /// The page shown with an error status.
 #[derive(Template)]
@@ -69,12 +70,25 @@ type Page = Result<Response, Failure>;
 struct MessagePage<'a> {
     title: &'a str,
     message: &'a str,
+    /// Where to go on (a page of the desk).
+    next: &'a str,
 }
 
 fn message(status: StatusCode, title: &str, msg: &str) -> Response {
+    message_with_link(status, title, msg, "/")
+}
+
+/// A message page whose link goes on to `next`.
+pub(super) fn message_with_link(
+    status: StatusCode,
+    title: &str,
+    msg: &str,
+    next: &str,
+) -> Response {
     let body = MessagePage {
         title,
         message: msg,
+        next,
     }
     .render()
     .unwrap_or_else(|_| msg.to_string());
@@ -90,7 +104,7 @@ pub fn internal(e: anyhow::Error) -> Response {
     message(StatusCode::INTERNAL_SERVER_ERROR, "Có lỗi", text::INTERNAL)
 }
 
-async fn not_found() -> Response {
+pub(super) async fn not_found() -> Response {
     message(StatusCode::NOT_FOUND, "Không tìm thấy", text::NOT_FOUND)
 }
 
@@ -98,7 +112,7 @@ fn render(t: impl Template) -> Page {
     Ok(Html(t.render()?).into_response())
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -141,19 +155,23 @@ impl Desk {
     }
 
     fn unit_name(&self, code: &str) -> String {
-        self.registry
+        self.registry()
             .by_code(code)
             .map_or_else(|| code.to_string(), |u| u.name.clone())
     }
 
-    fn find_unit(&self, code: &str) -> Option<&Unit> {
+    pub(super) fn find_unit(&self, code: &str) -> Option<Unit> {
         let code = code.trim();
-        self.registry.by_code(code).or_else(|| {
-            self.registry
-                .units()
-                .iter()
-                .find(|u| u.code.eq_ignore_ascii_case(code))
-        })
+        let registry = self.registry();
+        registry
+            .by_code(code)
+            .or_else(|| {
+                registry
+                    .units()
+                    .iter()
+                    .find(|u| u.code.eq_ignore_ascii_case(code))
+            })
+            .cloned()
     }
 }
 
@@ -243,7 +261,7 @@ fn unit_view(d: &Desk, u: &crate::report::UnitLine) -> UnitView {
         name: u.name.clone(),
         status: u.status.label(),
         rows: u.rows,
-        reconciliation: u.reconciliation_code.clone(),
+        reconciliation: printed_code(&u.reconciliation_code),
         paper: u
             .paper
             .as_ref()
@@ -277,7 +295,7 @@ struct Overview {
 async fn overview(State(desk): State<AppState>, Extension(staff): Extension<Staff>) -> Page {
     let page = desk
         .db(move |d, s| {
-            let rec = crate::report::build(s, &d.registry, &d.config)?;
+            let rec = crate::report::build(s, &d.registry(), &d.config)?;
             let held = q::held_mails(s.conn())?;
             let stuck = q::stuck_replies(s.conn())?;
             let fresh = crate::daemon::health::freshness(&d.config, s)?;
@@ -289,20 +307,15 @@ async fn overview(State(desk): State<AppState>, Extension(staff): Extension<Staf
                     .map(|u| unit_view(d, u))
                     .collect()
             };
-            let counts = [
-                UnitStatus::Accepted,
-                UnitStatus::Rejected,
-                UnitStatus::Held,
-                UnitStatus::NotSubmitted,
-            ]
-            .into_iter()
-            .map(|st| {
-                (
-                    st.label(),
-                    rec.units.iter().filter(|u| u.status == st).count(),
-                )
-            })
-            .collect();
+            let counts = UnitStatus::ALL
+                .into_iter()
+                .map(|st| {
+                    (
+                        st.label(),
+                        rec.units.iter().filter(|u| u.status == st).count(),
+                    )
+                })
+                .collect();
             Ok(Overview {
                 nav: Nav::new(&staff, "/"),
                 held: held.iter().map(|m| mail_view(d, m)).collect(),
@@ -372,6 +385,12 @@ struct MailPage {
     /// The replies to the mail.
     stuck: Vec<ReplyView>,
     raw_kept: bool,
+    /// The whole mail was kept (not only its header): it can be processed again.
+    whole: bool,
+    /// The units to release the mail to: (code, name).
+    units: Vec<(String, String)>,
+    /// The unit the mail is for, as inferred (chosen beforehand in the release form).
+    unit_code: String,
     /// What staff did with the mail: (when, who, what, note).
     actions: Vec<(String, String, &'static str, String)>,
 }
@@ -424,7 +443,7 @@ async fn mail_page(
                 nav: Nav::new(&staff, "/cho-xu-ly"),
                 mail: mail_view(d, &m),
                 message_id: m.message_id.clone(),
-                held: m.outcome == "held",
+                held: m.outcome == "held" && s.successor_of(m.id)?.is_none(),
                 size: m.size,
                 headers,
                 body,
@@ -434,7 +453,10 @@ async fn mail_page(
                     .iter()
                     .map(|r| reply_view(d, r))
                     .collect(),
+                whole: raw.as_ref().is_some_and(|r| r.len() as i64 >= m.size),
                 raw_kept: raw.is_some(),
+                units: unit_choices(d),
+                unit_code: m.unit_code.clone().unwrap_or_default(),
                 actions: if m.message_id.is_empty() {
                     Vec::new()
                 } else {
@@ -576,14 +598,14 @@ async fn mail_attachment(
 }
 
 /// A note a clerk typed, as the audit log keeps it: trimmed, at most 2,000 characters.
-fn staff_note(text: &str) -> String {
+pub(super) fn staff_note(text: &str) -> String {
     text.trim().chars().take(2000).collect()
 }
 
 #[derive(Deserialize)]
-struct NoteForm {
+pub(super) struct NoteForm {
     #[serde(default)]
-    note: String,
+    pub(super) note: String,
 }
 
 async fn mail_ignore(
@@ -593,20 +615,25 @@ async fn mail_ignore(
     Form(form): Form<NoteForm>,
 ) -> Page {
     let done = desk
-        .db(move |_, s| {
+        .db(move |d, s| {
             let Some(m) = q::mail(s.conn(), id)? else {
-                return Ok(false);
+                return Ok(None);
             };
             if !s.ignore_held_mail(id)? {
-                return Ok(false);
+                return Ok(None);
             }
             let note = staff_note(&form.note);
             s.audit(&staff.username, "ignore_mail", &m.message_id, &note)?;
-            Ok(true)
+            Ok(Some(super::actions::rewrite_report(d, s)))
         })
         .await?;
-    Ok(if done {
-        see_other(&format!("/thu/{id}"))
+    Ok(if let Some(report) = done {
+        super::actions::Done::To {
+            path: format!("/thu/{id}"),
+            report,
+        }
+        .respond()
+        .await
     } else {
         message(
             StatusCode::CONFLICT,
@@ -623,7 +650,7 @@ async fn reply_release(
     Form(form): Form<NoteForm>,
 ) -> Page {
     let done = desk
-        .db(move |_, s| {
+        .db(move |d, s| {
             let Some(r) = q::reply(s.conn(), id)? else {
                 return Ok(None);
             };
@@ -647,12 +674,15 @@ async fn reply_release(
                 r.mail_message_id.clone()
             };
             s.audit(&staff.username, "release_reply", &target, &note)?;
-            Ok(Some(r.mail_id))
+            let to = match r.mail_id {
+                Some(mail) => format!("/thu/{mail}"),
+                None => "/cho-xu-ly".to_string(),
+            };
+            Ok(Some((to, super::actions::rewrite_report(d, s))))
         })
         .await?;
     Ok(match done {
-        Some(Some(mail)) => see_other(&format!("/thu/{mail}")),
-        Some(None) => see_other("/cho-xu-ly"),
+        Some((path, report)) => super::actions::Done::To { path, report }.respond().await,
         None => message(
             StatusCode::CONFLICT,
             "Không thực hiện được",
@@ -694,7 +724,7 @@ async fn units(
 ) -> Page {
     let page = desk
         .db(move |d, s| {
-            let rec = crate::report::build(s, &d.registry, &d.config)?;
+            let rec = crate::report::build(s, &d.registry(), &d.config)?;
             let units = rec
                 .units
                 .iter()
@@ -712,15 +742,10 @@ async fn units(
                 units,
                 status: filter.trang_thai,
                 paper: filter.ban_giay,
-                statuses: [
-                    UnitStatus::Accepted,
-                    UnitStatus::Rejected,
-                    UnitStatus::Held,
-                    UnitStatus::NotSubmitted,
-                ]
-                .into_iter()
-                .map(|st| (st.code(), st.label()))
-                .collect(),
+                statuses: UnitStatus::ALL
+                    .into_iter()
+                    .map(|st| (st.code(), st.label()))
+                    .collect(),
             })
         })
         .await?;
@@ -751,7 +776,11 @@ struct UnitPage {
     nav: Nav,
     code: String,
     name: String,
+    kind: String,
     emails: String,
+    /// The addresses as the edit form holds them.
+    emails_edit: String,
+    no_need: bool,
     versions: Vec<(usize, String, usize, String, bool)>,
     rows: Vec<RowView>,
     mails: Vec<MailView>,
@@ -766,7 +795,7 @@ async fn unit_page(
 ) -> Page {
     let page = desk
         .db(move |d, s| {
-            let Some(u) = d.find_unit(&code).cloned() else {
+            let Some(u) = d.find_unit(&code) else {
                 return Ok(None);
             };
             let tz = d.config.campaign.deadline.timezone();
@@ -812,13 +841,16 @@ async fn unit_page(
                 nav: Nav::new(&staff, "/don-vi"),
                 code: u.code.clone(),
                 name: u.name.clone(),
+                kind: u.kind.clone(),
                 emails: u.emails.join(", "),
+                emails_edit: u.emails.join("; "),
+                no_need: s.is_no_need(&u.code)?,
                 versions: versions
                     .iter()
                     .map(|v| {
                         (
                             v.number,
-                            v.code.clone(),
+                            printed_code(&v.code),
                             v.row_count,
                             d.when(&v.received_at),
                             Some(v.id) == last,
@@ -881,11 +913,28 @@ impl PaperPage {
     }
 }
 
+impl MailPage {
+    fn is_unit(&self, code: &str) -> bool {
+        self.unit_code == code
+    }
+}
+
+/// The registry's units, for a choice: (code, name).
+fn unit_choices(d: &Desk) -> Vec<(String, String)> {
+    d.registry()
+        .units()
+        .iter()
+        .map(|u| (u.code.clone(), u.name.clone()))
+        .collect()
+}
+
 #[derive(Deserialize)]
 struct PaperQuery {
     ket_qua: Option<i64>,
     #[serde(default)]
     khong_thay: String,
+    #[serde(default)]
+    go_sai: String,
     #[serde(default)]
     mo_ho: String,
     #[serde(default)]
@@ -909,7 +958,14 @@ async fn paper_page(
                 .ket_qua
                 .and_then(|id| receipts.iter().find(|r| r.id == id))
                 .map(|r| paper_result(d, r, &all));
-            let notice = if !query.khong_thay.is_empty() {
+            let notice = if !query.go_sai.is_empty() {
+                format!(
+                    "Mã gõ sai: ký tự kiểm tra cuối của mã “{}” không đúng, nên mã đã bị gõ hoặc \
+                     chép sai (không phải mã của đơn vị khác). Hãy quét hoặc gõ lại mã trên bản \
+                     giấy.",
+                    query.go_sai.chars().take(40).collect::<String>()
+                )
+            } else if !query.khong_thay.is_empty() {
                 format!(
                     "Không tìm thấy mã “{}” trong danh sách nào. Kiểm tra lại mã trên bản giấy, \
                      hoặc chọn đơn vị rồi ghi nhận.",
@@ -959,12 +1015,7 @@ async fn paper_page(
                 nav: Nav::new(&staff, "/ban-giay"),
                 result,
                 notice,
-                units: d
-                    .registry
-                    .units()
-                    .iter()
-                    .map(|u| (u.code.clone(), u.name.clone()))
-                    .collect(),
+                units: unit_choices(d),
                 selected: d
                     .find_unit(&query.don_vi)
                     .map(|u| u.code.clone())
@@ -1045,43 +1096,59 @@ async fn paper_receive(
                 "" => None,
                 n => match n.parse::<usize>() {
                     Ok(n) => Some(n),
-                    Err(_) => return Ok("/ban-giay?loi=so-dong".to_string()),
+                    Err(_) => return Ok(("/ban-giay?loi=so-dong".to_string(), None)),
                 },
             };
             let all = stored::versions(s.conn())?;
             let chosen = d.find_unit(&form.don_vi).map(|u| u.code.clone());
+            // Known codes as stored and as printed (with the check character).
+            let known = |unit: Option<&str>| -> Vec<String> {
+                all.iter()
+                    .filter(|v| unit.is_none_or(|u| v.unit_code == u))
+                    .flat_map(|v| [v.code.clone(), printed_code(&v.code)])
+                    .collect()
+            };
             // A marked code is read against the chosen unit's codes first, then everyone's (it
             // may be another unit's paper).
             let own = chosen.as_ref().map(|c| {
-                read_code(
-                    &form.ma,
-                    all.iter()
-                        .filter(|v| v.unit_code == *c)
-                        .map(|v| v.code.as_str()),
-                )
+                let codes = known(Some(c));
+                read_code(&form.ma, codes.iter().map(String::as_str))
             });
             let reading = match own {
                 Some(r @ Reading::Unmarked(_)) => r,
-                _ => read_code(&form.ma, all.iter().map(|v| v.code.as_str())),
+                _ => {
+                    let codes = known(None);
+                    read_code(&form.ma, codes.iter().map(String::as_str))
+                }
             };
             if let Reading::Ambiguous(codes) = &reading {
-                return Ok(format!("/ban-giay?mo_ho={}", encode(&codes.join(", "))));
+                return Ok((
+                    format!("/ban-giay?mo_ho={}", encode(&codes.join(", "))),
+                    None,
+                ));
             }
             let code = reading.code();
+            let (bare, typo) = match check(&code) {
+                Checked::Valid(c) | Checked::Unchecked(c) => (c, false),
+                Checked::Typo(c) => (c, true),
+            };
             let unit = if form.don_vi.trim().is_empty() {
                 all.iter()
                     .rev()
-                    .find(|v| !code.is_empty() && v.code == code)
+                    .find(|v| !bare.is_empty() && v.code == bare)
                     .map(|v| v.unit_code.clone())
             } else {
                 chosen
             };
             let Some(unit) = unit else {
-                return Ok(if code.is_empty() {
+                let to = if code.is_empty() {
                     "/ban-giay?loi=trong".to_string()
+                } else if typo {
+                    format!("/ban-giay?go_sai={}", encode(&code))
                 } else {
                     format!("/ban-giay?khong_thay={}", encode(&code))
-                });
+                };
+                return Ok((to, None));
             };
             let note = staff_note(&form.ghi_chu);
             let received = crate::report::paper::receive(s, &unit, &code, rows, &note)?;
@@ -1101,13 +1168,19 @@ async fn paper_receive(
                 format!("{summary}; {note}")
             };
             s.audit(&staff.username, "paper_receive", &unit, &audit_note)?;
-            Ok(format!("/ban-giay?ket_qua={}", received.receipt.id))
+            let report = super::actions::rewrite_report(d, s);
+            Ok((format!("/ban-giay?ket_qua={}", received.receipt.id), report))
         })
         .await?;
-    Ok(see_other(&to))
+    Ok(after_paper(to).await)
 }
 
-fn encode(s: &str) -> String {
+/// The paper desk's next page, or the report's failure first.
+async fn after_paper((path, report): (String, Option<String>)) -> Response {
+    super::actions::Done::To { path, report }.respond().await
+}
+
+pub(super) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -1125,7 +1198,7 @@ async fn paper_undo(
     let to = desk
         .db(move |d, s| {
             let Some(unit) = d.find_unit(&form.don_vi).map(|u| u.code.clone()) else {
-                return Ok("/ban-giay?loi=khong-huy".to_string());
+                return Ok(("/ban-giay?loi=khong-huy".to_string(), None));
             };
             Ok(match s.undo_receipt(Some(&unit))? {
                 Some(r) => {
@@ -1135,13 +1208,16 @@ async fn paper_undo(
                         &unit,
                         &format!("ghi nhận lúc {}", d.when(&r.received_at)),
                     )?;
-                    format!("/ban-giay?da_huy={}", encode(&unit))
+                    (
+                        format!("/ban-giay?da_huy={}", encode(&unit)),
+                        super::actions::rewrite_report(d, s),
+                    )
                 }
-                None => "/ban-giay?loi=khong-huy".to_string(),
+                None => ("/ban-giay?loi=khong-huy".to_string(), None),
             })
         })
         .await?;
-    Ok(see_other(&to))
+    Ok(after_paper(to).await)
 }
 
 // ---- Tìm kiếm ----

@@ -14,6 +14,47 @@ pub const INTERNAL: &str =
 pub const NOT_FOUND: &str = "Không tìm thấy trang hoặc mục này.";
 pub const LOGIN_WRONG: &str = "Sai tên đăng nhập hoặc mật khẩu.";
 
+pub const NOT_HELD: &str = "Thư này không còn ở trạng thái chờ xử lý.";
+pub const ONLY_HEADER_KEPT: &str = "Thư quá lớn nên hệ thống chỉ giữ phần tiêu đề, không có tệp \
+    đính kèm để xử lý. Hãy từ chối thư với lý do, đề nghị đơn vị gửi lại thư chỉ kèm tệp danh sách.";
+pub const CHOOSE_UNIT: &str = "Hãy chọn đơn vị để giao thư.";
+pub const NO_SENDER: &str = "Thư không có đúng một địa chỉ người gửi nên không giao cho đơn vị được; hãy từ chối hoặc bỏ qua.";
+pub const REASON_NEEDED: &str = "Hãy ghi lý do từ chối: đơn vị sẽ nhận được lý do này.";
+pub const UNIT_CODE_NEEDED: &str = "Hãy nhập mã đơn vị.";
+pub const UNIT_NAME_NEEDED: &str = "Hãy nhập tên đơn vị.";
+pub const UNIT_NAME_TOO_LONG: &str = "Tên hoặc loại đơn vị quá dài (tối đa 200 ký tự).";
+pub const ADDRESS_TWICE: &str = "Có địa chỉ thư được nhập hai lần.";
+
+pub fn address_taken(address: &str, unit: &str) -> String {
+    format!("Địa chỉ {address} đã đăng ký cho đơn vị {unit}; mỗi địa chỉ chỉ thuộc một đơn vị.")
+}
+
+pub fn not_an_address(text: &str) -> String {
+    format!(
+        "“{}” không phải là địa chỉ thư điện tử.",
+        text.chars().take(100).collect::<String>()
+    )
+}
+
+pub fn too_many_addresses(max: usize) -> String {
+    format!("Một đơn vị có tối đa {max} địa chỉ thư.")
+}
+
+pub fn code_taken(code: &str, name: &str) -> String {
+    format!("Mã {code} đã là mã của {name}.")
+}
+
+pub fn unit_refused(detail: &str) -> String {
+    format!("Danh sách đơn vị không nhận thay đổi này (chi tiết: {detail}).")
+}
+
+pub fn report_failed(detail: &str) -> String {
+    format!(
+        "Thao tác đã được ghi lại, nhưng chưa viết lại được báo cáo (doi-chieu.xlsx và các tệp \
+         CSV) nên tệp tải về có thể chưa cập nhật. Báo cho người quản trị (chi tiết: {detail})."
+    )
+}
+
 pub fn login_wait(minutes: i64) -> String {
     format!(
         "Đăng nhập sai quá nhiều lần. Hãy chờ khoảng {minutes} phút rồi thử lại, hoặc nhờ người \
@@ -115,6 +156,10 @@ pub fn reply_kind(code: &str) -> &'static str {
         "no_list" => "Báo không có danh sách",
         "held" => "Báo đang kiểm tra",
         "reminder" => "Nhắc nhở",
+        "rejection" => "Báo không tiếp nhận",
+        "digest" => "Tổng hợp hằng ngày cho cán bộ",
+        "poll_down" => "Cảnh báo không đọc được hộp thư",
+        "poll_up" => "Báo đọc lại được hộp thư",
         _ => "Thư trả lời",
     }
 }
@@ -125,6 +170,13 @@ pub fn action(code: &str) -> &'static str {
         "login" => "Đăng nhập",
         "logout" => "Đăng xuất",
         "ignore_mail" => "Bỏ qua thư",
+        "release_mail" => "Giao thư cho đơn vị",
+        "reject_mail" => "Từ chối thư",
+        "reprocess_mail" => "Xử lý lại thư",
+        "unit_no_need" => "Đánh dấu không có nhu cầu",
+        "unit_need" => "Bỏ đánh dấu không có nhu cầu",
+        "unit_add" => "Thêm đơn vị",
+        "unit_edit" => "Sửa đơn vị",
         "release_reply" => "Cho gửi thư trả lời",
         "paper_receive" => "Ghi nhận bản giấy",
         "paper_undo" => "Huỷ ghi nhận bản giấy",
@@ -146,6 +198,7 @@ pub fn verdict_title(v: &Verdict) -> (&'static str, &'static str) {
         Verdict::OlderVersion { .. } => ("Bản giấy của danh sách cũ", "bad"),
         Verdict::Mismatch => ("Không khớp mã", "bad"),
         Verdict::NoList => ("Chưa có danh sách điện tử", "bad"),
+        Verdict::Typo => ("Mã gõ sai", "bad"),
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod drafts;
 pub mod eml;
+pub mod notice;
 pub mod rate_limit;
 pub mod sender;
 pub mod sent_copy;

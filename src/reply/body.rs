@@ -223,12 +223,18 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config, cover: Option<&str>)
             s,
             "\nMã đối chiếu của danh sách trong thư này: {}. Bản giấy nộp về {} là bản của danh \
              sách hiện tại (mã {}); nếu đơn vị gửi lại danh sách này, Sở sẽ trả lời kèm mã mới.",
-            version.code, config.campaign.paper_room, newer.code
+            crate::domain::paper::printed_code(&version.code),
+            config.campaign.paper_room,
+            crate::domain::paper::printed_code(&newer.code)
         );
         s.push_str(&signature(config));
         return s;
     }
-    let _ = writeln!(s, "\nMÃ ĐỐI CHIẾU: {}\n", version.code);
+    let _ = writeln!(
+        s,
+        "\nMÃ ĐỐI CHIẾU: {}\n",
+        crate::domain::paper::printed_code(&version.code)
+    );
     let when = if outcome.late {
         "càng sớm càng tốt (danh sách đã quá hạn)".to_string()
     } else {

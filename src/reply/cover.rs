@@ -96,9 +96,9 @@ pub fn render(c: &CoverSheet) -> Vec<u8> {
     );
     let _ = writeln!(
         s,
-        "<p>{}</p>\n<div class=\"code\">{}</div>",
+        "<p>{}</p>\n{}",
         html(w::COVER_CODE),
-        html(c.code)
+        super::barcode::code_block(c.code)
     );
 
     let counts = Outcome::counts(c.rows);
@@ -240,7 +240,10 @@ mod tests {
         }))
         .unwrap();
         assert!(html.contains("PHIẾU ĐỐI CHIẾU"));
-        assert!(html.contains("<div class=\"code\">2KG6690H</div>"));
+        // The code as printed: with its check character, and as a barcode.
+        let printed = crate::domain::paper::printed_code("2KG6690H");
+        assert!(html.contains(&format!("<div class=\"code\">{printed}</div>")));
+        assert!(html.contains("<svg role=\"img\""));
         assert!(html.contains("Trường THPT chuyên Lê Hồng Phong (THPT-LHP)"));
         assert!(html.contains("<td>Cấp mới chứng thư số</td><td class=\"n\">2</td>"));
         assert!(html.contains("<td>Gia hạn chứng thư số</td><td class=\"n\">1</td>"));

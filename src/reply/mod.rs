@@ -7,6 +7,7 @@
 //! and delivered by [`crate::outbox`].
 
 pub mod annotate;
+pub mod barcode;
 pub mod body;
 pub mod cover;
 pub mod encoded;
@@ -304,6 +305,83 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
         held: None,
         draft: None,
     })
+}
+
+/// The reply that carries a clerk's refusal of a held mail (the desk's "từ chối"), threaded to
+/// it, to its sender (the unit's registered address in Cc when the sender is not it). `seed`
+/// makes its Message-ID (one per decision). `None`: the mail has no sender to answer.
+pub fn rejection(
+    mail: &ParsedMail,
+    unit: Option<&crate::units::Unit>,
+    reason: &str,
+    seed: &str,
+    config: &Config,
+) -> Result<Option<OutgoingReply>> {
+    let Some(to) = mail.from.clone() else {
+        return Ok(None);
+    };
+    let cc: Vec<String> = match unit {
+        Some(u) if !u.emails.contains(&to) => u.emails.first().cloned().into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let c = &config.campaign;
+    let text = crate::wording::staff_rejection_reply(
+        unit.map(|u| u.name.as_str()),
+        &crate::text::cut(&mail.subject, crate::text::SUBJECT_ECHO_CHARS),
+        reason,
+        &c.department_name,
+        &c.paper_room,
+    );
+    let tag = crate::wording::REJECTED_TAG;
+    let subject = if mail.subject.is_empty() {
+        format!("Re: [{tag}]")
+    } else {
+        let s = crate::text::cut(&mail.subject, crate::text::SUBJECT_ECHO_CHARS);
+        if s.to_lowercase().starts_with("re:") {
+            format!("{s} [{tag}]")
+        } else {
+            format!("Re: {s} [{tag}]")
+        }
+    };
+    let digest = hex(&Sha256::digest(format!("rejection\n{seed}").as_bytes()));
+    let domain = c
+        .department_address
+        .rsplit('@')
+        .next()
+        .unwrap_or("cts-intake.invalid");
+    let message_id = format!("cts-intake.reject.{}@{domain}", &digest[..24]);
+    let mut builder = message_builder(config, &subject, &message_id, "auto-replied")?;
+    builder = builder.to(to
+        .parse()
+        .with_context(|| format!("cannot reply to '{to}'"))?);
+    for a in &cc {
+        builder = builder.cc(a.parse().with_context(|| format!("bad Cc '{a}'"))?);
+    }
+    if let Some(id) = &mail.message_id {
+        builder = builder.in_reply_to(format!("<{id}>"));
+    }
+    let references = thread(&mail.references, mail.message_id.as_deref());
+    if !references.is_empty() {
+        builder = builder.references(
+            references
+                .iter()
+                .map(|r| format!("<{r}>"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    let message = builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(text)
+        .context("cannot build the rejection reply")?;
+    Ok(Some(OutgoingReply {
+        message_id,
+        kind: "rejection".to_string(),
+        recipients: std::iter::once(to).chain(cc).collect(),
+        bytes: message.formatted(),
+        held: None,
+        draft: None,
+    }))
 }
 
 /// The most Message-IDs a reply's `References` carries: the thread's first and its latest ones.

@@ -158,6 +158,7 @@ pub fn overview(rec: &Reconciliation) -> Vec<(String, usize)> {
         UnitStatus::Accepted,
         UnitStatus::Rejected,
         UnitStatus::NotSubmitted,
+        UnitStatus::NoNeed,
     ] {
         lines.push((s.label().to_string(), count(s)));
     }

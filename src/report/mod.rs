@@ -39,6 +39,9 @@ pub enum UnitStatus {
     Rejected,
     /// The unit's only mails are held for staff.
     Held,
+    /// Staff marked the unit as having nobody to request ("không có nhu cầu"): it has no list
+    /// and is not reminded.
+    NoNeed,
 }
 
 impl UnitStatus {
@@ -48,6 +51,7 @@ impl UnitStatus {
             UnitStatus::Accepted => "accepted",
             UnitStatus::Rejected => "rejected",
             UnitStatus::Held => "held",
+            UnitStatus::NoNeed => "no_need",
         }
     }
 
@@ -58,8 +62,18 @@ impl UnitStatus {
             UnitStatus::Accepted => "Đã tiếp nhận",
             UnitStatus::Rejected => "Cần sửa",
             UnitStatus::Held => "Chờ xử lý",
+            UnitStatus::NoNeed => "Không có nhu cầu",
         }
     }
+
+    /// Every status, in the order the report and the desk count them.
+    pub const ALL: [UnitStatus; 5] = [
+        UnitStatus::Accepted,
+        UnitStatus::Rejected,
+        UnitStatus::Held,
+        UnitStatus::NotSubmitted,
+        UnitStatus::NoNeed,
+    ];
 }
 
 /// The paper copy a unit brought, as last recorded (undone receipts do not count).
@@ -269,6 +283,7 @@ pub fn reconcile_with(
     let receipts = stored::receipts(conn)?;
     let reminders = stored::reminders(conn)?;
     let failed = stored::failed_replies(conn)?;
+    let no_need = crate::store::desk_query::no_need_units(conn)?;
 
     let mut by_unit: HashMap<&str, Vec<&MailLine>> = HashMap::new();
     for m in &mails {
@@ -308,6 +323,8 @@ pub fn reconcile_with(
             .unwrap_or_default();
         let status = if version.is_some() {
             UnitStatus::Accepted
+        } else if no_need.contains(&u.code) {
+            UnitStatus::NoNeed
         } else if unit_mails.is_empty() {
             UnitStatus::NotSubmitted
         } else if unit_mails.iter().all(|m| m.outcome == OutcomeKind::Held) {

@@ -3,7 +3,8 @@
 //! and the report judges every receipt again against the versions as they are now (a paper that
 //! matched becomes "for an older version" when the unit sends a new list).
 
-pub use crate::domain::paper::{Judgement, Verdict};
+use crate::domain::paper::Checked;
+pub use crate::domain::paper::{Judgement, Verdict, printed_code};
 use crate::store::paper::VersionLine;
 
 /// Normalises a code as staff type it from paper: upper case, spaces and dashes dropped, and the
@@ -22,6 +23,18 @@ pub fn normalise_code(code: &str) -> String {
 /// Judges a paper copy (`code` normalised, empty when none was written) against the unit's
 /// versions, oldest first.
 pub fn judge(code: &str, rows: Option<usize>, versions: &[&VersionLine]) -> Judgement {
+    // A printed code ends in its check character; one that disagrees is a typo, not another
+    // list's code. A code printed before there were check characters has none.
+    let code = match crate::domain::paper::check(code) {
+        Checked::Valid(c) | Checked::Unchecked(c) => c,
+        Checked::Typo(_) => {
+            return Judgement {
+                verdict: Verdict::Typo,
+                version_id: None,
+            };
+        }
+    };
+    let code = code.as_str();
     let Some(current) = versions.last() else {
         return Judgement {
             verdict: Verdict::NoList,

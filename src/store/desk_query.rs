@@ -1,5 +1,6 @@
 //! The staff desk's queries: a mail and its replies, a unit's mails, the people of every list,
-//! and the one change the desk makes to a mail (ignoring a held one).
+//! and the changes the desk makes itself (a held mail ignored or rejected, a unit marked as
+//! having nobody to request).
 
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -245,4 +246,161 @@ impl Store {
         )?;
         Ok(n == 1)
     }
+
+    /// The sender's address of the mail row `id`, as stored (lower case; empty when the From
+    /// was not one plain address).
+    pub fn sender_of(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT from_addr FROM mails WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Staff rejected a held mail: it becomes `rejected`, and `reply` (the clerk's reason, for
+    /// the sender) goes into the outbox with it, in one transaction. False when the mail is not
+    /// (or no longer) held; nothing is written then.
+    pub fn reject_held_mail(&self, id: i64, reply: Option<&super::OutgoingReply>) -> Result<bool> {
+        let tx = self.conn.unchecked_transaction()?;
+        let n = tx.execute(
+            "UPDATE mails SET outcome = 'rejected', reply_kind = 'none' \
+             WHERE id = ?1 AND outcome = 'held' AND superseded_by IS NULL",
+            [id],
+        )?;
+        if n != 1 {
+            return Ok(false);
+        }
+        if let Some(r) = reply {
+            tx.execute(
+                "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    r.message_id,
+                    r.kind,
+                    serde_json::to_string(&r.recipients)?,
+                    r.bytes,
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The mail row that superseded row `id` when it was processed again, if any.
+    pub fn successor_of(&self, id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT superseded_by FROM mails WHERE id = ?1", [id], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Whether staff marked the unit `code` as having nobody to request.
+    pub fn is_no_need(&self, code: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM unit_no_need WHERE unit_code = ?1",
+                [code],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Marks the unit `code` as having nobody to request (`on`), or takes the mark back. False
+    /// when nothing changed.
+    pub fn set_no_need(&self, code: &str, on: bool, username: &str, note: &str) -> Result<bool> {
+        let n = if on {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO unit_no_need (unit_code, since, username, note) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    code,
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                    username,
+                    note
+                ],
+            )?
+        } else {
+            self.conn
+                .execute("DELETE FROM unit_no_need WHERE unit_code = ?1", [code])?
+        };
+        Ok(n == 1)
+    }
+}
+
+impl Store {
+    /// Whether a mail to staff of `kind` was written for `key` (a day, an outage).
+    pub fn has_notice(&self, kind: &str, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM staff_notices WHERE kind = ?1 AND key = ?2",
+                params![kind, key],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Whether the last polling alert written says "down" (no "up" written after it).
+    pub fn poll_alert_open(&self) -> Result<bool> {
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT kind FROM staff_notices WHERE kind IN ('poll_down', 'poll_up') \
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(last.as_deref() == Some("poll_down"))
+    }
+
+    /// Writes a mail to staff into the outbox with its notice, in one transaction; false (and
+    /// nothing written) when one of `kind` was written for `key` already.
+    pub fn add_notice(&self, kind: &str, key: &str, mail: &super::OutgoingReply) -> Result<bool> {
+        let tx = self.conn.unchecked_transaction()?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO staff_notices (kind, key, created_at) VALUES (?1, ?2, ?3)",
+            params![kind, key, now],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let notice = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
+             VALUES (NULL, ?1, ?2, ?3, ?4, ?5)",
+            params![
+                mail.message_id,
+                mail.kind,
+                serde_json::to_string(&mail.recipients)?,
+                mail.bytes,
+                now
+            ],
+        )?;
+        tx.execute(
+            "UPDATE staff_notices SET outbox_id = ?1 WHERE id = ?2",
+            params![tx.last_insert_rowid(), notice],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+}
+
+/// The units marked as having nobody to request, by code.
+pub fn no_need_units(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT unit_code FROM unit_no_need")?;
+    let codes = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(codes)
 }

@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/008_desk.sql"),
     include_str!("migrations/009_reading_attempts.sql"),
     include_str!("migrations/010_version_written.sql"),
+    include_str!("migrations/011_desk_actions.sql"),
 ];
 
 /// The database and the raw mail store.
@@ -357,13 +358,32 @@ impl Store {
     /// The latest current (neither superseded nor a duplicate) mail with this Message-ID
     /// (without angle brackets), as `replay` takes it again.
     pub fn stored_mail(&self, message_id: &str) -> Result<Option<StoredMail>> {
+        self.stored_mail_where(
+            "message_id = ?1",
+            rusqlite::types::Value::Text(message_id.into()),
+        )
+    }
+
+    /// The mail row `id`, when it is current (neither superseded nor a duplicate): what the desk
+    /// processes again (a mail without a Message-ID too).
+    pub fn stored_mail_by_id(&self, id: i64) -> Result<Option<StoredMail>> {
+        self.stored_mail_where("id = ?1", rusqlite::types::Value::Integer(id))
+    }
+
+    fn stored_mail_where(
+        &self,
+        clause: &str,
+        value: rusqlite::types::Value,
+    ) -> Result<Option<StoredMail>> {
         let row = self
             .conn
             .query_row(
-                "SELECT id, mailbox, source_key, sha256, received_at, size, outcome FROM mails \
-                 WHERE message_id = ?1 AND superseded_by IS NULL AND duplicate_of IS NULL \
-                 ORDER BY id DESC LIMIT 1",
-                [message_id],
+                &format!(
+                    "SELECT id, mailbox, source_key, sha256, received_at, size, outcome FROM mails \
+                     WHERE {clause} AND superseded_by IS NULL AND duplicate_of IS NULL \
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                [value],
                 |r| {
                     Ok((
                         r.get::<_, i64>(0)?,

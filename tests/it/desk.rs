@@ -42,6 +42,13 @@ fn config(maildir: &Path, data: &Path, secure: bool) -> Config {
     )
     .unwrap();
     c.desk.secure_cookie = secure;
+    // The desk edits the registry: its own copy, next to the data folder.
+    let units = data.parent().unwrap().join("units.csv");
+    if !units.exists() {
+        std::fs::copy(&c.units.file, &units).unwrap();
+    }
+    c.units.file = units;
+    c.reader.program = Some(env!("CARGO_BIN_EXE_cts-intake").into());
     c
 }
 
@@ -219,6 +226,12 @@ impl Browser {
             ],
         )
         .await
+    }
+
+    /// Records a paper copy at the paper desk; the page it leads to.
+    async fn paper(&mut self, fields: &[(&str, &str)]) -> String {
+        let a = self.post("/ban-giay", fields).await;
+        self.get(&a.location).await.body
     }
 
     /// The session's `csrf` token, read from a page's forms.
@@ -958,6 +971,46 @@ async fn a_code_rewritten_by_a_vietnamese_input_method_still_finds_its_list() {
 }
 
 #[tokio::test]
+async fn a_printed_code_with_a_wrong_check_character_is_told_a_typo_not_a_mismatch() {
+    use cts_intake::domain::paper::printed_code;
+    let f = fixture();
+    let mut b = f.logged_in().await;
+    let csrf = b.csrf().await;
+    let printed = printed_code("2KG6690H");
+    assert_eq!(printed.len(), 9);
+    // The printed code (with its check character), through Telex after the last vowel-less
+    // letters: found, "Khớp".
+    let page = b.paper(&[("csrf", &csrf), ("ma", &printed)]).await;
+    assert!(page.contains("class=\"big\">Khớp</h2>"), "{page}");
+    // One character typed wrong ("2KG6690H" → "2KG6691H") with the check character kept: a
+    // typo, not another list's code, whether the unit was chosen or not.
+    let typo = format!("2KG6691H{}", printed.chars().last().unwrap());
+    let page = b.paper(&[("csrf", &csrf), ("ma", &typo)]).await;
+    assert!(page.contains("Mã gõ sai"), "{page}");
+    let page = b
+        .paper(&[("csrf", &csrf), ("ma", &typo), ("don_vi", "THPT-LHP")])
+        .await;
+    assert!(page.contains("class=\"big\">Mã gõ sai</h2>"), "{page}");
+    assert_eq!(
+        f.count("SELECT count(*) FROM paper_receipts WHERE verdict = 'typo'"),
+        1
+    );
+    // Another unit's real code, chosen for LHP: "Không khớp", naming whose it is.
+    let nk = printed_code("7343MYG8");
+    let page = b
+        .paper(&[("csrf", &csrf), ("ma", &nk), ("don_vi", "THPT-LHP")])
+        .await;
+    assert!(page.contains("Không khớp"), "{page}");
+    assert!(page.contains("Trường THPT Nguyễn Khuyến"), "{page}");
+    // An old code, printed before check characters, still matches.
+    assert!(
+        b.paper(&[("csrf", &csrf), ("ma", "2KG6690H")])
+            .await
+            .contains("class=\"big\">Khớp</h2>")
+    );
+}
+
+#[tokio::test]
 async fn a_person_is_found_by_name_without_accents_or_by_id_number() {
     let f = fixture();
     let mut b = f.logged_in().await;
@@ -1135,4 +1188,458 @@ fn the_desk_command_serves_on_the_address_given() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+// ---- the actions on held mail and on units ----
+
+/// A mail's outcome, by row.
+fn outcome_of(f: &Fixture, id: i64) -> String {
+    f.db()
+        .conn()
+        .query_row("SELECT outcome FROM mails WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// The replies in the outbox to `address`: (kind, bytes).
+fn replies_to(f: &Fixture, address: &str) -> Vec<(String, Vec<u8>)> {
+    let db = f.db();
+    let mut stmt = db
+        .conn()
+        .prepare("SELECT kind, bytes, recipients FROM outbox ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .filter(|(_, _, to)| to.contains(address))
+    .map(|(k, b, _)| (k, b))
+    .collect()
+}
+
+fn report_text(f: &Fixture, name: &str) -> String {
+    std::fs::read_to_string(f.data.join("report").join(name)).unwrap()
+}
+
+fn units_file(f: &Fixture) -> String {
+    std::fs::read_to_string(f.data.parent().unwrap().join("units.csv")).unwrap()
+}
+
+const GMAIL: &str = "nguyenvana1980@gmail.com";
+
+#[tokio::test]
+async fn a_held_gmail_mail_released_to_its_unit_is_answered_as_the_units_own() {
+    let f = fixture();
+    let held = mail_id(&f, "sample-09@mail.gmail.com");
+    let path = format!("/thu/{held}/giao");
+    // Refused without a session, without or with a wrong csrf, from another origin: nothing
+    // changes.
+    let mut stranger = f.browser();
+    let a = stranger.post(&path, &[("don_vi", "THPT-HHA")]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(a.location.starts_with("/dang-nhap"), "{}", a.location);
+    let mut b = f.logged_in().await;
+    let csrf = b.csrf().await;
+    let a = b.post(&path, &[("don_vi", "THPT-HHA")]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = b
+        .post(&path, &[("csrf", "wrong"), ("don_vi", "THPT-HHA")])
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = b
+        .post_from(
+            &path,
+            &[("csrf", &csrf), ("don_vi", "THPT-HHA")],
+            Some("http://evil.example"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    // No unit chosen: refused with the reason.
+    let a = b.post(&path, &[("csrf", &csrf), ("don_vi", "")]).await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(a.body.contains("Hãy chọn đơn vị"), "{}", a.body);
+    assert_eq!(outcome_of(&f, held), "held");
+    assert!(replies_to(&f, GMAIL).is_empty());
+
+    // The page offers the release, the unit inferred from nothing (a Gmail sender): a choice.
+    let page = b.get(&format!("/thu/{held}")).await.body;
+    assert!(
+        page.contains(&format!("action=\"/thu/{held}/giao\"")),
+        "{page}"
+    );
+    assert!(page.contains("Luôn tin địa chỉ này"));
+    let before_report = std::fs::metadata(f.data.join("report/doi-chieu.xlsx"))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let a = b
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("don_vi", "THPT-HHA"),
+                ("luon_tin", "1"),
+                ("note", "đã gọi điện xác nhận với thầy A"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    // The mail was processed again: the old row is superseded, the new one is the unit's.
+    let new: i64 = f
+        .db()
+        .conn()
+        .query_row(
+            "SELECT superseded_by FROM mails WHERE id = ?1",
+            [held],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(a.location, format!("/thu/{new}"));
+    let (unit, trust, outcome): (String, String, String) = f
+        .db()
+        .conn()
+        .query_row(
+            "SELECT unit_code, trust, outcome FROM mails WHERE id = ?1",
+            [new],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(unit, "THPT-HHA");
+    assert_eq!(trust, "registered");
+    assert_ne!(outcome, "held");
+    // The normal reply to the sender is composed in the outbox, for the daemon to deliver.
+    let replies = replies_to(&f, GMAIL);
+    assert_eq!(
+        replies.len(),
+        1,
+        "{:?}",
+        replies.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    assert!(
+        matches!(replies[0].0.as_str(), "ack" | "errors"),
+        "{}",
+        replies[0].0
+    );
+    assert!(!replies[0].1.is_empty(), "the reply was composed");
+    assert_eq!(
+        f.count(
+            "SELECT count(*) FROM outbox WHERE status = 'pending' AND recipients LIKE '%gmail%'"
+        ),
+        1
+    );
+    // "Always trust": the address is the unit's in the registry file.
+    let units = units_file(&f);
+    let line = units.lines().find(|l| l.starts_with("THPT-HHA,")).unwrap();
+    assert!(line.contains(GMAIL), "{line}");
+    // Audited with who and the note; the report was rewritten.
+    assert_eq!(
+        f.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'release_mail' AND username = 'lan' \
+             AND target = 'sample-09@mail.gmail.com' AND note LIKE '%THPT-HHA%' \
+             AND note LIKE '%luôn tin địa chỉ nguyenvana1980@gmail.com%' \
+             AND note LIKE '%đã gọi điện xác nhận với thầy A'"
+        ),
+        1
+    );
+    let after_report = std::fs::metadata(f.data.join("report/doi-chieu.xlsx"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(after_report > before_report);
+    assert!(report_text(&f, "mails.csv").contains("THPT-HHA"));
+    let log = b.get("/nhat-ky").await.body;
+    assert!(log.contains("Giao thư cho đơn vị"), "{log}");
+    // Released once: the old row is no longer held, a second release is refused.
+    let again = b
+        .post(&path, &[("csrf", &csrf), ("don_vi", "THPT-HHA")])
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(
+        b.get("/cho-xu-ly")
+            .await
+            .body
+            .contains("Không có thư nào chờ xử lý.")
+    );
+}
+
+#[tokio::test]
+async fn a_held_mail_released_to_a_unit_whose_address_it_is_not_stays_untrusted_for_good() {
+    let f = fixture();
+    let held = mail_id(&f, "sample-09@mail.gmail.com");
+    let mut b = f.logged_in().await;
+    let csrf = b.csrf().await;
+    let a = b
+        .post(
+            &format!("/thu/{held}/giao"),
+            &[("csrf", &csrf), ("don_vi", "THPT-HHA")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    // Without "always trust", the registry is as it was.
+    assert!(!units_file(&f).contains(GMAIL));
+    assert_eq!(replies_to(&f, GMAIL).len(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_held_mail_sends_the_clerks_reason_to_the_sender() {
+    let f = fixture();
+    let held = mail_id(&f, "sample-09@mail.gmail.com");
+    let path = format!("/thu/{held}/tu-choi");
+    let mut b = f.logged_in().await;
+    let csrf = b.csrf().await;
+    let a = b.post(&path, &[("ly_do", "x")]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = b
+        .post_from(
+            &path,
+            &[("csrf", &csrf), ("ly_do", "x")],
+            Some("http://evil.example"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    // A reason is required: the school reads it.
+    let a = b.post(&path, &[("csrf", &csrf), ("ly_do", "   ")]).await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(a.body.contains("Hãy ghi lý do từ chối"));
+    assert_eq!(outcome_of(&f, held), "held");
+
+    let reason = "Danh sách phải gửi từ hộp thư công vụ của trường.\nĐề nghị gửi lại.";
+    let a = b.post(&path, &[("csrf", &csrf), ("ly_do", reason)]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location, format!("/thu/{held}"));
+    assert_eq!(outcome_of(&f, held), "rejected");
+    let replies = replies_to(&f, GMAIL);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].0, "rejection");
+    let msg = mail_parser::MessageParser::default()
+        .parse(replies[0].1.as_slice())
+        .unwrap();
+    let text = msg.body_text(0).unwrap().replace("\r\n", "\n");
+    assert!(
+        text.contains("> Danh sách phải gửi từ hộp thư công vụ của trường.\n> Đề nghị gửi lại."),
+        "{text}"
+    );
+    assert!(text.contains("không tiếp nhận danh sách"), "{text}");
+    assert!(msg.subject().unwrap().contains("[Không tiếp nhận]"));
+    assert_eq!(
+        msg.in_reply_to().as_text(),
+        Some("sample-09@mail.gmail.com")
+    );
+    assert_eq!(
+        f.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'reject_mail' \
+             AND note LIKE '%Đề nghị gửi lại.'"
+        ),
+        1
+    );
+    // Not twice.
+    let again = b.post(&path, &[("csrf", &csrf), ("ly_do", reason)]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(replies_to(&f, GMAIL).len(), 1);
+    let page = b.get(&format!("/thu/{held}")).await.body;
+    assert!(page.contains("Từ chối thư"), "{page}");
+}
+
+#[tokio::test]
+async fn a_unit_edited_in_the_desk_is_used_at_once_and_a_held_mail_processed_again() {
+    let f = fixture();
+    let held = mail_id(&f, "sample-09@mail.gmail.com");
+    let mut b = f.logged_in().await;
+    let csrf = b.csrf().await;
+    let edit = "/don-vi/THPT-HHA/sua";
+    // Checked as `units import` checks a file: no bad address, none of another unit's.
+    let a = b
+        .post(
+            edit,
+            &[
+                ("csrf", &csrf),
+                ("ten", "Trường THPT Hải Hậu A"),
+                ("dia_chi", "khong-phai-dia-chi"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(
+        a.body.contains("không phải là địa chỉ thư điện tử"),
+        "{}",
+        a.body
+    );
+    let a = b
+        .post(
+            edit,
+            &[
+                ("csrf", &csrf),
+                ("ten", "Trường THPT Hải Hậu A"),
+                ("dia_chi", "c3nguyenkhuyen@namdinh.edu.vn"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(a.body.contains("Trường THPT Nguyễn Khuyến"), "{}", a.body);
+    let a = b.post(edit, &[("ten", "x"), ("dia_chi", GMAIL)]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(!units_file(&f).contains(GMAIL));
+
+    let a = b
+        .post(
+            edit,
+            &[
+                ("csrf", &csrf),
+                ("ten", "Trường THPT Hải Hậu A"),
+                ("loai", "THPT"),
+                ("dia_chi", &format!("c3haihaua@namdinh.edu.vn; {GMAIL}")),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location, "/don-vi/THPT-HHA");
+    assert!(units_file(&f).contains(&format!("c3haihaua@namdinh.edu.vn;{GMAIL}")));
+    let page = b.get("/don-vi/THPT-HHA").await.body;
+    assert!(page.contains(GMAIL), "{page}");
+    // The held mail, processed again as it is, now comes from a registered address.
+    let a = b
+        .post(
+            &format!("/thu/{held}/xu-ly-lai"),
+            &[("csrf", &csrf), ("note", "sau khi thêm địa chỉ")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let trust: String = f
+        .db()
+        .conn()
+        .query_row(
+            "SELECT trust FROM mails WHERE superseded_by IS NULL AND message_id = ?1",
+            ["sample-09@mail.gmail.com"],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(trust, "registered");
+    assert_eq!(
+        f.count("SELECT count(*) FROM audit_log WHERE action = 'reprocess_mail'"),
+        1
+    );
+    assert_eq!(
+        f.count("SELECT count(*) FROM audit_log WHERE action = 'unit_edit'"),
+        1
+    );
+
+    // A new unit: a code that is free, a name; then its page, the paper desk's choice.
+    let a = b
+        .post(
+            "/don-vi-moi",
+            &[("csrf", &csrf), ("ma", "THPT-HHA"), ("ten", "Trùng mã")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert!(a.body.contains("đã là mã của"), "{}", a.body);
+    let a = b
+        .post(
+            "/don-vi-moi",
+            &[
+                ("csrf", &csrf),
+                ("ma", "THPT-XTC"),
+                ("ten", "Trường THPT Xuân Trường C"),
+                ("loai", "THPT"),
+                ("dia_chi", "c3xuantruongc@namdinh.edu.vn"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.location, "/don-vi/THPT-XTC");
+    assert!(
+        units_file(&f)
+            .contains("THPT-XTC,Trường THPT Xuân Trường C,THPT,c3xuantruongc@namdinh.edu.vn")
+    );
+    assert_clean_page(&b.get("/don-vi/THPT-XTC").await, "/don-vi/THPT-XTC");
+    assert!(b.get("/ban-giay").await.body.contains("value=\"THPT-XTC\""));
+    // The file still loads as the daemon loads it.
+    Registry::load(&f.data.parent().unwrap().join("units.csv")).unwrap();
+}
+
+#[tokio::test]
+async fn a_unit_marked_as_having_nobody_to_request_is_not_reminded_and_the_report_says_so() {
+    let f = fixture();
+    let mut b = f.logged_in().await;
+    let csrf = b.csrf().await;
+    let path = "/don-vi/THPT-GT/khong-nhu-cau";
+    let a = b.post(path, &[("bat", "1")]).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = b
+        .post(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("bat", "1"),
+                ("note", "trường báo không có ai"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = b.get("/don-vi/THPT-GT").await.body;
+    assert!(page.contains("không có nhu cầu</strong>"), "{page}");
+    let units = report_text(&f, "units.csv");
+    let line = units.lines().find(|l| l.starts_with("THPT-GT,")).unwrap();
+    assert!(line.contains("no_need"), "{line}");
+    assert!(report_text(&f, "doi-chieu.html").contains("Không có nhu cầu"));
+    let listed = b.get("/don-vi?trang_thai=no_need").await.body;
+    assert!(
+        listed.contains("Trường THPT Giao Thủy") && listed.contains("1 đơn vị."),
+        "{listed}"
+    );
+    // Not reminded.
+    let config = config(&f.maildir, &f.data, false);
+    let store = f.db();
+    let registry = Registry::load(&config.units.file).unwrap();
+    let rec = cts_intake::report::build(&store, &registry, &config).unwrap();
+    let due = cts_intake::remind::due(&rec);
+    assert!(!due.iter().any(|d| d.unit_code == "THPT-GT"));
+    // Taken back: reminded again.
+    let a = b.post(path, &[("csrf", &csrf), ("bat", "0")]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    let rec = cts_intake::report::build(&store, &registry, &config).unwrap();
+    assert!(
+        cts_intake::remind::due(&rec)
+            .iter()
+            .any(|d| d.unit_code == "THPT-GT")
+    );
+    assert_eq!(
+        f.count("SELECT count(*) FROM audit_log WHERE action IN ('unit_no_need', 'unit_need')"),
+        2
+    );
+}
+
+#[test]
+fn a_running_daemon_knows_a_unit_added_to_the_registry_file_without_a_restart() {
+    let f = fixture();
+    let config = config(&f.maildir, &f.data, false);
+    let file = config.units.file.clone();
+    let mut intake = cts_intake::daemon::Intake::open(config).unwrap();
+    assert!(intake.registry.by_code("THPT-XTC").is_none());
+    // Written as the desk writes it (a new file renamed over the old one).
+    let registry = Registry::load(&file)
+        .unwrap()
+        .with_unit(cts_intake::units::Unit {
+            code: "THPT-XTC".into(),
+            name: "Trường THPT Xuân Trường C".into(),
+            kind: "THPT".into(),
+            emails: vec!["c3xuantruongc@namdinh.edu.vn".into()],
+        })
+        .unwrap();
+    // A modification time the filesystem can tell from the first one.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    registry.save(&file).unwrap();
+    intake.reload_registry_if_changed();
+    assert!(intake.registry.by_code("THPT-XTC").is_some());
+    // A file that no longer loads leaves the registry in use as it was.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&file, "code,name,kind,emails\n,Không mã,THPT,\n").unwrap();
+    intake.reload_registry_if_changed();
+    assert!(intake.registry.by_code("THPT-XTC").is_some());
 }

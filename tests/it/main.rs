@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod batch;
+mod browser;
 mod cli;
 mod desk;
 mod fixtures;

@@ -72,7 +72,7 @@ pub(crate) fn config(dir: &Path, replies: &str, poll_seconds: u64) -> PathBuf {
 }
 
 /// `cts-intake run` on a Maildir, replies through `url` with the department's password.
-fn cts_run(config: &Path, maildir: &Path, data: &Path, url: &str, ca: &Path) -> Command {
+pub(crate) fn cts_run(config: &Path, maildir: &Path, data: &Path, url: &str, ca: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cts-intake"));
     c.arg("--config")
         .arg(config)
@@ -94,7 +94,7 @@ fn once(mut c: Command) -> Output {
     crate::support::succeeds(c.arg("--once"))
 }
 
-fn submission_url(stack: &MailStack) -> String {
+pub(crate) fn submission_url(stack: &MailStack) -> String {
     format!(
         "smtp://cttt%40namdinh.edu.vn@localhost:{}",
         stack.postfix.submission_port
@@ -289,8 +289,11 @@ fn accepted_rejected_and_no_list_mails_each_get_exactly_the_right_reply() {
     let cover = String::from_utf8(cover).unwrap();
     assert!(cover.contains("PHIẾU ĐỐI CHIẾU"), "{cover}");
     assert!(
-        cover.contains(&format!("<div class=\"code\">{code}</div>")),
-        "the unit's reconciliation code in large type: {cover}"
+        cover.contains(&format!(
+            "<div class=\"code\">{}</div>",
+            cts_intake::domain::paper::printed_code(&code)
+        )),
+        "the unit's reconciliation code (with its check character) in large type: {cover}"
     );
     assert!(cover.contains("(THPT-LHP)"), "{cover}");
     // Every acknowledgement carries the cover sheet of its own version; no other reply has one.
@@ -957,4 +960,127 @@ async fn five_hundred_replies_go_through_the_real_server_each_delivered_once() {
                 .unwrap_or("")
                 .contains("queued")
     }));
+}
+
+/// A mail in `user`'s INBOX whose subject contains `subject`: its decoded text.
+fn staff_mail(stack: &MailStack, user: &str, subject: &str) -> Vec<String> {
+    stack
+        .dovecot
+        .messages(user, "INBOX")
+        .iter()
+        .filter_map(|m| {
+            let msg = MessageParser::default().parse(m.as_slice())?;
+            msg.subject()
+                .is_some_and(|s| s.contains(subject))
+                .then(|| msg.body_text(0).unwrap_or_default().replace("\r\n", "\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn staff_get_a_daily_digest_and_a_mail_when_polling_fails_and_when_it_works_again() {
+    const STAFF: &str = "vanthu.so@namdinh.edu.vn";
+    let mut users = all_users();
+    users.push(STAFF.into());
+    let stack = start_stack(&users);
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    copy_dir(&root().join("samples/maildir"), &maildir);
+    let data = dir.path().join("data");
+    let cfg = config(dir.path(), "", 30);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    // A [desk] table before [report].
+    let text = text.replacen(
+        "\n[report]",
+        &format!(
+            "\n[desk]\ndigest-to = [\"{STAFF}\"]\ndigest-hour = 0\nalert-after-minutes = 30\n\
+             public-url = \"https://tiepnhan.namdinh.edu.vn\"\n\n[report]"
+        ),
+        1,
+    );
+    assert!(text.contains("digest-to = ["), "{text}");
+    std::fs::write(&cfg, text).unwrap();
+    let run = |maildir: &Path| {
+        cts_run(
+            &cfg,
+            maildir,
+            &data,
+            &submission_url(&stack),
+            stack.postfix.ca_file(),
+        )
+    };
+    once(run(&maildir));
+    // The digest: what needs staff, with a link to the desk.
+    assert!(
+        wait_until(Duration::from_secs(10), || !staff_mail(
+            &stack,
+            STAFF,
+            "Tổng hợp ngày"
+        )
+        .is_empty()),
+        "no digest reached {STAFF}"
+    );
+    let digest = staff_mail(&stack, STAFF, "Tổng hợp ngày").remove(0);
+    assert!(digest.contains("- 1 thư chờ xử lý"), "{digest}");
+    assert!(
+        digest.contains("- 2 đơn vị chờ gửi lại danh sách đã sửa"),
+        "{digest}"
+    );
+    assert!(digest.contains("Trường THPT Trần Quốc Bảo"), "{digest}");
+    assert!(
+        digest.contains("https://tiepnhan.namdinh.edu.vn"),
+        "{digest}"
+    );
+    // Once a day.
+    once(run(&maildir));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(staff_mail(&stack, STAFF, "Tổng hợp ngày").len(), 1);
+
+    // Polling has not succeeded for an hour (the daemon's passes failed meanwhile): after its
+    // next pass, the daemon writes an alert, once per outage.
+    let store = Store::open(&data.join("intake.sqlite3")).unwrap();
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::minutes(61)).to_rfc3339();
+    store
+        .conn()
+        .execute("UPDATE polls SET last_success_at = ?1", [&hour_ago])
+        .unwrap();
+    let config = cts_intake::config::Config::load(
+        &cfg,
+        &cts_intake::config::Overrides {
+            maildir: Some(maildir.clone()),
+            data_dir: Some(data.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut intake = cts_intake::daemon::Intake::open(config).unwrap();
+    assert_eq!(intake.notify_staff().unwrap(), 1);
+    assert_eq!(intake.notify_staff().unwrap(), 0, "one alert per outage");
+    drop(intake);
+    assert_eq!(
+        store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE kind = 'poll_down' AND status = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap(),
+        1
+    );
+    // It works again: the alert goes out, then the mail saying so.
+    once(run(&maildir));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            !staff_mail(&stack, STAFF, "CẢNH BÁO").is_empty()
+                && !staff_mail(&stack, STAFF, "Đã đọc lại được hộp thư").is_empty()
+        }),
+        "the alert and the recovery did not reach {STAFF}"
+    );
+    let alert = staff_mail(&stack, STAFF, "CẢNH BÁO").remove(0);
+    assert!(
+        alert.contains("không đọc được hộp thư của Sở từ"),
+        "{alert}"
+    );
+    assert_eq!(staff_mail(&stack, STAFF, "CẢNH BÁO").len(), 1);
 }
