@@ -11,6 +11,7 @@ mod isolation;
 mod layers;
 mod mailstack;
 mod outbox_fill;
+mod package;
 mod pipeline;
 mod report;
 mod sent_copy;
