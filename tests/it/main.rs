@@ -15,5 +15,6 @@ mod package;
 mod pipeline;
 mod report;
 mod sent_copy;
+mod service;
 mod smtp;
 mod support;
