@@ -3,11 +3,14 @@
 //! reply are written in one transaction ([`Store::record`]).
 
 mod attempts;
+pub mod backup;
 pub mod blocking;
 pub mod desk_query;
 mod outbox;
 pub mod paper;
+pub mod purge;
 pub mod query;
+pub mod smtp_health;
 pub mod staff;
 
 pub use crate::domain::OutgoingReply;
@@ -43,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_draft_version.sql"),
     include_str!("migrations/008_desk.sql"),
     include_str!("migrations/009_reading_attempts.sql"),
+    include_str!("migrations/010_purge.sql"),
 ];
 
 /// The database and the raw mail store.

@@ -39,7 +39,7 @@ fn the_daemon_tells_systemd_it_is_ready_feeds_the_watchdog_each_pass_and_says_it
     let config = dir.path().join("config.toml");
     let text = std::fs::read_to_string(root().join("config/default.toml"))
         .unwrap()
-        .replace("poll-seconds = 30", "poll-seconds = 1");
+        .replace("\npoll-seconds = 30\n", "\npoll-seconds = 1\n");
     std::fs::write(&config, text).unwrap();
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
