@@ -118,7 +118,7 @@ mod tests {
         .unwrap()
         .replace("[storage]", "[storage]\ndata-folder = \"x\"")
         .replace("\npoll-seconds = 30\n", "\npoll-seconds = \"often\"\npoll-secs = 3\n")
-        .replace("[rules]", "[rulez]\nmin-age = 1\n\n[rules]")
+        .replace("\n[rules]\n", "\n[rulez]\nmin-age = 1\n\n[rules]\n")
         .replace("min-age = 18", "min-age = 80");
         std::fs::write(&p, text).unwrap();
         let checked = check(&p, &Overrides::default());

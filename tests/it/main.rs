@@ -10,6 +10,7 @@ mod imap;
 mod isolation;
 mod layers;
 mod mailstack;
+mod ops;
 mod outbox_fill;
 mod package;
 mod pipeline;
