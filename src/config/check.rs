@@ -117,13 +117,22 @@ mod tests {
         )
         .unwrap()
         .replace("[storage]", "[storage]\ndata-folder = \"x\"")
-        .replace("\npoll-seconds = 30\n", "\npoll-seconds = \"often\"\npoll-secs = 3\n")
+        .replace(
+            "\npoll-seconds = 30\n",
+            "\npoll-seconds = \"often\"\npoll-secs = 3\n",
+        )
         .replace("\n[rules]\n", "\n[rulez]\nmin-age = 1\n\n[rules]\n")
         .replace("min-age = 18", "min-age = 80");
         std::fs::write(&p, text).unwrap();
         let checked = check(&p, &Overrides::default());
         let all = checked.problems.join("\n");
-        for part in ["data-folder", "poll-seconds", "poll-secs", "rulez", "min-age"] {
+        for part in [
+            "data-folder",
+            "poll-seconds",
+            "poll-secs",
+            "rulez",
+            "min-age",
+        ] {
             assert!(all.contains(part), "{part} not reported:\n{all}");
         }
         assert!(all.contains("line "), "{all}");

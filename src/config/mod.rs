@@ -731,7 +731,9 @@ impl Config {
             *d = d.trim().trim_start_matches('@').to_ascii_lowercase();
         }
         if self.rules.min_age >= self.rules.max_age {
-            check(Err(anyhow::anyhow!("rules.min-age must be below rules.max-age")));
+            check(Err(anyhow::anyhow!(
+                "rules.min-age must be below rules.max-age"
+            )));
         }
         check(crate::domain::columns::TypeColumns::from_config(&self.report.columns).map(|_| ()));
         if let Some(imap) = &self.source.imap {

@@ -95,27 +95,20 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         drop(stmt);
         tx.execute(
-            &sql(
-                "UPDATE outbox SET status = 'failed', \
+            &sql("UPDATE outbox SET status = 'failed', \
                  last_error = 'purged before it was delivered' \
-                 WHERE mail_id IN (PURGED) AND status IN ('pending', 'held')",
-            ),
+                 WHERE mail_id IN (PURGED) AND status IN ('pending', 'held')"),
             [&b],
         )?;
         tx.execute(
             &sql("UPDATE outbox SET bytes = X'', draft = NULL, copy_owed = 0 WHERE mail_id IN (PURGED)"),
             [&b],
         )?;
-        tx.execute(
-            &sql("DELETE FROM problems WHERE mail_id IN (PURGED)"),
-            [&b],
-        )?;
+        tx.execute(&sql("DELETE FROM problems WHERE mail_id IN (PURGED)"), [&b])?;
         // The purged mails' versions let go of their rows; a later version keeps its own.
         tx.execute(
-            &sql(
-                "DELETE FROM version_rows WHERE version_id IN \
-                 (SELECT id FROM versions WHERE mail_id IN (PURGED))",
-            ),
+            &sql("DELETE FROM version_rows WHERE version_id IN \
+                 (SELECT id FROM versions WHERE mail_id IN (PURGED))"),
             [&b],
         )?;
         tx.execute(

@@ -57,7 +57,14 @@ fn build_deb(dir: &Path) -> PathBuf {
         Command::new(cargo_deb)
             .current_dir(root())
             .env("CARGO_TARGET_DIR", &target)
-            .args(["--no-build", "--no-strip", "--no-dbgsym", "--fast", "-Z", "gz"])
+            .args([
+                "--no-build",
+                "--no-strip",
+                "--no-dbgsym",
+                "--fast",
+                "-Z",
+                "gz",
+            ])
             .arg("--compress-system")
             .arg("--output")
             .arg(&deb)
@@ -77,7 +84,11 @@ fn the_debian_package_holds_the_binary_an_absolute_config_and_a_hardened_unit() 
     // The listing: owner, mode and path of every file.
     let listing = ok(
         "dpkg-deb -c",
-        Command::new(&dpkg_deb).arg("-c").arg(&deb).output().unwrap(),
+        Command::new(&dpkg_deb)
+            .arg("-c")
+            .arg(&deb)
+            .output()
+            .unwrap(),
     );
     let entry = |path: &str| {
         listing
@@ -92,10 +103,17 @@ fn the_debian_package_holds_the_binary_an_absolute_config_and_a_hardened_unit() 
     entry("./lib/systemd/system/cts-intake.service");
     let control = ok(
         "dpkg-deb -I",
-        Command::new(&dpkg_deb).arg("-I").arg(&deb).output().unwrap(),
+        Command::new(&dpkg_deb)
+            .arg("-I")
+            .arg(&deb)
+            .output()
+            .unwrap(),
     );
     for part in ["postinst", "conffiles", "Depends: adduser"] {
-        assert!(control.contains(part), "no {part} in the control:\n{control}");
+        assert!(
+            control.contains(part),
+            "no {part} in the control:\n{control}"
+        );
     }
     let field = |name: &str| {
         ok(
@@ -130,7 +148,11 @@ fn the_debian_package_holds_the_binary_an_absolute_config_and_a_hardened_unit() 
             .unwrap(),
     );
     let conffiles = std::fs::read_to_string(control_dir.join("conffiles")).unwrap();
-    assert!(conffiles.lines().any(|l| l == "/etc/cts-intake/config.toml"));
+    assert!(
+        conffiles
+            .lines()
+            .any(|l| l == "/etc/cts-intake/config.toml")
+    );
     let postinst = std::fs::read_to_string(control_dir.join("postinst")).unwrap();
     assert!(postinst.contains("adduser --system"), "{postinst}");
     assert!(postinst.contains("install -d -m 0700 -o cts-intake"));
@@ -147,7 +169,10 @@ fn the_debian_package_holds_the_binary_an_absolute_config_and_a_hardened_unit() 
     // lets the daemon write, the registry beside the config.
     let config_path = unpacked.join("etc/cts-intake/config.toml");
     let text = std::fs::read_to_string(&config_path).unwrap();
-    assert!(!text.contains("../"), "a relative path in the packaged config");
+    assert!(
+        !text.contains("../"),
+        "a relative path in the packaged config"
+    );
     let config = Config::load(&config_path, &Overrides::default()).unwrap();
     assert_eq!(config.storage.data_dir, Path::new("/var/lib/cts-intake"));
     assert_eq!(config.units.file, Path::new("/etc/cts-intake/units.csv"));
@@ -164,8 +189,8 @@ fn the_debian_package_holds_the_binary_an_absolute_config_and_a_hardened_unit() 
     // The unit: systemd parses every line of it (verify prints a line for any key it ignores,
     // and exits 0 all the same: its output must be empty). ExecStart names /usr/bin, which this
     // machine may not have: the copy checked names the unpacked binary instead.
-    let unit = std::fs::read_to_string(unpacked.join("lib/systemd/system/cts-intake.service"))
-        .unwrap();
+    let unit =
+        std::fs::read_to_string(unpacked.join("lib/systemd/system/cts-intake.service")).unwrap();
     assert_eq!(
         unit,
         std::fs::read_to_string(root().join("config/cts-intake.service")).unwrap(),
@@ -180,7 +205,10 @@ fn the_debian_package_holds_the_binary_an_absolute_config_and_a_hardened_unit() 
         "MemoryMax=",
         "ExecStart=/usr/bin/cts-intake ",
     ] {
-        assert!(unit.lines().any(|l| l.starts_with(line)), "no {line} in the unit");
+        assert!(
+            unit.lines().any(|l| l.starts_with(line)),
+            "no {line} in the unit"
+        );
     }
     let watchdog = unit
         .lines()

@@ -47,7 +47,7 @@ fn the_daemon_tells_systemd_it_is_ready_feeds_the_watchdog_each_pass_and_says_it
         .set_read_timeout(Some(Duration::from_secs(120)))
         .unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cts-intake"))
+    let child = Command::new(env!("CARGO_BIN_EXE_cts-intake"))
         .arg("--config")
         .arg(&config)
         .arg("run")
@@ -70,7 +70,10 @@ fn the_daemon_tells_systemd_it_is_ready_feeds_the_watchdog_each_pass_and_says_it
         count(s, "READY=1") >= 1 && count(s, "WATCHDOG=1") >= 2
     });
     assert_eq!(count(&seen, "READY=1"), 1, "{seen:?}");
-    assert_eq!(seen[0], "READY=1", "ready comes before the first pass: {seen:?}");
+    assert_eq!(
+        seen[0], "READY=1",
+        "ready comes before the first pass: {seen:?}"
+    );
 
     // SAFETY: kill(2) on a child we started.
     unsafe {
