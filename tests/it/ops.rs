@@ -265,3 +265,69 @@ fn backup_copies_the_database_consistently_while_a_writer_commits() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("exists already"), "{}", text(&out));
 }
+
+#[test]
+fn status_counts_held_replies_and_warns_when_the_smtp_server_stays_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    run_once(&root().join("samples/maildir"), &data);
+    let db = data.join("intake.sqlite3");
+    // As the sender leaves them: one reply held by the rate limit; one the server could not
+    // take for two hours, retried since, with no delivery after it.
+    let two_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE outbox SET sent_at = '2022-12-01T00:00:00+00:00' WHERE status = 'sent';
+         UPDATE outbox SET status = 'held' WHERE id = (SELECT min(id) FROM outbox);",
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE outbox SET status = 'pending', attempts = 3, last_error = 'connection refused', \
+         created_at = ?1, next_attempt_at = ?1 WHERE id = (SELECT max(id) FROM outbox)",
+        [&two_hours_ago],
+    )
+    .unwrap();
+    drop(conn);
+    let status = |warn_minutes: u64| {
+        let config = dir.path().join(format!("smtp-{warn_minutes}.toml"));
+        let text = std::fs::read_to_string(root().join("config/default.toml"))
+            .unwrap()
+            .replace("# [smtp]", "[smtp]")
+            .replace(
+                "# url = \"smtps://cttt%40namdinh.edu.vn@mail.namdinh.edu.vn\"",
+                &format!(
+                    "url = \"smtp+plain://127.0.0.1:1\"\nunreachable-warn-minutes = {warn_minutes}"
+                ),
+            );
+        std::fs::write(&config, text).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_cts-intake"))
+            .arg("--config")
+            .arg(&config)
+            .arg("status")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--units")
+            .arg(root().join("config/units.csv"))
+            .output()
+            .unwrap()
+    };
+    let out = status(60);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("1 held for staff"), "{all}");
+    assert!(
+        all.contains("WARNING: no reply could be delivered"),
+        "{all}"
+    );
+    assert!(all.contains("SMTP server unreachable"), "{all}");
+    // One time zone: the campaign's.
+    let failing = all.lines().find(|l| l.starts_with("SMTP:")).unwrap();
+    assert!(failing.contains("+07:00"), "{failing}");
+    assert!(!all.contains("+00:00"), "{all}");
+    // Longer allowed: reported, no warning.
+    let out = status(600);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("SMTP: replies failing since"), "{all}");
+    assert!(!all.contains("WARNING"), "{all}");
+}
