@@ -222,6 +222,7 @@ fn backup_copies_the_database_consistently_while_a_writer_commits() {
                 }
                 tx.commit().unwrap();
                 commits += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
             }
             commits
         })
@@ -330,4 +331,97 @@ fn status_counts_held_replies_and_warns_when_the_smtp_server_stays_unreachable()
     assert!(out.status.success(), "{all}");
     assert!(all.contains("SMTP: replies failing since"), "{all}");
     assert!(!all.contains("WARNING"), "{all}");
+}
+
+#[test]
+fn a_partial_purge_keeps_every_later_list_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    run_once(&root().join("samples/maildir"), &data);
+    let db = data.join("intake.sqlite3");
+    let before = "2022-12-08";
+    let cut = "julianday('2022-12-08T00:00:00+07:00')";
+    let purged_mails = count(
+        &db,
+        &format!("SELECT count(*) FROM mails WHERE julianday(received_at) < {cut}"),
+    );
+    let kept_mails = count(
+        &db,
+        &format!("SELECT count(*) FROM mails WHERE julianday(received_at) >= {cut}"),
+    );
+    assert!(
+        purged_mails > 0 && kept_mails > 0,
+        "the sample spans the date"
+    );
+    // ID numbers only the purged mails hold (in no list of a later mail).
+    let conn = Connection::open(&db).unwrap();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT DISTINCT r.id_number FROM rows r JOIN mails m ON m.id = r.mail_id \
+             WHERE julianday(m.received_at) < {cut} AND r.id_number <> '' \
+             AND r.id_number NOT IN (SELECT r2.id_number FROM rows r2 \
+               JOIN version_rows vr ON vr.row_id = r2.id JOIN versions v ON v.id = vr.version_id \
+               JOIN mails m2 ON m2.id = v.mail_id WHERE julianday(m2.received_at) >= {cut}) \
+             AND r.id_number NOT IN (SELECT r3.id_number FROM rows r3 JOIN mails m3 \
+               ON m3.id = r3.mail_id WHERE julianday(m3.received_at) >= {cut}) \
+             AND NOT EXISTS (SELECT 1 FROM outbox o JOIN mails m4 ON m4.id = o.mail_id \
+               WHERE julianday(m4.received_at) >= {cut} \
+               AND (instr(o.bytes, CAST(r.id_number AS BLOB)) > 0 \
+                    OR instr(coalesce(o.draft, ''), r.id_number) > 0))"
+        ))
+        .unwrap();
+    let gone: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(stmt);
+    drop(conn);
+    // (A later copy of a purged mail, and its reply, keep what they quote.)
+    assert!(
+        !gone.is_empty(),
+        "some ID numbers are the purged mails' alone"
+    );
+    let out = cts(&["purge", "--before", before, "--yes"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM mails WHERE purged_at IS NOT NULL"
+        ),
+        purged_mails
+    );
+    // Every list of a mail kept has all its rows, whichever mail they were first sent in.
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM versions v JOIN mails m ON m.id = v.mail_id \
+                 WHERE julianday(m.received_at) >= {cut} AND v.row_count <> \
+                 (SELECT count(*) FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
+                  WHERE vr.version_id = v.id)"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    let bytes = std::fs::read(&db).unwrap();
+    for id in &gone {
+        assert!(!contains(&bytes, id), "{id} is still in the database");
+    }
+    // The report is made from what is left.
+    let out = cts(&["report", "--out"])
+        .arg(dir.path().join("report"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
 }
