@@ -1,6 +1,6 @@
 //! The service manager's notifications (systemd `Type=notify`, see `sd_notify(3)`): `READY=1`
 //! once the daemon is up, `WATCHDOG=1` after each pass of the loop (a successful pass or a failed
-//! one the loop survives), `STOPPING=1` at shutdown. Without `NOTIFY_SOCKET` (not started by
+//! one the loop survives) and each batch of mail recorded, `STOPPING=1` at shutdown. Without `NOTIFY_SOCKET` (not started by
 //! systemd) each is a no-op; a failure to notify is logged, never fatal.
 
 use std::time::Duration;
@@ -18,7 +18,7 @@ pub fn ready() {
     send(NotifyState::Ready, "READY=1");
 }
 
-/// The loop is alive: a pass has ended (successfully or not).
+/// The loop is alive: a pass has ended (successfully or not), or a batch was recorded.
 pub fn alive() {
     send(NotifyState::Watchdog, "WATCHDOG=1");
 }
