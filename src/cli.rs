@@ -80,9 +80,9 @@ pub struct PurgeArgs {
     /// purged.
     #[arg(long, value_name = "DATE")]
     pub before: chrono::NaiveDate,
-    /// Purge even when it takes a unit's current list, replies not yet delivered, or mails of
-    /// the configured campaign (after its deadline's day); without it such a purge only says
-    /// what it would remove.
+    /// Purge even when it takes a unit's current list or replies not yet delivered, or DATE is
+    /// after the configured campaign's deadline; without it such a purge only says what it would
+    /// remove (exit 1).
     #[arg(long)]
     pub yes: bool,
     /// Print what would be removed; change nothing.

@@ -120,7 +120,7 @@ fn data_dir(data: &Path) -> Vec<String> {
     if !writable(data) {
         problems.push(format!(
             "storage.data-dir: {} is not writable by this user (run check-config as the daemon's \
-             user: sudo -u cts-intake cts-intake check-config)",
+             user: sudo -u cts-intake cts-intake --config FILE check-config)",
             data.display()
         ));
     }
