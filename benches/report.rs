@@ -85,6 +85,8 @@ fn main() -> anyhow::Result<()> {
             changes: Default::default(),
             had_previous: false,
             rows: rows.clone(),
+            written_at: Utc.with_ymd_and_hms(2022, 12, 5, 1, 0, 0).unwrap(),
+            newer: None,
         });
         outcome.rows = rows;
         let key = format!("bench-{i}");

@@ -36,6 +36,60 @@ pub struct NewVersion {
     pub changes: Changes,
     /// True when the unit had an accepted version before.
     pub had_previous: bool,
+    /// When the list was written, as staff see it in their mail client ([`written_at`]): the
+    /// versions of a unit follow this order. Kept by the store, not in a reply's draft.
+    #[serde(skip)]
+    pub written_at: DateTime<Utc>,
+    /// Set when the unit's current version was written after this list (mail servers delay
+    /// mail): this list is kept as an older version and the current one stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer: Option<NewerVersion>,
+}
+
+/// The unit's current version that stays current when an older list arrives after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewerVersion {
+    pub code: String,
+    pub written_at: DateTime<Utc>,
+}
+
+/// A unit's current accepted version, as the decision needs it.
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    pub rows: Vec<ValidRow>,
+    pub code: String,
+    pub written_at: DateTime<Utc>,
+}
+
+/// How far a mail's Date may run ahead of its arrival (the sender's clock) and still be read as
+/// the time it was written; it is then taken as the arrival.
+pub const DATE_SKEW_MINUTES: i64 = 15;
+
+/// How long before the unit's current version a Date may lie and still be believed: longer
+/// than any mail server keeps retrying (RFC 5321 §4.5.4.1 suggests 4-5 days). A Date older than
+/// that is a wrong clock, and the arrival counts.
+pub const DATE_BEFORE_PREVIOUS_DAYS: i64 = 5;
+
+/// When a list was written, as DESIGN.md orders versions: the mail's Date header when it is
+/// plausible (not after the arrival beyond a clock's skew, not long before the unit's current
+/// version), else the arrival. Never after the arrival.
+pub fn written_at(
+    date: Option<DateTime<chrono::FixedOffset>>,
+    received_at: DateTime<Utc>,
+    previous: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let Some(date) = date.map(|d| d.with_timezone(&Utc)) else {
+        return received_at;
+    };
+    if date > received_at + chrono::Duration::minutes(DATE_SKEW_MINUTES) {
+        return received_at;
+    }
+    if let Some(p) = previous
+        && date < p - chrono::Duration::days(DATE_BEFORE_PREVIOUS_DAYS)
+    {
+        return received_at;
+    }
+    date.min(received_at)
 }
 
 /// Everything the store keeps and the reply says about one mail.
@@ -167,13 +221,13 @@ pub fn read_with(
     Reading { unit, trust, lists }
 }
 
-/// Processes one parsed mail. `previous` gives a unit's current accepted rows.
+/// Processes one parsed mail. `previous` gives a unit's current accepted version.
 pub fn process(
     mail: &ParsedMail,
     received_at: DateTime<Utc>,
     config: &Config,
     registry: &Registry,
-    previous: &dyn Fn(&str) -> Option<Vec<ValidRow>>,
+    previous: &dyn Fn(&str) -> Option<Previous>,
 ) -> Outcome {
     decide(
         mail,
@@ -191,7 +245,7 @@ pub fn decide(
     reading: Reading,
     received_at: DateTime<Utc>,
     config: &Config,
-    previous: &dyn Fn(&str) -> Option<Vec<ValidRow>>,
+    previous: &dyn Fn(&str) -> Option<Previous>,
 ) -> Outcome {
     if let Some(reason) = &mail.malformed {
         return Outcome::new(OutcomeKind::Held, format!("unreadable mail: {reason}"));
@@ -299,17 +353,31 @@ pub fn decide(
     }
 
     let prev = previous(&unit.code);
-    let prev_rows = prev.clone().unwrap_or_default();
-    let rows = if outcome.supplement {
-        dedupe::merge_supplement(&prev_rows, &outcome.rows)
-    } else {
-        outcome.rows.clone()
+    let written = written_at(mail.date, received_at, prev.as_ref().map(|p| p.written_at));
+    let newer = prev
+        .as_ref()
+        .filter(|p| written < p.written_at)
+        .map(|p| NewerVersion {
+            code: p.code.clone(),
+            written_at: p.written_at,
+        });
+    let prev_rows = prev.map(|p| p.rows);
+    let rows = match &prev_rows {
+        // Written before the current version: kept as it is, an older version.
+        _ if newer.is_some() => outcome.rows.clone(),
+        Some(prev) if outcome.supplement => dedupe::merge_supplement(prev, &outcome.rows),
+        _ => outcome.rows.clone(),
     };
     outcome.version = Some(NewVersion {
         code: dedupe::reconciliation_code(&rows),
-        changes: dedupe::diff(&prev_rows, &rows),
-        had_previous: prev.is_some(),
+        changes: match (&prev_rows, &newer) {
+            (Some(prev), None) => dedupe::diff(prev, &rows),
+            _ => Changes::default(),
+        },
+        had_previous: prev_rows.is_some(),
         rows,
+        written_at: written,
+        newer,
     });
     outcome.reply = if has_errors {
         ReplyKind::Errors
@@ -496,4 +564,47 @@ fn read_error_problem(file: &str, e: &ReadError) -> RowProblem {
         }
     };
     file_problem(file, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, FixedOffset, TimeZone};
+
+    fn arrival() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2022, 12, 5, 3, 0, 0).unwrap()
+    }
+
+    fn date(t: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
+        Some(t.with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap()))
+    }
+
+    #[test]
+    fn a_plausible_date_is_when_the_list_was_written() {
+        let written = arrival() - Duration::hours(3);
+        assert_eq!(written_at(date(written), arrival(), None), written);
+        let previous = Some(arrival() - Duration::hours(1));
+        assert_eq!(written_at(date(written), arrival(), previous), written);
+    }
+
+    #[test]
+    fn no_date_or_a_date_from_a_wrong_clock_is_the_arrival() {
+        assert_eq!(written_at(None, arrival(), None), arrival());
+        // Ahead of the arrival by more than a clock's skew.
+        let ahead = arrival() + Duration::minutes(DATE_SKEW_MINUTES + 1);
+        assert_eq!(written_at(date(ahead), arrival(), None), arrival());
+        // Long before the unit's current version.
+        let previous = arrival() - Duration::hours(1);
+        let long_before = previous - Duration::days(DATE_BEFORE_PREVIOUS_DAYS) - Duration::hours(1);
+        assert_eq!(
+            written_at(date(long_before), arrival(), Some(previous)),
+            arrival()
+        );
+    }
+
+    #[test]
+    fn a_date_a_little_ahead_is_never_after_the_arrival() {
+        let ahead = arrival() + Duration::minutes(DATE_SKEW_MINUTES - 1);
+        assert_eq!(written_at(date(ahead), arrival(), None), arrival());
+    }
 }

@@ -90,14 +90,19 @@ impl Recorder<'_> {
         let store = &self.store;
         // The unit's current rows with their ids, read once for the decision and the record.
         let current = std::cell::OnceCell::new();
-        let previous = |unit: &str| -> Option<Vec<crate::validate::ValidRow>> {
-            match store.current_rows(unit) {
-                Ok(rows) => {
-                    let values = rows
-                        .as_ref()
-                        .map(|r| r.iter().map(|(_, row)| row.clone()).collect());
+        let previous = |unit: &str| -> Option<pipeline::Previous> {
+            let read = store
+                .current_version(unit)
+                .and_then(|v| Ok((v, store.current_rows(unit)?)));
+            match read {
+                Ok((version, rows)) => {
+                    let previous = version.map(|v| pipeline::Previous {
+                        rows: rows.iter().flatten().map(|(_, row)| row.clone()).collect(),
+                        code: v.code,
+                        written_at: v.written_at,
+                    });
                     let _ = current.set(rows.unwrap_or_default());
-                    values
+                    previous
                 }
                 Err(e) => {
                     tracing::error!(unit, error = %format!("{e:#}"), "cannot read the unit's current list");

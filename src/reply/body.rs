@@ -119,7 +119,17 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
         "Sở đã tiếp nhận danh sách đề nghị của đơn vị gửi lúc {}.",
         local_time(a.received_at, config)
     );
-    if outcome.supplement {
+    if let Some(newer) = &version.newer {
+        let _ = writeln!(
+            s,
+            "Lưu ý: Sở đã nhận trước đó một danh sách MỚI HƠN của đơn vị (thư soạn lúc {}, mã \
+             đối chiếu {}). Thư này được soạn trước thư đó nên danh sách chỉ được lưu làm bản cũ, \
+             KHÔNG thay thế danh sách hiện tại. Nếu đơn vị muốn dùng danh sách này, đề nghị gửi \
+             lại thư.",
+            local_time(newer.written_at, config),
+            newer.code
+        );
+    } else if outcome.supplement {
         s.push_str("Danh sách được ghi nhận là danh sách BỔ SUNG vào danh sách đã gửi trước.\n");
     } else if version.had_previous {
         s.push_str("Danh sách này THAY THẾ danh sách đơn vị đã gửi trước đó.\n");
@@ -140,7 +150,12 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
     }
     let _ = writeln!(
         s,
-        "\nDanh sách hiện tại của đơn vị gồm {} đề nghị:",
+        "\n{} gồm {} đề nghị:",
+        if version.newer.is_some() {
+            "Danh sách trong thư này"
+        } else {
+            "Danh sách hiện tại của đơn vị"
+        },
         version.rows.len()
     );
     s.push_str(&counts(&version.rows));
@@ -149,7 +164,7 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
         let _ = writeln!(s, "  {}. {}", i + 1, describe_row(r));
     }
     let ch = &version.changes;
-    if version.had_previous {
+    if version.had_previous && version.newer.is_none() {
         if ch.is_empty() {
             s.push_str("\nSo với danh sách đã tiếp nhận trước: không có thay đổi.\n");
         } else {
@@ -189,6 +204,16 @@ pub fn ack(outcome: &Outcome, a: Answered, config: &Config) -> String {
         }
     }
     s.push_str(&warnings(outcome));
+    if let Some(newer) = &version.newer {
+        let _ = writeln!(
+            s,
+            "\nMã đối chiếu của danh sách trong thư này: {}. Bản giấy nộp về {} là bản của danh \
+             sách hiện tại (mã {}); nếu đơn vị gửi lại danh sách này, Sở sẽ trả lời kèm mã mới.",
+            version.code, config.campaign.paper_room, newer.code
+        );
+        s.push_str(&signature(config));
+        return s;
+    }
     let _ = writeln!(
         s,
         "\nMÃ ĐỐI CHIẾU: {}\n\nĐề nghị đơn vị ghi mã đối chiếu này lên bản giấy của danh sách \

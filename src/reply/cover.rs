@@ -160,13 +160,14 @@ pub fn file_name(unit_code: &str, code: &str) -> String {
 }
 
 /// The cover sheet of an accepted outcome, to attach to its acknowledgement; None when the
-/// outcome has no accepted version or no unit.
+/// outcome has no accepted version, no unit, or is kept behind a newer version.
 pub fn for_outcome(
     outcome: &Outcome,
     received_at: DateTime<Utc>,
     config: &Config,
 ) -> Option<CoverAttachment> {
-    let version = outcome.version.as_ref()?;
+    // A list kept behind a newer one has no paper copy to bring.
+    let version = outcome.version.as_ref().filter(|v| v.newer.is_none())?;
     let unit = outcome.unit.as_ref()?;
     let c = &config.campaign;
     let received = crate::reply::body::local_time(received_at, config);
@@ -273,6 +274,8 @@ mod tests {
             rows,
             changes: Default::default(),
             had_previous: false,
+            written_at: Utc::now(),
+            newer: None,
         });
         let a = for_outcome(&outcome, Utc::now(), &config).unwrap();
         assert!(a.filename.starts_with("phieu-doi-chieu-THPT-NK-"));

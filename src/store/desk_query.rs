@@ -203,8 +203,9 @@ pub fn persons(conn: &Connection, ids: &[i64]) -> Result<Vec<PersonLine>> {
         "SELECT r.id, r.unit_code, r.request_type, r.full_name, r.id_number, r.birth_date, \
          r.mail_id, m.received_at, r.source_file, r.source_row, \
          EXISTS (SELECT 1 FROM version_rows vr WHERE vr.row_id = r.id AND vr.version_id = \
-           (SELECT max(v.id) FROM versions v JOIN mails m2 ON m2.id = v.mail_id \
-            WHERE v.unit_code = r.unit_code AND m2.superseded_by IS NULL)) \
+           (SELECT v.id FROM versions v JOIN mails m2 ON m2.id = v.mail_id \
+            WHERE v.unit_code = r.unit_code AND m2.superseded_by IS NULL \
+            ORDER BY v.written_at DESC, v.id DESC LIMIT 1)) \
          FROM rows r JOIN mails m ON m.id = r.mail_id WHERE r.id = ?1",
     )?;
     let mut out = Vec::with_capacity(ids.len());

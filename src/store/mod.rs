@@ -46,7 +46,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_draft_version.sql"),
     include_str!("migrations/008_desk.sql"),
     include_str!("migrations/009_reading_attempts.sql"),
-    include_str!("migrations/010_purge.sql"),
+    include_str!("migrations/010_version_written.sql"),
+    include_str!("migrations/011_purge.sql"),
 ];
 
 /// The database and the raw mail store.
@@ -543,6 +544,11 @@ impl Store {
         Ok(rows)
     }
 
+    /// A unit's current accepted version (not its rows: [`Store::current_rows`]).
+    pub fn current_version(&self, unit_code: &str) -> Result<Option<CurrentVersion>> {
+        current_version_of(&self.conn, unit_code)
+    }
+
     /// The rows of a unit's current accepted version, with their row ids.
     pub fn current_rows(&self, unit_code: &str) -> Result<Option<Vec<(i64, ValidRow)>>> {
         let version = current_version(&self.conn, unit_code)?;
@@ -644,6 +650,7 @@ impl Store {
         }
         let unit_code = outcome.unit.as_ref().map(|u| u.code.as_str());
         let mut new_version = None;
+        let mut older_version = None;
         let mut new_ids: HashMap<(String, RequestType), i64> = HashMap::new();
         for r in &outcome.rows {
             let id = insert_row(&tx, mail_id, unit_code, r)?;
@@ -675,15 +682,16 @@ impl Store {
                 .map(|(i, (id, _))| (*id, i))
                 .collect();
             tx.prepare_cached(
-                "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO versions (unit_code, mail_id, code, row_count, created_at, written_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 unit.code,
                 mail_id,
                 v.code,
                 v.rows.len() as i64,
-                now
+                now,
+                written_at_text(v.written_at)
             ])?;
             let version_id = tx.last_insert_rowid();
             let mut stmt = tx.prepare_cached(
@@ -712,11 +720,18 @@ impl Store {
                     b,
                 )),
             });
-            new_version = Some((unit.code.clone(), (version_id, rows)));
+            // An older list kept behind a newer one does not become the unit's current rows.
+            if v.newer.is_none() {
+                new_version = Some((unit.code.clone(), (version_id, rows)));
+            }
+            older_version = v.newer.is_some().then_some(version_id);
         }
         if let Some(reply) = reply {
             // The draft of an accepted list's reply lists the version's rows by its id.
-            let version_id = new_version.as_ref().map(|(_, (id, _))| *id);
+            let version_id = new_version
+                .as_ref()
+                .map(|(_, (id, _))| *id)
+                .or(older_version);
             insert_reply(&tx, mail_id, reply, mail.received_at, version_id)?;
         }
         tx.commit()?;
@@ -784,15 +799,52 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-/// A unit's current version: its latest, from a mail that was not replayed since.
-const CURRENT_VERSION_SQL: &str = "SELECT v.id FROM versions v JOIN mails m ON m.id = v.mail_id \
-     WHERE v.unit_code = ?1 AND m.superseded_by IS NULL ORDER BY v.id DESC LIMIT 1";
+/// A unit's current version: the last written (DESIGN.md: the order staff see in their mail
+/// client, `pipeline::written_at`), from a mail that was not replayed since; of two written in
+/// the same second, the later taken.
+const CURRENT_VERSION_SQL: &str = "SELECT v.id, v.code, v.written_at FROM versions v \
+     JOIN mails m ON m.id = v.mail_id \
+     WHERE v.unit_code = ?1 AND m.superseded_by IS NULL \
+     ORDER BY v.written_at DESC, v.id DESC LIMIT 1";
+
+/// A unit's current version: its id, reconciliation code and when its list was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentVersion {
+    pub id: i64,
+    pub code: String,
+    pub written_at: DateTime<Utc>,
+}
+
+fn current_version_of(conn: &Connection, unit_code: &str) -> Result<Option<CurrentVersion>> {
+    let row = conn
+        .prepare_cached(CURRENT_VERSION_SQL)?
+        .query_row([unit_code], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(id, code, at)| {
+        Ok(CurrentVersion {
+            id,
+            code,
+            written_at: DateTime::parse_from_rfc3339(&at)
+                .with_context(|| format!("a version's written_at is not a time: {at}"))?
+                .with_timezone(&Utc),
+        })
+    })
+    .transpose()
+}
 
 fn current_version(conn: &Connection, unit_code: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(CURRENT_VERSION_SQL)?
-        .query_row([unit_code], |r| r.get(0))
-        .optional()?)
+    Ok(current_version_of(conn, unit_code)?.map(|v| v.id))
+}
+
+/// How `versions.written_at` is written: whole seconds in UTC, so that text order is time order.
+pub(crate) fn written_at_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Puts a reply into the outbox; `version_id` is the version its draft lists, for an accepted

@@ -26,11 +26,12 @@ pub struct VersionLine {
     pub received_at: String,
 }
 
-/// Every accepted version, by unit then in order.
+/// Every accepted version, by unit then in the order their lists were written (the last is
+/// the current one).
 pub fn versions(conn: &Connection) -> Result<Vec<VersionLine>> {
     let mut stmt = conn.prepare(
         "SELECT v.id, v.unit_code, v.code, v.row_count, m.received_at \
-         FROM versions v JOIN mails m ON m.id = v.mail_id ORDER BY v.unit_code, v.id",
+         FROM versions v JOIN mails m ON m.id = v.mail_id ORDER BY v.unit_code, v.written_at, v.id",
     )?;
     let mut lines: Vec<VersionLine> = stmt
         .query_map([], |r| {

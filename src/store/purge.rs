@@ -1,5 +1,5 @@
 //! `cts-intake purge --before DATE`: the personal data of mails received before DATE leaves the
-//! database, their counts stay (see migration 010). For each such mail: its raw bytes (unless a
+//! database, their counts stay (see migration 011). For each such mail: its raw bytes (unless a
 //! later mail has the same bytes), its rows (unless a later list still holds them: a unit's
 //! current list may carry rows over from an older mail), its problems (they quote cell values),
 //! and the bytes and draft of its replies. The mail's row stays, marked `purged_at`, with its
@@ -47,8 +47,9 @@ fn plan_on(conn: &rusqlite::Connection, before: &str) -> Result<PurgePlan> {
     let count = |s: &str| -> Result<i64> { Ok(conn.query_row(&sql(s), [before], |r| r.get(0))?) };
     let mut stmt = conn.prepare(&sql(
         "SELECT v.unit_code FROM versions v JOIN mails m ON m.id = v.mail_id \
-         WHERE v.id = (SELECT max(v2.id) FROM versions v2 JOIN mails m2 ON m2.id = v2.mail_id \
-           WHERE v2.unit_code = v.unit_code AND m2.superseded_by IS NULL) \
+         WHERE v.id = (SELECT v2.id FROM versions v2 JOIN mails m2 ON m2.id = v2.mail_id \
+           WHERE v2.unit_code = v.unit_code AND m2.superseded_by IS NULL \
+           ORDER BY v2.written_at DESC, v2.id DESC LIMIT 1) \
          AND v.mail_id IN (PURGED) ORDER BY v.unit_code",
     ))?;
     let current_lists = stmt

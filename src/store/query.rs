@@ -142,8 +142,9 @@ pub fn current_versions(conn: &Connection) -> Result<Vec<CurrentVersion>> {
     let mut stmt = conn.prepare(
         "SELECT v.unit_code, v.id, v.code, m.message_id, m.received_at, m.late, m.trust \
          FROM versions v JOIN mails m ON m.id = v.mail_id \
-         WHERE v.id = (SELECT max(v2.id) FROM versions v2 JOIN mails m2 ON m2.id = v2.mail_id \
-         WHERE v2.unit_code = v.unit_code AND m2.superseded_by IS NULL) \
+         WHERE v.id = (SELECT v2.id FROM versions v2 JOIN mails m2 ON m2.id = v2.mail_id \
+         WHERE v2.unit_code = v.unit_code AND m2.superseded_by IS NULL \
+         ORDER BY v2.written_at DESC, v2.id DESC LIMIT 1) \
          ORDER BY v.unit_code",
     )?;
     let heads: Vec<(String, i64, String, String, String, bool, String)> = stmt

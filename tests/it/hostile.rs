@@ -65,8 +65,17 @@ fn summary(result: Result<Vec<cts_intake::sheet::Sheet>, cts_intake::sheet::Read
 }
 
 /// Reads `bytes` named `name` in a child process under the memory and processor limits, and
-/// gives its [`summary`]. Fails the test if the child did not end normally.
+/// gives its [`summary`]. Fails the test if the child did not end normally. Then mails it
+/// beside a good list through the built binary on a Maildir under the same memory limit
+/// ([`crate::isolation::taken_beside_a_good_list`]): the run ends well, the good list is
+/// accepted, the file's mail is recorded with an outcome and a reason.
 fn read_limited(name: &str, bytes: &[u8]) -> Value {
+    let got = read_in_child(name, bytes);
+    crate::isolation::taken_beside_a_good_list(name, bytes);
+    got
+}
+
+fn read_in_child(name: &str, bytes: &[u8]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("input");
     std::fs::write(&path, bytes).unwrap();

@@ -169,12 +169,45 @@ fn replies_to(dir: &Path, needle: &str) -> Vec<String> {
 /// A big list from one school (`id`, `cells` cells), then a good list from another, run under
 /// `reader`: the hostile mail's outcome and note, checked that the good list was accepted.
 fn hostile_then_good(dir: &Path, id: &str, cells: u64, reader: &str) -> (String, String) {
-    let hostile = mail(
-        "c3lehongphong@namdinh.edu.vn",
-        id,
-        "Danh sách CTS",
-        Attachment::xlsx("Danh sách.xlsx", big_xlsx(cells)),
+    let hostile = Attachment::xlsx("Danh sách.xlsx", big_xlsx(cells));
+    attachment_then_good(dir, id, hostile, reader)
+}
+
+/// A hostile file of `tests/it/hostile.rs` (`name`, `bytes`) mailed by one school, then a good
+/// list from another, through the built binary under `prlimit --as=2GiB` with the default
+/// reader limits: the run exits 0 and writes the report, the good list is accepted, and the
+/// hostile mail is recorded with an outcome and a reason (its note, or the problems the
+/// school is told). Gives the outcome and the note.
+pub(crate) fn taken_beside_a_good_list(name: &str, bytes: &[u8]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = Attachment {
+        filename: name.into(),
+        content_type: "application/octet-stream".into(),
+        bytes: bytes.to_vec(),
+    };
+    let id = "hostile@namdinh.edu.vn";
+    let (outcome, note) = attachment_then_good(dir.path(), id, hostile, "");
+    let problems = csv_rows(&dir.path().join("data/report/problems.csv"));
+    let told = problems.iter().skip(1).any(|r| r[0] == id);
+    assert!(
+        ["accepted", "rejected", "held", "no_list"].contains(&outcome.as_str()),
+        "{name}: outcome {outcome}"
     );
+    assert!(
+        outcome == "accepted" || !note.is_empty() || told,
+        "{name}: {outcome} without a reason"
+    );
+    (outcome, note)
+}
+
+/// `hostile` mailed by one school (`id`), then a good list from another, run under `reader`.
+fn attachment_then_good(
+    dir: &Path,
+    id: &str,
+    hostile: Attachment,
+    reader: &str,
+) -> (String, String) {
+    let hostile = mail("c3lehongphong@namdinh.edu.vn", id, "Danh sách CTS", hostile);
     let good = mail(
         "c3nguyenkhuyen@namdinh.edu.vn",
         "good@namdinh.edu.vn",

@@ -19,3 +19,4 @@ mod sent_copy;
 mod service;
 mod smtp;
 mod support;
+mod versions;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cts_intake::config::{Config, Overrides};
 use cts_intake::mail::{Attachment, ParsedMail};
-use cts_intake::pipeline::{Outcome, OutcomeKind, ReplyKind, Trust, process};
+use cts_intake::pipeline::{Outcome, OutcomeKind, Previous, ReplyKind, Trust, process};
 use cts_intake::schema::RequestType;
 use cts_intake::units::Registry;
 use cts_intake::validate::ValidRow;
@@ -94,6 +94,11 @@ fn before_deadline() -> DateTime<Utc> {
 }
 
 fn run(m: &ParsedMail, previous: Option<Vec<ValidRow>>) -> Outcome {
+    // A current version written long ago: any list is newer.
+    let previous = previous.map(|rows| Previous {
+        rows,
+        ..Previous::default()
+    });
     process(m, before_deadline(), &config(), &registry(), &move |_| {
         previous.clone()
     })
