@@ -48,8 +48,14 @@ fn main() {
             &format!("file = {:?}", root.join("config/units.csv")),
         )
         // Every reply composed and written (the same few senders would otherwise be held by
-        // the rate limit after their tenth reply).
-        .replace("rate-limit-per-hour = 10", "rate-limit-per-hour = 0");
+        // the reply budgets: the per-recipient limit after their tenth reply, the overall one,
+        // the same no-list answer once in a few days).
+        .replace("rate-limit-per-hour = 10", "rate-limit-per-hour = 0")
+        .replace(
+            "rate-limit-overall-per-hour = 200",
+            "rate-limit-overall-per-hour = 0",
+        )
+        .replace("same-answer-days = 3", "same-answer-days = 0");
     let cp = dir.path().join("c.toml");
     std::fs::write(&cp, text).unwrap();
     let config = Config::load(&cp, &Overrides::default()).unwrap();

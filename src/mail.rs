@@ -20,6 +20,12 @@ pub struct ParsedMail {
     pub date: Option<DateTime<FixedOffset>>,
     /// The mail's References, for threading our reply after them.
     pub references: Vec<String>,
+    /// The Message-IDs the mail's In-Reply-To names (a mail answering one of ours stops a loop).
+    pub in_reply_to: Vec<String>,
+    /// Why the From header is not exactly one plain address (an obsolete route, several
+    /// addresses, a group, none), when it is not: such a sender is unknown, whatever the address
+    /// inside reads, and `from` then holds the header's own text for staff.
+    pub sender_problem: Option<String>,
     /// Why this mail was written by a machine and must not be answered (RFC 3834), if it was.
     pub automatic: Option<String>,
     /// Files attached, nested forwarded mails included.
@@ -48,10 +54,14 @@ pub fn parse(bytes: &[u8], own_address: &str) -> ParsedMail {
         };
     };
     let from_addr = message.from().and_then(|a| a.first());
-    let from = from_addr
-        .and_then(|a| a.address())
-        .map(|a| a.trim().to_ascii_lowercase())
-        .filter(|a| !a.is_empty());
+    let sender_problem = sender_problem(&message);
+    let from = match &sender_problem {
+        Some(_) => raw_from(&message),
+        None => from_addr
+            .and_then(|a| a.address())
+            .map(|a| a.trim().to_ascii_lowercase())
+            .filter(|a| !a.is_empty()),
+    };
     let from_name = from_addr
         .and_then(|a| a.name())
         .map(crate::text::clean)
@@ -79,9 +89,119 @@ pub fn parse(bytes: &[u8], own_address: &str) -> ParsedMail {
             .date()
             .and_then(|d| DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok()),
         references: text_list(message.references()),
+        in_reply_to: text_list(message.in_reply_to()),
+        sender_problem,
         attachments,
         malformed,
     }
+}
+
+/// The longest From text kept for staff when it is not one plain address.
+const MAX_RAW_FROM: usize = 200;
+
+/// The From header's own text, unfolded and bounded, for a From that is not one plain address.
+fn raw_from(message: &Message) -> Option<String> {
+    let raw = message.header_raw("From")?;
+    let text: String = crate::text::clean(raw)
+        .chars()
+        .take(MAX_RAW_FROM)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Why the From header is not exactly one plain address (RFC 5322 `mailbox`, no obsolete route,
+/// no group, one header), if it is not. mail-parser reads `<@evil.example:a@b>` as `a@b`, so the
+/// raw header is looked at too.
+fn sender_problem(message: &Message) -> Option<String> {
+    use mail_parser::Address;
+    let headers = message
+        .headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("From"))
+        .count();
+    if headers == 0 {
+        return Some("no From header".into());
+    }
+    if headers > 1 {
+        return Some(format!("{headers} From headers"));
+    }
+    let one = match message.from() {
+        None => return Some("no address in From".into()),
+        Some(Address::Group(_)) => return Some("a group in From".into()),
+        Some(Address::List(list)) => match list.as_slice() {
+            [one] => one,
+            [] => return Some("no address in From".into()),
+            many => return Some(format!("{} addresses in From", many.len())),
+        },
+    };
+    let Some(address) = one.address().map(str::trim).filter(|a| !a.is_empty()) else {
+        return Some("no address in From".into());
+    };
+    if !plain_address(address) {
+        return Some("the From address is not a plain address".into());
+    }
+    let raw = message.header_raw("From").unwrap_or("");
+    if let Some(problem) = raw_from_problem(raw) {
+        return Some(problem.into());
+    }
+    None
+}
+
+/// `local@domain` with an unquoted local part of RFC 5322 `atext` and dots, and a domain of
+/// letters, digits, hyphens and dots.
+fn plain_address(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    !local.is_empty()
+        && local.chars().all(atext)
+        && domain.contains('.')
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-'])
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// What the raw From text shows that the parsed address hides: an obsolete route
+/// (`<@host:addr>`), a second address or a group (`;`, `:` or `,` outside quotes, comments and
+/// angle brackets), more than one `@` outside quotes and comments.
+fn raw_from_problem(raw: &str) -> Option<&'static str> {
+    let (mut quoted, mut escaped, mut comment, mut angle) = (false, false, 0usize, false);
+    let mut ats = 0;
+    let mut after_angle_open = false;
+    for c in raw.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted || comment > 0 => escaped = true,
+            '"' if comment == 0 => quoted = !quoted,
+            '(' if !quoted => comment += 1,
+            ')' if !quoted && comment > 0 => comment -= 1,
+            _ if quoted || comment > 0 => {}
+            '<' => {
+                if angle {
+                    return Some("nested angle brackets in From");
+                }
+                angle = true;
+                after_angle_open = true;
+                continue;
+            }
+            '>' => angle = false,
+            '@' if after_angle_open => return Some("an obsolete route in From"),
+            ':' if angle => return Some("an obsolete route in From"),
+            ':' | ';' => return Some("a group in From"),
+            ',' => return Some("several addresses in From"),
+            '@' => ats += 1,
+            c if c.is_whitespace() => continue,
+            _ => {}
+        }
+        after_angle_open = false;
+    }
+    (ats > 1).then_some("several addresses in From")
 }
 
 fn text_list(value: &HeaderValue) -> Vec<String> {
@@ -206,7 +326,8 @@ fn automatic_reason(message: &Message, from: Option<&str>, own_address: &str) ->
         }
     }
     match from {
-        None => Some("no From address".into()),
+        // No From at all is a sender problem (an unknown sender, held for staff), not a machine.
+        None => None,
         Some(f) => {
             let local = f.split('@').next().unwrap_or("");
             if f == own_address {
@@ -335,6 +456,55 @@ mod tests {
             .unwrap()
             .replace("C3X@namdinh.edu.vn", "MAILER-DAEMON@mx.namdinh.edu.vn");
         assert!(parse(bounce.as_bytes(), OWN).automatic.is_some());
+    }
+
+    #[test]
+    fn a_from_that_is_not_one_plain_address_is_a_sender_problem() {
+        let with_from = |from: &str| {
+            String::from_utf8(mail("")).unwrap().replace(
+                "From: =?UTF-8?B?VHLGsOG7nW5nIFRIUFQ=?= <C3X@namdinh.edu.vn>",
+                from,
+            )
+        };
+        for from in [
+            "From: <@evil.example:c3x@namdinh.edu.vn>",
+            "From: Truong <@evil.example,@b.example:c3x@namdinh.edu.vn>",
+            "From: a@x.vn, c3x@namdinh.edu.vn",
+            "From: Schools: a@x.vn, c3x@namdinh.edu.vn;",
+            "From: undisclosed-recipients:;",
+            "From: Nobody",
+            "From: c3x@namdinh.edu.vn\r\nFrom: a@x.vn",
+            "From: \"a@b\"@namdinh.edu.vn",
+            "X-No-From: here",
+        ] {
+            let m = parse(with_from(from).as_bytes(), OWN);
+            assert!(m.sender_problem.is_some(), "{from}: {:?}", m.from);
+            assert_ne!(m.from.as_deref(), Some("c3x@namdinh.edu.vn"), "{from}");
+            assert_eq!(
+                m.automatic, None,
+                "{from}: held for staff, not taken for a machine"
+            );
+        }
+        for from in [
+            "From: c3x@namdinh.edu.vn",
+            "From: <c3x@namdinh.edu.vn>",
+            "From: \"Tr\u{1b0}\u{1edd}ng, THPT\" <c3x@namdinh.edu.vn>",
+            "From: c3x@namdinh.edu.vn (THPT: a, b; c)",
+            "From: =?UTF-8?B?VHLGsOG7nW5nIFRIUFQ=?= <C3X@namdinh.edu.vn>",
+        ] {
+            let m = parse(with_from(from).as_bytes(), OWN);
+            assert_eq!(m.sender_problem, None, "{from}");
+            assert_eq!(m.from.as_deref(), Some("c3x@namdinh.edu.vn"), "{from}");
+        }
+    }
+
+    #[test]
+    fn in_reply_to_is_read() {
+        let m = parse(
+            &mail("In-Reply-To: <cts-intake.abc@namdinh.edu.vn>\r\n"),
+            OWN,
+        );
+        assert_eq!(m.in_reply_to, ["cts-intake.abc@namdinh.edu.vn"]);
     }
 
     #[test]

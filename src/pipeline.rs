@@ -14,7 +14,9 @@ use crate::units::{Registry, Unit};
 use crate::validate::{self, RowProblem, Severity, ValidRow};
 use crate::wording as w;
 
-pub use crate::domain::outcome::{OutcomeKind, ReplyKind, Trust, Unread};
+pub use crate::domain::outcome::{
+    ANSWERS_OURS, FROM_NOT_ONE_ADDRESS, OutcomeKind, ROWS_HELD, ReplyKind, Trust, Unread,
+};
 
 /// One attachment as read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,6 +185,8 @@ pub fn read_with(
     let from = mail.from.clone().unwrap_or_default();
     let domain = from.rsplit('@').next().unwrap_or("").to_string();
     let (mut unit, trust) = match registry.by_email(&from) {
+        // A From that is not one plain address is nobody's, whatever address it holds.
+        _ if mail.sender_problem.is_some() => (None, Trust::Unknown),
         Some(u) => (Some(u.clone()), Trust::Registered),
         None if config.campaign.is_official_domain(&domain) => {
             (registry.infer(&mail.subject).cloned(), Trust::Unverified)
@@ -221,7 +225,8 @@ pub fn read_with(
     Reading { unit, trust, lists }
 }
 
-/// Processes one parsed mail. `previous` gives a unit's current accepted version.
+/// Processes one parsed mail. `previous` gives a unit's current accepted version (no other
+/// unit's list is looked at: see [`decide`] for that).
 pub fn process(
     mail: &ParsedMail,
     received_at: DateTime<Utc>,
@@ -229,23 +234,38 @@ pub fn process(
     registry: &Registry,
     previous: &dyn Fn(&str) -> Option<Previous>,
 ) -> Outcome {
+    let on_file = OnFile {
+        registry,
+        previous,
+        holders: &|_| Vec::new(),
+    };
     decide(
         mail,
         read(mail, config, registry),
         received_at,
         config,
-        previous,
+        &on_file,
     )
 }
 
-/// What becomes of a mail once read ([`read`]), given the unit's current accepted rows
-/// (`previous`): accepted as the unit's new version, returned for correction, held or ignored.
+/// What the store knows that a decision needs: the registry, a unit's current accepted rows,
+/// and which units' current lists hold a person.
+pub struct OnFile<'a> {
+    pub registry: &'a Registry,
+    /// A unit's current accepted version, `None` when it has no accepted list.
+    pub previous: &'a dyn Fn(&str) -> Option<Previous>,
+    /// The codes of the units whose current accepted list holds this ID number (CCCD).
+    pub holders: &'a dyn Fn(&str) -> Vec<String>,
+}
+
+/// What becomes of a mail once read ([`read`]), given what is on file: accepted as the unit's
+/// new version, returned for correction, held or ignored.
 pub fn decide(
     mail: &ParsedMail,
     reading: Reading,
     received_at: DateTime<Utc>,
     config: &Config,
-    previous: &dyn Fn(&str) -> Option<Previous>,
+    on_file: &OnFile,
 ) -> Outcome {
     if let Some(reason) = &mail.malformed {
         return Outcome::new(OutcomeKind::Held, format!("unreadable mail: {reason}"));
@@ -272,6 +292,13 @@ pub fn decide(
     outcome.rows = read.rows;
 
     let reply_to_unknown = config.replies.reply_to_unknown_senders;
+    if let Some(why) = &mail.sender_problem {
+        // Nobody can be answered or trusted: whatever address the header holds may be forged.
+        outcome.kind = OutcomeKind::Held;
+        outcome.unit = None;
+        outcome.note = format!("{FROM_NOT_ONE_ADDRESS} ({why}): unknown sender, not answered");
+        return outcome;
+    }
     let Some(unit) = unit else {
         outcome.kind = OutcomeKind::Held;
         outcome.note = match trust {
@@ -301,6 +328,13 @@ pub fn decide(
     }
 
     if !read.any_candidate {
+        if let Some(ours) = answers_ours(mail, config) {
+            // An answer to one of our replies with nothing to read: a person (or a responder
+            // that marks nothing) writing back. Staff read it; an automatic answer could loop.
+            outcome.kind = OutcomeKind::Held;
+            outcome.note = format!("{ANSWERS_OURS} {ours}, no list attached: not answered");
+            return outcome;
+        }
         outcome.kind = OutcomeKind::NoList;
         outcome.note = "no spreadsheet attached".into();
         outcome.reply = ReplyKind::NoList;
@@ -337,22 +371,35 @@ pub fn decide(
         .rows
         .retain(|r| !duplicate_rows.contains(&(r.source.sheet.clone(), r.source.row)));
 
-    if trust == Trust::Unverified
-        && outcome
-            .rows
-            .iter()
-            .any(|r| r.request_type == RequestType::Revoke)
-    {
+    let prev = (on_file.previous)(&unit.code);
+    let checked = check_rows(
+        &outcome.rows,
+        &unit,
+        trust,
+        prev.as_ref().map_or(&[][..], |p| &p.rows),
+        on_file,
+    );
+    outcome.problems.extend(checked.warnings);
+    outcome
+        .problems
+        .sort_by(|a, b| (&a.file, &a.sheet, a.row).cmp(&(&b.file, &b.sheet, b.row)));
+    if !checked.held.is_empty() {
         outcome.kind = OutcomeKind::Held;
+        let mut rows = checked.held;
+        if rows.len() > MAX_ROWS_NOTED {
+            let more = rows.len() - MAX_ROWS_NOTED;
+            rows.truncate(MAX_ROWS_NOTED);
+            rows.push(format!("{more} more rows"));
+        }
         outcome.note = format!(
-            "revocation requested from unregistered address {from} for unit {}",
-            unit.code
+            "{ROWS_HELD} from {} address {from} for unit {}: {}",
+            trust.code(),
+            unit.code,
+            rows.join("; ")
         );
         outcome.reply = ReplyKind::Held;
         return outcome;
     }
-
-    let prev = previous(&unit.code);
     let written = written_at(mail.date, received_at, prev.as_ref().map(|p| p.written_at));
     let newer = prev
         .as_ref()
@@ -385,6 +432,136 @@ pub fn decide(
         ReplyKind::Ack
     };
     outcome
+}
+
+/// The most held rows a note names; the rest are counted.
+const MAX_ROWS_NOTED: usize = 10;
+
+/// The request types that act on a certificate already issued or decide where credentials go:
+/// from an unverified sender, a row of one of them waits for staff.
+pub const ACTS_ON_ISSUED: [RequestType; 4] = [
+    RequestType::Revoke,
+    RequestType::KeyRecovery,
+    RequestType::Reissue,
+    RequestType::Change,
+];
+
+/// What [`check_rows`] found.
+#[derive(Debug, Default)]
+struct Checked {
+    /// Why rows must wait for staff, one `row N: reason` each (English, for the note).
+    held: Vec<String>,
+    /// Warnings for staff and the school: a person who belongs to another registered unit.
+    warnings: Vec<RowProblem>,
+}
+
+/// The row-level trust policy (DESIGN.md "Sender trust"). From an unverified sender, a row that
+/// acts on an issued certificate ([`ACTS_ON_ISSUED`]) or whose email differs from the one the
+/// unit's current list holds for the same person (same ID number) waits for staff. From any
+/// sender, a row for a person of another registered unit (its unit column names that unit, or
+/// that unit's current list holds the ID number) is flagged, and its revocation waits.
+fn check_rows(
+    rows: &[ValidRow],
+    unit: &Unit,
+    trust: Trust,
+    previous: &[ValidRow],
+    on_file: &OnFile,
+) -> Checked {
+    let mut out = Checked::default();
+    for r in rows {
+        let at = format!("row {}", r.source.row);
+        if trust == Trust::Unverified {
+            if ACTS_ON_ISSUED.contains(&r.request_type) {
+                out.held
+                    .push(format!("{at}: unverified {}", r.request_type.code()));
+            } else if !r.id_number.is_empty()
+                && !r.email.is_empty()
+                && previous.iter().any(|p| {
+                    p.id_number == r.id_number && !p.email.is_empty() && p.email != r.email
+                })
+            {
+                out.held.push(format!("{at}: unverified email change"));
+            }
+        }
+        let Some(other) = other_unit(r, unit, on_file) else {
+            continue;
+        };
+        let (field, value, message) = match &other {
+            Other::Named(u) => (
+                crate::schema::Field::UnitName,
+                r.unit_name.clone(),
+                w::person_of_other_unit_named(&u.name),
+            ),
+            Other::Listed(_) => (
+                crate::schema::Field::IdNumber,
+                r.id_number.clone(),
+                w::PERSON_OF_OTHER_UNIT_LISTED.to_string(),
+            ),
+        };
+        out.warnings.push(RowProblem {
+            file: r.source.file.clone(),
+            sheet: r.source.sheet.clone(),
+            row: r.source.row,
+            column: field.header().to_string(),
+            field: field.key().to_string(),
+            value,
+            severity: Severity::Warning,
+            message,
+        });
+        if r.request_type == RequestType::Revoke {
+            out.held
+                .push(format!("{at}: revoke of a person of unit {}", other.code()));
+        }
+    }
+    out
+}
+
+/// Another registered unit a row's person belongs to.
+enum Other {
+    /// The row's unit column names it.
+    Named(Unit),
+    /// Its current accepted list holds the row's ID number.
+    Listed(String),
+}
+
+impl Other {
+    fn code(&self) -> &str {
+        match self {
+            Other::Named(u) => &u.code,
+            Other::Listed(code) => code,
+        }
+    }
+}
+
+fn other_unit(row: &ValidRow, unit: &Unit, on_file: &OnFile) -> Option<Other> {
+    if !row.unit_name.is_empty()
+        && let Some(named) = on_file.registry.infer(&row.unit_name)
+        && named.code != unit.code
+    {
+        return Some(Other::Named(named.clone()));
+    }
+    if row.id_number.is_empty() {
+        return None;
+    }
+    (on_file.holders)(&row.id_number)
+        .into_iter()
+        .find(|code| *code != unit.code)
+        .map(Other::Listed)
+}
+
+/// The Message-ID of one of our own replies (or reminders) this mail answers, if it answers one:
+/// its In-Reply-To or References names an id we write (`cts-intake.…@` the department's domain).
+pub fn answers_ours<'a>(mail: &'a ParsedMail, config: &Config) -> Option<&'a str> {
+    let domain = config.campaign.department_domain();
+    mail.in_reply_to
+        .iter()
+        .chain(&mail.references)
+        .map(|id| id.trim().trim_matches(['<', '>']))
+        .find(|id| {
+            id.split_once('@').is_some_and(|(local, host)| {
+                local.starts_with("cts-intake.") && host.eq_ignore_ascii_case(domain)
+            })
+        })
 }
 
 /// "bổ sung" in the subject or a file name marks a supplement.

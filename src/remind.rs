@@ -107,11 +107,7 @@ pub fn compose(due: &Due, day: NaiveDate, config: &Config) -> Reminder {
     });
     let seed = format!("reminder\n{}\n{day}", due.unit_code);
     let digest = hex(&Sha256::digest(seed.as_bytes()));
-    let domain = c
-        .department_address
-        .rsplit('@')
-        .next()
-        .unwrap_or("cts-intake.invalid");
+    let domain = c.department_domain();
     Reminder {
         to: due.emails.clone(),
         subject: w::reminder_subject(due.reason == Reason::NoList, &due.unit_name),

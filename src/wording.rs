@@ -151,6 +151,7 @@ pub const YES_UNVERIFIED: &str = "Chưa xác minh";
 pub const ISSUE_HELD_MAIL: &str = "Thư chờ xử lý";
 pub const ISSUE_AWAITING_CORRECTION: &str = "Danh sách chờ đơn vị sửa";
 pub const ISSUE_SAME_PERSON: &str = "Một người ở hai đơn vị";
+pub const ISSUE_OTHER_UNIT: &str = "Người ghi thuộc đơn vị khác";
 pub const ISSUE_FAILED_REPLY: &str = "Thư trả lời không gửi được";
 pub const ISSUE_NO_LIST: &str = "Thư không kèm danh sách.";
 
@@ -161,6 +162,73 @@ pub const HELD_UNIT_UNKNOWN: &str =
     "Thư công vụ chưa đăng ký, không xác định được đơn vị; cần xác minh đơn vị gửi.";
 pub const HELD_UNVERIFIED_REVOKE: &str =
     "Đề nghị thu hồi gửi từ địa chỉ chưa đăng ký của đơn vị; cần xác minh trước khi tiếp nhận.";
+
+/// A row for a person whose unit column names another registered unit (a warning).
+pub fn person_of_other_unit_named(unit_name: &str) -> String {
+    format!(
+        "Người này ghi đơn vị công tác là {unit_name}, một đơn vị khác đã đăng ký: đề nghị cho \
+         người của đơn vị khác cần cán bộ Sở xác minh; nếu ghi nhầm, hãy sửa lại tên đơn vị."
+    )
+}
+/// A row for a person another registered unit's accepted list holds (a warning).
+pub const PERSON_OF_OTHER_UNIT_LISTED: &str = "Số CCCD này đã có trong danh sách của một đơn vị \
+     khác: đề nghị cho người của đơn vị khác cần cán bộ Sở xác minh.";
+
+/// Why a mail is held, for staff, when the pipeline's note is one of the trust policy's (rows
+/// waiting for staff, a From that is not one address, an answer to our reply): `None` for
+/// other notes.
+pub fn held_trust_reason(note: &str) -> Option<String> {
+    use crate::domain::outcome::{ANSWERS_OURS, FROM_NOT_ONE_ADDRESS, ROWS_HELD};
+    if note.starts_with(FROM_NOT_ONE_ADDRESS) {
+        return Some(
+            "Dòng người gửi (From) không phải đúng một địa chỉ thư (có thể bị giả mạo): không \
+             trả lời tự động, cần xác minh thư này của ai."
+                .into(),
+        );
+    }
+    if note.starts_with(ANSWERS_OURS) {
+        return Some(
+            "Thư trả lời lại thư của hệ thống, không kèm danh sách: không trả lời tự động để \
+             tránh vòng lặp; cán bộ đọc và xử lý."
+                .into(),
+        );
+    }
+    let rest = note.strip_prefix(ROWS_HELD)?;
+    // " from TRUST address FROM for unit CODE: row N: reason; row M: reason"
+    let (head, rows) = rest.split_once(": ")?;
+    let from = head.split(" address ").nth(1)?.split(' ').next()?;
+    let unit = head.rsplit(' ').next()?;
+    let rows: Vec<String> = rows
+        .split("; ")
+        .map(|item| {
+            if let Some(n) = item.strip_suffix(" more rows") {
+                return format!("và {n} dòng khác");
+            }
+            let (at, why) = item.split_once(": ").unwrap_or((item, ""));
+            let at = at.replace("row", "dòng");
+            let why = if let Some(t) = why.strip_prefix("unverified ") {
+                match RequestType::from_code(t) {
+                    Some(t) => format!("{} từ địa chỉ chưa đăng ký", t.label()),
+                    None if t == "email change" => {
+                        "email khác với email trong danh sách đã tiếp nhận, từ địa chỉ chưa đăng ký"
+                            .to_string()
+                    }
+                    None => why.to_string(),
+                }
+            } else if let Some(code) = why.strip_prefix("revoke of a person of unit ") {
+                format!("thu hồi chứng thư số của người thuộc đơn vị {code}")
+            } else {
+                why.to_string()
+            };
+            format!("{at}: {why}")
+        })
+        .collect();
+    Some(format!(
+        "Thư của {from} cho đơn vị {unit} có đề nghị cần cán bộ xác minh trước khi tiếp nhận \
+         ({}).",
+        rows.join("; ")
+    ))
+}
 
 /// The errors of a returned list: how many, and the first few.
 pub fn issue_errors(count: usize, first: &[(i64, &str, &str)]) -> String {
@@ -191,6 +259,11 @@ pub fn issue_still_current(code: &str) -> String {
 /// One unit's request for a person listed by two units.
 pub fn issue_same_person_in(unit: &str, request: &str, row: u32) -> String {
     format!("{unit}: {request} (dòng {row})")
+}
+
+/// A unit's row for a person whose unit column names another registered unit.
+pub fn issue_other_unit(unit: &str, named: &str, request: &str, row: u32) -> String {
+    format!("{unit}: {request} (dòng {row}), đơn vị công tác ghi là {named}")
 }
 
 /// A person as staff find them.

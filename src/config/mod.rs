@@ -147,12 +147,26 @@ impl Campaign {
             .unwrap_or_else(|| self.deadline.date_naive())
     }
 
+    /// The department address's domain: the right side of the Message-IDs we write.
+    pub fn department_domain(&self) -> &str {
+        self.department_address
+            .rsplit('@')
+            .next()
+            .unwrap_or("cts-intake.invalid")
+    }
+
     /// True when `domain` is an official domain or a subdomain of one.
     pub fn is_official_domain(&self, domain: &str) -> bool {
+        self.official_domain_of(domain).is_some()
+    }
+
+    /// The official domain `domain` is, or is a subdomain of.
+    pub fn official_domain_of(&self, domain: &str) -> Option<&str> {
         let domain = domain.to_ascii_lowercase();
         self.official_domains
             .iter()
-            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+            .find(|d| domain == **d || domain.ends_with(&format!(".{d}")))
+            .map(String::as_str)
     }
 }
 
@@ -427,6 +441,20 @@ pub struct Replies {
     /// replies are kept in the outbox as `held` for staff, never dropped. 0 turns the limit off.
     #[serde(default = "default_rate_limit")]
     pub rate_limit_per_hour: u32,
+    /// At most this many replies in all for mails received within an hour (a flood of forged
+    /// senders); further replies are held for staff. 0 turns the budget off.
+    #[serde(default = "default_rate_limit_overall")]
+    pub rate_limit_overall_per_hour: u32,
+    /// At most this many replies to unregistered senders of one domain for mails received
+    /// within an hour (an official domain counts with all its subdomains); further replies are
+    /// held for staff. 0 turns the budget off.
+    #[serde(default = "default_rate_limit_domain")]
+    pub rate_limit_per_domain_per_hour: u32,
+    /// The same automatic answer of the kinds that invite another mail ("no list attached",
+    /// "held for staff") goes to one address at most once in this many days (RFC 3834 §2);
+    /// further ones are held for staff. 0 turns it off.
+    #[serde(default = "default_repeat_days")]
+    pub same_answer_days: u32,
     /// Seconds before the first retry of a reply the SMTP server refused for now (4xx) or could
     /// not be reached for; each further retry waits twice as long, up to `retry-max-seconds`.
     #[serde(default = "default_retry_first")]
@@ -445,6 +473,9 @@ impl Default for Replies {
             outbox_dir: default_outbox_dir(),
             reply_to_unknown_senders: false,
             rate_limit_per_hour: default_rate_limit(),
+            rate_limit_overall_per_hour: default_rate_limit_overall(),
+            rate_limit_per_domain_per_hour: default_rate_limit_domain(),
+            same_answer_days: default_repeat_days(),
             retry_first_seconds: default_retry_first(),
             retry_max_seconds: default_retry_max(),
             give_up_after_hours: default_give_up_hours(),
@@ -454,6 +485,15 @@ impl Default for Replies {
 
 fn default_rate_limit() -> u32 {
     10
+}
+fn default_rate_limit_overall() -> u32 {
+    200
+}
+fn default_rate_limit_domain() -> u32 {
+    20
+}
+fn default_repeat_days() -> u32 {
+    3
 }
 fn default_retry_first() -> u64 {
     60
@@ -841,6 +881,9 @@ mod tests {
         assert_eq!(smtp.password_env, SMTP_PASSWORD_ENV);
         assert_eq!(smtp.ca_file, Some(dir.path().join("ca.pem")));
         assert_eq!(c.replies.rate_limit_per_hour, 10);
+        assert_eq!(c.replies.rate_limit_overall_per_hour, 200);
+        assert_eq!(c.replies.rate_limit_per_domain_per_hour, 20);
+        assert_eq!(c.replies.same_answer_days, 3);
         let o = Overrides {
             smtp: Some("smtp+plain://127.0.0.1:2525".into()),
             smtp_ca_file: Some("/x/ca.pem".into()),

@@ -110,8 +110,28 @@ impl Recorder<'_> {
                 }
             }
         };
+        // Which registered units' current lists hold an ID number, asked of the store per row
+        // (an indexed lookup: no index of every unit's rows to keep up to date).
+        let registry = self.registry;
+        let holders = |id_number: &str| -> Vec<String> {
+            match store.holders_of(id_number) {
+                Ok(mut codes) => {
+                    codes.retain(|c| registry.by_code(c).is_some());
+                    codes
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cannot read which units list a person");
+                    Vec::new()
+                }
+            }
+        };
+        let on_file = pipeline::OnFile {
+            registry,
+            previous: &previous,
+            holders: &holders,
+        };
         let mut outcome =
-            pipeline::decide(&parsed, reading, raw.received_at, self.config, &previous);
+            pipeline::decide(&parsed, reading, raw.received_at, self.config, &on_file);
         if let How::Oversized { size } = how {
             // Only the header was read: the sender's trust decides whether to answer, the
             // content is left to staff.
@@ -156,9 +176,24 @@ impl Recorder<'_> {
         };
         let mut outgoing = draft.outgoing(&parsed, self.config)?;
         if let Some(r) = &mut outgoing {
-            r.held = outbox::rate_limit(self.store, r, raw.received_at, self.config)?;
+            let answering = outbox::Answering {
+                received_at: raw.received_at,
+                trust: draft.outcome.trust,
+                sender: parsed.from.as_deref().unwrap_or(""),
+                answers_ours: pipeline::answers_ours(&parsed, self.config),
+            };
+            r.held = outbox::budgets(self.store, r, answering, self.config)?;
         }
         let mut outcome = draft.outcome;
+        if outgoing.is_none() && outcome.reply != ReplyKind::None {
+            // Due but impossible to address: every output says the mail went unanswered.
+            outcome.note = if outcome.note.is_empty() {
+                UNADDRESSABLE.to_string()
+            } else {
+                format!("{}; {UNADDRESSABLE}", outcome.note)
+            };
+            outcome.reply = ReplyKind::None;
+        }
         if let Some(v) = &mut outcome.version {
             outcome.rows = own_rows;
             v.rows = version_rows;
@@ -179,6 +214,9 @@ impl Recorder<'_> {
         Ok(code.and_then(|c| self.registry.by_code(&c).cloned()))
     }
 }
+
+/// Said in a mail's note when its reply was due but could not be addressed.
+const UNADDRESSABLE: &str = "the reply could not be addressed: not answered";
 
 fn duplicate_outcome() -> Outcome {
     Outcome::new(

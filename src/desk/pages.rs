@@ -216,7 +216,7 @@ fn reply_view(d: &Desk, r: &q::ReplyLine) -> ReplyView {
         kind: text::reply_kind(&r.kind),
         status: text::reply_status(&r.status),
         recipients: r.recipients.join(", "),
-        error: r.last_error.clone().unwrap_or_default(),
+        error: text::held_reply_reason(r.last_error.as_deref().unwrap_or_default()),
         created: d.when(&r.created_at),
         sent: r.sent_at.as_deref().map(|t| d.when(t)).unwrap_or_default(),
         subject: r.mail_subject.clone(),

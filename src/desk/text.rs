@@ -23,6 +23,9 @@ pub fn login_wait(minutes: i64) -> String {
 
 /// Why a mail was held, for staff: the pipeline's note (English, for logs) read into Vietnamese.
 pub fn held_reason(note: &str) -> String {
+    if let Some(reason) = crate::wording::held_trust_reason(note) {
+        return reason;
+    }
     let after = |prefix: &str| note.strip_prefix(prefix).map(str::trim);
     if let Some(rest) = after("sender ") {
         let from = rest.split(' ').next().unwrap_or("");
@@ -57,6 +60,27 @@ pub fn held_reason(note: &str) -> String {
         return "Chờ cán bộ xem xét.".into();
     }
     format!("Chờ cán bộ xem xét (ghi chú của hệ thống: {note}).")
+}
+
+/// Why a reply is held in the outbox (a reply budget; see `outbox::rate_limit`), for staff;
+/// any other error (a refusal by the SMTP server) as it is.
+pub fn held_reply_reason(error: &str) -> String {
+    let said = |what: &str| format!("{what} (hệ thống: {error})");
+    if error.starts_with("rate limit:") {
+        said("Giữ lại: đã gửi quá nhiều thư trả lời tới địa chỉ này trong một giờ")
+    } else if error.starts_with("domain budget:") {
+        said(
+            "Giữ lại: quá nhiều thư trả lời tới người gửi chưa đăng ký của cùng tên miền trong một giờ",
+        )
+    } else if error.starts_with("overall budget:") {
+        said("Giữ lại: tổng số thư trả lời trong một giờ đã vượt mức cho phép")
+    } else if error.starts_with("repeat:") {
+        said("Giữ lại: địa chỉ này đã nhận cùng loại thư trả lời tự động trong mấy ngày gần đây")
+    } else if error.starts_with("loop:") {
+        said("Giữ lại: thư này trả lời lại thư của hệ thống; trả lời tự động có thể gây vòng lặp")
+    } else {
+        error.to_string()
+    }
 }
 
 /// A mail's outcome, as staff read it.
@@ -146,5 +170,36 @@ mod tests {
         assert!(held_reason("too large to read: 3 bytes").starts_with("Thư quá lớn"));
         assert!(held_reason("unreadable mail: no header").contains("no header"));
         assert!(held_reason("something new").contains("something new"));
+        let r = held_reason(
+            "rows held for staff from unverified address x@namdinh.edu.vn for unit THPT-GT: \
+             row 3: unverified key_recovery; row 4: unverified email change",
+        );
+        assert!(
+            r.contains("x@namdinh.edu.vn") && r.contains("THPT-GT"),
+            "{r}"
+        );
+        assert!(
+            r.contains("dòng 3: Khôi phục") || r.contains("dòng 3:"),
+            "{r}"
+        );
+        assert!(r.contains("dòng 4: email khác"), "{r}");
+        let r = held_reason(
+            "rows held for staff from registered address a@namdinh.edu.vn for unit THPT-A: \
+             row 5: revoke of a person of unit THPT-B",
+        );
+        assert!(r.contains("thuộc đơn vị THPT-B"), "{r}");
+        let r = held_reason(
+            "rows held for staff from unverified address x@namdinh.edu.vn for unit THPT-GT: \
+             row 3: unverified revoke; 5 more rows",
+        );
+        assert!(
+            r.contains("dòng 3: Thu hồi chứng thư số") && r.contains("và 5 dòng khác"),
+            "{r}"
+        );
+        assert!(
+            held_reason("the From header is not exactly one plain address (x)").contains("From")
+        );
+        assert!(held_reply_reason("loop: the mail answers").starts_with("Giữ lại"));
+        assert_eq!(held_reply_reason("550 refused"), "550 refused");
     }
 }

@@ -48,6 +48,14 @@ impl OutcomeKind {
     }
 }
 
+/// How a held mail's note starts when rows of it wait for staff (the pipeline's row-level trust
+/// policy); the desk and the report read the rest (`row N: reason`, separated by `; `).
+pub const ROWS_HELD: &str = "rows held for staff";
+/// How a held mail's note starts when its From is not exactly one plain address.
+pub const FROM_NOT_ONE_ADDRESS: &str = "the From header is not exactly one plain address";
+/// How a held mail's note starts when it answers one of our replies with nothing to read.
+pub const ANSWERS_OURS: &str = "answers our reply";
+
 /// Which reply a mail gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -12,4 +12,4 @@ pub mod sender;
 pub mod sent_copy;
 pub mod smtp;
 
-pub use rate_limit::rate_limit;
+pub use rate_limit::{Answering, budgets, rate_limit};

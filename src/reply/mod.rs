@@ -188,12 +188,7 @@ pub fn envelope(outcome: &Outcome, answered: Answered, config: &Config) -> Optio
     };
     let seed = format!("{}\n{}", answered.mailbox, answered.source_key);
     let digest = hex(&Sha256::digest(seed.as_bytes()));
-    let domain = config
-        .campaign
-        .department_address
-        .rsplit('@')
-        .next()
-        .unwrap_or("cts-intake.invalid");
+    let domain = config.campaign.department_domain();
     Some(Envelope {
         to,
         cc,

@@ -171,7 +171,13 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
                 m.unit_code.clone().unwrap_or_default(),
                 m.outcome.code().to_string(),
                 (m.errors + m.warnings).to_string(),
-                m.reply_kind.code().to_string(),
+                // A reply held for staff or given up on was not sent: the column says so.
+                match m.reply_status.as_deref() {
+                    Some(status @ ("held" | "failed")) => {
+                        format!("{} ({status})", m.reply_kind.code())
+                    }
+                    _ => m.reply_kind.code().to_string(),
+                },
             ]
         })
         .collect();

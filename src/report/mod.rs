@@ -123,6 +123,8 @@ pub enum IssueKind {
     AwaitingCorrection,
     /// The same person in the current lists of two units or more.
     SamePerson,
+    /// A person in a unit's current list whose unit column names another registered unit.
+    OtherUnit,
     /// A reply or reminder the outbox gave up delivering.
     FailedReply,
 }
@@ -133,6 +135,7 @@ impl IssueKind {
             IssueKind::HeldMail => w::ISSUE_HELD_MAIL,
             IssueKind::AwaitingCorrection => w::ISSUE_AWAITING_CORRECTION,
             IssueKind::SamePerson => w::ISSUE_SAME_PERSON,
+            IssueKind::OtherUnit => w::ISSUE_OTHER_UNIT,
             IssueKind::FailedReply => w::ISSUE_FAILED_REPLY,
         }
     }
@@ -442,6 +445,26 @@ pub fn reconcile_with(
         });
     }
 
+    // A person a unit lists under another registered unit's name (flagged when taken).
+    for l in &requests {
+        if let Some(named) = registry.infer(&l.row.unit_name)
+            && named.code != l.unit_code
+        {
+            issues.push(Issue {
+                kind: IssueKind::OtherUnit,
+                units: vec![l.unit_code.clone(), named.code.clone()],
+                at: Some(l.received_at.clone()),
+                subject: w::person(&l.row.full_name, &l.row.id_number),
+                detail: w::issue_other_unit(
+                    &l.unit_code,
+                    &named.name,
+                    l.row.request_type.label(),
+                    l.row.source.row,
+                ),
+            });
+        }
+    }
+
     for f in &failed {
         issues.push(Issue {
             kind: IssueKind::FailedReply,
@@ -476,7 +499,9 @@ fn mail_subject(m: &MailLine) -> String {
 
 /// Why a mail is held, for staff (the stored note is English, for the logs).
 fn held_reason(m: &MailLine) -> String {
-    if m.note.starts_with("unreadable mail") {
+    if let Some(reason) = w::held_trust_reason(&m.note) {
+        reason
+    } else if m.note.starts_with("unreadable mail") {
         w::HELD_UNREADABLE.to_string()
     } else if m.trust == Trust::Unknown {
         w::HELD_UNKNOWN_SENDER.to_string()

@@ -549,6 +549,23 @@ impl Store {
         current_version_of(&self.conn, unit_code)
     }
 
+    /// The codes of the units whose current accepted version holds a row of this ID number.
+    pub fn holders_of(&self, id_number: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT v.unit_code FROM rows r \
+             JOIN version_rows vr ON vr.row_id = r.id JOIN versions v ON v.id = vr.version_id \
+             WHERE r.id_number = ?1 AND v.id = (SELECT v2.id FROM versions v2 \
+               JOIN mails m2 ON m2.id = v2.mail_id \
+               WHERE v2.unit_code = v.unit_code AND m2.superseded_by IS NULL \
+               ORDER BY v2.written_at DESC, v2.id DESC LIMIT 1) \
+             ORDER BY v.unit_code",
+        )?;
+        let codes = stmt
+            .query_map([id_number], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(codes)
+    }
+
     /// The rows of a unit's current accepted version, with their row ids.
     pub fn current_rows(&self, unit_code: &str) -> Result<Option<Vec<(i64, ValidRow)>>> {
         let version = current_version(&self.conn, unit_code)?;

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{OutboxItem, Store};
 
@@ -180,6 +180,100 @@ impl Store {
                 |r| r.get(0),
             )?;
         Ok(n)
+    }
+
+    /// How many replies (held ones aside) were written for mails received in the hour before
+    /// `received_at` (inclusive), counted up to `cap`: the overall reply budget counts these.
+    pub fn replies_within_hour(&self, received_at: DateTime<Utc>, cap: u32) -> Result<u32> {
+        let since = received_at - chrono::Duration::hours(1);
+        let n: u32 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT DISTINCT outbox_id FROM reply_recipients \
+                 WHERE received_at > ?1 AND received_at <= ?2 LIMIT ?3)",
+            )?
+            .query_row(
+                params![since.to_rfc3339(), received_at.to_rfc3339(), cap],
+                |r| r.get(0),
+            )?;
+        Ok(n)
+    }
+
+    /// How many replies (held ones aside) answered mails from unregistered senders of `domain`
+    /// received in the hour before `received_at` (inclusive), counted up to `cap`; with
+    /// `subdomains`, senders of its subdomains count too. The per-domain reply budget.
+    pub fn unregistered_replies_within_hour(
+        &self,
+        domain: &str,
+        subdomains: bool,
+        received_at: DateTime<Utc>,
+        cap: u32,
+    ) -> Result<u32> {
+        let since = received_at - chrono::Duration::hours(1);
+        let escaped: String = domain
+            .to_ascii_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let sub = if subdomains {
+            format!("%.{escaped}")
+        } else {
+            String::new()
+        };
+        let n: u32 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT DISTINCT rr.outbox_id FROM reply_recipients rr \
+                 JOIN outbox o ON o.id = rr.outbox_id JOIN mails m ON m.id = o.mail_id \
+                 WHERE rr.received_at > ?1 AND rr.received_at <= ?2 AND m.trust != 'registered' \
+                 AND (m.from_addr LIKE ?3 ESCAPE '\\' OR m.from_addr LIKE ?4 ESCAPE '\\') \
+                 LIMIT ?5)",
+            )?
+            .query_row(
+                params![
+                    since.to_rfc3339(),
+                    received_at.to_rfc3339(),
+                    format!("%@{escaped}"),
+                    sub,
+                    cap
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(n)
+    }
+
+    /// Whether a reply of `kind` (held ones aside) went to `address` for a mail received in the
+    /// `days` before `received_at` (inclusive): the same automatic answer is not repeated.
+    pub fn answered_alike_within(
+        &self,
+        address: &str,
+        kind: &str,
+        received_at: DateTime<Utc>,
+        days: u32,
+    ) -> Result<bool> {
+        let since = received_at - chrono::Duration::days(days.into());
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM reply_recipients rr JOIN outbox o ON o.id = rr.outbox_id \
+                 WHERE rr.address = ?1 AND rr.received_at > ?2 AND rr.received_at <= ?3 \
+                 AND o.kind = ?4 LIMIT 1",
+            )?
+            .query_row(
+                params![
+                    address.to_ascii_lowercase(),
+                    since.to_rfc3339(),
+                    received_at.to_rfc3339(),
+                    kind
+                ],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        Ok(found)
     }
 
     /// Pending replies still to be composed (see `outbox::drafts`), oldest first, at most

@@ -52,6 +52,9 @@ pub struct MailLine {
     pub note: String,
     pub errors: i64,
     pub warnings: i64,
+    /// Where the mail's reply stands in the outbox (`pending`, `sent`, `failed`, `held`);
+    /// `None` when no reply was written.
+    pub reply_status: Option<String>,
 }
 
 /// Every mail taken, in the order taken (a replayed mail once, with its current outcome).
@@ -60,8 +63,12 @@ pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
         "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, m.trust, \
          m.outcome, m.reply_kind, m.late, m.note, \
          (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
-         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning') \
-         FROM mails m WHERE m.superseded_by IS NULL ORDER BY m.id",
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning'), \
+         ob.status \
+         FROM mails m \
+         LEFT JOIN (SELECT mail_id, status, max(id) FROM outbox WHERE mail_id IS NOT NULL \
+                    GROUP BY mail_id) ob ON ob.mail_id = m.id \
+         WHERE m.superseded_by IS NULL ORDER BY m.id",
     )?;
     let lines = stmt
         .query_map([], |r| {
@@ -79,6 +86,7 @@ pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
                 note: r.get(10)?,
                 errors: r.get(11)?,
                 warnings: r.get(12)?,
+                reply_status: r.get(13)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -113,9 +113,15 @@ impl Setup {
         let text = text
             .replace("maildir = \"../samples/maildir\"\n", "")
             .replace("poll-seconds = 30", "poll-seconds = 1")
-            // Every test mail comes from one school: lift the per-recipient reply limit here
-            // (tests/it/smtp.rs tests the limit itself).
+            // Every test mail comes from one school: lift the per-recipient reply limit, the
+            // overall budget and the same-answer rule here (tests/it/smtp.rs and
+            // tests/it/trust.rs test them).
             .replace("rate-limit-per-hour = 10", "rate-limit-per-hour = 1000000")
+            .replace(
+                "rate-limit-overall-per-hour = 200",
+                "rate-limit-overall-per-hour = 0",
+            )
+            .replace("same-answer-days = 3", "same-answer-days = 0")
             .replace(
                 "data-dir = \"../var\"",
                 &format!("data-dir = {:?}", dir.path().join("data")),

@@ -19,4 +19,5 @@ mod sent_copy;
 mod service;
 mod smtp;
 mod support;
+mod trust;
 mod versions;

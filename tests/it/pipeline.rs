@@ -21,7 +21,12 @@ fn registry() -> Registry {
 }
 
 /// A valid row in canonical column order.
-fn person(name: &str, id: &str, birth: (i32, u32, u32), request: &str) -> Vec<CellValue> {
+pub(crate) fn person(
+    name: &str,
+    id: &str,
+    birth: (i32, u32, u32),
+    request: &str,
+) -> Vec<CellValue> {
     let serial = if matches!(
         RequestType::parse(request),
         Some(
@@ -62,7 +67,8 @@ fn person(name: &str, id: &str, birth: (i32, u32, u32), request: &str) -> Vec<Ce
     ]
 }
 
-fn list(rows: Vec<Vec<CellValue>>) -> Vec<u8> {
+/// A list of `rows` under the canonical headers, as an xlsx workbook.
+pub(crate) fn list(rows: Vec<Vec<CellValue>>) -> Vec<u8> {
     xlsx(&[ListSheet {
         name: "Danh sách".into(),
         title_rows: vec!["SỞ GIÁO DỤC VÀ ĐÀO TẠO".into(), "DANH SÁCH ĐỀ NGHỊ".into()],
@@ -202,7 +208,56 @@ fn a_revocation_from_an_unverified_sender_is_held_for_staff() {
     let o = run(&m, None);
     assert_eq!(o.kind, OutcomeKind::Held);
     assert!(o.version.is_none());
-    assert!(o.note.contains("revocation"), "{}", o.note);
+    assert!(o.note.contains("row 4: unverified revoke"), "{}", o.note);
+}
+
+#[test]
+fn every_row_acting_on_an_issued_certificate_from_an_unverified_sender_is_held() {
+    for request in [
+        "Thu hồi",
+        "Khôi phục thiết bị lưu khoá bí mật",
+        "Cấp lại chứng thư số",
+        "Thay đổi nội dung chứng thư số",
+    ] {
+        let mut row = person(AN.0, AN.1, AN.2, request);
+        row[12] = "Đổi chức vụ".into();
+        let m = mail(
+            "giaovien.a@namdinh.edu.vn",
+            "Danh sách đề nghị - THPT Trần Quốc Bảo",
+            vec![("ds.xlsx", list(vec![row]))],
+        );
+        let o = run(&m, None);
+        assert_eq!(o.kind, OutcomeKind::Held, "{request}: {}", o.note);
+        assert_eq!(o.reply, ReplyKind::Held, "{request}");
+        assert!(o.version.is_none(), "{request}");
+    }
+    // A long list names its first rows in the note and counts the rest.
+    let rows: Vec<_> = (0..30)
+        .map(|i| person(AN.0, &format!("0360850{i:05}"), AN.2, "Thu hồi"))
+        .collect();
+    let m = mail(
+        "giaovien.a@namdinh.edu.vn",
+        "Danh sách đề nghị - THPT Trần Quốc Bảo",
+        vec![("ds.xlsx", list(rows))],
+    );
+    let o = run(&m, None);
+    assert_eq!(o.kind, OutcomeKind::Held, "{}", o.note);
+    assert!(o.note.ends_with("; 20 more rows"), "{}", o.note);
+    // From the unit's registered address, the same rows are accepted.
+    let m = mail(
+        "c3tranquocbao@namdinh.edu.vn",
+        "Danh sách đề nghị - THPT Trần Quốc Bảo",
+        vec![(
+            "ds.xlsx",
+            list(vec![person(
+                AN.0,
+                AN.1,
+                AN.2,
+                "Khôi phục thiết bị lưu khoá bí mật",
+            )]),
+        )],
+    );
+    assert_eq!(run(&m, None).kind, OutcomeKind::Accepted);
 }
 
 #[test]

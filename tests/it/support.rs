@@ -22,13 +22,18 @@ pub fn cts(args: &[&str]) -> Command {
 
 /// Runs `cts-intake run --once` on a Maildir into a data folder, and checks it exited 0.
 pub fn run_once(maildir: &Path, data: &Path) -> Output {
-    let out = cts(&["run", "--once"])
-        .arg("--maildir")
-        .arg(maildir)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .expect("the binary runs");
+    succeeds(
+        cts(&["run", "--once"])
+            .arg("--maildir")
+            .arg(maildir)
+            .arg("--data-dir")
+            .arg(data),
+    )
+}
+
+/// Runs a `cts-intake run --once` command and checks it exited 0.
+pub fn succeeds(command: &mut Command) -> Output {
+    let out = command.output().expect("the binary runs");
     assert!(
         out.status.success(),
         "run --once failed:\nstdout: {}\nstderr: {}",
