@@ -185,6 +185,7 @@ fn smtp_config(stack: &MailStack, url: &str) -> Smtp {
         password_file: None,
         ca_file: Some(stack.postfix.ca_file().to_path_buf()),
         timeout_seconds: 30,
+        unreachable_warn_minutes: 60,
     }
 }
 

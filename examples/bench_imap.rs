@@ -485,7 +485,7 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// The release binary beside this example (`target/release/cts-intake`).
+/// The binary beside this example (`target/profiling/cts-intake` from scripts/bench-imap).
 /// The cts-intake binaries measured: the one beside this one, or those `CTS_BENCH_BIN` lists
 /// (`old:new` compares two builds on the same machine at the same time: their runs alternate,
 /// and a line is printed for each).

@@ -59,6 +59,45 @@ pub enum Command {
     /// Staff accounts of the desk.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Check the configuration and print every problem found at once (exit 1), or "config OK".
+    CheckConfig(CheckConfigArgs),
+    /// Remove the personal data of mails received before a date (raw mails, rows, reply bytes),
+    /// keeping their counts; then compact the database so the bytes are gone from the file.
+    Purge(PurgeArgs),
+    /// Copy the database consistently while the daemon runs (SQLite's online backup), mode 0600.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Mails received before this day (YYYY-MM-DD, midnight in the campaign's time zone) are
+    /// purged.
+    #[arg(long, value_name = "DATE")]
+    pub before: chrono::NaiveDate,
+    /// Purge even when it takes a unit's current list or replies not yet delivered, or DATE is
+    /// after the configured campaign's deadline; without it such a purge only says what it would
+    /// remove (exit 1).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print what would be removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The copy to write (must not exist).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub paths: PathArgs,
 }
 
 /// How a reader process runs.

@@ -63,6 +63,9 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(commands::desk(&cli.config, args))),
         Command::Staff(c) => commands::staff(&cli.config, c),
+        Command::CheckConfig(args) => commands::check_config(&cli.config, args),
+        Command::Purge(args) => commands::purge(&cli.config, args),
+        Command::Backup(args) => commands::backup(&cli.config, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

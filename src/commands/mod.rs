@@ -1,7 +1,10 @@
 //! One file per command: load what it needs, do it, print data to stdout.
 
+mod backup;
+mod check_config;
 mod desk;
 mod paper;
+mod purge;
 mod remind;
 mod replay;
 mod report;
@@ -11,8 +14,11 @@ mod status;
 mod template;
 mod units;
 
+pub use backup::backup;
+pub use check_config::check_config;
 pub use desk::desk;
 pub use paper::paper;
+pub use purge::purge;
 pub use remind::remind;
 pub use replay::replay;
 pub use report::report;

@@ -79,6 +79,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     let (opened, ()) = tokio::join!(opening, connecting);
     let intake = Arc::new(Mutex::new(opened.context("opening the database failed")??));
     tracing::debug!("store opened");
+    daemon::notify::ready();
     let wake = intake
         .lock()
         .map_err(|_| anyhow::anyhow!("the intake lock was poisoned"))?
@@ -89,6 +90,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested; finishing the mail in hand");
+        daemon::notify::stopping();
         let _ = tx.send(true);
     });
     let smtp_target = sender.as_ref().map(|s| s.transport().target().to_string());

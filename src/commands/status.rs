@@ -28,6 +28,7 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
         fresh,
     } = freshness(&config, &store)?;
     let tz = config.campaign.deadline.timezone();
+    // Every time in one zone: the campaign deadline's (Asia/Ho_Chi_Minh, +07:00, in practice).
     let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %:z");
     let now = Utc::now();
 
@@ -68,9 +69,12 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
         .collect();
     println!("Held for staff: {}", held.len());
     for m in held.iter().rev().take(20) {
+        let at = chrono::DateTime::parse_from_rfc3339(&m.received_at)
+            .map(|t| local(t.with_timezone(&Utc)).to_string())
+            .unwrap_or_else(|_| m.received_at.clone());
         println!(
             "  {}  {}  {:?}  <{}>  {}",
-            m.received_at,
+            at,
             m.from,
             crate::text::cut(&m.subject, crate::text::SUBJECT_ECHO_CHARS),
             m.message_id,
@@ -81,9 +85,32 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
         println!("  ... and {} older (see mails.csv)", held.len() - 20);
     }
     println!(
-        "Replies: {} waiting, {} failed, {} delivered",
-        totals.replies_pending, totals.replies_failed, totals.replies_sent
+        "Replies: {} waiting, {} held for staff (rate limit), {} failed, {} delivered",
+        totals.replies_pending, totals.replies_held, totals.replies_failed, totals.replies_sent
     );
+    let purged = store.purged_mails()?;
+    if purged > 0 {
+        println!("Purged mails (counted above, personal data removed): {purged}");
+    }
+    let mut warnings = Vec::new();
+    if let Some(smtp) = &config.smtp
+        && let Some(since) = crate::store::smtp_health::failing_since(store.conn())?
+    {
+        let minutes = (now - since).num_minutes();
+        println!(
+            "SMTP: replies failing since {} ({minutes} min): the server is unreachable or \
+             refuses them for now",
+            local(since)
+        );
+        if minutes >= i64::try_from(smtp.unreachable_warn_minutes).unwrap_or(i64::MAX) {
+            println!(
+                "WARNING: no reply could be delivered through the SMTP server for {minutes} \
+                 minutes (smtp.unreachable-warn-minutes = {}): is it reachable?",
+                smtp.unreachable_warn_minutes
+            );
+            warnings.push(format!("SMTP server unreachable for {minutes} minutes"));
+        }
+    }
 
     if !fresh {
         println!(
@@ -91,10 +118,13 @@ pub fn status(config_path: &std::path::Path, args: &StatusArgs) -> Result<()> {
              running, and can it reach the mailbox?",
             config.source.stale_after_minutes
         );
-        bail!(
+        warnings.push(format!(
             "no successful poll for more than {} minutes",
             config.source.stale_after_minutes
-        );
+        ));
+    }
+    if !warnings.is_empty() {
+        bail!("{}", warnings.join("; "));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Deserialize;
 
+pub mod check;
 pub mod secret;
 pub mod url;
 
@@ -537,6 +538,11 @@ pub struct Smtp {
     /// Seconds to wait for the server on each step (connect, each command, the data).
     #[serde(default = "default_smtp_timeout")]
     pub timeout_seconds: u64,
+    /// `status` warns (and exits 1) when the server has been unreachable this long: the oldest
+    /// reply waiting for a retry was first refused for now (or not connected to) this many
+    /// minutes ago.
+    #[serde(default = "default_unreachable_warn")]
+    pub unreachable_warn_minutes: u64,
 }
 
 /// The variable `--smtp` reads the password from, and the default of `password-env`.
@@ -558,6 +564,9 @@ fn default_password_env() -> String {
 }
 fn default_smtp_timeout() -> u64 {
     30
+}
+fn default_unreachable_warn() -> u64 {
+    60
 }
 
 fn default_outbox_dir() -> PathBuf {
@@ -740,6 +749,10 @@ impl Config {
                     .smtp
                     .as_ref()
                     .map_or_else(default_smtp_timeout, |s| s.timeout_seconds),
+                unreachable_warn_minutes: self
+                    .smtp
+                    .as_ref()
+                    .map_or_else(default_unreachable_warn, |s| s.unreachable_warn_minutes),
             });
         }
         if let (Some(ca), Some(smtp)) = (&o.smtp_ca_file, self.smtp.as_mut()) {
@@ -748,51 +761,84 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<()> {
+        match self.problems().into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the values read (not of the files they name: `check-config` looks at
+    /// those), each on its own; the first is what [`Config::load`] refuses with.
+    pub fn problems(&mut self) -> Vec<anyhow::Error> {
+        let mut problems = Vec::new();
+        let mut check = |r: Result<()>| {
+            if let Err(e) = r {
+                problems.push(e);
+            }
+        };
         if self.reader.memory_mb < 64 {
-            bail!("reader.memory-mb must be at least 64 (a reader needs room for a real list)");
+            check(Err(anyhow::anyhow!(
+                "reader.memory-mb must be at least 64 (a reader needs room for a real list)"
+            )));
         }
         if self.reader.cpu_seconds == 0 || self.reader.timeout_seconds == 0 {
-            bail!("reader.cpu-seconds and reader.timeout-seconds must be at least 1");
+            check(Err(anyhow::anyhow!(
+                "reader.cpu-seconds and reader.timeout-seconds must be at least 1"
+            )));
         }
         let c = &mut self.campaign;
         c.department_address = c.department_address.trim().to_ascii_lowercase();
         if !c.department_address.contains('@') {
-            bail!("campaign.department-address is not a mail address");
+            check(Err(anyhow::anyhow!(
+                "campaign.department-address is not a mail address"
+            )));
         }
         if self.desk.digest_hour > 23 {
-            bail!("desk.digest-hour must be an hour of the day, 0 to 23");
+            check(Err(anyhow::anyhow!(
+                "desk.digest-hour must be an hour of the day, 0 to 23"
+            )));
         }
         for a in &self.desk.digest_to {
             if a.split_once('@')
                 .is_none_or(|(u, d)| u.is_empty() || !d.contains('.'))
                 || a.contains(char::is_whitespace)
             {
-                bail!("desk.digest-to: '{a}' is not a mail address");
+                check(Err(anyhow::anyhow!(
+                    "desk.digest-to: '{a}' is not a mail address"
+                )));
             }
         }
         if c.official_domains.is_empty() {
-            bail!("campaign.official-domains must name at least one domain");
+            check(Err(anyhow::anyhow!(
+                "campaign.official-domains must name at least one domain"
+            )));
         }
         for d in c.official_domains.iter_mut() {
             *d = d.trim().trim_start_matches('@').to_ascii_lowercase();
         }
         if self.rules.min_age >= self.rules.max_age {
-            bail!("rules.min-age must be below rules.max-age");
+            check(Err(anyhow::anyhow!(
+                "rules.min-age must be below rules.max-age"
+            )));
         }
-        crate::domain::columns::TypeColumns::from_config(&self.report.columns)?;
+        check(crate::domain::columns::TypeColumns::from_config(&self.report.columns).map(|_| ()));
         if let Some(imap) = &self.source.imap {
             if self.source.maildir.is_some() {
-                bail!("source: set maildir or [source.imap], not both");
+                check(Err(anyhow::anyhow!(
+                    "source: set maildir or [source.imap], not both"
+                )));
             }
-            imap.validate()?;
+            check(imap.validate());
         }
         if let Some(smtp) = &self.smtp {
-            SmtpUrl::parse(&smtp.url).context("smtp.url")?;
+            check(SmtpUrl::parse(&smtp.url).map(|_| ()).context("smtp.url"));
         }
         if self.replies.retry_first_seconds > self.replies.retry_max_seconds {
-            bail!("replies.retry-first-seconds must not exceed replies.retry-max-seconds");
+            check(Err(anyhow::anyhow!(
+                "replies.retry-first-seconds must not exceed replies.retry-max-seconds"
+            )));
         }
-        Ok(())
+        problems
     }
 
     /// The SQLite database file.

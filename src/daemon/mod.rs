@@ -11,11 +11,13 @@
 //!   the reading threads, one per core;
 //! - `record`: the part that does (copies recognised, the outcome decided against the unit's
 //!   current version, stored with its reply's draft);
-//! - [`summary`]: what taking a mail did, and the counts of a run.
+//! - [`summary`]: what taking a mail did, and the counts of a run;
+//! - [`notify`]: systemd's notifications (ready, the watchdog fed by the loop, stopping).
 //!
 //! [`Intake`] holds the synchronous core all of them share: configuration, registry, store.
 
 pub mod health;
+pub mod notify;
 mod pass;
 pub mod read;
 mod record;

@@ -282,6 +282,8 @@ pub(super) async fn pass<M: Mailbox>(
                 record_ms = recording.as_millis() as u64,
                 "batch recorded"
             );
+            // A long pass (a backlog of thousands of mails) is alive while its batches commit.
+            super::notify::alive();
             if let Some((at, e)) = failed_at {
                 let _ = done_tx.send(Committed {
                     batch: index,

@@ -74,6 +74,16 @@ pub async fn run<M: Mailbox>(
     let name = mailbox.name().to_string();
     let mut failures = 0u32;
     let mut login_refused = false;
+    if let Some(interval) = super::notify::watchdog()
+        && options.wait.saturating_mul(2) > interval
+    {
+        tracing::warn!(
+            "the watchdog interval ({} s) is less than twice the wait between passes ({} s): \
+             systemd may restart the daemon while it waits for mail; raise WatchdogSec",
+            interval.as_secs(),
+            options.wait.as_secs()
+        );
+    }
     loop {
         // A unit added in the desk (or by `units import`) is known from the next pass on.
         if let Err(e) = blocking(&intake, |i| {
@@ -90,6 +100,9 @@ pub async fn run<M: Mailbox>(
         if let Err(e) = blocking(&intake, |i| i.notify_staff()).await {
             tracing::error!(error = %format!("{e:#}"), "cannot write the mails to staff");
         }
+        // The watchdog is fed once per pass the loop comes out of, failed or not: a pass that
+        // hangs starves it and systemd restarts the daemon.
+        super::notify::alive();
         match passed {
             Ok(()) => {
                 if failures > 0 || login_refused {

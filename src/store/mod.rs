@@ -3,11 +3,14 @@
 //! reply are written in one transaction ([`Store::record`]).
 
 mod attempts;
+pub mod backup;
 pub mod blocking;
 pub mod desk_query;
 mod outbox;
 pub mod paper;
+pub mod purge;
 pub mod query;
+pub mod smtp_health;
 pub mod staff;
 
 pub use crate::domain::OutgoingReply;
@@ -45,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/009_reading_attempts.sql"),
     include_str!("migrations/010_version_written.sql"),
     include_str!("migrations/011_desk_actions.sql"),
+    include_str!("migrations/012_purge.sql"),
 ];
 
 /// The database and the raw mail store.
@@ -172,6 +176,9 @@ impl Store {
         }
         let mut conn = Connection::open(db_path)
             .with_context(|| format!("cannot open database {}", db_path.display()))?;
+        // Before anything that locks: a second process (status, backup, the desk) opening the
+        // database while the daemon commits waits for its lock instead of failing at once.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -180,7 +187,6 @@ impl Store {
         // before; past 64 KiB SQLite wrote those copies to a temporary file on disk, a page per
         // system call (a quarter of the recording's time).
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // One query plan per statement, whatever the values bound: without this, SQLite (built
         // with STAT4) prepares a cached statement again each time a value compared with an
         // indexed column changes, which was a tenth of the intake's work.
@@ -804,6 +810,12 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    // Up to date: no write lock taken, so opening the database never waits for (or starves
+    // behind) a writer's commits (`status`, `backup` while the daemon takes a burst of mail).
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current == MIGRATIONS.len() as i64 {
+        return Ok(());
+    }
     // IMMEDIATE: two processes opening a new database at once (the daemon and `report`, say)
     // must not both run the same migration; the second waits, then sees it done.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -224,6 +224,7 @@ fn with_the_imap_server_down_after_the_sends_the_copies_come_on_a_later_pass_and
         password_file: None,
         ca_file: None,
         timeout_seconds: 10,
+        unreachable_warn_minutes: 60,
     };
     let config = outbox_fill::default_config();
     // The folder as the configuration names it: as people read it.

@@ -918,6 +918,7 @@ async fn five_hundred_replies_go_through_the_real_server_each_delivered_once() {
         password_file: Some(pw_file),
         ca_file: Some(stack.postfix.ca_file().to_path_buf()),
         timeout_seconds: 10,
+        unreachable_warn_minutes: 60,
     };
     let store = Store::open(&data.join("intake.sqlite3")).unwrap();
     let config = outbox_fill::default_config();
