@@ -261,7 +261,7 @@ fn unit_view(d: &Desk, u: &crate::report::UnitLine) -> UnitView {
         name: u.name.clone(),
         status: u.status.label(),
         rows: u.rows,
-        reconciliation: printed_code(&u.reconciliation_code),
+        reconciliation: u.reconciliation_code.clone(),
         paper: u
             .paper
             .as_ref()

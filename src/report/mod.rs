@@ -106,6 +106,7 @@ pub struct UnitLine {
     pub rows: usize,
     /// Current rows per request type, in `RequestType::ALL` order.
     pub counts: [usize; 7],
+    /// The current version's code as printed, with its check character (empty with none).
     pub reconciliation_code: String,
     pub late: bool,
     pub unverified: bool,
@@ -407,7 +408,9 @@ pub fn reconcile_with(
             last_received_at: unit_mails.iter().map(|m| m.received_at.clone()).max(),
             rows: rows.len(),
             counts: crate::pipeline::Outcome::counts(rows),
-            reconciliation_code: version.map(|v| v.code.clone()).unwrap_or_default(),
+            reconciliation_code: version
+                .map(|v| crate::domain::paper::printed_code(&v.code))
+                .unwrap_or_default(),
             late: version.is_some_and(|v| v.late),
             unverified: version.is_some_and(|v| v.unverified),
             paper_received_at: paper.as_ref().map(|p| p.received_at.clone()),
