@@ -623,3 +623,40 @@ fn a_reply_that_cannot_be_addressed_leaves_the_mail_unanswered_in_every_output()
     assert!(outbox(&data).is_empty());
     assert!(sent(&data).is_empty());
 }
+
+#[test]
+fn a_formula_after_a_separator_and_bidi_controls_never_reach_the_csvs_as_they_came() {
+    // Excel on a Vietnamese Windows splits CSV fields at `;`: the part after it would be a
+    // formula. A right-to-left override in a name would show it reversed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut row = person("Phạm \u{202E}Văn Hải", A.1, A.2, "Cấp mới CTS");
+    row[14] = "Xem ghi chú;=cmd|' /C calc'!A0".into();
+    let maildir = maildir(
+        dir.path(),
+        &[mail(
+            NK,
+            "Danh sách đề nghị",
+            "inject@namdinh.edu.vn",
+            vec![row],
+            0,
+        )],
+    );
+    let data = run(dir.path(), &maildir, "");
+    assert_eq!(
+        the_mail(&data, "inject@namdinh.edu.vn").outcome.code(),
+        "accepted"
+    );
+    let requests = read(&data.join("report/requests.csv"));
+    assert!(
+        requests.contains("\"'Xem ghi chú;=cmd|' /C calc'!A0\""),
+        "quoted whole and prefixed: {requests}"
+    );
+    assert!(requests.contains("Phạm Văn Hải"), "{requests}");
+    for name in ["requests.csv", "units.csv", "mails.csv", "problems.csv"] {
+        let text = read(&data.join("report").join(name));
+        assert!(
+            !text.contains(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+            "a bidi control in {name}"
+        );
+    }
+}
