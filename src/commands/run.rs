@@ -68,6 +68,14 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         }
         None => None,
     };
+    // The desk beside the daemon when `[desk] listen` says so (not for one pass).
+    // Bound now, served once the database is open (and migrated).
+    let desk = match config.desk.listen {
+        Some(listen) if !args.once => {
+            Some((super::desk::bind(&config, listen).await?, config.clone()))
+        }
+        _ => None,
+    };
     let poll = std::time::Duration::from_secs(config.source.poll_seconds.max(1));
     // The database is opened while the IMAP connection is made (TLS and login take longer).
     let opening = tokio::task::spawn_blocking(move || Intake::open(config));
@@ -79,6 +87,13 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
     let (opened, ()) = tokio::join!(opening, connecting);
     let intake = Arc::new(Mutex::new(opened.context("opening the database failed")??));
     tracing::debug!("store opened");
+    let desk = desk.map(|(listener, config)| {
+        tokio::spawn(async move {
+            if let Err(e) = super::desk::serve(config, listener).await {
+                tracing::error!(error = %format!("{e:#}"), "the desk stopped");
+            }
+        })
+    });
     daemon::notify::ready();
     let wake = intake
         .lock()
@@ -103,6 +118,9 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         Source::Maildir(m) => daemon::run(intake.clone(), m, options, rx).await?,
         Source::Imap(m) => daemon::run(intake.clone(), *m, options, rx).await?,
     };
+    if let Some(desk) = desk {
+        desk.abort();
+    }
     let mut delivery = Delivery::default();
     if let Some(task) = sender_task {
         delivery = task.await.context("the sender task failed")??;

@@ -93,6 +93,9 @@ fn default_reader_timeout_seconds() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct DeskConfig {
+    /// Where `run` serves the desk beside the daemon (`cts-intake desk --listen` serves it
+    /// alone); none: `run` serves no desk.
+    pub listen: Option<std::net::SocketAddr>,
     /// The desk's address as browsers reach it behind a proxy (`https://desk.example.vn`): forms
     /// are accepted only from this origin; without it, from the host each request names.
     pub public_url: Option<String>,
@@ -117,6 +120,7 @@ pub struct DeskConfig {
 impl Default for DeskConfig {
     fn default() -> Self {
         DeskConfig {
+            listen: None,
             public_url: None,
             secure_cookie: false,
             trust_proxy: false,

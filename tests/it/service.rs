@@ -35,11 +35,17 @@ fn the_daemon_tells_systemd_it_is_ready_feeds_the_watchdog_each_pass_and_says_it
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    // A pass a second: the watchdog is fed at each.
+    // A pass a second: the watchdog is fed at each. And the desk served beside the daemon.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = dir.path().join("config.toml");
     let text = std::fs::read_to_string(root().join("config/default.toml"))
         .unwrap()
-        .replace("\npoll-seconds = 30\n", "\npoll-seconds = 1\n");
+        .replace("\npoll-seconds = 30\n", "\npoll-seconds = 1\n")
+        + &format!("\n[desk]\nlisten = \"127.0.0.1:{port}\"\n");
     std::fs::write(&config, text).unwrap();
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
@@ -75,6 +81,13 @@ fn the_daemon_tells_systemd_it_is_ready_feeds_the_watchdog_each_pass_and_says_it
         "ready comes before the first pass: {seen:?}"
     );
 
+    // `[desk] listen` makes `run` serve the desk: its login page and its health check answer.
+    for (path, want) in [("/dang-nhap", "name=\"username\""), ("/healthz", "")] {
+        let answer = get(port, path);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+        assert!(answer.contains(want), "{path}: {answer}");
+    }
+
     // SAFETY: kill(2) on a child we started.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
@@ -85,4 +98,22 @@ fn the_daemon_tells_systemd_it_is_ready_feeds_the_watchdog_each_pass_and_says_it
     assert!(out.status.success(), "the daemon failed: {stderr}");
     // The watchdog interval is long enough for the wait between passes: no warning.
     assert!(!stderr.contains("watchdog"), "{stderr}");
+}
+
+/// A plain HTTP/1.1 GET to the desk on loopback: the whole answer as text.
+fn get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("the desk does not listen on {port}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }
