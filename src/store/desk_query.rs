@@ -376,20 +376,10 @@ impl Store {
             return Ok(false);
         }
         let notice = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
-             VALUES (NULL, ?1, ?2, ?3, ?4, ?5)",
-            params![
-                mail.message_id,
-                mail.kind,
-                serde_json::to_string(&mail.recipients)?,
-                mail.bytes,
-                now
-            ],
-        )?;
+        let outbox_id = super::paper::insert_mail_of_no_mail(&tx, mail, &now)?;
         tx.execute(
             "UPDATE staff_notices SET outbox_id = ?1 WHERE id = ?2",
-            params![tx.last_insert_rowid(), notice],
+            params![outbox_id, notice],
         )?;
         tx.commit()?;
         Ok(true)

@@ -265,18 +265,7 @@ impl Store {
         if already.is_some() {
             return Ok(false);
         }
-        tx.execute(
-            "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
-             VALUES (NULL, ?1, ?2, ?3, ?4, ?5)",
-            params![
-                mail.message_id,
-                mail.kind,
-                serde_json::to_string(&mail.recipients)?,
-                mail.bytes,
-                now
-            ],
-        )?;
-        let outbox_id = tx.last_insert_rowid();
+        let outbox_id = insert_mail_of_no_mail(&tx, mail, &now)?;
         tx.execute(
             "INSERT INTO reminders (unit_code, day, reason, outbox_id, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -285,6 +274,27 @@ impl Store {
         tx.commit()?;
         Ok(true)
     }
+}
+
+/// Puts a mail that answers no mail (a reminder, a mail to staff) into the outbox, delivered
+/// like a reply; gives its outbox id.
+pub(crate) fn insert_mail_of_no_mail(
+    tx: &Connection,
+    mail: &OutgoingReply,
+    now: &str,
+) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO outbox (mail_id, message_id, kind, recipients, bytes, created_at) \
+         VALUES (NULL, ?1, ?2, ?3, ?4, ?5)",
+        params![
+            mail.message_id,
+            mail.kind,
+            serde_json::to_string(&mail.recipients)?,
+            mail.bytes,
+            now
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 #[cfg(test)]
