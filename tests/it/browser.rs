@@ -3,7 +3,8 @@
 //! through the real Postfix into Dovecot, and `cts-intake desk`), on the golden paths: a clerk
 //! without an account is refused; a clerk logs in, releases a held Gmail mail to its unit and the
 //! sender's mailbox receives the acknowledgement; scans a code at the paper desk, sees "Khớp",
-//! and the report shows it; releases a rate-limited reply and it is sent. axe-core (npm) checks
+//! and the report shows it; releases a reply the rate limit held (two lists of one school a
+//! minute apart) and it is sent. axe-core (npm) checks
 //! every page visited for serious or critical accessibility violations.
 //!
 //! Missing chromium, chromedriver or axe-core fails the test with how to install them
@@ -25,7 +26,7 @@ use crate::support::{copy_dir, root};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const GMAIL: &str = "nguyenvana1980@gmail.com";
-const LHP: &str = "c3lehongphong@namdinh.edu.vn";
+const NK: &str = "c3nguyenkhuyen@namdinh.edu.vn";
 const CLERK_PASSWORD: &str = "Mật khẩu của Lan 2022";
 
 /// A child process killed when dropped.
@@ -383,37 +384,67 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
         "the acknowledgement did not reach {GMAIL}"
     );
 
-    // A rate-limited reply, released: it is sent. (The sample's mails are days apart, so the
-    // limit holds none of them: one reply to Lê Hồng Phong is put back as the limit leaves it.)
-    let (reply, mail): (i64, String) = {
-        let store = cts_intake::store::Store::open(&data.join("intake.sqlite3")).unwrap();
-        let found: (i64, String) = store
-            .conn()
-            .query_row(
-                "SELECT o.id, m.message_id FROM outbox o JOIN mails m ON m.id = o.mail_id \
-                 WHERE o.recipients LIKE ?1 ORDER BY o.id DESC LIMIT 1",
-                [format!("%{LHP}%")],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .expect("a reply to Lê Hồng Phong");
-        store
-            .conn()
-            .execute(
-                "UPDATE outbox SET status = 'held', sent_at = NULL, \
-                 last_error = 'rate limit: 1 reply per hour' WHERE id = ?1",
-                [found.0],
-            )
-            .unwrap();
-        found
+    // A rate-limited reply, released: it is sent. Two lists of Nguyễn Khuyến a minute apart
+    // reach the running daemon; with one reply per address and hour, the second's is held.
+    let (reply, mail) = {
+        let list = crate::pipeline::list(vec![crate::pipeline::person(
+            "Vũ Thị Thanh",
+            "036186007777",
+            (1986, 4, 9),
+            "Cấp mới CTS",
+        )]);
+        let at = chrono::DateTime::parse_from_rfc3339("2022-12-06T09:00:00+07:00").unwrap();
+        let mails: Vec<cts_testkit::MaildirMail> = (0..2)
+            .map(|i| {
+                let date = at + chrono::Duration::minutes(i);
+                cts_testkit::MaildirMail {
+                    delivered: date.timestamp(),
+                    seen: false,
+                    bytes: cts_testkit::eml(&cts_testkit::MailSpec {
+                        from: NK.into(),
+                        from_name: String::new(),
+                        to: "cttt@namdinh.edu.vn".into(),
+                        subject: "Danh sách đề nghị - THPT Nguyễn Khuyến".into(),
+                        date,
+                        message_id: format!("limited-{i}@namdinh.edu.vn"),
+                        body: "Kính gửi Sở.".into(),
+                        attachments: vec![cts_testkit::Attachment::xlsx(
+                            "Danh sách.xlsx",
+                            list.clone(),
+                        )],
+                        headers: Vec::new(),
+                    }),
+                }
+            })
+            .collect();
+        // Written beside the sample's files (other names: `limited` in each).
+        let extra = dir.path().join("extra");
+        cts_testkit::write_maildir(&extra, &mails).unwrap();
+        for e in std::fs::read_dir(extra.join("new")).unwrap() {
+            let e = e.unwrap();
+            let name = format!("{}-limited", e.file_name().to_string_lossy());
+            std::fs::rename(e.path(), maildir.join("new").join(name)).unwrap();
+        }
+        let held = "SELECT o.id FROM outbox o JOIN mails m ON m.id = o.mail_id \
+                    WHERE m.message_id = 'limited-1@namdinh.edu.vn' AND o.status = 'held' \
+                    AND o.last_error LIKE 'rate limit:%'";
+        assert!(
+            wait_until(Duration::from_secs(60), || sql_i64(&data, held).is_some()),
+            "the second list's reply was not held by the rate limit"
+        );
+        (
+            sql_i64(&data, held).unwrap(),
+            "limited-1@namdinh.edu.vn".to_string(),
+        )
     };
-    let before = answers(&stack, LHP, &mail);
+    let before = answers(&stack, NK, &mail);
     b.goto("/cho-xu-ly").await;
     b.click(&format!("form[action='/tra-loi/{reply}/gui'] button"))
         .await;
     assert!(
-        wait_until(Duration::from_secs(30), || answers(&stack, LHP, &mail)
+        wait_until(Duration::from_secs(30), || answers(&stack, NK, &mail)
             == before + 1),
-        "the released reply did not reach {LHP}"
+        "the released reply did not reach {NK}"
     );
 
     // The paper desk: the code scanned, "Khớp", and the report says so.
