@@ -700,6 +700,8 @@ struct Units {
     units: Vec<UnitView>,
     status: String,
     paper: String,
+    late: bool,
+    unverified: bool,
     statuses: Vec<(&'static str, &'static str)>,
 }
 
@@ -715,6 +717,12 @@ struct UnitFilter {
     trang_thai: String,
     #[serde(default)]
     ban_giay: String,
+    /// "1": only units whose current list came after the deadline.
+    #[serde(default)]
+    muon: String,
+    /// "1": only units whose current list came from an unregistered address.
+    #[serde(default)]
+    chua_dang_ky: String,
 }
 
 async fn units(
@@ -735,11 +743,15 @@ async fn units(
                     "lech" => u.paper.as_ref().is_some_and(|p| !p.verdict.is_ok()),
                     _ => true,
                 })
+                .filter(|u| filter.muon.is_empty() || u.late)
+                .filter(|u| filter.chua_dang_ky.is_empty() || u.unverified)
                 .map(|u| unit_view(d, u))
                 .collect();
             Ok(Units {
                 nav: Nav::new(&staff, "/don-vi"),
                 units,
+                late: !filter.muon.is_empty(),
+                unverified: !filter.chua_dang_ky.is_empty(),
                 status: filter.trang_thai,
                 paper: filter.ban_giay,
                 statuses: UnitStatus::ALL
@@ -781,7 +793,9 @@ struct UnitPage {
     /// The addresses as the edit form holds them.
     emails_edit: String,
     no_need: bool,
-    versions: Vec<(usize, String, usize, String, bool)>,
+    /// Number, printed code, rows, when received, what changed against the version before,
+    /// whether it is the current one.
+    versions: Vec<(usize, String, usize, String, String, bool)>,
     rows: Vec<RowView>,
     mails: Vec<MailView>,
     replies: Vec<ReplyView>,
@@ -845,18 +859,38 @@ async fn unit_page(
                 emails: u.emails.join(", "),
                 emails_edit: u.emails.join("; "),
                 no_need: s.is_no_need(&u.code)?,
-                versions: versions
-                    .iter()
-                    .map(|v| {
-                        (
+                versions: {
+                    let mut before: Option<Vec<crate::validate::ValidRow>> = None;
+                    let mut out = Vec::with_capacity(versions.len());
+                    for v in &versions {
+                        let rows: Vec<_> = crate::store::query::version_rows(s.conn(), v.id)?
+                            .into_iter()
+                            .map(|(_, r)| r)
+                            .collect();
+                        let changed = match &before {
+                            None => "Danh sách đầu tiên".to_string(),
+                            Some(prev) => {
+                                let c = crate::dedupe::diff(prev, &rows);
+                                format!(
+                                    "Thêm {}, bỏ {}, sửa {}",
+                                    c.added.len(),
+                                    c.removed.len(),
+                                    c.changed.len()
+                                )
+                            }
+                        };
+                        out.push((
                             v.number,
                             printed_code(&v.code),
                             v.row_count,
                             d.when(&v.received_at),
+                            changed,
                             Some(v.id) == last,
-                        )
-                    })
-                    .collect(),
+                        ));
+                        before = Some(rows);
+                    }
+                    out
+                },
                 rows,
                 mails: q::unit_mails(s.conn(), &u.code)?
                     .iter()

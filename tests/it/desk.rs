@@ -364,6 +364,16 @@ async fn a_clerk_logs_in_and_every_page_answers_in_vietnamese() {
     assert!(!rejected.contains("Trường THPT chuyên Lê Hồng Phong"));
     let no_paper = b.get("/don-vi?ban_giay=khop").await.body;
     assert!(no_paper.contains("0 đơn vị."), "{no_paper}");
+    // Late and unregistered-sender filters: the sample has neither kind of unit.
+    for filter in ["muon=1", "chua_dang_ky=1"] {
+        let page = b.get(&format!("/don-vi?{filter}")).await.body;
+        assert!(page.contains("0 đơn vị."), "{filter}: {page}");
+        assert!(page.contains(" checked>"), "{filter}: {page}");
+    }
+    // A unit's versions say what each changed against the one before.
+    let lhp = b.get("/don-vi/THPT-LHP").await.body;
+    assert!(lhp.contains("<td>Danh sách đầu tiên</td>"), "{lhp}");
+    assert!(lhp.contains("<td>Thêm "), "{lhp}");
     // From a unit's page to the paper desk with the unit chosen.
     let unit = b.get("/don-vi/THPT-NK").await.body;
     assert!(unit.contains("href=\"/ban-giay?don_vi=THPT-NK\""), "{unit}");
