@@ -141,7 +141,11 @@ impl Reader {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .env_remove("CTS_INTAKE_IMAP_PASSWORD")
-            .env_remove("CTS_INTAKE_SMTP_PASSWORD");
+            .env_remove("CTS_INTAKE_SMTP_PASSWORD")
+            // A panic a reader catches (calamine on a damaged file) must not resolve and print
+            // a backtrace: that takes time and memory for each such file.
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE");
         let memory = limits.memory_bytes;
         // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, setpriority,
         // prctl) on values computed before the fork.
