@@ -206,15 +206,18 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         );
     }
     println!("Report: {}", report_dir.join("doi-chieu.xlsx").display());
-    let peak = summary
-        .taking_peak_kib
-        .map(|k| format!(" (peak memory {:.1} MiB)", k as f64 / 1024.0))
-        .unwrap_or_default();
+    let peak = |kib: Option<u64>| {
+        kib.map(|k| format!(" (peak memory {:.1} MiB)", k as f64 / 1024.0))
+            .unwrap_or_default()
+    };
     println!(
-        "Time: taking mail {:.3} s{peak}, replies {:.3} s, report {:.3} s",
+        "Time: taking mail {:.3} s{}, replies {:.3} s{}, report {:.3} s{}",
         summary.taking.as_secs_f64(),
+        peak(summary.taking_peak_kib),
         summary.replying.as_secs_f64(),
-        summary.reporting.as_secs_f64()
+        peak(summary.replying_peak_kib),
+        summary.reporting.as_secs_f64(),
+        peak(summary.reporting_peak_kib)
     );
     if summary.failed > 0 {
         bail!("{} mails could not be taken; see the log", summary.failed);

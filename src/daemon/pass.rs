@@ -331,6 +331,7 @@ pub(super) async fn pass<M: Mailbox>(
     .await?;
     summary.taking += started.elapsed() - replying;
     summary.taking_peak_kib = peak_memory_kib();
+    let stages = super::summary::reset_peak_memory();
     let start = Instant::now();
     summary.replies_written += blocking(intake, |i| {
         let written = i.deliver()?;
@@ -342,10 +343,17 @@ pub(super) async fn pass<M: Mailbox>(
     })
     .await?;
     summary.replying += replying + start.elapsed();
+    if stages {
+        summary.replying_peak_kib = summary.replying_peak_kib.max(peak_memory_kib());
+        super::summary::reset_peak_memory();
+    }
     if took_any || !intake_report_exists(intake).await? {
         let start = Instant::now();
         blocking(intake, |i| i.write_report()).await?;
         summary.reporting += start.elapsed();
+        if stages {
+            summary.reporting_peak_kib = summary.reporting_peak_kib.max(peak_memory_kib());
+        }
     }
     Ok(())
 }

@@ -56,6 +56,11 @@ pub struct RunSummary {
     /// The process's peak resident memory when it last finished taking mail, before the
     /// replies and the report (KiB; Linux only).
     pub taking_peak_kib: Option<u64>,
+    /// The peak resident memory while the replies were composed and written, and while the
+    /// report was written (each measured from the end of the stage before: see
+    /// [`reset_peak_memory`]; KiB; Linux only).
+    pub replying_peak_kib: Option<u64>,
+    pub reporting_peak_kib: Option<u64>,
 }
 
 impl RunSummary {
@@ -83,4 +88,10 @@ pub fn peak_memory_kib() -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Starts the peak resident memory over from what is resident now (`/proc/self/clear_refs`,
+/// "5"), so the next [`peak_memory_kib`] is the peak of one stage. False where it cannot.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
