@@ -128,10 +128,6 @@ impl Table {
         u64::from(self.start > 0)
     }
 
-    pub fn delimiter(&self) -> u8 {
-        self.delimiter
-    }
-
     /// A reader of its records, header included, of any length.
     pub fn reader(&self) -> csv::Reader<&[u8]> {
         csv::ReaderBuilder::new()
