@@ -291,6 +291,16 @@ fn wait_for<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
     panic!("timed out waiting for {what}");
 }
 
+/// A child process ended when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_running_daemon_takes_mail_from_an_address_the_import_added() {
     let s = Setup::new();
@@ -299,7 +309,7 @@ fn a_running_daemon_takes_mail_from_an_address_the_import_added() {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
     let data = s.dir.path().join("data");
-    let mut daemon = s
+    let daemon = s
         .command(&["run"])
         .arg("--maildir")
         .arg(&maildir)
@@ -309,6 +319,7 @@ fn a_running_daemon_takes_mail_from_an_address_the_import_added() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _daemon = Killed(daemon);
     let db = data.join("intake.sqlite3");
     // Its first pass is done: the registry it started with is loaded.
     wait_for("the daemon's first pass", || {
@@ -348,7 +359,5 @@ fn a_running_daemon_takes_mail_from_an_address_the_import_added() {
     let got = wait_for("the mail to be taken", || {
         taken(&db, "units-import@namdinh.edu.vn")
     });
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
     assert_eq!(got, (Some("THPT-XT".to_string()), "registered".to_string()));
 }
