@@ -234,8 +234,12 @@ pub struct ReportArgs {
 pub enum UnitsCommand {
     /// Check a registry CSV (code,name,kind,emails) and install it as the configured registry.
     Import {
-        /// The CSV to import.
+        /// The CSV to import: UTF-8 (with or without BOM) or Windows-1258, `,` or `;` between
+        /// fields, headers code,name,kind,emails or Mã đơn vị,Tên đơn vị,Loại,Email.
         file: PathBuf,
+        /// Install it even when it removes more than half of the units registered now.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the registry.
     List,

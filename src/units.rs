@@ -29,13 +29,222 @@ pub struct Registry {
     by_email: HashMap<String, usize>,
 }
 
-#[derive(Deserialize)]
-struct UnitLine {
-    code: String,
-    name: String,
-    kind: String,
-    #[serde(default)]
-    emails: String,
+/// The largest registry file `units import` reads (a province has a few hundred units).
+pub const MAX_REGISTRY_BYTES: u64 = 8 << 20;
+/// The most units a registry file may hold.
+pub const MAX_UNITS: usize = 100_000;
+
+/// A problem of a registry file, at its line (1 is the header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineProblem {
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// How strictly a registry file is checked: [`Check::Import`] for a file being installed
+/// (every unit a code of letters, digits and `-_.`, a name and an address; codes unique
+/// regardless of case), [`Check::Load`] for the installed file the daemon reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Load,
+    Import,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Code,
+    Name,
+    Kind,
+    Emails,
+}
+
+impl Column {
+    /// The column a header names, in English or Vietnamese, in any case, with or without
+    /// diacritics ("Mã đơn vị", "ma don vi", "code").
+    fn from_header(header: &str) -> Option<Column> {
+        let key: String = fold(header)
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
+        let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+        Some(match key.as_str() {
+            "code" | "unit code" | "ma" | "ma don vi" | "ma dv" => Column::Code,
+            "name" | "unit name" | "ten" | "ten don vi" | "ten dv" => Column::Name,
+            "kind" | "type" | "loai" | "loai don vi" | "loai hinh" => Column::Kind,
+            "emails"
+            | "email"
+            | "e mail"
+            | "emails addresses"
+            | "addresses"
+            | "dia chi email"
+            | "dia chi thu"
+            | "dia chi thu dien tu"
+            | "thu dien tu" => Column::Emails,
+            _ => return None,
+        })
+    }
+
+    fn header(self) -> &'static str {
+        match self {
+            Column::Code => "code (Mã đơn vị)",
+            Column::Name => "name (Tên đơn vị)",
+            Column::Kind => "kind (Loại)",
+            Column::Emails => "emails (Email)",
+        }
+    }
+}
+
+/// True when a code is one a clerk can type and a report column holds.
+fn is_plain_code(code: &str) -> bool {
+    code.chars().count() <= 40
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The line a CSV record starts on. The csv crate's own line is where the previous record
+/// ended, before any blank lines, so the line is counted from the record's byte position, on
+/// from the previous record's (once over the text in all).
+#[derive(Default)]
+struct LineCounter {
+    byte: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    fn at(&mut self, text: &str, position: Option<&csv::Position>) -> u64 {
+        let bytes = text.as_bytes();
+        let mut at = position.map_or(0, |p| p.byte() as usize).min(bytes.len());
+        // Skip the line breaks of blank lines (and the one just ended) up to the record.
+        while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        let from = self.byte.min(at);
+        self.line += bytes[from..at].iter().filter(|b| **b == b'\n').count() as u64;
+        self.byte = at;
+        self.line + 1
+    }
+}
+
+/// Reads a registry file's units with their lines, and every problem found.
+fn read_units(bytes: &[u8], check: Check) -> (Vec<(u64, Unit)>, Vec<LineProblem>) {
+    let mut problems = Vec::new();
+    let mut problem = |line: u64, message: String| problems.push(LineProblem { line, message });
+    let mut units: Vec<(u64, Unit)> = Vec::new();
+    let Some(table) = crate::sheet::DelimitedText::decode(bytes) else {
+        problem(1, "the file is not text: save it from Excel as CSV".into());
+        return (units, problems);
+    };
+    let before = table.lines_before();
+    let mut columns: Vec<Option<Column>> = Vec::new();
+    let mut header_line = None;
+    let mut lines = LineCounter::default();
+    for record in table.reader().records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line()) + before;
+                problem(line, format!("unreadable CSV: {e}"));
+                break;
+            }
+        };
+        let line = lines.at(table.text(), record.position()) + before;
+        if record.iter().all(|f| clean(f).is_empty()) {
+            continue; // a blank row
+        }
+        let Some(_) = header_line else {
+            header_line = Some(line);
+            for field in &record {
+                let field = clean(field);
+                let column = Column::from_header(&field);
+                // An empty header is a column Excel left (ignored, as unknown columns are in the
+                // installed file).
+                if field.is_empty() {
+                } else if column.is_none() && check == Check::Import {
+                    problem(
+                        line,
+                        format!(
+                            "unknown column '{field}' (the columns are code, name, kind, emails \
+                             or Mã đơn vị, Tên đơn vị, Loại, Email)"
+                        ),
+                    );
+                } else if columns.contains(&column) {
+                    problem(line, format!("column '{field}' appears twice"));
+                }
+                columns.push(column);
+            }
+            let needed: &[Column] = match check {
+                Check::Load => &[Column::Code, Column::Name],
+                Check::Import => &[Column::Code, Column::Name, Column::Emails],
+            };
+            for c in needed {
+                if !columns.contains(&Some(*c)) {
+                    problem(line, format!("no {} column", c.header()));
+                }
+            }
+            continue;
+        };
+        if units.len() >= MAX_UNITS {
+            problem(line, format!("more than {MAX_UNITS} units"));
+            break;
+        }
+        let field = |c: Column| {
+            columns
+                .iter()
+                .position(|x| *x == Some(c))
+                .and_then(|i| record.get(i))
+                .map(clean)
+                .unwrap_or_default()
+        };
+        let code = field(Column::Code);
+        let name = field(Column::Name);
+        if code.is_empty() {
+            problem(line, "no unit code".into());
+        } else if check == Check::Import && !is_plain_code(&code) {
+            problem(
+                line,
+                format!("unit code '{code}' must be at most 40 letters, digits, '-', '_' or '.'"),
+            );
+        }
+        if check == Check::Import && name.is_empty() {
+            problem(line, format!("unit {code} has no name"));
+        }
+        let emails: Vec<String> = field(Column::Emails)
+            .split(|c: char| c == ';' || c == ',' || c.is_whitespace())
+            .map(str::to_ascii_lowercase)
+            .filter(|e| !e.is_empty())
+            .collect();
+        for e in &emails {
+            if !crate::validate::looks_like_address(e) {
+                problem(line, format!("'{e}' is not a mail address"));
+            }
+        }
+        if check == Check::Import && emails.is_empty() && columns.contains(&Some(Column::Emails)) {
+            problem(line, format!("unit {code} has no mail address"));
+        }
+        units.push((
+            line,
+            Unit {
+                code,
+                name,
+                kind: field(Column::Kind),
+                emails,
+            },
+        ));
+    }
+    if header_line.is_none() && problems.is_empty() {
+        problems.push(LineProblem {
+            line: 1,
+            message: "the file is empty".into(),
+        });
+    }
+    (units, problems)
 }
 
 impl Registry {
@@ -47,39 +256,67 @@ impl Registry {
             .with_context(|| format!("invalid units registry {}", path.display()))
     }
 
-    /// Parses registry CSV bytes (UTF-8, BOM allowed); every problem names its line.
+    /// Parses registry CSV bytes (UTF-8 with or without BOM, or Windows-1258; `,` or `;`;
+    /// English or Vietnamese headers); every problem names its line.
     pub fn parse(bytes: &[u8]) -> Result<Registry> {
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(bytes);
-        let mut units = Vec::new();
-        for (i, line) in reader.deserialize::<UnitLine>().enumerate() {
-            let line_no = i + 2;
-            let line = line.with_context(|| format!("line {line_no}"))?;
-            let code = clean(&line.code);
-            if code.is_empty() {
-                bail!("line {line_no}: empty unit code");
+        let (units, problems) = read_units(bytes, Check::Load);
+        if !problems.is_empty() {
+            let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            bail!("{}", all.join("; "));
+        }
+        Registry::from_units(units.into_iter().map(|(_, u)| u).collect())
+    }
+
+    /// Parses a registry file being imported, as Excel writes it: every problem at once, each
+    /// with its line (a code of letters, digits and `-_.`, unique regardless of case; a name; at
+    /// least one valid address, registered to no other unit).
+    pub fn parse_import(bytes: &[u8]) -> std::result::Result<Registry, Vec<LineProblem>> {
+        let (units, mut problems) = read_units(bytes, Check::Import);
+        let mut codes: HashMap<String, u64> = HashMap::new();
+        let mut addresses: HashMap<&str, (u64, &str)> = HashMap::new();
+        for (line, u) in &units {
+            if u.code.is_empty() {
+                continue;
             }
-            let emails: Vec<String> = line
-                .emails
-                .split([';', ','])
-                .map(|e| e.trim().to_ascii_lowercase())
-                .filter(|e| !e.is_empty())
-                .collect();
-            for e in &emails {
-                if !crate::validate::looks_like_address(e) {
-                    bail!("line {line_no}: '{e}' is not a mail address");
+            if let Some(first) = codes.insert(u.code.to_lowercase(), *line) {
+                codes.insert(u.code.to_lowercase(), first);
+                problems.push(LineProblem {
+                    line: *line,
+                    message: format!(
+                        "unit code '{}' is already on line {first} (codes are compared \
+                         regardless of case)",
+                        u.code
+                    ),
+                });
+            }
+            for e in &u.emails {
+                match addresses.get(e.as_str()) {
+                    Some((first, code)) if *code != u.code => problems.push(LineProblem {
+                        line: *line,
+                        message: format!(
+                            "address {e} is already registered for {code} on line {first}"
+                        ),
+                    }),
+                    Some(_) => problems.push(LineProblem {
+                        line: *line,
+                        message: format!("address {e} is listed twice"),
+                    }),
+                    None => {
+                        addresses.insert(e, (*line, &u.code));
+                    }
                 }
             }
-            units.push(Unit {
-                code,
-                name: clean(&line.name),
-                kind: clean(&line.kind),
-                emails,
-            });
         }
-        Registry::from_units(units)
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(problems);
+        }
+        Registry::from_units(units.into_iter().map(|(_, u)| u).collect()).map_err(|e| {
+            vec![LineProblem {
+                line: 0,
+                message: e.to_string(),
+            }]
+        })
     }
 
     /// Builds the indexes; a code or an address registered twice is an error.
@@ -291,6 +528,51 @@ impl Registry {
     }
 }
 
+/// What installing a registry changes, by unit code.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub added: Vec<String>,
+    /// Each changed unit with the fields that changed (`name`, `kind`, `emails`).
+    pub changed: Vec<(String, Vec<&'static str>)>,
+    pub removed: Vec<String>,
+}
+
+impl Changes {
+    /// What `new` changes of `old`, in registry order (the removed in `old`'s order).
+    pub fn between(old: &Registry, new: &Registry) -> Changes {
+        let mut changes = Changes::default();
+        for u in new.units() {
+            let Some(o) = old.by_code(&u.code) else {
+                changes.added.push(u.code.clone());
+                continue;
+            };
+            let sorted = |e: &[String]| {
+                let mut e = e.to_vec();
+                e.sort();
+                e
+            };
+            let fields: Vec<&'static str> = [
+                ("name", o.name != u.name),
+                ("kind", o.kind != u.kind),
+                ("emails", sorted(&o.emails) != sorted(&u.emails)),
+            ]
+            .into_iter()
+            .filter_map(|(f, differs)| differs.then_some(f))
+            .collect();
+            if !fields.is_empty() {
+                changes.changed.push((u.code.clone(), fields));
+            }
+        }
+        changes.removed = old
+            .units()
+            .iter()
+            .filter(|u| new.by_code(&u.code).is_none())
+            .map(|u| u.code.clone())
+            .collect();
+        changes
+    }
+}
+
 /// True when `specific`'s name holds `general`'s (without its kind prefix) and more:
 /// "Trường THPT Xuân Trường B" narrows "Trường THPT Xuân Trường".
 fn narrows(specific: &Unit, general: &Unit) -> bool {
@@ -338,6 +620,48 @@ mod tests {
     const CSV: &str = "code,name,kind,emails\n\
         THPT-LHP,Trường THPT chuyên Lê Hồng Phong,THPT,C3LeHongPhong@namdinh.edu.vn; vanthu.lhp@namdinh.edu.vn\n\
         THPT-NK,Trường THPT Nguyễn Khuyến,THPT,c3nguyenkhuyen@namdinh.edu.vn\n";
+
+    #[test]
+    fn headers_are_known_in_english_and_vietnamese_in_any_case_and_accents() {
+        for (header, column) in [
+            ("code", Column::Code),
+            ("Mã đơn vị", Column::Code),
+            ("MÃ ĐƠN VỊ", Column::Code),
+            ("ma don vi", Column::Code),
+            ("Tên đơn vị", Column::Name),
+            ("Loại", Column::Kind),
+            ("Email", Column::Emails),
+            ("E-mail", Column::Emails),
+            ("emails", Column::Emails),
+        ] {
+            assert_eq!(Column::from_header(header), Some(column), "{header}");
+        }
+        assert_eq!(Column::from_header("Ghi chú"), None);
+    }
+
+    #[test]
+    fn problems_name_the_file_lines_blank_and_quoted_multiline_ones_counted() {
+        let csv = "sep=;\r\ncode;name;kind;emails\r\n\r\nA;\"Tên\r\nhai dòng\";THPT;a@x.vn\r\n\r\n\r\n;B;THPT;b@x.vn\r\n";
+        let problems = Registry::parse_import(csv.as_bytes()).unwrap_err();
+        assert_eq!(
+            problems,
+            [LineProblem {
+                line: 8,
+                message: "no unit code".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn the_installed_file_may_have_more_columns_an_import_may_not() {
+        let csv = "code,name,kind,emails,note\nA,Trường A,THPT,a@x.vn,x\n";
+        assert_eq!(Registry::parse(csv.as_bytes()).unwrap().units().len(), 1);
+        let problems = Registry::parse_import(csv.as_bytes()).unwrap_err();
+        assert!(
+            problems[0].message.contains("unknown column 'note'"),
+            "{problems:?}"
+        );
+    }
 
     #[test]
     fn registered_addresses_map_to_units_case_insensitively() {

@@ -89,23 +89,62 @@ pub(super) fn looks_delimited(text: &str) -> bool {
     tabular >= 2 && tabular * 2 >= lines.len()
 }
 
+/// A CSV file's text, decoded as [`decode_text`] does, with its separator: the one an Excel
+/// `sep=;` first line names, else the one detected.
+#[derive(Debug)]
+pub struct Table {
+    text: String,
+    /// Where the table starts in `text` (after a `sep=` line).
+    start: usize,
+    delimiter: u8,
+}
+
+impl Table {
+    /// `None` when the bytes are not text.
+    pub fn decode(bytes: &[u8]) -> Option<Table> {
+        let text = decode_text(bytes)?;
+        let (start, forced) = match text.split_once('\n') {
+            Some((first, _)) if first.trim().to_ascii_lowercase().starts_with("sep=") => {
+                (first.len() + 1, first.trim().as_bytes().get(4).copied())
+            }
+            _ => (0, None),
+        };
+        let delimiter = forced.unwrap_or_else(|| delimiter(&text[start..]));
+        Some(Table {
+            text,
+            start,
+            delimiter,
+        })
+    }
+
+    /// The table's text (without a `sep=` line).
+    pub fn text(&self) -> &str {
+        &self.text[self.start..]
+    }
+
+    /// The lines before [`Table::text`] (1 after a `sep=` line): added to a record's line to
+    /// name the file's line.
+    pub fn lines_before(&self) -> u64 {
+        u64::from(self.start > 0)
+    }
+
+    /// A reader of its records, header included, of any length.
+    pub fn reader(&self) -> csv::Reader<&[u8]> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.delimiter)
+            .from_reader(self.text().as_bytes())
+    }
+}
+
 /// Reads a CSV attachment as one sheet named after the file, spending `budget` on its cells
 /// and text.
 pub(super) fn read(filename: &str, bytes: &[u8], budget: &mut Budget) -> Result<Sheet, ReadError> {
-    let text =
-        decode_text(bytes).ok_or_else(|| ReadError::Corrupt("the CSV file is not text".into()))?;
-    // Excel's "sep=;" first line names the separator.
-    let (text, forced) = match text.split_once('\n') {
-        Some((first, rest)) if first.trim().to_ascii_lowercase().starts_with("sep=") => {
-            (rest, first.trim().as_bytes().get(4).copied())
-        }
-        _ => (text.as_str(), None),
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(forced.unwrap_or_else(|| delimiter(text)))
-        .from_reader(text.as_bytes());
+    let table = Table::decode(bytes)
+        .ok_or_else(|| ReadError::Corrupt("the CSV file is not text".into()))?;
+    let text = table.text();
+    let mut reader = table.reader();
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| ReadError::Corrupt(e.to_string()))?;

@@ -20,6 +20,8 @@ mod delimited;
 mod markup;
 mod ooxml;
 
+pub use delimited::Table as DelimitedText;
+
 use std::io::Cursor;
 
 use calamine::{Data, Range, Reader, SheetType, SheetVisible, Xlsb, open_workbook_from_rs};

@@ -298,59 +298,6 @@ fn the_template_is_written_and_read_back_by_our_own_reader() {
 }
 
 #[test]
-fn units_import_checks_and_installs_a_registry() {
-    let dir = tempfile::tempdir().unwrap();
-    let config_dir = dir.path().join("config");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::copy(
-        root().join("config/default.toml"),
-        config_dir.join("default.toml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        root().join("config/units.csv"),
-        config_dir.join("units.csv"),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cts-intake"))
-            .arg("--config")
-            .arg(config_dir.join("default.toml"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let bad = dir.path().join("bad.csv");
-    std::fs::write(
-        &bad,
-        "code,name,kind,emails\nA,Trường A,THPT,a@x.vn\nB,Trường B,THPT,a@x.vn\n",
-    )
-    .unwrap();
-    let out = run(&["units", "import", bad.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("registered for both"));
-
-    let good = dir.path().join("good.csv");
-    std::fs::write(
-        &good,
-        "\u{FEFF}code,name,kind,emails\nTHPT-LHP,Trường THPT chuyên Lê Hồng Phong,THPT,c3lehongphong@namdinh.edu.vn\nNEW,Trường Mới,THPT,moi@namdinh.edu.vn\n",
-    )
-    .unwrap();
-    let out = run(&["units", "import", good.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("1 added, 1 changed, 7 removed"), "{said}");
-    let out = run(&["units", "list"]);
-    let listed = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(listed.lines().count(), 2);
-    assert!(listed.contains("NEW\tTrường Mới\tTHPT\tmoi@namdinh.edu.vn"));
-}
-
-#[test]
 fn the_data_folder_and_every_file_written_are_readable_by_the_service_alone() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();

@@ -22,4 +22,5 @@ mod service;
 mod smtp;
 mod support;
 mod trust;
+mod units;
 mod versions;
