@@ -570,15 +570,23 @@ impl Store {
     }
 
     /// The codes of the units whose current accepted version holds a row of this ID number.
+    /// The units that ever listed it are walked by seeks on `rows (id_number, unit_code)` (one
+    /// per unit, however many of its rows hold the number), and only each one's current
+    /// version is looked into: per row of a mail, the work stays the same as the campaign grows.
     pub fn holders_of(&self, id_number: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT v.unit_code FROM rows r \
-             JOIN version_rows vr ON vr.row_id = r.id JOIN versions v ON v.id = vr.version_id \
-             WHERE r.id_number = ?1 AND v.id = (SELECT v2.id FROM versions v2 \
-               JOIN mails m2 ON m2.id = v2.mail_id \
-               WHERE v2.unit_code = v.unit_code AND m2.superseded_by IS NULL \
-               ORDER BY v2.written_at DESC, v2.id DESC LIMIT 1) \
-             ORDER BY v.unit_code",
+            "WITH RECURSIVE listed(code) AS ( \
+               SELECT min(unit_code) FROM rows WHERE id_number = ?1 \
+               UNION ALL \
+               SELECT (SELECT min(unit_code) FROM rows WHERE id_number = ?1 AND unit_code > code) \
+               FROM listed WHERE code IS NOT NULL) \
+             SELECT code FROM listed WHERE code IS NOT NULL AND EXISTS ( \
+               SELECT 1 FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
+               WHERE r.id_number = ?1 AND vr.version_id = ( \
+                 SELECT v.id FROM versions v JOIN mails m ON m.id = v.mail_id \
+                 WHERE v.unit_code = listed.code AND m.superseded_by IS NULL \
+                 ORDER BY v.written_at DESC, v.id DESC LIMIT 1)) \
+             ORDER BY code",
         )?;
         let codes = stmt
             .query_map([id_number], |r| r.get(0))?

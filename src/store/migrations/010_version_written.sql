@@ -7,5 +7,5 @@ UPDATE versions SET written_at = (
 );
 CREATE INDEX versions_by_unit_written ON versions (unit_code, written_at, id);
 -- Which units' lists hold a person (the trust policy's check, per row of a mail).
-CREATE INDEX rows_by_id_number ON rows (id_number);
+CREATE INDEX rows_by_id_number ON rows (id_number, unit_code);
 CREATE INDEX version_rows_by_row ON version_rows (row_id);
