@@ -500,6 +500,21 @@ impl Registry {
         if unit.name.is_empty() {
             bail!("unit {} has no name", unit.code);
         }
+        // As `units import` checks a file: codes unique whatever their case, an address each.
+        if let Some(other) = self
+            .units
+            .iter()
+            .find(|u| u.code != unit.code && u.code.eq_ignore_ascii_case(&unit.code))
+        {
+            bail!(
+                "unit code '{}' is already the code of {} (codes are the same whatever their case)",
+                unit.code,
+                other.code
+            );
+        }
+        if unit.emails.is_empty() {
+            bail!("unit {} has no mail address", unit.code);
+        }
         for e in &unit.emails {
             if !crate::validate::looks_like_address(e) {
                 bail!("'{e}' is not a mail address");
@@ -620,6 +635,32 @@ mod tests {
     const CSV: &str = "code,name,kind,emails\n\
         THPT-LHP,Trường THPT chuyên Lê Hồng Phong,THPT,C3LeHongPhong@namdinh.edu.vn; vanthu.lhp@namdinh.edu.vn\n\
         THPT-NK,Trường THPT Nguyễn Khuyến,THPT,c3nguyenkhuyen@namdinh.edu.vn\n";
+
+    #[test]
+    fn a_unit_edited_in_the_desk_is_checked_as_an_import_is() {
+        let r = Registry::parse(CSV.as_bytes()).unwrap();
+        let unit = |code: &str, emails: &[&str]| Unit {
+            code: code.into(),
+            name: "Trường THPT Xuân Trường".into(),
+            kind: "THPT".into(),
+            emails: emails.iter().map(|e| e.to_string()).collect(),
+        };
+        let err = r
+            .with_unit(unit("thpt-lhp", &["c3xuantruong@namdinh.edu.vn"]))
+            .unwrap_err();
+        assert!(format!("{err}").contains("THPT-LHP"), "{err}");
+        let err = r.with_unit(unit("THPT-XT", &[])).unwrap_err();
+        assert!(format!("{err}").contains("no mail address"), "{err}");
+        let ok = r
+            .with_unit(unit("THPT-XT", &["c3xuantruong@namdinh.edu.vn"]))
+            .unwrap();
+        assert!(ok.by_code("THPT-XT").is_some());
+        // Editing a unit under its own code is no clash.
+        assert!(
+            r.with_unit(unit("THPT-NK", &["c3nguyenkhuyen@namdinh.edu.vn"]))
+                .is_ok()
+        );
+    }
 
     #[test]
     fn headers_are_known_in_english_and_vietnamese_in_any_case_and_accents() {
