@@ -91,11 +91,9 @@ impl Recorder<'_> {
         // The unit's current rows with their ids, read once for the decision and the record.
         let current = std::cell::OnceCell::new();
         let previous = |unit: &str| -> Option<pipeline::Previous> {
-            let read = store
-                .current_version(unit)
-                .and_then(|v| Ok((v, store.current_rows(unit)?)));
-            match read {
-                Ok((version, rows)) => {
+            match store.current(unit) {
+                Ok(found) => {
+                    let (version, rows) = found.unzip();
                     let previous = version.map(|v| pipeline::Previous {
                         rows: rows.iter().flatten().map(|(_, row)| row.clone()).collect(),
                         code: v.code,

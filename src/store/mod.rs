@@ -564,11 +564,6 @@ impl Store {
         Ok(rows)
     }
 
-    /// A unit's current accepted version (not its rows: [`Store::current_rows`]).
-    pub fn current_version(&self, unit_code: &str) -> Result<Option<CurrentVersion>> {
-        current_version_of(&self.conn, unit_code)
-    }
-
     /// The codes of the units whose current accepted version holds a row of this ID number.
     /// The units that ever listed it are walked by seeks on `rows (id_number, unit_code)` (one
     /// per unit, however many of its rows hold the number), and only each one's current
@@ -596,20 +591,25 @@ impl Store {
 
     /// The rows of a unit's current accepted version, with their row ids.
     pub fn current_rows(&self, unit_code: &str) -> Result<Option<Vec<(i64, ValidRow)>>> {
-        let version = current_version(&self.conn, unit_code)?;
-        let Some(version) = version else {
+        Ok(self.current(unit_code)?.map(|(_, rows)| rows))
+    }
+
+    /// A unit's current accepted version and its rows with their row ids, the version looked
+    /// up once.
+    pub fn current(&self, unit_code: &str) -> Result<Option<(CurrentVersion, VersionRows)>> {
+        let Some(version) = current_version_of(&self.conn, unit_code)? else {
             return Ok(None);
         };
         if let Some((id, rows)) = self.current.borrow().get(unit_code)
-            && *id == version
+            && *id == version.id
         {
-            return Ok(Some(rows.clone()));
+            return Ok(Some((version, rows.clone())));
         }
-        let rows = query::version_rows(&self.conn, version)?;
+        let rows = query::version_rows(&self.conn, version.id)?;
         self.current
             .borrow_mut()
-            .insert(unit_code.to_string(), (version, rows.clone()));
-        Ok(Some(rows))
+            .insert(unit_code.to_string(), (version.id, rows.clone()));
+        Ok(Some((version, rows)))
     }
 
     /// Records one mail and everything that follows from it, in one transaction. Returns the
