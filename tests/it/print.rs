@@ -144,16 +144,11 @@ struct Word {
 
 /// The pages' sizes and the words of a PDF.
 fn words(pdf: &Path) -> (Vec<(f64, f64)>, Vec<Word>) {
-    let out = Command::new(tool("pdftotext", "poppler-utils"))
-        .arg("-bbox")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::support::succeeds(
+        Command::new(tool("pdftotext", "poppler-utils"))
+            .arg("-bbox")
+            .arg(pdf)
+            .arg("-"),
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let attr = |tag: &str, name: &str| -> f64 {
@@ -218,21 +213,16 @@ fn the_printed_workbook_and_html_page_are_a4_landscape_at_reading_size() {
     std::fs::write(&html, cts_intake::report::html::render(&large)).unwrap();
 
     let profile = dir.path().join("lo-profile");
-    let out = Command::new(&soffice)
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.display()
-        ))
-        .args(["--headless", "--convert-to", "pdf", "--outdir"])
-        .arg(dir.path())
-        .arg(&small_x)
-        .arg(&large_x)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::support::succeeds(
+        Command::new(&soffice)
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
+            .args(["--headless", "--convert-to", "pdf", "--outdir"])
+            .arg(dir.path())
+            .arg(&small_x)
+            .arg(&large_x),
     );
     let pdf = dir.path().join("chromium.pdf");
     let out = Command::new(&chromium)

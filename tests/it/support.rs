@@ -31,12 +31,13 @@ pub fn run_once(maildir: &Path, data: &Path) -> Output {
     )
 }
 
-/// Runs a `cts-intake run --once` command and checks it exited 0.
+/// Runs a command (`cts-intake run --once`, a converter) and checks it exited 0.
 pub fn succeeds(command: &mut Command) -> Output {
-    let out = command.output().expect("the binary runs");
+    let out = command.output().expect("the program runs");
     assert!(
         out.status.success(),
-        "run --once failed:\nstdout: {}\nstderr: {}",
+        "{:?} failed:\nstdout: {}\nstderr: {}",
+        command.get_program(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
