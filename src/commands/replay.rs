@@ -2,7 +2,7 @@
 //! the rules). The new result gets its own row; the old row stays, marked superseded, so the
 //! history keeps every outcome while the reports show the current one once.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::ReplayArgs;
 use crate::config::Config;
@@ -13,6 +13,25 @@ pub fn replay(config_path: &std::path::Path, args: &ReplayArgs) -> Result<()> {
     let config = Config::load(config_path, &args.paths.overrides())?;
     let mut intake = Intake::open(config)?;
     let message_id = args.message_id.trim().trim_matches(['<', '>']).to_string();
+    // A mail over the size limit, whose header alone was kept, is fetched whole first.
+    if let Some(stored) = intake.store.stored_mail(&message_id)?
+        && crate::daemon::whole::only_header(&intake.store, &stored)?
+    {
+        let config = intake.config.clone();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::daemon::whole::fetch_and_keep(
+                &config,
+                &config.database_path(),
+                stored.id,
+            ))
+            .context("only the header of the mail was kept, and it cannot be fetched whole")?;
+        println!(
+            "Fetched <{message_id}> whole from the mailbox ({} bytes)",
+            stored.size
+        );
+    }
     let replayed = intake.replay(&message_id)?;
     let taken = replayed.now;
     let delivered = intake.deliver()?;

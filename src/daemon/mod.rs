@@ -23,6 +23,7 @@ pub mod read;
 mod record;
 pub mod run;
 pub mod summary;
+pub mod whole;
 
 use std::sync::{Arc, Mutex};
 

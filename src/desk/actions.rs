@@ -126,6 +126,20 @@ fn cannot_process_again(s: &Store, m: &q::MailDetail) -> anyhow::Result<Option<&
     Ok((kept < m.size).then_some(text::ONLY_HEADER_KEPT))
 }
 
+/// Fetches the whole of held mail `id` from the mailbox when only its header was kept (it was
+/// over the size limit): staff asked to process it. `Some(refusal)` when that failed.
+async fn fetch_whole(desk: &AppState, id: i64) -> Option<Done> {
+    let config = &desk.config;
+    match crate::daemon::whole::fetch_and_keep(config, &config.database_path(), id).await {
+        Ok(()) => None,
+        Err(e) => {
+            let why = format!("{e:#}");
+            tracing::warn!(mail = id, error = %why, "cannot fetch an oversized mail whole");
+            Some(Done::refused(text::whole_not_fetched(&why)))
+        }
+    }
+}
+
 /// Where to go after a mail was processed again: the new row.
 fn after_replay(s: &Store, id: i64) -> anyhow::Result<String> {
     Ok(format!("/thu/{}", s.successor_of(id)?.unwrap_or(id)))
@@ -148,6 +162,9 @@ async fn release(
     Path(id): Path<i64>,
     Form(form): Form<ReleaseForm>,
 ) -> Page {
+    if let Some(refused) = fetch_whole(&desk, id).await {
+        return Ok(refused.respond().await);
+    }
     let done = desk
         .with_intake(move |d, intake| {
             let Some(m) = q::mail(intake.store.conn(), id)? else {
@@ -207,6 +224,9 @@ async fn reprocess(
     Path(id): Path<i64>,
     Form(form): Form<super::pages::NoteForm>,
 ) -> Page {
+    if let Some(refused) = fetch_whole(&desk, id).await {
+        return Ok(refused.respond().await);
+    }
     let done = desk
         .with_intake(move |d, intake| {
             let Some(m) = q::mail(intake.store.conn(), id)? else {

@@ -385,7 +385,7 @@ struct MailPage {
     /// The replies to the mail.
     stuck: Vec<ReplyView>,
     raw_kept: bool,
-    /// The whole mail was kept (not only its header): it can be processed again.
+    /// The whole mail was kept (not only its header: staff processing it fetch it whole first).
     whole: bool,
     /// The units to release the mail to: (code, name).
     units: Vec<(String, String)>,

@@ -17,6 +17,15 @@ pub const LOGIN_WRONG: &str = "Sai tên đăng nhập hoặc mật khẩu.";
 pub const NOT_HELD: &str = "Thư này không còn ở trạng thái chờ xử lý.";
 pub const ONLY_HEADER_KEPT: &str = "Thư quá lớn nên hệ thống chỉ giữ phần tiêu đề, không có tệp \
     đính kèm để xử lý. Hãy từ chối thư với lý do, đề nghị đơn vị gửi lại thư chỉ kèm tệp danh sách.";
+
+/// A mail over the size limit could not be fetched whole from the mailbox.
+pub fn whole_not_fetched(why: &str) -> String {
+    format!(
+        "Thư quá lớn nên lúc nhận hệ thống chỉ giữ phần tiêu đề; lấy lại toàn bộ thư từ hộp thư \
+         không được ({why}). Hãy từ chối thư với lý do, đề nghị đơn vị gửi lại thư chỉ kèm tệp \
+         danh sách."
+    )
+}
 pub const CHOOSE_UNIT: &str = "Hãy chọn đơn vị để giao thư.";
 pub const NO_SENDER: &str = "Thư không có đúng một địa chỉ người gửi nên không giao cho đơn vị được; hãy từ chối hoặc bỏ qua.";
 pub const REASON_NEEDED: &str = "Hãy ghi lý do từ chối: đơn vị sẽ nhận được lý do này.";
@@ -87,7 +96,9 @@ pub fn held_reason(note: &str) -> String {
         return format!("Thư không đọc được ({rest}).");
     }
     if note.starts_with("too large to read") {
-        return "Thư quá lớn nên không đọc tệp đính kèm; chỉ giữ phần tiêu đề.".into();
+        return "Thư quá lớn nên không tự động đọc tệp đính kèm (chỉ giữ phần tiêu đề); \
+                “Xử lý lại thư” hoặc “Giao thư cho đơn vị” sẽ lấy toàn bộ thư từ hộp thư rồi đọc."
+            .into();
     }
     if let Some(rest) = after("revocation requested from unregistered address ") {
         let from = rest.split(' ').next().unwrap_or("");

@@ -314,6 +314,26 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps the whole bytes of mail row `id`, whose header alone was kept when it came (over the
+    /// size limit), and makes the row name them; in one transaction. Staff asked for it
+    /// ([`crate::daemon::whole`]); the header's bytes stay under their own hash.
+    pub fn keep_whole(&self, id: i64, bytes: &[u8]) -> Result<()> {
+        let sha = hex(&Sha256::digest(bytes));
+        let tx = self.conn.unchecked_transaction()?;
+        self.keep_raw_hashed(&sha, bytes)?;
+        let changed = tx
+            .execute(
+                "UPDATE mails SET sha256 = ?1 WHERE id = ?2 AND superseded_by IS NULL",
+                params![sha, id],
+            )
+            .context("cannot record the whole mail")?;
+        if changed != 1 {
+            anyhow::bail!("mail {id} was processed again meanwhile");
+        }
+        tx.commit().context("cannot record the whole mail")?;
+        Ok(())
+    }
+
     /// Runs `f` in one transaction and commits it: the mails of a batch are recorded together
     /// (one commit, one WAL sync, instead of one per mail). Each [`Store::record`] inside is a
     /// savepoint, so an error undoes that mail alone; a failed commit undoes them all (they are

@@ -1653,3 +1653,117 @@ fn a_running_daemon_knows_a_unit_added_to_the_registry_file_without_a_restart() 
     intake.reload_registry_if_changed();
     assert!(intake.registry.by_code("THPT-XTC").is_some());
 }
+
+/// A mail over the size limit keeps only its header when it comes; staff processing it again
+/// fetch it whole from the mailbox, and it is read and answered as the school's own mail. A mail
+/// gone from the mailbox is refused with the reason, and nothing changes.
+#[tokio::test]
+async fn an_oversized_mail_processed_again_is_fetched_whole_and_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    // A registered school's list, then 1.3 MB of epilogue after the last MIME boundary (no
+    // part of the mail, counted in its size).
+    let mut raw = std::fs::read(root().join("samples/maildir/new/1669858203.M1P1.sample")).unwrap();
+    for _ in 0..18_000 {
+        raw.extend_from_slice(&[b'x'; 74]);
+        raw.extend_from_slice(b"\r\n");
+    }
+    let name = "1669858203.M1P1.big";
+    std::fs::write(maildir.join("new").join(name), &raw).unwrap();
+    let data = dir.path().join("data");
+    let config_file = dir.path().join("config.toml");
+    let text = std::fs::read_to_string(root().join("config/default.toml"))
+        .unwrap()
+        .replace("max-message-mb = 25", "max-message-mb = 1");
+    assert!(text.contains("max-message-mb = 1"));
+    std::fs::write(&config_file, text).unwrap();
+    crate::support::succeeds(
+        std::process::Command::new(env!("CARGO_BIN_EXE_cts-intake"))
+            .arg("--config")
+            .arg(&config_file)
+            .args(["run", "--once", "--maildir"])
+            .arg(&maildir)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--units")
+            .arg(root().join("config/units.csv"))
+            .env("CTS_INTAKE_LOG", "warn"),
+    );
+    let mut config = config(&maildir, &data, false);
+    config.source.max_message_mb = 1;
+    let f = Fixture {
+        router: router_with(config),
+        _dir: dir,
+        data,
+        maildir,
+    };
+    f.db()
+        .add_staff("lan", &auth::hash_password(PASSWORD).unwrap())
+        .unwrap();
+    let held = mail_id(&f, "sample-01@namdinh.edu.vn");
+    assert_eq!(outcome_of(&f, held), "held");
+    let mut b = f.logged_in().await;
+    let page = b.get(&format!("/thu/{held}")).await;
+    assert_clean_page(&page, "/thu/{id}");
+    assert!(
+        page.body.contains("lấy toàn bộ thư từ hộp thư"),
+        "{}",
+        page.body
+    );
+    let csrf = b.csrf().await;
+
+    // Gone from the Maildir: refused, the mail still held, no reply.
+    let cur = std::fs::read_dir(f.maildir.join("cur"))
+        .unwrap()
+        .chain(std::fs::read_dir(f.maildir.join("new")).unwrap())
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(name))
+        .expect("the mail is in the Maildir");
+    let aside = f.data.parent().unwrap().join("aside");
+    std::fs::rename(&cur, &aside).unwrap();
+    let a = b
+        .post(&format!("/thu/{held}/xu-ly-lai"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(
+        a.body.contains("lấy lại toàn bộ thư từ hộp thư"),
+        "{}",
+        a.body
+    );
+    assert_eq!(outcome_of(&f, held), "held");
+    let replies_before = replies_to(&f, "c3lehongphong@namdinh.edu.vn").len();
+
+    // Back in the Maildir: fetched whole, read, accepted, acknowledged.
+    std::fs::rename(&aside, &cur).unwrap();
+    let a = b
+        .post(
+            &format!("/thu/{held}/xu-ly-lai"),
+            &[("csrf", &csrf), ("note", "thư lớn")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let now = mail_id(&f, "sample-01@namdinh.edu.vn");
+    assert_ne!(now, held);
+    assert_eq!(outcome_of(&f, now), "accepted");
+    let kept: i64 = f
+        .db()
+        .conn()
+        .query_row(
+            "SELECT length(r.bytes) FROM mails m JOIN raw_mails r ON r.sha256 = m.sha256 \
+             WHERE m.id = ?1",
+            [now],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept as usize, raw.len(), "the whole mail is kept");
+    let replies = replies_to(&f, "c3lehongphong@namdinh.edu.vn");
+    assert_eq!(replies.len(), replies_before + 1, "one reply more");
+    assert_eq!(replies.last().unwrap().0, "ack");
+    assert_eq!(
+        f.count("SELECT count(*) FROM audit_log WHERE action = 'reprocess_mail'"),
+        1
+    );
+}

@@ -826,6 +826,67 @@ fn a_mail_s_arrival_is_the_server_s_internaldate_whole_or_held_for_its_size() {
     );
 }
 
+/// A registered school's list over the size limit is held with its header only; `replay`
+/// fetches it whole from the real server (by its UID, checked to be the same mail) and it is
+/// read and acknowledged.
+#[test]
+fn replaying_an_oversized_mail_fetches_it_whole_from_the_server() {
+    let d = start_dovecot();
+    let mut big =
+        std::fs::read(crate::support::root().join("samples/maildir/new/1669858203.M1P1.sample"))
+            .unwrap();
+    // 1.3 MB of epilogue after the last MIME boundary: no part of the mail.
+    for _ in 0..18_000 {
+        big.extend_from_slice(&[b'x'; 74]);
+        big.extend_from_slice(b"\r\n");
+    }
+    append(&d, &[mail(1), big.clone()]);
+    let setup = Setup::new(&d, "");
+    let text = std::fs::read_to_string(setup.config())
+        .unwrap()
+        .replace("max-message-mb = 25", "max-message-mb = 1");
+    std::fs::write(setup.config(), text).unwrap();
+    setup.run_once();
+    let outcome = |setup: &Setup| -> String {
+        setup
+            .db()
+            .query_row(
+                "SELECT outcome FROM mails WHERE message_id = 'sample-01@namdinh.edu.vn' \
+                 AND superseded_by IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(outcome(&setup), "held");
+    let out = setup
+        .command(&["replay", "sample-01@namdinh.edu.vn"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Fetched <sample-01@namdinh.edu.vn> whole"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("was held, now accepted (reply: ack"),
+        "{stdout}"
+    );
+    assert_eq!(outcome(&setup), "accepted");
+    let kept: i64 = setup
+        .db()
+        .query_row(
+            "SELECT length(r.bytes) FROM mails m JOIN raw_mails r ON r.sha256 = m.sha256 \
+             WHERE m.message_id = 'sample-01@namdinh.edu.vn' AND m.superseded_by IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // The server stores lines ending in CRLF as they were sent.
+    assert_eq!(kept as usize, big.len());
+}
+
 /// The mails in a user's folder, by its name as people read it (doveadm decodes the names the
 /// server stores in modified UTF-7).
 fn count_in(d: &Dovecot, folder: &str) -> usize {
