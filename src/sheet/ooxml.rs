@@ -211,36 +211,58 @@ fn check_shared_strings(zip: &mut Zip) -> Result<(), ReadError> {
     };
     let large = f.size() > 1024 * 1024;
     let mut f = f.take(MAX_PART_BYTES);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut head = true;
+    // The head, for the `<sst>` element's counts: a small first piece, more only when its start
+    // tag is not in it (unpacking more of a small part was a twelfth of reading a small
+    // workbook). A start tag not in the first 64 KiB (padded before it) is refused: its count
+    // would not be seen.
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut head = SstHead::Unseen;
+    for limit in [HEAD_BYTES, 64 * 1024] {
+        let more = (limit - buf.len()) as u64;
+        if (&mut f).take(more).read_to_end(&mut buf).is_err() {
+            return Ok(());
+        }
+        head = sst_head(&buf);
+        if head != SstHead::Unseen || buf.len() < limit {
+            break;
+        }
+    }
+    let count = match head {
+        SstHead::Count(count) => Some(count),
+        SstHead::NoCount => None,
+        // Its first element not within 64 KiB (padded before it): its count cannot be seen.
+        SstHead::Unseen if buf.len() == 64 * 1024 => return Err(ReadError::TooLarge),
+        // XML our parser refuses, which calamine's might read: any count in it counts.
+        SstHead::Unseen => declared_count(&buf),
+    };
+    if count.is_some_and(|c| c > MAX_CELLS) {
+        return Err(ReadError::TooLarge);
+    }
+    if !large {
+        return Ok(());
+    }
     let mut strings: u64 = 0;
     // `<si>`, `<x:si>`, `</si>` and `<si/>`: at least one `si>` or `si/>` a string, two when
     // it holds text. Each piece is searched with the end of the one before.
-    let mut kept = 0;
+    let mut kept = buf.len();
+    buf.resize(kept + 64 * 1024, 0);
     loop {
-        let n = match f.read(&mut buf[kept..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let end = match f.read(&mut buf[kept..]) {
+            Ok(0) | Err(_) if kept == 0 => break,
+            Ok(0) | Err(_) => kept,
+            Ok(n) => kept + n,
         };
-        let end = kept + n;
+        let last = end == kept;
         let piece = &buf[..end];
-        if head {
-            head = false;
-            if let Some(count) = declared_count(piece)
-                && count > MAX_CELLS
-            {
-                return Err(ReadError::TooLarge);
-            }
-            if !large {
-                break;
-            }
-        }
-        let cut = end.saturating_sub(3);
+        let cut = if last { end } else { end.saturating_sub(3) };
         let pairs = memchr::memmem::find_iter(&piece[..cut], b"si>").count() as u64;
         let empties = memchr::memmem::find_iter(&piece[..cut], b"si/>").count() as u64;
         strings += empties + pairs.div_ceil(2);
         if strings > MAX_CELLS {
             return Err(ReadError::TooLarge);
+        }
+        if last {
+            break;
         }
         kept = end - cut;
         buf.copy_within(cut..end, 0);
@@ -248,7 +270,54 @@ fn check_shared_strings(zip: &mut Zip) -> Result<(), ReadError> {
     Ok(())
 }
 
-/// The `uniqueCount` of an `<sst>` element at the start of a shared-strings part.
+/// How much of a shared-strings part is unpacked to find its `<sst>` element's counts (the XML
+/// declaration and the namespaces before them are a few hundred bytes).
+const HEAD_BYTES: usize = 2048;
+
+/// What the first element of a shared-strings part says of its count.
+#[derive(Debug, PartialEq)]
+enum SstHead {
+    /// Not in the bytes seen (perhaps further on).
+    Unseen,
+    /// `<sst>` without a `uniqueCount`, or another first element (calamine then finds none).
+    NoCount,
+    /// The `uniqueCount` declared (`u64::MAX` for more digits than any budget).
+    Count(u64),
+}
+
+/// The first element of the start of a shared-strings part, XML parsed (a comment or a
+/// processing instruction before it is no element).
+fn sst_head(head: &[u8]) -> SstHead {
+    let mut xml = XmlReader::from_reader(head);
+    let mut buf = Vec::new();
+    loop {
+        match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                if !is(&e, "sst") {
+                    return SstHead::NoCount;
+                }
+                return match attr(&e, "uniqueCount") {
+                    Some(v) => {
+                        let v = v.trim();
+                        match v.parse::<u64>() {
+                            Ok(n) => SstHead::Count(n),
+                            Err(_) if v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() => {
+                                SstHead::Count(u64::MAX)
+                            }
+                            Err(_) => SstHead::NoCount,
+                        }
+                    }
+                    None => SstHead::NoCount,
+                };
+            }
+            Ok(Event::Eof) | Err(_) => return SstHead::Unseen,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+}
+
+/// The first `uniqueCount` number in bytes that did not parse as XML.
 fn declared_count(head: &[u8]) -> Option<u64> {
     let at = memchr::memmem::find(head, b"uniqueCount")?;
     let rest = &head[at + b"uniqueCount".len()..];

@@ -750,9 +750,9 @@ pub(crate) fn xlsx_parts() -> Vec<(&'static str, &'static [u8])> {
 
 #[test]
 fn an_xlsx_declaring_a_hundred_million_shared_strings_is_refused_before_calamine_makes_room() {
-    let workbook = |count: &str| {
+    let workbook_after = |before: &str, count: &str| {
         let sst = format!(
-            r#"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{count}" uniqueCount="{count}"><si><t>Họ và tên</t></si></sst>"#
+            r#"<?xml version="1.0"?>{before}<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{count}" uniqueCount="{count}"><si><t>Họ và tên</t></si></sst>"#
         );
         let sheet =
             format!(r#"{SHEET_HEAD}<row r="1"><c r="A1" t="s"><v>0</v></c></row>{SHEET_TAIL}"#);
@@ -761,15 +761,28 @@ fn an_xlsx_declaring_a_hundred_million_shared_strings_is_refused_before_calamine
         parts.push(("xl/worksheets/sheet1.xml", sheet.as_bytes()));
         deflated_zip(&parts)
     };
+    let workbook = |count: &str| workbook_after("", count);
     let got = read_limited("ds.xlsx", &workbook("1"));
     assert_eq!(
         got["ok"][0]["cells"][0],
         json!([0, 0, "Họ và tên"]),
         "{got}"
     );
+    let got = read_limited("ds.xlsx", &workbook_after(&" ".repeat(3000), "1"));
+    assert_eq!(got["ok"][0]["cells"][0], json!([0, 0, "Họ và tên"]), "{got}");
     let file = workbook("100000000");
     let got = read_limited("ds.xlsx", &file);
     assert!(too_large(&got), "{got}");
+    // The count hidden from a look at the first bytes: a comment naming another before the
+    // element, the element after 3 KB or 70 KB of spaces.
+    for before in [
+        r#"<!-- <sst uniqueCount="1"> -->"#.to_string(),
+        " ".repeat(3000),
+        " ".repeat(70_000),
+    ] {
+        let got = read_limited("ds.xlsx", &workbook_after(&before, "100000000"));
+        assert!(too_large(&got), "{} bytes before: {got}", before.len());
+    }
     let got = read_limited("ds.zip", &zip_of(&[("ds.xlsx", &file)]));
     assert!(too_large_in_zip(&got, "ds.xlsx"), "{got}");
 }
