@@ -23,6 +23,8 @@
 //! both sides of a run's ratio alike); the range of the runs' ratios is printed beside it.
 //!
 //! Usage: `scripts/bench-imap [N...]` (default 2000), which builds in release mode first;
+//! A binary with a `bench-config.toml` beside it runs on that configuration instead of
+//! `config/default.toml` (a build of an older commit, on that commit's default.toml).
 //! `CTS_BENCH_DATA=/dev/shm` keeps cts-intake's data folder on tmpfs; `CTS_BENCH_BIN=a:b` runs
 //! two (or more) cts-intake builds in turn against the same mails and floors and prints a line
 //! for each (on a shared machine, the fair way to compare two changes); `CTS_BENCH_BATCH=N` sets
@@ -357,7 +359,7 @@ fn intake_run(d: &mailstack::Dovecot, n: usize, bin: &Path) -> Intake {
         Some(parent) => tempfile::tempdir_in(parent).unwrap(),
         None => tempfile::tempdir().unwrap(),
     };
-    let config_path = write_config(dir.path(), d);
+    let config_path = write_config(dir.path(), d, bin);
     let server_before = server_cpu(d);
     let start = Instant::now();
     let mut command = match std::env::var("CTS_BENCH_WRAP") {
@@ -504,9 +506,17 @@ fn binary() -> PathBuf {
         .join("cts-intake")
 }
 
-fn write_config(dir: &Path, d: &mailstack::Dovecot) -> PathBuf {
+/// The run's configuration: `config/default.toml`, or the `bench-config.toml` beside `bin` (a
+/// build of another commit, which may not know today's keys, runs on its own default).
+fn write_config(dir: &Path, d: &mailstack::Dovecot, bin: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("config/default.toml"))
+    let own = bin.with_file_name("bench-config.toml");
+    let template = if own.exists() {
+        own
+    } else {
+        root.join("config/default.toml")
+    };
+    let text = std::fs::read_to_string(template)
         .unwrap()
         .replace("maildir = \"../samples/maildir\"\n", "")
         .replace(

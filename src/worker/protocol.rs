@@ -117,9 +117,10 @@ pub fn decode_request(input: &mut impl Read) -> Result<Option<Request>> {
     }))
 }
 
-/// Exactly `len` bytes, allocated as they arrive (a length that lies costs no memory).
+/// Exactly `len` bytes, allocated as they arrive beyond the first MiB (a length that lies costs
+/// no memory; a list's attachment fits the first allocation).
 fn read_up_to(input: &mut impl Read, len: u64) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(len.min(1024 * 1024) as usize);
     input
         .take(len)
         .read_to_end(&mut bytes)

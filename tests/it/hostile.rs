@@ -769,7 +769,11 @@ fn an_xlsx_declaring_a_hundred_million_shared_strings_is_refused_before_calamine
         "{got}"
     );
     let got = read_limited("ds.xlsx", &workbook_after(&" ".repeat(3000), "1"));
-    assert_eq!(got["ok"][0]["cells"][0], json!([0, 0, "Họ và tên"]), "{got}");
+    assert_eq!(
+        got["ok"][0]["cells"][0],
+        json!([0, 0, "Họ và tên"]),
+        "{got}"
+    );
     let file = workbook("100000000");
     let got = read_limited("ds.xlsx", &file);
     assert!(too_large(&got), "{got}");
