@@ -168,11 +168,11 @@ fn marks(s: &Sheet, problems: &[&RowProblem]) -> Option<Marks> {
 }
 
 /// A line of the "Lỗi" column: the column, then the message, naming the column once (a message
-/// that opens with the column's name, "Số CCCD phải…", is not prefixed "Số CCCD: ").
+/// that names the column, "Số CCCD phải…", "Thiếu Ngày sinh…", is not prefixed with it).
 fn note_line(prefix: &str, column: &str, message: &str) -> String {
     let named = {
         let (c, m) = (crate::text::fold(column), crate::text::fold(message));
-        !c.is_empty() && m.starts_with(&c)
+        !c.is_empty() && m.contains(&c)
     };
     if column.is_empty() || named {
         format!("{prefix}{message}")
@@ -213,6 +213,10 @@ mod tests {
         assert_eq!(
             note_line("(Lưu ý) ", "Email", "Mỗi ô chỉ ghi một địa chỉ"),
             "(Lưu ý) Email: Mỗi ô chỉ ghi một địa chỉ"
+        );
+        assert_eq!(
+            note_line("", "Ngày sinh", "Thiếu Ngày sinh: bắt buộc"),
+            "Thiếu Ngày sinh: bắt buộc"
         );
         assert_eq!(note_line("", "", "Trùng người"), "Trùng người");
     }
