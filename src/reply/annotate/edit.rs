@@ -294,7 +294,9 @@ fn sheet(xml: &str, m: &Marks, styles: &mut Styles) -> Result<String> {
                     }
                     "col" => {
                         let n = |k: &str| attr(&e, k).and_then(|v| v.parse::<u32>().ok());
-                        if let (Some(a), Some(b), Some(s)) = (n("min"), n("max"), n("style")) {
+                        if let (Some(a), Some(b), Some(s)) = (n("min"), n("max"), n("style"))
+                            && col_styles.len() < 16_384
+                        {
                             col_styles.push((a, b, s));
                         }
                     }
@@ -813,5 +815,140 @@ mod tests {
             resolve("xl/workbook.xml", "../customXml/item1.xml"),
             "customXml/item1.xml"
         );
+    }
+
+    const STYLES: &str = r#"<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><fonts count="1"><font><sz val="11"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs></styleSheet>"#;
+    const NS: &str = r#"xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main""#;
+
+    fn marks(note_col: u32, cells: &[((u32, u32), Severity)], notes: &[u32]) -> Marks {
+        Marks {
+            header_row: 0,
+            note_col,
+            cells: cells.iter().cloned().collect(),
+            notes: notes
+                .iter()
+                .map(|r| (*r, vec![format!("lỗi {r}")]))
+                .collect(),
+        }
+    }
+
+    fn edited(xml: &str, m: &Marks) -> String {
+        let mut styles = Styles::parse(STYLES.into()).unwrap();
+        let out = sheet(xml, m, &mut styles).unwrap();
+        // Well formed, whatever was added.
+        let mut r = Reader::from_str(&out);
+        r.config_mut().check_end_names = true;
+        while !matches!(r.read_event().unwrap(), Event::Eof) {}
+        out
+    }
+
+    /// The local names of the worksheet's children, in order.
+    fn children(xml: &str) -> Vec<String> {
+        let mut r = Reader::from_str(xml);
+        let (mut depth, mut out) = (0, Vec::new());
+        loop {
+            match r.read_event().unwrap() {
+                Event::Start(e) => {
+                    if depth == 1 {
+                        out.push(local(&e));
+                    }
+                    depth += 1;
+                }
+                Event::Empty(e) if depth == 1 => out.push(local(&e)),
+                Event::End(_) => depth -= 1,
+                Event::Eof => return out,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_bare_sheet_gets_its_views_cols_cells_and_rows_where_the_schema_puts_them() {
+        let xml = format!(
+            r#"<worksheet {NS}><sheetPr/><sheetData><row r="1"><c t="inlineStr"><is><t>A</t></is></c><c t="inlineStr"><is><t>B</t></is></c></row><row><c><v>1</v></c></row></sheetData><pageMargins left="0.7"/></worksheet>"#
+        );
+        let out = edited(&xml, &marks(2, &[((1, 1), Severity::Error)], &[1, 3]));
+        assert_eq!(
+            children(&out),
+            ["sheetPr", "sheetViews", "cols", "sheetData", "pageMargins"]
+        );
+        assert!(
+            out.contains(
+                r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<col min="3" max="3" width="60" customWidth="1"/>"#),
+            "{out}"
+        );
+        // Row 2 (no r: after row 1) gets its references, the missing B2 (red), then its note.
+        assert!(out.contains(r#"<row r="2"><c r="A2"><v>1</v></c><c r="B2" s="2"/><c r="C2" s="3" t="inlineStr"><is><t xml:space="preserve">lỗi 1</t></is></c></row>"#), "{out}");
+        assert!(
+            out.contains(r#"<row r="4"><c r="C4" "#),
+            "a row made for its note: {out}"
+        );
+        assert!(
+            out.contains(r#"<c r="C1" s="1" t="inlineStr"><is><t xml:space="preserve">Lỗi</t>"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_pane_a_wide_col_and_a_merge_are_respected() {
+        let xml = format!(
+            r#"<worksheet {NS}><dimension ref="A1:D3"/><sheetViews><sheetView workbookViewId="0"><pane xSplit="1" topLeftCell="B1" state="frozen"/></sheetView></sheetViews><cols><col min="1" max="16384" width="12" style="0" customWidth="1"/></cols><sheetData><row r="1" spans="1:4"><c r="A1"><v>1</v></c><c r="B1"><v>2</v></c></row><row r="2" spans="1:4"><c r="A2"><v>1</v></c></row></sheetData><mergeCells count="1"><mergeCell ref="C2:D2"/></mergeCells></worksheet>"#
+        );
+        let out = edited(&xml, &marks(2, &[], &[1]));
+        // The school's pane stays, the only one.
+        assert_eq!(out.matches("<pane ").count(), 1, "{out}");
+        assert!(out.contains(r#"<pane xSplit="1""#), "{out}");
+        // C2:D2 is merged: the note goes to E, and the col range is split around it.
+        assert!(out.contains(r#"<col min="1" max="4" width="12" style="0" customWidth="1"/><col min="5" max="5" style="0" width="60" customWidth="1"/><col min="6" max="16384" width="12" style="0" customWidth="1"/>"#), "{out}");
+        assert!(out.contains(r#"<c r="E2" "#), "{out}");
+        assert!(out.contains(r#"<dimension ref="A1:E3"/>"#), "{out}");
+        assert!(out.contains(r#"<row r="2">"#), "spans dropped: {out}");
+        assert!(out.contains(r#"<mergeCells count="1"><mergeCell ref="C2:D2"/></mergeCells>"#));
+    }
+
+    #[test]
+    fn an_empty_sheet_view_gets_the_pane_and_a_cell_at_the_note_column_is_replaced() {
+        let xml = format!(
+            r#"<worksheet {NS}><sheetViews><sheetView workbookViewId="0"/></sheetViews><sheetData><row r="1"><c r="A1"><v>1</v></c><c r="B1" s="0"/></row><row r="2"><c r="A2" s="0"><v>5</v></c><c r="B2" s="0"><v>7</v></c></row></sheetData></worksheet>"#
+        );
+        let out = edited(&xml, &marks(1, &[((1, 0), Severity::Warning)], &[]));
+        assert!(
+            out.contains(r#"<sheetView workbookViewId="0"><pane ySplit="1""#),
+            "{out}"
+        );
+        assert!(out.contains(r#"</sheetView></sheetViews>"#), "{out}");
+        assert!(out.contains(r#"<c r="B1" s="1" t="inlineStr"><is><t xml:space="preserve">Lỗi</t></is></c></row>"#), "{out}");
+        // A2 keeps its value, with the yellow copy of its style.
+        assert!(out.contains(r#"<c r="A2" s="2"><v>5</v></c>"#), "{out}");
+        let styles = {
+            let mut s = Styles::parse(STYLES.into()).unwrap();
+            s.derive(0, fill(Severity::Warning)).unwrap();
+            s.finish()
+        };
+        assert!(styles.contains("FFFFEB9C"));
+    }
+
+    #[test]
+    fn broken_xml_is_an_error_not_a_panic() {
+        let mut styles = Styles::parse(STYLES.into()).unwrap();
+        for xml in [
+            format!(
+                "<worksheet {NS}><sheetData><row r=\"1\"><c r=\"A1\"></row></sheetData></worksheet>"
+            ),
+            format!("<worksheet {NS}><sheetData><row r=\"1\"><c r=\"A1\">"),
+            "not xml at all <<<".to_string(),
+        ] {
+            let _ = sheet(
+                &xml,
+                &marks(1, &[((0, 0), Severity::Error)], &[0]),
+                &mut styles,
+            );
+        }
+        assert!(sheet("<a><b></a>", &marks(1, &[], &[0]), &mut styles).is_err());
     }
 }

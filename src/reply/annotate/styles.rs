@@ -315,6 +315,21 @@ impl Styles {
             }
             None => (Vec::new(), Vec::new()),
         };
+        // A font of a legacy encoding (.VnTime, VNI-Times) would show the Unicode notes as
+        // noise: the notes get a Unicode font of the same size.
+        let legacy = children.iter().any(|(n, xml)| {
+            n == "name"
+                && parts(xml).is_ok_and(|p| {
+                    p.attrs
+                        .iter()
+                        .any(|(k, v)| k == "val" && crate::legacy::from_font(v).is_some())
+                })
+        });
+        if legacy {
+            children
+                .retain(|(n, _)| n != "name" && n != "family" && n != "charset" && n != "scheme");
+            children.push(("name".into(), format!("<{p}name val=\"Times New Roman\"/>")));
+        }
         if bold {
             children.retain(|(n, _)| n != "b");
             children.insert(0, ("b".into(), format!("<{p}b/>")));
@@ -431,6 +446,23 @@ mod tests {
             out.contains(r#"<alignment vertical="top" wrapText="1"/>"#),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_note_in_a_legacy_font_gets_a_unicode_one() {
+        let legacy = STYLES.replace("Calibri", ".VnTime");
+        let mut s = Styles::parse(legacy).unwrap();
+        s.derive(0, Change::Note).unwrap();
+        s.derive(0, Change::Fill(0xFFC7CE)).unwrap();
+        let out = s.finish();
+        assert!(
+            out.contains(
+                r#"<font><sz val="11"/><color rgb="FF9C0006"/><name val="Times New Roman"/></font>"#
+            ),
+            "{out}"
+        );
+        // The school's own font stays, and a wrong cell keeps it.
+        assert!(out.contains(r#"<name val=".VnTime"/>"#), "{out}");
     }
 
     #[test]
