@@ -140,16 +140,14 @@ fn ods(bytes: &[u8]) -> HashMap<String, Layout> {
         };
         buf.clear();
         match local(&e).as_str() {
-            "style" => {
-                if attr(&e, "family").as_deref() == Some("table-column") && !empty {
-                    style = attr(&e, "name");
-                }
+            "style" if attr(&e, "family").as_deref() == Some("table-column") && !empty => {
+                style = attr(&e, "name");
             }
             "table-column-properties" => {
-                if let (Some(s), Some(w)) = (&style, attr(&e, "column-width")) {
-                    if let Some(w) = ods_chars(&w) {
-                        styles.insert(s.clone(), w);
-                    }
+                if let (Some(s), Some(w)) = (&style, attr(&e, "column-width"))
+                    && let Some(w) = ods_chars(&w)
+                {
+                    styles.insert(s.clone(), w);
                 }
             }
             "table" => {

@@ -58,7 +58,7 @@ fn school_xlsx() -> Vec<u8> {
         ws.write_string_with_format(HEADER_ROW, c as u16, h, &header)
             .unwrap();
     }
-    let mut rows = vec![
+    let mut rows = [
         person("Nguyễn Văn An", "036085001234", (1985, 3, 5), "Cấp mới CTS"),
         person("Trần Thị Bình", "0360820012", (1990, 7, 1), "Cấp mới CTS"),
         person(
@@ -459,7 +459,7 @@ fn check_rebuilt(parts: &BTreeMap<String, Vec<u8>>) {
             .iter()
             .find(|e| {
                 e["min"].parse::<usize>().unwrap() <= c + 1
-                    && e["max"].parse::<usize>().unwrap() >= c + 1
+                    && e["max"].parse::<usize>().unwrap() > c
             })
             .unwrap_or_else(|| panic!("no width for column {n}: {cols:?}"));
         let got: f64 = col["width"].parse().unwrap();
