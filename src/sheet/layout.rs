@@ -1,7 +1,7 @@
 //! What a sheet's file says of its look beyond its cells, for a copy of it written anew (the
 //! annotated file sent back to a school): its column widths and merged cells. Read from an
-//! xls's COLINFO and MERGEDCELLS records and an ods's column styles and spans; other formats
-//! say nothing ([`Layout`] is empty). Whatever the bytes, this never fails: what cannot be
+//! xls's COLINFO and MERGEDCELLS records, an ods's column styles and spans, an xlsx's `<col>`s
+//! and `<mergeCell>`s; other formats say nothing ([`Layout`] is empty). Whatever the bytes, this never fails: what cannot be
 //! read is left out.
 
 use std::collections::HashMap;
@@ -58,6 +58,7 @@ pub fn layout(filename: &str, bytes: &[u8]) -> HashMap<String, Layout> {
     match sniff(filename, bytes) {
         Some(Format::Xls) => biff::layout(bytes),
         Some(Format::Ods) => ods(bytes),
+        Some(Format::Xlsx) => xlsx(bytes),
         _ => HashMap::new(),
     }
 }
@@ -91,6 +92,79 @@ fn ods_chars(length: &str) -> Option<f64> {
         _ => return None,
     };
     Some(((inches * 96.0 - 5.0) / 7.0).max(0.0))
+}
+
+/// An xlsx's layouts, from each worksheet's `<col>`s and `<mergeCell>`s.
+fn xlsx(bytes: &[u8]) -> HashMap<String, Layout> {
+    let mut out = HashMap::new();
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return out;
+    };
+    for (name, path) in super::ooxml::sheet_parts(&mut zip) {
+        let Some(xml) = super::ooxml::part(&mut zip, &path) else {
+            continue;
+        };
+        let mut l = Layout::default();
+        let mut reader = XmlReader::from_reader(xml.as_slice());
+        let mut buf = Vec::new();
+        let n = |e: &BytesStart, k: &str| attr(e, k).and_then(|v| v.trim().parse::<f64>().ok());
+        loop {
+            match reader.read_event_into(&mut buf) {
+                Ok(Event::Start(e) | Event::Empty(e)) => match local(&e).as_str() {
+                    "col" => {
+                        if let (Some(min), Some(max)) = (n(&e, "min"), n(&e, "max"))
+                            && min >= 1.0
+                        {
+                            // The width counts the cell's padding (5 pixels of 7).
+                            let hidden =
+                                attr(&e, "hidden").is_some_and(|h| h == "1" || h == "true");
+                            let w = if hidden {
+                                0.0
+                            } else {
+                                n(&e, "width").map_or(8.43, |w| (w - 5.0 / 7.0).max(0.0))
+                            };
+                            l.push_width(min as u32 - 1, (max as u32).saturating_sub(1), w);
+                        }
+                    }
+                    "mergeCell" => {
+                        if let Some((r1, c1, r2, c2)) =
+                            attr(&e, "ref").as_deref().and_then(range_ref)
+                        {
+                            l.push_merge(r1, c1, r2, c2);
+                        }
+                    }
+                    _ => {}
+                },
+                Ok(Event::Eof) | Err(_) => break,
+                _ => {}
+            }
+            buf.clear();
+        }
+        out.insert(name, l);
+    }
+    out
+}
+
+/// The 0-based (row, column) of an A1 reference ("B6", "$AA$10").
+pub fn cell_ref(r: &str) -> Option<(u32, u32)> {
+    let r = r.trim().replace('$', "");
+    let at = r.find(|c: char| c.is_ascii_digit())?;
+    let (letters, digits) = r.split_at(at);
+    if letters.is_empty() || letters.len() > 3 || !letters.chars().all(|c| c.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let col = letters.chars().fold(0u32, |n, c| {
+        n * 26 + (c.to_ascii_uppercase() as u32 - 'A' as u32 + 1)
+    });
+    Some((digits.parse::<u32>().ok()?.checked_sub(1)?, col - 1))
+}
+
+/// A range "A1:O1" (or one cell) as 0-based (first row, first column, last row, last column).
+pub fn range_ref(r: &str) -> Option<(u32, u32, u32, u32)> {
+    let (a, b) = r.split_once(':').unwrap_or((r, r));
+    let ((r1, c1), (r2, c2)) = (cell_ref(a)?, cell_ref(b)?);
+    Some((r1.min(r2), c1.min(c2), r1.max(r2), c1.max(c2)))
 }
 
 /// An ods's layouts, walked through its content.xml.

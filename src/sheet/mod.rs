@@ -22,7 +22,7 @@ mod markup;
 mod ooxml;
 
 pub use delimited::Table as DelimitedText;
-pub use layout::{Layout, MAX_MERGES, layout};
+pub use layout::{Layout, MAX_MERGES, cell_ref, layout, range_ref};
 
 use std::io::Cursor;
 

@@ -559,6 +559,7 @@ fn a_workbook_the_editor_cannot_handle_comes_back_as_the_flat_copy() {
     let original = rezip(&school_xlsx(), "xl/styles.xml", |_, _| None);
     let (_, back) = returned("DS.xlsx", original);
     let after = check_marks(&back, dir.path(), "flat");
-    // Written anew: it has the styles part the original lacked.
+    // Written anew (it has the styles part the original lacked), with the widths and merges.
     assert!(after.contains_key("xl/styles.xml"));
+    check_rebuilt(&after);
 }

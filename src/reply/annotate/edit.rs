@@ -26,7 +26,7 @@ use zip::write::{SimpleFileOptions, ZipWriter};
 
 use super::styles::{Change, Styles, attributes, set, tag};
 use super::{ERROR_FILL, Marks, NOTE_WIDTH, WARNING_FILL, note_lines, note_text};
-use crate::sheet::{MAX_UNPACKED_BYTES, Sheet};
+use crate::sheet::{MAX_UNPACKED_BYTES, Sheet, cell_ref, range_ref};
 use crate::validate::Severity;
 
 /// The height of one line of text in a row, in points (an 11 pt font).
@@ -211,33 +211,6 @@ fn col_name(mut col: u32) -> String {
     }
     s.reverse();
     String::from_utf8_lossy(&s).into_owned()
-}
-
-/// The 0-based (row, column) of "B6".
-fn cell_ref(r: &str) -> Option<(u32, u32)> {
-    let r = r.trim().replace('$', "");
-    let split = r.find(|c: char| c.is_ascii_digit())?;
-    let (letters, digits) = r.split_at(split);
-    if letters.is_empty() || letters.len() > 3 {
-        return None;
-    }
-    let mut col = 0u32;
-    for c in letters.chars() {
-        if !c.is_ascii_alphabetic() {
-            return None;
-        }
-        col = col * 26 + (c.to_ascii_uppercase() as u32 - 'A' as u32 + 1);
-    }
-    let row: u32 = digits.parse().ok()?;
-    Some((row.checked_sub(1)?, col - 1))
-}
-
-/// A merged range "A1:O1" as (first row, first column, last row, last column).
-fn range_ref(r: &str) -> Option<(u32, u32, u32, u32)> {
-    let (a, b) = r.split_once(':').unwrap_or((r, r));
-    let (r1, c1) = cell_ref(a)?;
-    let (r2, c2) = cell_ref(b)?;
-    Some((r1.min(r2), c1.min(c2), r1.max(r2), c1.max(c2)))
 }
 
 /// Text safe in XML 1.0 (characters XML cannot hold dropped), escaped.
