@@ -563,3 +563,85 @@ fn a_workbook_the_editor_cannot_handle_comes_back_as_the_flat_copy() {
     assert!(after.contains_key("xl/styles.xml"));
     check_rebuilt(&after);
 }
+
+/// Every list among the fixtures (each format, odd layouts, legacy fonts, hidden rows and
+/// sheets, a macro workbook, an xlsx named .xls) comes back marked: an xlsx calamine opens, its
+/// marked row's note where the row is, never a panic and never no file.
+#[test]
+fn every_fixture_list_comes_back_marked() {
+    use cts_intake::sheet::{self, header};
+    use cts_intake::validate::{RowProblem, Severity};
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = Vec::new();
+    for e in std::fs::read_dir(root().join("tests/fixtures")).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".json") || name.ends_with(".eml") || name.ends_with(".py") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(sheets) = sheet::read(&name, &bytes) else {
+            continue;
+        };
+        let mut problems = Vec::new();
+        for s in &sheets {
+            if s.hidden || !s.file.is_empty() {
+                continue;
+            }
+            let Some(t) = header::find(s) else { continue };
+            let (Some(column), Some(row)) = (
+                t.columns.first(),
+                header::rows(s, &t).first().map(|r| r.row),
+            ) else {
+                continue;
+            };
+            problems.push(RowProblem {
+                file: name.clone(),
+                sheet: s.name.clone(),
+                row,
+                column: column.header.clone(),
+                field: String::new(),
+                value: String::new(),
+                severity: Severity::Error,
+                message: "Sai KIEMTRA".into(),
+            });
+        }
+        if problems.is_empty() {
+            continue;
+        }
+        let attachment = Attachment {
+            filename: name.clone(),
+            content_type: "application/octet-stream".into(),
+            bytes,
+        };
+        let marked = cts_intake::reply::annotate::annotate(&attachment, &problems)
+            .unwrap_or_else(|| panic!("{name}: no file"));
+        let p = &problems[0];
+        let (_, range) = values(&marked.bytes, &p.sheet);
+        let (r0, _) = range.start().unwrap();
+        let found = range
+            .rows()
+            .enumerate()
+            .find(|(_, cells)| cells.iter().any(|c| c.to_string().contains("KIEMTRA")))
+            .map(|(i, _)| i as u32 + r0);
+        assert_eq!(
+            found,
+            Some(p.row - 1),
+            "{name}: the note on Excel row {}",
+            p.row
+        );
+        let file = dir.path().join(format!("{}.xlsx", written.len()));
+        std::fs::write(&file, &marked.bytes).unwrap();
+        written.push((name, file));
+    }
+    assert!(written.len() >= 30, "{} fixtures", written.len());
+    // LibreOffice opens every one (one run for all).
+    let files: Vec<&Path> = written.iter().map(|(_, f)| f.as_path()).collect();
+    let out = dir.path().join("csv");
+    convert(&files, "csv:Text - txt - csv (StarCalc):44,34,76", &out);
+    for (i, (name, _)) in written.iter().enumerate() {
+        let csv = std::fs::read_to_string(out.join(format!("{i}.csv")))
+            .unwrap_or_else(|e| panic!("{name}: LibreOffice made no CSV: {e}"));
+        assert!(!csv.is_empty(), "{name}");
+    }
+}

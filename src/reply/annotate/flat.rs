@@ -59,28 +59,20 @@ pub(super) fn write(
         let ws = workbook.add_worksheet();
         ws.set_name(sheet_name(&s.name, &mut names))?;
         let layout = layouts.get(&s.name).unwrap_or(&empty);
+        let merged = Merged::of(&layout.merges);
         let mut m = m.clone();
         if let Some(m) = &mut m {
-            m.clear_of(&layout.merges);
+            m.clear_of(&merged.ranges);
         }
         let header_rows = m
             .as_ref()
-            .map(|m| header_rows(m.header_row, &layout.merges));
-        let merged_away: HashSet<(u32, u32)> = layout
-            .merges
-            .iter()
-            .filter(|(r1, c1, r2, c2)| (r2 - r1 + 1) as u64 * (c2 - c1 + 1) as u64 <= 10_000)
-            .flat_map(|&(r1, c1, r2, c2)| {
-                (r1..=r2).flat_map(move |r| (c1..=c2).map(move |c| (r, c)))
-            })
-            .filter(|&(r, c)| !layout.merges.iter().any(|m| (m.0, m.1) == (r, c)))
-            .collect();
+            .map(|m| header_rows(m.header_row, &merged.ranges));
         for (i, cells) in s.rows.iter().enumerate() {
             let row = s.first_row + i as u32;
             let in_header = header_rows.as_ref().is_some_and(|h| h.contains(&row));
             for (j, cell) in cells.iter().enumerate() {
                 let col = s.first_col + j as u32;
-                if merged_away.contains(&(row, col)) {
+                if merged.inner.contains(&(row, col)) {
                     continue;
                 }
                 let mark = m.as_ref().and_then(|m| m.cells.get(&(row, col)));
@@ -93,7 +85,7 @@ pub(super) fn write(
                 write_cell(ws, row, col, cell, f, fd, mark.is_some())?;
             }
         }
-        for &(r1, c1, r2, c2) in &layout.merges {
+        for &(r1, c1, r2, c2) in &merged.ranges {
             let text = cell_at(s, r1, c1).map(Cell::display).unwrap_or_default();
             let f = if header_rows.as_ref().is_some_and(|h| h.contains(&r1)) {
                 &bold
@@ -154,7 +146,7 @@ pub(super) fn write(
             }
             let w = layout
                 .width(c)
-                .unwrap_or_else(|| fitted(s, c, first_data, &layout.merges));
+                .unwrap_or_else(|| fitted(s, c, first_data, &merged.wide));
             ws.set_column_width(c as u16, w)?;
         }
     }
@@ -162,6 +154,50 @@ pub(super) fn write(
         workbook.add_worksheet();
     }
     Ok(workbook.save_to_buffer()?)
+}
+
+/// The most cells the merged ranges of one sheet may cover: past it, the ranges left are not
+/// merged (a crafted file's ranges would otherwise fill memory with their cells).
+const MAX_MERGED_CELLS: u64 = 1_000_000;
+
+/// The merged ranges written, and the cells they cover.
+struct Merged {
+    ranges: Vec<(u32, u32, u32, u32)>,
+    /// Cells of a range but its first: the range shows the first one's value over them.
+    inner: HashSet<(u32, u32)>,
+    /// Cells of a range wider than one column (their text says nothing of a column's width).
+    wide: HashSet<(u32, u32)>,
+}
+
+impl Merged {
+    fn of(merges: &[(u32, u32, u32, u32)]) -> Merged {
+        let mut m = Merged {
+            ranges: Vec::new(),
+            inner: HashSet::new(),
+            wide: HashSet::new(),
+        };
+        let mut left = MAX_MERGED_CELLS;
+        for &(r1, c1, r2, c2) in merges {
+            let cells =
+                (u64::from(r2.saturating_sub(r1)) + 1) * (u64::from(c2.saturating_sub(c1)) + 1);
+            let Some(l) = left.checked_sub(cells) else {
+                continue;
+            };
+            left = l;
+            m.ranges.push((r1, c1, r2, c2));
+            for r in r1..=r2 {
+                for c in c1..=c2 {
+                    if (r, c) != (r1, c1) {
+                        m.inner.insert((r, c));
+                    }
+                    if c1 != c2 {
+                        m.wide.insert((r, c));
+                    }
+                }
+            }
+        }
+        m
+    }
 }
 
 /// The header rows: the (last) header row and the rows above it a merged header cell spans.
@@ -184,16 +220,14 @@ fn cell_at(s: &Sheet, row: u32, col: u32) -> Option<&Cell> {
 
 /// A width for column `col` fitted to its values from row `from` down (a title above the
 /// table, or a value in a merged range, says nothing of the column), capped.
-fn fitted(s: &Sheet, col: u32, from: u32, merges: &[(u32, u32, u32, u32)]) -> f64 {
+fn fitted(s: &Sheet, col: u32, from: u32, wide: &HashSet<(u32, u32)>) -> f64 {
     let mut widest = 0usize;
     for (i, cells) in s.rows.iter().enumerate() {
         let row = s.first_row + i as u32;
         if row < from {
             continue;
         }
-        let in_merge = merges.iter().any(|(r1, c1, r2, c2)| {
-            (*r1..=*r2).contains(&row) && (*c1..=*c2).contains(&col) && c1 != c2
-        });
+        let in_merge = wide.contains(&(row, col));
         let Some(cell) = col
             .checked_sub(s.first_col)
             .and_then(|j| cells.get(j as usize))
