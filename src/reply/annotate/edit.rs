@@ -26,11 +26,15 @@ use zip::write::{SimpleFileOptions, ZipWriter};
 
 use super::styles::{Change, Styles, attributes, set, tag};
 use super::{ERROR_FILL, Marks, NOTE_WIDTH, WARNING_FILL, note_lines, note_text};
-use crate::sheet::{MAX_UNPACKED_BYTES, Sheet, cell_ref, range_ref};
+use crate::sheet::{Sheet, cell_ref, range_ref};
 use crate::validate::Severity;
 
 /// The height of one line of text in a row, in points (an 11 pt font).
 const LINE_HEIGHT: f64 = 15.0;
+/// The largest part edited (a worksheet of a million cells or so): the text of a part and its
+/// edited copy are in memory together, in the process that composes the reply. A larger one
+/// (which the reader's own limits allow) gets the flat copy.
+const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
 /// The deepest header row that is frozen: a table starting lower keeps the school's view.
 const MAX_FROZEN_ROWS: u32 = 50;
 
@@ -86,13 +90,16 @@ pub(super) fn edit(bytes: &[u8], sheets: &[Sheet], marks: &[Option<Marks>]) -> R
     Ok(out.finish()?.into_inner())
 }
 
-/// A part's text (UTF-8), bounded.
+/// A part's text (UTF-8), or an error past [`MAX_PART_BYTES`].
 fn part(zip: &mut Zip, path: &str) -> Result<String> {
     let f = zip
         .by_name(path)
         .with_context(|| format!("no part {path}"))?;
     let mut out = Vec::with_capacity(f.size().min(1 << 20) as usize);
-    f.take(MAX_UNPACKED_BYTES).read_to_end(&mut out)?;
+    f.take(MAX_PART_BYTES + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > MAX_PART_BYTES {
+        bail!("{path} is larger than {MAX_PART_BYTES} bytes");
+    }
     String::from_utf8(out).with_context(|| format!("{path} is not UTF-8"))
 }
 
