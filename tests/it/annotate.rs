@@ -37,7 +37,8 @@ const NO_BIRTH_ROW: u32 = 7;
 const HEADER_ROW: u32 = 3;
 
 /// The school's list: two merged title rows, a blank row, a bold bordered header (row 4),
-/// four bordered rows (Excel rows 5-8, three of them wrong), and a second sheet.
+/// four bordered rows (Excel rows 5-8, three of them wrong), a footer and a signature right of
+/// the table, and a second sheet.
 fn school_xlsx() -> Vec<u8> {
     let mut wb = Workbook::new();
     let title = Format::new().set_bold().set_font_size(14);
@@ -98,6 +99,8 @@ fn school_xlsx() -> Vec<u8> {
         }
     }
     ws.write_string(10, 1, "Người lập biểu").unwrap();
+    // A signature right of the table: "Lỗi" still goes right after the table.
+    ws.write_string(11, 17, "HIỆU TRƯỞNG").unwrap();
     for (c, w) in WIDTHS.iter().enumerate() {
         ws.set_column_width(c as u16, *w).unwrap();
     }
@@ -429,9 +432,18 @@ fn a_schools_xlsx_comes_back_as_its_own_workbook_with_merges_widths_and_styles_k
     }
     // The birth date the school left out is a new cell, red.
     assert!(look(&before, sheet, &format!("C{}", NO_BIRTH_ROW + 1)).is_none());
-    // The note of a row is in its own row, made tall enough when it runs to more lines.
     let dims = elements(&new, "dimension");
-    assert_eq!(dims[0]["ref"], "A1:P11");
+    assert_eq!(dims[0]["ref"], "A1:R12");
+    // A row whose note runs to two lines is made tall enough for them; a clean row is not.
+    let row = |r: u32| {
+        elements(&new, "row")
+            .into_iter()
+            .find(|e| e["r"] == (r + 1).to_string())
+            .unwrap()
+    };
+    let tall = row(BAD_ID_ROW);
+    assert!(tall["ht"].parse::<f64>().unwrap() >= 30.0, "{tall:?}");
+    assert!(!row(HEADER_ROW + 1).contains_key("ht"));
 }
 
 /// The school's list as LibreOffice saves it in `format` (xls or ods).

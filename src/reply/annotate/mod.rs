@@ -61,12 +61,15 @@ struct Marks {
 }
 
 impl Marks {
-    /// Moves the "Lỗi" column right of any merged range it would fall in, among the rows from
-    /// the header down (a merged range holds one value: the note would be hidden in it).
+    /// Moves the "Lỗi" column right of any merged range it would fall in, in a row it writes
+    /// in (a merged range shows one value: the note would be hidden under it).
     fn clear_of(&mut self, merges: &[(u32, u32, u32, u32)]) {
+        let written = |r1: u32, r2: u32| {
+            (r1..=r2).contains(&self.header_row) || self.notes.range(r1..=r2).next().is_some()
+        };
         while let Some(&(_, _, _, c2)) = merges
             .iter()
-            .find(|(_, c1, r2, c2)| *r2 >= self.header_row && (*c1..=*c2).contains(&self.note_col))
+            .find(|(r1, c1, r2, c2)| (*c1..=*c2).contains(&self.note_col) && written(*r1, *r2))
         {
             self.note_col = c2 + 1;
         }
@@ -127,18 +130,8 @@ pub fn annotate(attachment: &Attachment, problems: &[RowProblem]) -> Option<Anno
 fn marks(s: &Sheet, problems: &[&RowProblem]) -> Option<Marks> {
     let table = header::find(s)?;
     let header_row = s.first_row + table.header_row as u32;
-    // The table's last column: the last value of its header and of the rows under it (a title
-    // above the table may be wider; a value under it is never covered by the notes).
-    let last = s
-        .rows
-        .iter()
-        .skip(table.header_row)
-        .filter_map(|r| r.iter().rposition(|c| !c.is_empty()))
-        .max()
-        .unwrap_or(0) as u32;
     let mut m = Marks {
         header_row,
-        note_col: s.first_col + last + 1,
         ..Marks::default()
     };
     for p in problems.iter().filter(|p| p.sheet == s.name) {
@@ -164,6 +157,17 @@ fn marks(s: &Sheet, problems: &[&RowProblem]) -> Option<Marks> {
             .or_default()
             .push(note_line(prefix, &p.column, &p.message));
     }
+    // The table's last column: the last value of its header and of the rows with notes, the
+    // rows "Lỗi" is written in (a title above or a signature under the table may be wider).
+    let last = std::iter::once(header_row)
+        .chain(m.notes.keys().copied())
+        .filter_map(|r| {
+            let cells = s.rows.get(r.checked_sub(s.first_row)? as usize)?;
+            cells.iter().rposition(|c| !c.is_empty())
+        })
+        .max()
+        .unwrap_or(0) as u32;
+    m.note_col = s.first_col + last + 1;
     Some(m)
 }
 
