@@ -1,8 +1,9 @@
 //! What a sheet's file says of its look beyond its cells, for a copy of it written anew (the
 //! annotated file sent back to a school): its column widths and merged cells. Read from an
 //! xls's COLINFO and MERGEDCELLS records, an ods's column styles and spans, an xlsx's `<col>`s
-//! and `<mergeCell>`s; other formats say nothing ([`Layout`] is empty). Whatever the bytes, this never fails: what cannot be
-//! read is left out.
+//! and `<mergeCell>`s, an HTML table's spans and `<col width>`s (an XML Spreadsheet's merges
+//! and `<Column ss:Width>`s); a csv says nothing ([`Layout`] is empty). Whatever the bytes,
+//! this never fails: what cannot be read is left out.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Cursor, Read};
@@ -59,6 +60,7 @@ pub fn layout(filename: &str, bytes: &[u8]) -> HashMap<String, Layout> {
         Some(Format::Xls) => biff::layout(bytes),
         Some(Format::Ods) => ods(bytes),
         Some(Format::Xlsx) => xlsx(bytes),
+        Some(Format::Markup) => super::markup::layout(filename, bytes),
         _ => HashMap::new(),
     }
 }

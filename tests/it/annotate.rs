@@ -657,3 +657,65 @@ fn every_fixture_list_comes_back_marked() {
         assert!(!csv.is_empty(), "{name}");
     }
 }
+
+#[test]
+fn an_html_list_comes_back_as_an_xlsx_with_its_spans_and_widths() {
+    let dir = tempfile::tempdir().unwrap();
+    let cell = |v: &CellValue| match v {
+        CellValue::Empty => String::new(),
+        CellValue::Text(t) => t.clone(),
+        CellValue::Number(n) => n.to_string(),
+        CellValue::Date(d) => d.format("%d/%m/%Y").to_string(),
+    };
+    let mut html = String::from("<html><body><table><colgroup><col width=\"40\">");
+    html.push_str("<col width=\"180\"><col width=\"89\" span=\"13\"></colgroup>");
+    html.push_str("<tr><td colspan=\"15\"><b>DANH SÁCH ĐỀ NGHỊ</b></td></tr><tr>");
+    for h in canonical_headers() {
+        html.push_str(&format!("<th>{h}</th>"));
+    }
+    html.push_str("</tr>");
+    for p in [
+        person("Nguyễn Văn An", "036085001234", (1985, 3, 5), "Cấp mới CTS"),
+        person("Trần Thị Bình", "0360820012", (1990, 7, 1), "Cấp mới CTS"),
+    ] {
+        html.push_str("<tr>");
+        for v in &p {
+            html.push_str(&format!("<td>{}</td>", cell(v)));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table></body></html>");
+    let (name, back) = returned("DS.html", html.into_bytes());
+    assert_eq!(name, "DS - đánh dấu lỗi.xlsx");
+    let (_, range) = values(&back, "DS");
+    assert_eq!(value(&range, 1, 15), "Lỗi");
+    assert!(value(&range, 3, 15).contains("Số CCCD"));
+    let parts = parts(&back);
+    let sheet = text(&parts, "xl/worksheets/sheet1.xml");
+    assert_eq!(elements(&sheet, "mergeCell")[0]["ref"], "A1:O1");
+    let width = |c: usize| -> f64 {
+        elements(&sheet, "col")
+            .iter()
+            .find(|e| {
+                e["min"].parse::<usize>().unwrap() <= c && e["max"].parse::<usize>().unwrap() >= c
+            })
+            .map(|e| e["width"].parse().unwrap())
+            .unwrap()
+    };
+    // 40, 180 and 89 pixels: 5, 25 and 12 characters (and the padding).
+    assert!((width(1) - 5.71).abs() < 0.1, "{}", width(1));
+    assert!((width(2) - 25.71).abs() < 0.1, "{}", width(2));
+    assert!((width(15) - 12.71).abs() < 0.1, "{}", width(15));
+    let file = dir.path().join("html.xlsx");
+    std::fs::write(&file, &back).unwrap();
+    convert(
+        &[&file],
+        "csv:Text - txt - csv (StarCalc):44,34,76",
+        &dir.path().join("csv"),
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("csv/html.csv"))
+            .unwrap()
+            .contains("Lỗi")
+    );
+}
