@@ -132,6 +132,65 @@ fn extras(stream: &[u8]) -> HashMap<String, SheetExtras> {
     out
 }
 
+/// Each sheet's column widths (COLINFO) and merged cells (MERGEDCELLS), by the sheet's name.
+pub(super) fn layout(file: &[u8]) -> HashMap<String, super::Layout> {
+    let mut out = HashMap::new();
+    let Some(stream) = workbook_stream(file) else {
+        return out;
+    };
+    let mut sheets: Vec<(String, usize)> = Vec::new();
+    for (kind, data) in records(&stream, 0) {
+        match kind {
+            0x0085 => {
+                if let (Some(pos), Some(name)) = (u32_at(data, 0), short_string(data, 6)) {
+                    sheets.push((name, pos as usize));
+                }
+            }
+            0x002F => return out,
+            0x000A => break,
+            _ => {}
+        }
+    }
+    for (name, pos) in sheets {
+        let mut l = super::Layout::default();
+        for (kind, data) in records(&stream, pos).skip(1) {
+            match kind {
+                0x007D => {
+                    if let (Some(first), Some(last), Some(width)) =
+                        (u16_at(data, 0), u16_at(data, 2), u16_at(data, 4))
+                    {
+                        let hidden = u16_at(data, 8).is_some_and(|o| o & 1 != 0);
+                        let chars = if hidden {
+                            0.0
+                        } else {
+                            f64::from(width) / 256.0
+                        };
+                        l.push_width(u32::from(first), u32::from(last), chars);
+                    }
+                }
+                0x00E5 => {
+                    let n = u16_at(data, 0).unwrap_or(0) as usize;
+                    for i in 0..n {
+                        let at = 2 + 8 * i;
+                        if let (Some(r1), Some(r2), Some(c1), Some(c2)) = (
+                            u16_at(data, at),
+                            u16_at(data, at + 2),
+                            u16_at(data, at + 4),
+                            u16_at(data, at + 6),
+                        ) {
+                            l.push_merge(r1.into(), c1.into(), r2.into(), c2.into());
+                        }
+                    }
+                }
+                0x000A => break,
+                _ => {}
+            }
+        }
+        out.insert(name, l);
+    }
+    out
+}
+
 /// Reads an xls workbook with calamine, within the attachment's budget.
 ///
 /// calamine reads every sheet when it opens the file, each as a dense grid spanning its

@@ -2,7 +2,7 @@
 //! systems) or an XML Spreadsheet 2003. A small tag scanner, forgiving of bad markup: every
 //! `<tr>`/`<Row>` is a row, every `<td>`/`<th>`/`<Cell>` a cell, spans are honoured.
 
-use super::{Budget, Cell, ReadError, Sheet, delimited};
+use super::{Budget, Cell, Layout, ReadError, Sheet, delimited};
 
 /// True when the text is an HTML table or an XML spreadsheet.
 pub(super) fn is_markup(text: &str) -> bool {
@@ -123,6 +123,10 @@ struct Builder {
     over: bool,
     /// Bytes of text read.
     text: u64,
+    /// The spans and column widths met (for a copy of the table written anew).
+    layout: Layout,
+    /// The column the next `<col>`/`<Column>` describes.
+    next_col: u32,
 }
 
 impl Builder {
@@ -234,6 +238,15 @@ impl Builder {
             Cell::Text(value.to_string())
         });
         let colspan = colspan.min(MAX_ROW_CELLS - col);
+        if colspan > 1 || rowspan > 1 {
+            let (r, c) = (self.rows.len() as u32, col as u32);
+            self.layout.push_merge(
+                r,
+                c,
+                r.saturating_add(rowspan as u32 - 1),
+                c + colspan as u32 - 1,
+            );
+        }
         for _ in 1..colspan {
             self.push(Cell::Empty);
         }
@@ -291,13 +304,32 @@ pub(super) fn read(
     bytes: &[u8],
     budget: &mut Budget,
 ) -> Result<Vec<Sheet>, ReadError> {
+    Ok(read_with_layout(filename, bytes, budget)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
+}
+
+/// Each table's merged cells and column widths, by its sheet's name.
+pub(super) fn layout(filename: &str, bytes: &[u8]) -> std::collections::HashMap<String, Layout> {
+    read_with_layout(filename, bytes, &mut Budget::new())
+        .map(|sheets| sheets.into_iter().map(|(s, l)| (s.name, l)).collect())
+        .unwrap_or_default()
+}
+
+/// [`read`], with each sheet's [`Layout`].
+fn read_with_layout(
+    filename: &str,
+    bytes: &[u8],
+    budget: &mut Budget,
+) -> Result<Vec<(Sheet, Layout)>, ReadError> {
     let text = delimited::decode_text(bytes)
         .ok_or_else(|| ReadError::Corrupt("the HTML file is not text".into()))?;
     let stem = filename
         .rsplit_once('.')
         .map_or(filename, |(s, _)| s)
         .to_string();
-    let mut sheets: Vec<Sheet> = Vec::new();
+    let mut sheets: Vec<(Sheet, Layout)> = Vec::new();
     let mut b: Option<Builder> = None;
     let mut name = String::new();
     // The cells the tables still may have, and the text they had.
@@ -305,7 +337,7 @@ pub(super) fn read(
     let mut text_bytes = 0u64;
     let finish = |b: &mut Option<Builder>,
                   name: &str,
-                  sheets: &mut Vec<Sheet>,
+                  sheets: &mut Vec<(Sheet, Layout)>,
                   left: &mut u64,
                   text_bytes: &mut u64| {
         if let Some(mut t) = b.take() {
@@ -325,12 +357,15 @@ pub(super) fn read(
                 } else {
                     name.to_string()
                 };
-                sheets.push(Sheet {
-                    name,
-                    rows: t.rows,
-                    hidden_rows: t.hidden_rows,
-                    ..Default::default()
-                });
+                sheets.push((
+                    Sheet {
+                        name,
+                        rows: t.rows,
+                        hidden_rows: t.hidden_rows,
+                        ..Default::default()
+                    },
+                    t.layout,
+                ));
             }
         }
         Ok(())
@@ -389,6 +424,31 @@ pub(super) fn read(
             }
             ("table", true) if !spreadsheet_xml => {
                 finish(&mut b, &name, &mut sheets, &mut left, &mut text_bytes)?;
+            }
+            ("col" | "column", false) => {
+                if let Some(t) = b.as_mut() {
+                    if let Some(i) = tag.number("ss:index") {
+                        t.next_col = (i as u32).saturating_sub(1);
+                    }
+                    let span = match tag.number("ss:span") {
+                        Some(n) => n.saturating_add(1),
+                        None => tag.number("span").unwrap_or(1),
+                    }
+                    .clamp(1, MAX_ROW_CELLS) as u32;
+                    // An XML Spreadsheet's widths are in points, an HTML one's in pixels.
+                    let pixels = match tag.attr("ss:width") {
+                        Some(w) => w.trim().parse::<f64>().ok().map(|pt| pt * 96.0 / 72.0),
+                        None => tag
+                            .attr("width")
+                            .and_then(|w| w.trim().trim_end_matches("px").parse::<f64>().ok()),
+                    };
+                    if let Some(px) = pixels {
+                        let chars = ((px - 5.0) / 7.0).max(0.0);
+                        t.layout
+                            .push_width(t.next_col, t.next_col.saturating_add(span - 1), chars);
+                    }
+                    t.next_col = t.next_col.saturating_add(span);
+                }
             }
             ("tr" | "row", false) => {
                 if let Some(t) = b.as_mut() {
@@ -472,6 +532,25 @@ mod tests {
         assert_eq!(rows[1][2], Cell::Text("Số CCCD".into()));
         assert_eq!(rows[1][0], Cell::Empty);
         assert_eq!(rows[2][1], Cell::Text("Nguyễn\u{A0}Văn & An".into()));
+    }
+
+    #[test]
+    fn an_html_tables_spans_and_column_widths_are_its_layout() {
+        let html = "<html><body><table><colgroup><col width=\"40\"><col width=\"180px\" span=2></colgroup>\
+            <tr><th rowspan=2>STT</th><th rowspan=\"2\">Họ và tên</th><th colspan=2>CCCD</th></tr>\
+            <tr><th>Số CCCD</th><th>Nơi cấp</th></tr>\
+            <tr><td>1</td><td>An</td><td>036085001234</td><td>CA</td></tr>\
+            </table></body></html>";
+        let l = &layout("ds.xls", html.as_bytes())["ds"];
+        assert_eq!(l.merges, [(0, 0, 1, 0), (0, 1, 1, 1), (0, 2, 0, 3)]);
+        assert_eq!(l.widths, [(0, 0, 5.0), (1, 2, 25.0)]);
+        let xml = r#"<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">
+<Worksheet ss:Name="DS"><Table><Column ss:Width="30"/><Column ss:Index="3" ss:Span="1" ss:Width="144"/><Row><Cell ss:MergeAcross="2"><Data ss:Type="String">DANH SÁCH</Data></Cell></Row></Table></Worksheet></Workbook>"#;
+        let l = &layout("ds.xls", xml.as_bytes())["DS"];
+        assert_eq!(l.merges, [(0, 0, 0, 2)]);
+        assert_eq!(l.widths.len(), 2);
+        assert_eq!((l.widths[1].0, l.widths[1].1), (2, 3));
+        assert!((l.widths[1].2 - 26.7).abs() < 0.1, "{:?}", l.widths);
     }
 
     #[test]

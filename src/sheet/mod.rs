@@ -13,6 +13,7 @@
 //! [`ReadError::TooLarge`]. `tests/it/hostile.rs` reads crafted files under a memory limit.
 
 pub mod header;
+mod layout;
 
 mod archive;
 mod biff;
@@ -21,6 +22,7 @@ mod markup;
 mod ooxml;
 
 pub use delimited::Table as DelimitedText;
+pub use layout::{Layout, MAX_MERGES, cell_ref, layout, range_ref};
 
 use std::io::Cursor;
 

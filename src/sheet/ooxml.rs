@@ -406,7 +406,7 @@ fn may_hide_rows(zip: &mut Zip) -> bool {
     })
 }
 
-fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
+pub(super) fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
     let f = zip.by_name(path).ok()?;
     // The declared size may lie: it only sizes the buffer, up to a bound.
     let mut out = Vec::with_capacity(f.size().min(1 << 20) as usize);
@@ -446,7 +446,7 @@ fn is(e: &BytesStart, local_name: &str) -> bool {
 }
 
 /// Sheet name → its worksheet part ("xl/worksheets/sheet1.xml").
-fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
+pub(super) fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     let mut targets = HashMap::new();
     if let Some(rels) = part(zip, "xl/_rels/workbook.xml.rels") {
         each_named(&rels, "Relationship", |e| {

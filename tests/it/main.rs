@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per area.
 
+mod annotate;
 mod batch;
 mod browser;
 mod cli;
