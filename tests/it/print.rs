@@ -307,3 +307,119 @@ fn the_printed_workbook_and_html_page_are_a4_landscape_at_reading_size() {
     }
     assert!(full_pages >= 20, "the 900 rows fill pages: {full_pages}");
 }
+
+/// The cover sheet as the school gets it: the acknowledgement of the sample campaign's first
+/// list (`run --once`, the reply written to the outbox folder) attaches one PDF, which poppler
+/// reads back as text with the unit's name, the code and the title, at 10 pt or more, on one A4
+/// portrait page, its fonts embedded; and zbar reads the code off its barcode at 200 dpi.
+#[test]
+fn the_cover_sheet_is_a_pdf_with_its_text_fonts_and_a_barcode_that_reads() {
+    use mail_parser::{MessageParser, MimeHeaders};
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("maildir");
+    crate::support::copy_dir(&crate::support::root().join("samples/maildir"), &maildir);
+    let data = dir.path().join("data");
+    crate::support::run_once(&maildir, &data);
+    let ack = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .find(|m| {
+            let s = crate::support::reply_summary(m);
+            s.contains("In-Reply-To: <sample-01@namdinh.edu.vn>")
+        })
+        .expect("the acknowledgement of sample 1");
+    let parsed = MessageParser::default().parse(&ack).unwrap();
+    let body = parsed.body_text(0).unwrap().into_owned();
+    // The code as printed, with its check character.
+    let printed = body
+        .split("MÃ ĐỐI CHIẾU: ")
+        .nth(1)
+        .expect("the ack gives the code")
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect::<String>();
+    assert_eq!(parsed.attachment_count(), 1, "the cover sheet only");
+    let a = parsed.attachment(0).unwrap();
+    let name = a.attachment_name().unwrap().to_string();
+    let ct = a.content_type().unwrap();
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("application", Some("pdf")),
+        "{name}"
+    );
+    assert!(name.ends_with(".pdf"), "{name}");
+    // The body names the file and says what to do with it.
+    assert!(
+        body.contains(&format!("phiếu đối chiếu (tệp \"{name}\")"))
+            && body.contains("in phiếu, ghim phiếu vào bản giấy"),
+        "{body}"
+    );
+    let pdf = dir.path().join(&name);
+    std::fs::write(&pdf, a.contents()).unwrap();
+    if let Some(keep) = std::env::var_os("CTS_PRINT_KEEP") {
+        std::fs::copy(&pdf, Path::new(&keep).join("cover.pdf")).unwrap();
+    }
+
+    let (pages, words) = words(&pdf);
+    assert_eq!(pages.len(), 1, "one page");
+    let (w, h) = pages[0];
+    assert!(
+        (w - 595.0).abs() < 3.0 && (h - 842.0).abs() < 3.0,
+        "A4 portrait: {w}×{h}"
+    );
+    let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    let joined = text.join(" ");
+    for want in [
+        "PHIẾU ĐỐI CHIẾU",
+        "Trường THPT chuyên Lê Hồng Phong",
+        "THPT-LHP",
+        "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "THỦ TRƯỞNG ĐƠN VỊ",
+        "Phòng 401",
+    ] {
+        assert!(joined.contains(want), "{want:?} in {joined}");
+    }
+    assert!(text.contains(&printed.as_str()), "{printed} in {joined}");
+    let smallest = words
+        .iter()
+        .min_by(|a, b| a.height.total_cmp(&b.height))
+        .unwrap();
+    assert!(
+        smallest.height >= 10.0,
+        "type of {:.1} pt ({:?})",
+        smallest.height,
+        smallest.text
+    );
+
+    // The fonts are embedded (pdffonts: the "emb" column), as subsets.
+    let out = crate::support::succeeds(Command::new(tool("pdffonts", "poppler-utils")).arg(&pdf));
+    let fonts = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = fonts.lines().skip(2).collect();
+    assert!(!lines.is_empty(), "{fonts}");
+    for l in &lines {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        // name type encoding emb sub uni object ID
+        let n = cols.len();
+        assert_eq!(
+            &cols[n - 5..n - 2],
+            &["yes", "yes", "yes"],
+            "embedded subset with a ToUnicode map: {l}"
+        );
+    }
+
+    // The barcode reads back as the printed code.
+    let png = dir.path().join("cover");
+    crate::support::succeeds(
+        Command::new(tool("pdftoppm", "poppler-utils"))
+            .args(["-png", "-r", "200", "-singlefile"])
+            .arg(&pdf)
+            .arg(&png),
+    );
+    let out = crate::support::succeeds(
+        Command::new(tool("zbarimg", "zbar-tools"))
+            .args(["--quiet", "--raw"])
+            .arg(png.with_extension("png")),
+    );
+    let read = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(read.trim(), printed, "the barcode decodes to the code");
+}
