@@ -423,3 +423,125 @@ fn the_cover_sheet_is_a_pdf_with_its_text_fonts_and_a_barcode_that_reads() {
     let read = String::from_utf8(out.stdout).unwrap();
     assert_eq!(read.trim(), printed, "the barcode decodes to the code");
 }
+
+/// An attribute's value in an XML start tag (`name="value"`).
+fn xml_attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("{name}=\"");
+    let (at, _) = tag
+        .match_indices(&key)
+        .find(|(i, _)| *i == 0 || tag.as_bytes()[i - 1] == b' ')?;
+    let at = at + key.len();
+    Some(&tag[at..at + tag[at..].find('"')?])
+}
+
+/// The blank template as `cts-intake template` writes it: no border on any cell of the title
+/// block or the signature block, nor in the columns' default formats (which reach those rows);
+/// printed through LibreOffice, the list sheet with its bordered empty rows and the signature
+/// block is one or two A4 pages.
+#[test]
+fn the_blank_template_prints_its_bordered_rows_on_one_or_two_pages_and_no_stray_borders() {
+    use cts_intake::template::{DATA_ROWS, HEADER_ROW};
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = dir.path().join("mau.xlsx");
+    crate::support::succeeds(crate::support::cts(&["template", "--out"]).arg(&xlsx));
+
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
+    let mut part = |name: &str| {
+        let mut s = String::new();
+        zip.by_name(name).unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    let styles = part("xl/styles.xml");
+    let sheet = part("xl/worksheets/sheet1.xml");
+    let xfs = &styles[styles.find("<cellXfs").unwrap()..styles.find("</cellXfs>").unwrap()];
+    let borders: Vec<&str> = xfs
+        .split("<xf ")
+        .skip(1)
+        .map(|xf| xml_attr(xf, "borderId").unwrap_or("0"))
+        .map(|b| if b == "0" { "none" } else { "border" })
+        .collect();
+    let bordered = |style: Option<&str>| {
+        style.is_some_and(|s| borders[s.parse::<usize>().unwrap()] == "border")
+    };
+    for col in sheet.split("<col ").skip(1) {
+        let tag = &col[..col.find('>').unwrap()];
+        assert!(
+            !bordered(xml_attr(tag, "style")),
+            "a column's default has a border: {tag}"
+        );
+    }
+    // Rows are 1-based in the XML: the header is HEADER_ROW + 1, the bordered rows follow.
+    let (header, last) = (HEADER_ROW + 1, HEADER_ROW + 1 + DATA_ROWS);
+    let mut cells = 0;
+    for c in sheet.split("<c ").skip(1) {
+        let tag = &c[..c.find('>').unwrap()];
+        let r = xml_attr(tag, "r").unwrap();
+        let row: u32 = r
+            .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+            .parse()
+            .unwrap();
+        if row < header || row > last {
+            cells += 1;
+            assert!(
+                !bordered(xml_attr(tag, "s")),
+                "cell {r} outside the table has a border"
+            );
+        } else {
+            assert!(
+                bordered(xml_attr(tag, "s")),
+                "cell {r} of the table has its border"
+            );
+        }
+    }
+    assert!(
+        cells > 10,
+        "the title and signature blocks are there: {cells}"
+    );
+
+    let profile = dir.path().join("lo-profile");
+    crate::support::succeeds(
+        Command::new(tool("soffice", "libreoffice-calc-nogui"))
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
+            .args(["--headless", "--convert-to", "pdf", "--outdir"])
+            .arg(dir.path())
+            .arg(&xlsx),
+    );
+    let pdf = dir.path().join("mau.pdf");
+    if let Some(keep) = std::env::var_os("CTS_PRINT_KEEP") {
+        std::fs::copy(&pdf, Path::new(&keep).join("template.pdf")).unwrap();
+    }
+    let (pages, words) = words(&pdf);
+    // The instructions sheet follows the list: the list's pages are those before its title.
+    // (LibreOffice may cut a word where a glyph carries two marks: the page's text is read with
+    // no spaces.)
+    let page_text = |page: usize| -> String {
+        words
+            .iter()
+            .filter(|w| w.page == page)
+            .map(|w| w.text.as_str())
+            .collect()
+    };
+    let guide = (1..=pages.len())
+        .find(|&p| page_text(p).contains("HƯỚNGDẪN"))
+        .expect("the instructions sheet is printed");
+    let list_pages = guide - 1;
+    assert!(
+        (1..=2).contains(&list_pages),
+        "the list prints on {list_pages} pages of {}",
+        pages.len()
+    );
+    assert!(
+        page_text(list_pages).contains("THỦTRƯỞNGĐƠNVỊ"),
+        "the signature block is on the list's last page"
+    );
+    for (w, h) in &pages[..list_pages] {
+        assert!(
+            (w - 842.0).abs() < 3.0 && (h - 595.0).abs() < 3.0,
+            "A4 landscape: {w}×{h}"
+        );
+    }
+}
