@@ -56,13 +56,7 @@ fn face() -> &'static Face {
         let face = ttf_parser::Face::parse(TTF, 0).expect("the embedded font parses");
         let scale = 1000.0 / f32::from(face.units_per_em());
         let table = (0..TABLE)
-            .map(|u| {
-                let g = char::from_u32(u)
-                    .and_then(|c| face.glyph_index(c))
-                    .unwrap_or(ttf_parser::GlyphId(0));
-                let advance = f32::from(face.glyph_hor_advance(g).unwrap_or(0)) * scale;
-                (g.0, advance)
-            })
+            .map(|u| measure(&face, scale, char::from_u32(u)))
             .collect();
         Face { face, scale, table }
     })
@@ -78,28 +72,31 @@ struct Used {
 
 impl Used {
     fn new(face: &Face) -> Used {
-        let remapper = GlyphRemapper::new();
-        let notdef = advance(face, ttf_parser::GlyphId(0));
         Used {
-            remapper,
+            remapper: GlyphRemapper::new(),
             chars: vec![None],
-            widths: vec![notdef],
+            widths: vec![measure(&face.face, face.scale, None).1],
         }
     }
 }
 
-fn advance(face: &Face, glyph: ttf_parser::GlyphId) -> f32 {
-    f32::from(face.face.glyph_hor_advance(glyph).unwrap_or(0)) * face.scale
+/// A character's glyph id and advance (glyph space); `.notdef`'s for None or a character the
+/// font lacks.
+fn measure(face: &ttf_parser::Face, scale: f32, c: Option<char>) -> (u16, f32) {
+    let g = c
+        .and_then(|c| face.glyph_index(c))
+        .unwrap_or(ttf_parser::GlyphId(0));
+    (
+        g.0,
+        f32::from(face.glyph_hor_advance(g).unwrap_or(0)) * scale,
+    )
 }
 
-/// A character's glyph id and advance.
+/// A character's glyph id and advance, from the table when it is there.
 fn lookup(face: &Face, c: char) -> (u16, f32) {
     match face.table.get(c as usize) {
         Some(&known) => known,
-        None => {
-            let g = glyph(face, c);
-            (g.0, advance(face, g))
-        }
+        None => measure(&face.face, face.scale, Some(c)),
     }
 }
 
@@ -110,10 +107,6 @@ fn nfc(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(text.nfc().collect())
     }
-}
-
-fn glyph(face: &Face, c: char) -> ttf_parser::GlyphId {
-    face.face.glyph_index(c).unwrap_or(ttf_parser::GlyphId(0))
 }
 
 /// Text alignment of a line at `x`: its left end, its centre or its right end.
