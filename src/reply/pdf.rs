@@ -412,6 +412,23 @@ mod tests {
     }
 
     #[test]
+    fn the_same_text_gives_the_same_bytes_and_other_letters_another_subset() {
+        let page = |name: &str| {
+            let mut p = Page::new();
+            p.text(Style::Regular, 12.0, 60.0, 700.0, Align::Left, name);
+            p.finish("t").unwrap()
+        };
+        // The second is drawn with the kept subset: byte for byte the first.
+        assert_eq!(page("Trường THPT Giao Thuỷ"), page("Trường THPT Giao Thuỷ"));
+        let (a, b) = (page("Trường THPT Giao Thuỷ"), page("Trường THCS Hải Hậu"));
+        assert_ne!(a, b);
+        // Decomposed input is put in NFC: the same glyphs as the precomposed text.
+        let nfd: String = "Thuỷ".nfd().collect();
+        assert_ne!(nfd, "Thuỷ");
+        assert_eq!(page(&nfd), page("Thuỷ"));
+    }
+
+    #[test]
     fn a_page_is_a_pdf_with_its_font_subset() {
         let mut page = Page::new();
         page.text(
