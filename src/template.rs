@@ -71,8 +71,10 @@ pub use crate::schema::TEMPLATE_COLUMNS as COLUMNS;
 /// "Đơn vị: ......" line.
 pub const HEADER_ROW: u32 = 7;
 
-/// How many empty, formatted data rows follow the header.
-pub const DATA_ROWS: u32 = 200;
+/// How many empty, bordered data rows follow the header: with the title and signature blocks they
+/// print on one A4 landscape page (rows added below take the columns' number formats, without
+/// borders).
+pub const DATA_ROWS: u32 = 40;
 
 /// The list sheet (first and active).
 pub const LIST_SHEET: &str = "Danh sách";
@@ -183,6 +185,9 @@ struct Styles {
     cell_date: Format,
     sign_title: Format,
     sign_note: Format,
+    /// The column defaults of text and date columns (for rows below the bordered ones).
+    col_text: Format,
+    col_date: Format,
     guide_title: Format,
     guide_section: Format,
     guide_head: Format,
@@ -231,6 +236,11 @@ impl Styles {
             cell_center: cell.clone().set_align(FormatAlign::Center),
             cell_text: cell.clone().set_num_format("@"),
             cell_date: cell
+                .clone()
+                .set_num_format("dd/mm/yyyy")
+                .set_align(FormatAlign::Center),
+            col_text: base.clone().set_num_format("@"),
+            col_date: base
                 .clone()
                 .set_num_format("dd/mm/yyyy")
                 .set_align(FormatAlign::Center),
@@ -396,8 +406,16 @@ fn write_list_sheet(
             Kind::Seq => &s.cell_center,
             Kind::Free => &s.cell,
         };
-        if matches!(kind(field), Kind::Text | Kind::Date) {
-            sheet.set_column_format(col, format)?;
+        // A column's default format reaches every row without a cell of its own, the title and
+        // signature blocks too: the number format only, no border.
+        match kind(field) {
+            Kind::Text => {
+                sheet.set_column_format(col, &s.col_text)?;
+            }
+            Kind::Date => {
+                sheet.set_column_format(col, &s.col_date)?;
+            }
+            Kind::Seq | Kind::Free => {}
         }
         for row in first..=last {
             sheet.write_blank(row, col, format)?;

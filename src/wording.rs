@@ -331,7 +331,16 @@ pub const COVER_TITLE: &str = "Phiếu đối chiếu";
 pub const COVER_UNIT: &str = "Đơn vị:";
 pub const COVER_CODE: &str = "Mã đối chiếu của danh sách đã gửi qua thư điện tử:";
 pub const COVER_TOTAL: &str = "Tổng số đề nghị";
-pub const COVER_NAME_HEADERS: [&str; 4] = ["STT", "Họ và tên", "Số CCCD", "Nội dung đề nghị"];
+pub const COVER_UNIT_CODE: &str = "Mã đơn vị:";
+pub const COVER_RECEIVED: &str = "Sở tiếp nhận lúc:";
+pub const COVER_NATION: &str = "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM";
+pub const COVER_MOTTO: &str = "Độc lập - Tự do - Hạnh phúc";
+pub const COVER_DATE_LINE: &str = "........., ngày ..... tháng ..... năm ..........";
+pub const COVER_DESK: &str = "Phần dành cho Sở (bộ phận tiếp nhận bản giấy)";
+pub const COVER_DESK_LINES: [&str; 2] = [
+    "Ngày nhận bản giấy: ...................................",
+    "Người nhận (ký, ghi rõ họ tên): ...................................",
+];
 pub const COVER_SIGNER: &str = "THỦ TRƯỞNG ĐƠN VỊ";
 pub const COVER_SIGNER_HINT: &str = "(Ký, ghi rõ họ tên, đóng dấu)";
 

@@ -1,58 +1,60 @@
-//! The reconciliation code on the cover sheet: the printed code (with its check character) in
-//! large type and as a Code 128 barcode, inline SVG, so a USB scanner at the paper desk reads it
-//! straight off the paper copy.
+//! The reconciliation code on the cover sheet as a Code 128 barcode, so a USB scanner at the
+//! paper desk reads it straight off the paper copy: the bar pattern from `barcoders`' encoding,
+//! drawn as filled rectangles on the PDF page ([`draw`]).
 
-use crate::domain::paper::printed_code;
-use crate::safe::html;
+use super::pdf::Page;
 
-/// Bar height and narrowest bar width, in SVG units (the sheet scales the drawing).
-const HEIGHT: u32 = 60;
-const XDIM: u32 = 2;
-
-/// The Code 128 (set B) barcode of `text` as an inline SVG, `None` when `text` cannot be
-/// encoded (it is a reconciliation code: it always can).
-pub fn svg(text: &str) -> Option<String> {
+/// The Code 128 (set B) modules of `text`, one per narrowest bar width, 1 for black; `None`
+/// when `text` cannot be encoded (it is a reconciliation code: it always can).
+pub fn modules(text: &str) -> Option<Vec<u8>> {
     let code = barcoders::sym::code128::Code128::new(format!("Ɓ{text}")).ok()?;
-    let svg = barcoders::generators::svg::SVG::new(HEIGHT)
-        .xdim(XDIM)
-        .generate(code.encode())
-        .ok()?;
-    let label = html(&format!("Mã vạch của mã đối chiếu {text}"));
-    Some(svg.replacen(
-        "<svg ",
-        &format!(
-            "<svg role=\"img\" aria-label=\"{label}\" \
-             style=\"display:block;margin:2mm auto;width:70mm;height:15mm\" \
-             preserveAspectRatio=\"none\" "
-        ),
-        1,
-    ))
+    Some(code.encode())
 }
 
-/// The cover sheet's code block: the printed code in large type, its barcode below.
-pub fn code_block(code: &str) -> String {
-    let printed = printed_code(code);
-    format!(
-        "<div class=\"code\">{}</div>\n<div class=\"barcode\">{}</div>",
-        html(&printed),
-        svg(&printed).unwrap_or_default()
-    )
+/// The width of `text`'s barcode at `xdim` points a module, without its quiet zones.
+pub fn width(text: &str, xdim: f32) -> f32 {
+    modules(text).map_or(0.0, |m| m.len() as f32 * xdim)
+}
+
+/// Draws `text`'s barcode with its bottom left corner at (`x`, `y`): one rectangle per run of
+/// black modules. The caller leaves ten modules of white on either side (the quiet zone).
+pub fn draw(page: &mut Page, text: &str, (x, y): (f32, f32), xdim: f32, height: f32) {
+    let Some(modules) = modules(text) else {
+        return;
+    };
+    let mut i = 0;
+    while i < modules.len() {
+        if modules[i] == 1 {
+            let start = i;
+            while i < modules.len() && modules[i] == 1 {
+                i += 1;
+            }
+            page.bar(
+                x + start as f32 * xdim,
+                y,
+                (i - start) as f32 * xdim,
+                height,
+            );
+        } else {
+            i += 1;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::paper::printed_code;
 
     #[test]
-    fn the_cover_sheets_code_is_printed_with_its_check_character_and_as_a_barcode() {
-        let block = code_block("2KG6690H");
+    fn the_code_is_encoded_as_code_128_set_b() {
         let printed = printed_code("2KG6690H");
-        assert!(
-            block.contains(&format!("<div class=\"code\">{printed}</div>")),
-            "{block}"
-        );
-        assert!(block.contains("<svg role=\"img\""), "{block}");
-        // Start B (11010010000), then the bars: a real drawing, not an empty frame.
-        assert!(block.matches("<rect").count() > 20, "{block}");
+        let m = modules(&printed).unwrap();
+        // Start B (11010010000), one symbol of 11 modules per character and the check symbol,
+        // then the stop pattern of 13.
+        assert_eq!(&m[..11], &[1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(m.len(), 11 * (printed.chars().count() + 2) + 13);
+        assert_eq!(&m[m.len() - 13..], &[1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1]);
+        assert_eq!(width(&printed, 2.0), m.len() as f32 * 2.0);
     }
 }

@@ -1,18 +1,18 @@
-//! The cover sheet "Phiếu đối chiếu": one printable page (self-contained HTML, A4 portrait) the
-//! school prints and staples to its signed paper copy: the unit, when the list was received, the
-//! reconciliation code in large type, the counts per request type and the names. Staff match the
-//! paper to the exact email version by the code.
+//! The cover sheet "Phiếu đối chiếu": one A4 portrait PDF page the school prints (webmail opens
+//! a PDF in its viewer: one click to print) and staples to its signed paper copy: the unit, when
+//! the list was received, the counts per request type, the reconciliation code in large type and
+//! as a Code 128 barcode, what to do with the paper, the signature. Staff match the paper to the
+//! exact email version by the code (typed, or read by a scanner off the barcode).
 //!
 //! [`render`] is pure (data in, bytes out); [`for_outcome`] builds it from an accepted outcome,
-//! for the acknowledgement to attach.
-
-use std::fmt::Write;
+//! for the acknowledgement to attach. The page is drawn by [`super::pdf`]; every text is 10 pt
+//! or more.
 
 use chrono::{DateTime, Utc};
 
+use super::pdf::{A4, Align, Page, Style};
 use crate::config::Config;
 use crate::pipeline::Outcome;
-use crate::safe::html;
 use crate::schema::RequestType;
 use crate::validate::ValidRow;
 use crate::wording as w;
@@ -29,7 +29,7 @@ pub struct CoverSheet<'a> {
     /// When the list reached the mailbox, as printed ("14:05 ngày 03/12/2022").
     pub received: &'a str,
     pub code: &'a str,
-    /// The version's rows, in the order of the list.
+    /// The version's rows (the sheet prints their counts per request type).
     pub rows: &'a [ValidRow],
     /// Where the paper copy goes.
     pub paper_room: &'a str,
@@ -46,118 +46,216 @@ pub struct CoverAttachment {
     pub bytes: Vec<u8>,
 }
 
-const STYLE: &str = r#"
-@page { size: A4 portrait; margin: 12mm; }
-body { font-family: "Times New Roman", "Liberation Serif", serif; margin: 0; }
-.head { display: flex; justify-content: space-between; font-size: 11pt; }
-h1 { text-align: center; font-size: 18pt; margin: 4mm 0 1mm; }
-p.sub { text-align: center; margin: 0 0 3mm; }
-.code { text-align: center; font: bold 30pt "Courier New", monospace; letter-spacing: 4pt;
-        border: 2px solid #000; padding: 2mm; margin: 3mm auto; width: 75mm; }
-table { border-collapse: collapse; width: 100%; margin: 2mm 0; }
-th, td { border: 1px solid #000; padding: 1px 4px; text-align: left; vertical-align: top; }
-td.n, th.n { text-align: right; }
-.sign { display: flex; justify-content: flex-end; margin-top: 6mm; text-align: center; }
-.sign div { width: 80mm; }
-"#;
+/// The cover sheet's MIME type.
+pub const PDF: &str = "application/pdf";
 
-/// The cover sheet as HTML bytes (UTF-8).
-pub fn render(c: &CoverSheet) -> Vec<u8> {
-    // Scale the type so a long list still fits on one page.
-    let size = match c.rows.len() {
-        0..=25 => 11,
-        26..=40 => 9,
-        41..=60 => 8,
-        _ => 7,
+/// Page margins (left and right, top), in points: 20 mm and 15 mm.
+const MARGIN: f32 = 56.7;
+const TOP: f32 = 42.5;
+/// The barcode's narrowest bar (0.42 mm: a 200 dpi rendering gives it over 3 pixels) and height.
+const XDIM: f32 = 1.2;
+const BAR_HEIGHT: f32 = 48.0;
+
+/// The cover sheet as PDF bytes.
+pub fn render(c: &CoverSheet) -> anyhow::Result<Vec<u8>> {
+    let mut p = Page::new();
+    let (width, height) = A4;
+    let text_width = width - 2.0 * MARGIN;
+    let mut y = height - TOP - 11.0;
+
+    // The header: the department on the left, the nation and its motto on the right, each
+    // centred in its column and underlined.
+    let left = (MARGIN, 200.0);
+    let right = (MARGIN + 210.0, text_width - 210.0);
+    let dept = c.department.to_uppercase();
+    let below_left = p.paragraph(Style::Bold, 10.5, left, y, 13.0, Align::Center, &dept);
+    let mut below_right = p.paragraph(
+        Style::Bold,
+        10.5,
+        right,
+        y,
+        13.0,
+        Align::Center,
+        w::COVER_NATION,
+    );
+    below_right = p.paragraph(
+        Style::Bold,
+        10.5,
+        right,
+        below_right,
+        13.0,
+        Align::Center,
+        w::COVER_MOTTO,
+    );
+    let rule = |p: &mut Page, (x, w): (f32, f32), y: f32, half: f32| {
+        let mid = x + w / 2.0;
+        p.line((mid - half, y + 9.0), (mid + half, y + 9.0), 0.6);
     };
-    let mut s = String::with_capacity(4096 + c.rows.len() * 200);
-    let _ = write!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>{} — {}</title>\n<style>{STYLE} table {{ font-size: {size}pt; }}</style>\n\
-         </head>\n<body>\n",
-        html(w::COVER_TITLE),
-        html(c.unit_name)
-    );
-    let _ = writeln!(
-        s,
-        "<div class=\"head\"><div>{}</div><div>{}</div></div>",
-        html(c.department),
-        html(&w::cover_received(c.received))
-    );
-    let _ = writeln!(s, "<h1>{}</h1>", html(&w::COVER_TITLE.to_uppercase()));
-    let _ = writeln!(s, "<p class=\"sub\">{}</p>", html(c.title));
-    let _ = writeln!(
-        s,
-        "<p><b>{}</b> {} ({})</p>",
-        html(w::COVER_UNIT),
-        html(c.unit_name),
-        html(c.unit_code)
-    );
-    let _ = writeln!(
-        s,
-        "<p>{}</p>\n{}",
-        html(w::COVER_CODE),
-        super::barcode::code_block(c.code)
-    );
+    rule(&mut p, left, below_left - 3.0, 30.0);
+    let motto = p.width(Style::Bold, 10.5, w::COVER_MOTTO) / 2.0;
+    rule(&mut p, right, below_right - 3.0, motto);
+    y = below_left.min(below_right) - 30.0;
 
+    // The title and the campaign.
+    p.text(
+        Style::Bold,
+        20.0,
+        width / 2.0,
+        y,
+        Align::Center,
+        &w::COVER_TITLE.to_uppercase(),
+    );
+    y -= 22.0;
+    y = p.paragraph(
+        Style::Regular,
+        11.0,
+        (MARGIN, text_width),
+        y,
+        14.0,
+        Align::Center,
+        c.title,
+    );
+    y -= 14.0;
+
+    // The unit, when the list came, what it asks for.
+    let field = |p: &mut Page, y: f32, label: &str, value: &str| -> f32 {
+        p.text(Style::Bold, 12.0, MARGIN, y, Align::Left, label);
+        let at = MARGIN + p.width(Style::Bold, 12.0, label) + 5.0;
+        p.paragraph(
+            Style::Regular,
+            12.0,
+            (at, MARGIN + text_width - at),
+            y,
+            16.0,
+            Align::Left,
+            value,
+        )
+    };
+    y = field(&mut p, y, w::COVER_UNIT, c.unit_name);
+    y = field(&mut p, y, w::COVER_UNIT_CODE, c.unit_code);
+    y = field(&mut p, y, w::COVER_RECEIVED, c.received);
+    y = field(
+        &mut p,
+        y,
+        &format!("{}:", w::COVER_TOTAL),
+        &c.rows.len().to_string(),
+    );
     let counts = Outcome::counts(c.rows);
-    s.push_str("<table>\n<tbody>\n");
     for (t, n) in RequestType::ALL.iter().zip(counts) {
         if n > 0 {
-            let _ = writeln!(
-                s,
-                "<tr><td>{}</td><td class=\"n\">{n}</td></tr>",
-                html(t.label())
+            p.text(
+                Style::Regular,
+                11.0,
+                MARGIN + 20.0,
+                y,
+                Align::Left,
+                &format!("– {}: {n}", t.label()),
             );
+            y -= 15.0;
         }
     }
-    let _ = writeln!(
-        s,
-        "<tr><th>{}</th><th class=\"n\">{}</th></tr>\n</tbody>\n</table>",
-        html(w::COVER_TOTAL),
-        c.rows.len()
+    y -= 10.0;
+
+    // The code: in large type in a frame, and as a barcode below.
+    y = p.paragraph(
+        Style::Regular,
+        12.0,
+        (MARGIN, text_width),
+        y,
+        16.0,
+        Align::Center,
+        w::COVER_CODE,
+    );
+    let printed = crate::domain::paper::printed_code(c.code);
+    let code_width = p.width(Style::Bold, 30.0, &printed);
+    y -= 30.0;
+    p.frame(
+        width / 2.0 - code_width / 2.0 - 14.0,
+        y - 11.0,
+        code_width + 28.0,
+        46.0,
+        1.5,
+    );
+    p.text(Style::Bold, 30.0, width / 2.0, y, Align::Center, &printed);
+    y -= 24.0 + BAR_HEIGHT;
+    let bars = super::barcode::width(&printed, XDIM);
+    super::barcode::draw(
+        &mut p,
+        &printed,
+        (width / 2.0 - bars / 2.0, y),
+        XDIM,
+        BAR_HEIGHT,
+    );
+    y -= 30.0;
+
+    // What to do with it.
+    let todo = w::cover_instructions(c.paper_room, c.deadline);
+    y = p.paragraph(
+        Style::Regular,
+        12.0,
+        (MARGIN, text_width),
+        y,
+        16.0,
+        Align::Left,
+        &todo,
+    );
+    y -= 20.0;
+
+    // The signature, on the right.
+    let sign = (MARGIN + text_width - 260.0, 260.0);
+    let mid = sign.0 + sign.1 / 2.0;
+    p.text(
+        Style::Regular,
+        11.0,
+        mid,
+        y,
+        Align::Center,
+        w::COVER_DATE_LINE,
+    );
+    y -= 18.0;
+    p.text(Style::Bold, 12.0, mid, y, Align::Center, w::COVER_SIGNER);
+    y -= 15.0;
+    p.text(
+        Style::Regular,
+        11.0,
+        mid,
+        y,
+        Align::Center,
+        w::COVER_SIGNER_HINT,
     );
 
-    s.push_str("<table>\n<thead><tr>");
-    for h in w::COVER_NAME_HEADERS {
-        let _ = write!(s, "<th>{}</th>", html(h));
-    }
-    s.push_str("</tr></thead>\n<tbody>\n");
-    for (i, r) in c.rows.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            i + 1,
-            html(&r.full_name),
-            html(&r.id_number),
-            html(r.request_type.label())
+    // The department's part, at the foot of the page.
+    let foot = MARGIN + 20.0;
+    p.frame(MARGIN, foot - 12.0, text_width, 62.0, 0.8);
+    p.text(
+        Style::Bold,
+        11.0,
+        MARGIN + 8.0,
+        foot + 32.0,
+        Align::Left,
+        w::COVER_DESK,
+    );
+    for (i, l) in w::COVER_DESK_LINES.iter().enumerate() {
+        p.text(
+            Style::Regular,
+            11.0,
+            MARGIN + 8.0,
+            foot + 14.0 - 16.0 * i as f32,
+            Align::Left,
+            l,
         );
     }
-    s.push_str("</tbody>\n</table>\n");
-    let _ = writeln!(
-        s,
-        "<p>{}</p>",
-        html(&w::cover_instructions(c.paper_room, c.deadline))
-    );
-    let _ = writeln!(
-        s,
-        "<div class=\"sign\"><div><b>{}</b><br><i>{}</i></div></div>",
-        html(w::COVER_SIGNER),
-        html(w::COVER_SIGNER_HINT)
-    );
-    s.push_str("</body>\n</html>\n");
-    s.into_bytes()
+    p.finish(&format!("{} {} {}", w::COVER_TITLE, c.unit_code, printed))
 }
 
-/// The file name of a unit's cover sheet: `phieu-doi-chieu-UNIT-CODE.html`, ASCII only.
+/// The file name of a unit's cover sheet: `phieu-doi-chieu-UNIT-CODE.pdf`, ASCII only.
 pub fn file_name(unit_code: &str, code: &str) -> String {
     let safe = |s: &str| -> String {
         s.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect()
     };
-    format!("phieu-doi-chieu-{}-{}.html", safe(unit_code), safe(code))
+    format!("phieu-doi-chieu-{}-{}.pdf", safe(unit_code), safe(code))
 }
 
 /// The cover sheet of an accepted outcome, to attach to its acknowledgement; None when the
@@ -188,10 +286,15 @@ pub fn for_outcome(
         paper_room: &c.paper_room,
         deadline: &deadline,
     };
+    // A page that cannot be drawn (it cannot happen with the fonts compiled in) leaves the
+    // acknowledgement without its sheet: the body then asks for the code on the paper instead.
+    let bytes = render(&sheet)
+        .map_err(|e| tracing::warn!(error = %format!("{e:#}"), "cannot render the cover sheet"))
+        .ok()?;
     Some(CoverAttachment {
         filename: file_name(&unit.code, &version.code),
-        content_type: "text/html; charset=utf-8",
-        bytes: render(&sheet),
+        content_type: PDF,
+        bytes,
     })
 }
 
@@ -221,13 +324,12 @@ mod tests {
     }
 
     #[test]
-    fn the_cover_sheet_shows_unit_code_counts_and_names() {
+    fn the_cover_sheet_is_a_one_page_pdf_named_after_the_unit_and_code() {
         let rows = [
             row("Nguyễn Văn An", RequestType::NewCert),
-            row("Trần Thị <Bình>", RequestType::NewCert),
             row("Lê Văn Chung", RequestType::Renew),
         ];
-        let html = String::from_utf8(render(&CoverSheet {
+        let pdf = render(&CoverSheet {
             department: "Sở Giáo dục và Đào tạo Nam Định",
             title: "DANH SÁCH ĐỀ NGHỊ",
             unit_code: "THPT-LHP",
@@ -237,25 +339,16 @@ mod tests {
             rows: &rows,
             paper_room: "Phòng 401",
             deadline: "23:59 ngày 17/12/2022",
-        }))
+        })
         .unwrap();
-        assert!(html.contains("PHIẾU ĐỐI CHIẾU"));
-        // The code as printed: with its check character, and as a barcode.
-        let printed = crate::domain::paper::printed_code("2KG6690H");
-        assert!(html.contains(&format!("<div class=\"code\">{printed}</div>")));
-        assert!(html.contains("<svg role=\"img\""));
-        assert!(html.contains("Trường THPT chuyên Lê Hồng Phong (THPT-LHP)"));
-        assert!(html.contains("<td>Cấp mới chứng thư số</td><td class=\"n\">2</td>"));
-        assert!(html.contains("<td>Gia hạn chứng thư số</td><td class=\"n\">1</td>"));
-        assert!(
-            !html.contains("Thu hồi chứng thư số</td><td"),
-            "no line for a type absent"
-        );
-        assert!(html.contains("Trần Thị &lt;Bình&gt;"), "names are escaped");
-        assert!(html.contains("15:40 ngày 08/12/2022") && html.contains("Phòng 401"));
+        assert!(pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF"));
         assert_eq!(
             file_name("THPT-LHP", "2KG6690H"),
-            "phieu-doi-chieu-THPT-LHP-2KG6690H.html"
+            "phieu-doi-chieu-THPT-LHP-2KG6690H.pdf"
+        );
+        assert_eq!(
+            file_name("THPT/Ư", "2KG6690H"),
+            "phieu-doi-chieu-THPT---2KG6690H.pdf"
         );
     }
 
@@ -287,8 +380,8 @@ mod tests {
         });
         let a = for_outcome(&outcome, Utc::now(), &config).unwrap();
         assert!(a.filename.starts_with("phieu-doi-chieu-THPT-NK-"));
-        assert_eq!(a.content_type, "text/html; charset=utf-8");
-        let text = String::from_utf8(a.bytes).unwrap();
-        assert!(text.contains("Nguyễn Văn An") && text.contains("Phòng 401"));
+        assert!(a.filename.ends_with(".pdf"), "{}", a.filename);
+        assert_eq!(a.content_type, "application/pdf");
+        assert!(a.bytes.starts_with(b"%PDF-"));
     }
 }

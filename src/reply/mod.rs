@@ -1,7 +1,7 @@
 //! Outcome → [`Reply`] (who gets what text and files, threaded after the school's mail), rendered
 //! to RFC 5322 bytes with lettre: plain text plus an HTML alternative ([`html`]), then the
-//! attachments (the cover sheet "Phiếu đối chiếu" of an accepted list, [`cover`]; the school's
-//! file with its errors marked, [`annotate`]; the blank template). The Vietnamese bodies are in
+//! attachments (the cover sheet "Phiếu đối chiếu" of an accepted list, [`cover`], a PDF drawn
+//! by [`pdf`]; the school's file with its errors marked, [`annotate`]; the blank template). The Vietnamese bodies are in
 //! [`body`]. Pure: no store, no network. The reply's envelope ([`envelope`]) is fixed when the
 //! mail is taken; its text and files are composed at delivery by [`crate::outbox::drafts`],
 //! and delivered by [`crate::outbox`].
@@ -12,6 +12,7 @@ pub mod body;
 pub mod cover;
 pub mod encoded;
 pub mod html;
+pub mod pdf;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};

@@ -27,7 +27,7 @@ p.empty { font-style: italic; }
   @page { margin: 8mm; }
   body { margin: 0; font-size: 9pt; }
   table { table-layout: fixed; }
-  th, td { padding: 0 2px; line-height: 1.1; overflow-wrap: anywhere; }
+  th, td { padding: 0 1px; line-height: 1.05; overflow-wrap: anywhere; }
   td.nw { white-space: nowrap; overflow-wrap: normal; }
   .np { display: none; }
 }
@@ -40,6 +40,50 @@ const SOURCE_COLUMNS: [&str; 4] = ["Ngày gửi thư", "Tệp nguồn", "Trang",
 
 /// Cells this short never wrap in print (codes, dates, numbers): the long texts get the width.
 const NO_WRAP_CHARS: usize = 12;
+
+/// The widest a wrapped column gets, in [`units`] (about 30 characters; a longer text takes
+/// more lines).
+const MAX_WRAP: usize = 1400;
+
+/// A cell's padding and border, in [`units`].
+const CELL_PADDING: usize = 60;
+
+/// The printed width of `text` in hundredths of an em, as Times sets it, near enough for shares
+/// of the page: capitals and digits are wider than small letters, a space narrower.
+fn units(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            ' ' => 25,
+            '@' | 'm' | 'w' | 'M' | 'W' => 90,
+            c if c.is_uppercase() => 68,
+            c if c.is_ascii_digit() => 50,
+            c if c.is_alphabetic() => 46,
+            _ => 33,
+        })
+        .sum()
+}
+
+/// The narrowest line (in [`units`]) on which `text`, broken at one of its spaces, takes two
+/// lines at most.
+fn two_line_width(text: &str) -> usize {
+    let words: Vec<usize> = text.split_whitespace().map(units).collect();
+    // One long word (an address, a serial) breaks anywhere in print: in two halves.
+    if let [one] = words[..]
+        && text.trim().chars().count() > NO_WRAP_CHARS
+    {
+        return one.div_ceil(2) + units("m");
+    }
+    let space = units(" ");
+    let total = words.iter().sum::<usize>() + words.len().saturating_sub(1) * space;
+    let mut first = 0;
+    let mut best = total;
+    for (i, n) in words.iter().enumerate().take(words.len().saturating_sub(1)) {
+        first += n + if i > 0 { space } else { 0 };
+        // The first line ends after word i; the second holds the rest and its spaces.
+        best = best.min(first.max(total - first - space));
+    }
+    best
+}
 
 fn cell(out: &mut String, c: &Cell, class: &str) {
     match c {
@@ -60,23 +104,21 @@ fn cell(out: &mut String, c: &Cell, class: &str) {
 }
 
 /// Each column's print class (`np`: not printed, `nw`: never wrapped, or none) and its share
-/// of the printed width: a short column its whole text, a long one half its longest text (two
-/// lines), so a row takes two lines and a page holds 20 rows and more.
+/// of the printed width: a short column its whole text, a long one the width that wraps each of
+/// its cells on two lines, so a row takes two lines and a page holds 20 rows and more.
 fn classes(t: &Table) -> Vec<(&'static str, usize)> {
     (0..t.headers.len())
         .map(|c| {
-            let longest = t
-                .rows
-                .iter()
-                .map(|r| r.get(c).map_or(0, |x| x.display().chars().count()))
-                .max()
-                .unwrap_or(0);
-            // The longest word, of the header or a cell: a column is never narrower.
+            let cells = || t.rows.iter().filter_map(|r| r.get(c)).map(Cell::display);
+            let longest = cells().map(|x| x.chars().count()).max().unwrap_or(0);
+            // The widest word, of the header or a cell: a column is never narrower (but for
+            // words that break anywhere: longer than a code).
             let word = std::iter::once(t.headers[c].clone())
-                .chain(t.rows.iter().filter_map(|r| r.get(c)).map(Cell::display))
+                .chain(cells())
                 .flat_map(|s| {
                     s.split_whitespace()
-                        .map(|w| w.chars().count())
+                        .filter(|w| w.chars().count() <= NO_WRAP_CHARS)
+                        .map(units)
                         .collect::<Vec<_>>()
                 })
                 .max()
@@ -86,10 +128,17 @@ fn classes(t: &Table) -> Vec<(&'static str, usize)> {
             if source || longest == 0 {
                 ("np", 0)
             } else if longest <= NO_WRAP_CHARS {
-                ("nw", longest.max(word) * 21 / 20 + 1)
+                let widest = cells().map(|x| units(&x)).max().unwrap_or(0);
+                ("nw", widest.max(word) * 21 / 20 + CELL_PADDING)
             } else {
-                // A long text on less than two lines (words do not break evenly).
-                ("", (longest / 2 + 2).max(word * 21 / 20 + 1).min(30))
+                // A long text on two lines at most: the narrowest width (up to about 30
+                // characters) at which every cell of the column breaks into two lines at a space.
+                let two = cells()
+                    .map(|x| two_line_width(&x))
+                    .max()
+                    .unwrap_or(0)
+                    .min(MAX_WRAP);
+                ("", two.max(word) * 11 / 10 + CELL_PADDING)
             }
         })
         .collect()
@@ -194,4 +243,27 @@ pub fn render(rec: &Reconciliation) -> String {
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{two_line_width, units};
+
+    #[test]
+    fn a_text_breaks_into_two_lines_at_its_middle_space() {
+        // "Phạm Thị" | "Phương Thảo 3": the second line is the longer.
+        assert_eq!(
+            two_line_width("Phạm Thị Phương Thảo 3"),
+            units("Phương Thảo 3")
+        );
+        assert_eq!(
+            two_line_width("Cục Cảnh sát QLHC về TTXH"),
+            units("QLHC về TTXH")
+        );
+        // A long word breaks anywhere: about half of it a line.
+        let half = two_line_width("thaontp10@namdinh.edu.vn");
+        assert!(half < units("thaontp10@namdinh.edu.vn") * 2 / 3, "{half}");
+        assert_eq!(two_line_width(""), 0);
+        assert!(units("TTXH") > units("ttxh"));
+    }
 }

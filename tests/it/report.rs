@@ -576,46 +576,6 @@ fn a_formula_in_a_school_cell_is_text_in_every_output() {
     let html = read(&out.join("doi-chieu.html"));
     assert!(html.contains("=HYPERLINK(&quot;http://x&quot;,&quot;y&quot;)"));
     assert!(!html.contains("http://x\""));
-
-    // The cover sheet of the unit whose list holds it.
-    let rows = vec![cts_intake::validate::ValidRow {
-        full_name: HYPERLINK.into(),
-        ..test_row()
-    }];
-    let cover = cts_intake::reply::cover::render(&cts_intake::reply::cover::CoverSheet {
-        department: "Sở",
-        title: "Danh sách",
-        unit_code: "DV050",
-        unit_name: HYPERLINK,
-        received: "08:00 ngày 05/12/2022",
-        code: "ABCDEFGH",
-        rows: &rows,
-        paper_room: "Phòng 401",
-        deadline: "23:59 ngày 17/12/2022",
-    });
-    let cover = String::from_utf8(cover).unwrap();
-    assert!(cover.contains("=HYPERLINK(&quot;http://x&quot;"));
-    assert!(!cover.contains("http://x\""));
-}
-
-fn test_row() -> cts_intake::validate::ValidRow {
-    cts_intake::validate::ValidRow {
-        request_type: cts_intake::schema::RequestType::NewCert,
-        full_name: String::new(),
-        birth_date: None,
-        id_number: "036085000001".into(),
-        id_issue_date: None,
-        id_issue_place: String::new(),
-        position: String::new(),
-        unit_name: String::new(),
-        email: String::new(),
-        phone: String::new(),
-        cert_serial: String::new(),
-        change_detail: String::new(),
-        reason: String::new(),
-        note: String::new(),
-        source: Default::default(),
-    }
 }
 
 /// The worksheets and styles of an xlsx, as one text (they are stored uncompressed or deflated;

@@ -284,29 +284,21 @@ fn accepted_rejected_and_no_list_mails_each_get_exactly_the_right_reply() {
     let code = version_code(&data, "sample-01@namdinh.edu.vn");
     assert!(parsed.body_text(0).unwrap().contains(&code), "{code}");
     assert_eq!(parsed.attachment_count(), 1, "the cover sheet only");
-    let (name, cover) = attachment(ack, ".html").expect("the cover sheet");
-    assert_eq!(name, format!("phieu-doi-chieu-THPT-LHP-{code}.html"));
-    let cover = String::from_utf8(cover).unwrap();
-    assert!(cover.contains("PHIẾU ĐỐI CHIẾU"), "{cover}");
-    assert!(
-        cover.contains(&format!(
-            "<div class=\"code\">{}</div>",
-            cts_intake::domain::paper::printed_code(&code)
-        )),
-        "the unit's reconciliation code (with its check character) in large type: {cover}"
-    );
-    assert!(cover.contains("(THPT-LHP)"), "{cover}");
+    let (name, cover) = attachment(ack, ".pdf").expect("the cover sheet");
+    assert_eq!(name, format!("phieu-doi-chieu-THPT-LHP-{code}.pdf"));
+    // Its text and barcode are read back in tests/it/print.rs.
+    assert!(cover.starts_with(b"%PDF-"));
     // Every acknowledgement carries the cover sheet of its own version; no other reply has one.
     let mut acks = 0;
     for m in boxes.values().flatten() {
         let answered = header(m, "In-Reply-To");
         let summary = reply_summary(m);
-        match attachment(m, ".html") {
+        match attachment(m, ".pdf") {
             Some((name, cover)) => {
                 assert!(summary.contains("[Đã tiếp nhận]"), "{summary}");
                 let code = version_code(&data, answered.trim_matches(['<', '>']));
-                assert!(name.ends_with(&format!("-{code}.html")), "{name}");
-                assert!(String::from_utf8(cover).unwrap().contains(&code));
+                assert!(name.ends_with(&format!("-{code}.pdf")), "{name}");
+                assert!(cover.starts_with(b"%PDF-"));
                 acks += 1;
             }
             None => assert!(!summary.contains("[Đã tiếp nhận]"), "{summary}"),
