@@ -27,13 +27,18 @@ const MAX_WIDTH: usize = 45;
 pub const MIN_SCALE: u16 = 85;
 
 /// What an A4 landscape page holds across, in pixels of Excel's column-width unit (96 dpi):
-/// 297 mm less the 0.4-inch side margins is 10.89 inches; 95 % of it, for the rounding of
+/// 297 mm less the 0.4-inch side margins is 10.89 inches; 90 % of it, for the rounding of
 /// widths by the program that prints (LibreOffice prints Calibri as the metric-compatible
 /// Carlito).
-const PAGE_PX: f64 = 10.89 * 96.0 * 0.95;
+const PAGE_PX: f64 = 10.89 * 96.0 * 0.90;
 
 /// Points per line of 11 pt text in a row (Excel's default row is 15 pt).
 const LINE_PT: f64 = 15.0;
+
+/// Characters of running text a column width unit holds: the unit is the width of a digit
+/// (7 px in Calibri 11), Vietnamese text averages about 6 px a character. Counted a digit a
+/// character, rows came out twice as tall as their text and a printed page held five.
+const TEXT_CHARS_PER_WIDTH: f64 = 1.15;
 
 /// The tallest row Excel takes, in lines.
 const MAX_LINES: usize = 27;
@@ -43,22 +48,52 @@ fn px(w: f64) -> f64 {
     w * 7.0 + 5.0
 }
 
+/// The narrowest a column is squeezed to get the sheet across one page: narrower, a unit's name
+/// wraps on six lines and a printed page holds five rows. A sheet that needs more prints over
+/// two or more pages across instead, at [`SPLIT_WIDTH`].
+const MIN_FIT_WIDTH: f64 = 13.0;
+
+/// The widest a column is kept on a sheet printed over pages across.
+const SPLIT_WIDTH: f64 = 26.0;
+
+/// How a sheet prints.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fit {
+    /// Print scale, %.
+    scale: u16,
+    /// Over several pages across (its key columns repeated on each).
+    across: bool,
+}
+
 /// Column widths that fit a page at [`MIN_SCALE`] (the widest columns are narrowed first, their
-/// text wraps; none below [`MIN_WIDTH`]), and the print scale: 100 % when they fit as they are,
-/// less down to [`MIN_SCALE`] otherwise. A fixed scale, not "fit to width": a program printing
-/// with wider fonts than Calibri would shrink a fitted sheet under 9 pt. When too many columns
-/// do not fit even at their narrowest, the sheet prints at [`MIN_SCALE`] over more pages.
-fn fit(widths: &mut [f64]) -> u16 {
+/// text wraps; none below [`MIN_FIT_WIDTH`] for that), and the print scale: 100 % when they fit
+/// as they are, less down to [`MIN_SCALE`] otherwise. A fixed scale, not "fit to width": a
+/// program printing with wider fonts than Calibri would shrink a fitted sheet under 9 pt. When
+/// the columns would have to be narrower than that, the sheet prints at [`MIN_SCALE`] over pages
+/// across, each column at most [`SPLIT_WIDTH`].
+fn fit(widths: &mut [f64]) -> Fit {
     let total = |w: &[f64]| w.iter().map(|w| px(*w)).sum::<f64>();
     let scale = |w: &[f64]| ((PAGE_PX * 100.0 / total(w)).floor() as u16).clamp(MIN_SCALE, 100);
     let budget = PAGE_PX * 100.0 / f64::from(MIN_SCALE);
     let floor = MIN_WIDTH as f64;
     let capped = |cap: f64| -> Vec<f64> { widths.iter().map(|w| w.min(cap).max(floor)).collect() };
-    if total(widths) <= budget || total(&capped(floor)) > budget {
-        return scale(widths);
+    let one_page = |scale| Fit {
+        scale,
+        across: false,
+    };
+    if total(widths) <= budget {
+        return one_page(scale(widths));
+    }
+    if total(&capped(MIN_FIT_WIDTH)) > budget {
+        let split = capped(SPLIT_WIDTH);
+        widths.copy_from_slice(&split);
+        return Fit {
+            scale: MIN_SCALE,
+            across: true,
+        };
     }
     // The largest cap that fits, to a tenth of a character.
-    let (mut lo, mut hi) = (floor, MAX_WIDTH as f64);
+    let (mut lo, mut hi) = (MIN_FIT_WIDTH, MAX_WIDTH as f64);
     while hi - lo > 0.1 {
         let mid = (lo + hi) / 2.0;
         if total(&capped(mid)) <= budget {
@@ -69,7 +104,17 @@ fn fit(widths: &mut [f64]) -> u16 {
     }
     let fitted = capped(lo);
     widths.copy_from_slice(&fitted);
-    scale(widths)
+    one_page(scale(widths))
+}
+
+/// The columns repeated on each page of a sheet printed over pages across: up to the first
+/// that names a person or a unit ("Họ và tên", "Tên đơn vị"), among its first four.
+fn key_columns(headers: &[String]) -> Option<u16> {
+    headers
+        .iter()
+        .take(4)
+        .position(|h| h.to_lowercase().contains("tên"))
+        .map(|c| c as u16)
 }
 
 /// The lines `text` takes wrapped at `width` characters (words kept whole where they fit).
@@ -102,7 +147,7 @@ pub fn wrapped_lines(text: &str, width: f64) -> usize {
 /// The height of a row whose cells hold `texts` in columns of `widths`; `None` for one line.
 fn row_height<'a>(texts: impl Iterator<Item = (&'a str, f64)>) -> Option<f64> {
     let lines = texts
-        .map(|(t, w)| wrapped_lines(t, w))
+        .map(|(t, w)| wrapped_lines(t, w * TEXT_CHARS_PER_WIDTH))
         .max()
         .unwrap_or(1)
         .min(MAX_LINES);
@@ -171,7 +216,7 @@ fn header_text(s: &str) -> String {
 fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> Result<()> {
     ws.set_name(&t.name)?;
     let mut widths = widths(t);
-    let scale = fit(&mut widths);
+    let Fit { scale, across } = fit(&mut widths);
     for (c, h) in t.headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, h, &f.header)?;
     }
@@ -224,6 +269,13 @@ fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> 
     ws.set_freeze_panes(1, 0)?;
     page_setup(ws, &t.title, department, scale)?;
     ws.set_repeat_rows(0, 0)?;
+    if across {
+        // A person's row on one page, then the rest of it on the next ("over, then down").
+        ws.set_page_order(false);
+        if let Some(last) = key_columns(&t.headers) {
+            ws.set_repeat_columns(0, last)?;
+        }
+    }
     Ok(())
 }
 

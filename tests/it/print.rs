@@ -265,6 +265,29 @@ fn the_printed_workbook_and_html_page_are_a4_landscape_at_reading_size() {
             first.contains(&"Tổng") && first.contains(&"đề"),
             "{name}: {first:?}"
         );
+        // "Chi tiết" (20 columns) prints over pages across at sensible widths, its key columns
+        // (the person's name among them) on each, not squeezed into narrow columns whose every
+        // cell wraps on five lines: at least 15 rows on a page, on most of its pages.
+        let per_page: Vec<usize> = (1..=pages.len())
+            .filter_map(|p| {
+                let on: Vec<&str> = words
+                    .iter()
+                    .filter(|w| w.page == p)
+                    .map(|w| w.text.as_str())
+                    .collect();
+                on.windows(3)
+                    .any(|w| w == ["Chi", "tiết", "danh"])
+                    .then(|| on.windows(2).filter(|w| w == &["Phương", "Thảo"]).count())
+            })
+            .collect();
+        assert!(!per_page.is_empty(), "{name}: no Chi tiết page");
+        let full = per_page.iter().filter(|n| **n >= 15).count();
+        if name == "large" {
+            assert!(
+                full * 4 >= per_page.len() * 3,
+                "{name}: rows on each Chi tiết page: {per_page:?}"
+            );
+        }
         // "Cần xử lý" wraps: the end of a long detail is printed, not cut off.
         assert!(
             text.iter().filter(|t| t.contains("KETTHUCCHITIET")).count() >= 3,
