@@ -32,7 +32,8 @@ pub fn compose_and_deliver(store: &mut Store, config: &Config, dir: &Path) -> Re
     let mut write = |page: &[Composed]| {
         let written = write_page(
             dir,
-            page.iter().map(|c| (c.message_id.as_str(), c.bytes.as_slice())),
+            page.iter()
+                .map(|c| (c.message_id.as_str(), c.bytes.as_slice())),
         );
         delivered += written.iter().filter(|r| r.is_ok()).count();
         written
@@ -101,7 +102,9 @@ fn write_page<'a>(
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                results.push(Err(anyhow::Error::new(e).context("cannot write the reply file")));
+                results.push(Err(
+                    anyhow::Error::new(e).context("cannot write the reply file")
+                ));
             }
         }
     }
