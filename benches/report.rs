@@ -1,8 +1,11 @@
-//! Benchmark (not a test): the staff report for 1,000 units and 20,000 current rows.
+//! Benchmark (not a test): the staff report for 1,000 units and 20,000 current rows (a
+//! province), then for 6,300 units and 201,600 rows (the whole country).
 //!
-//! `cargo bench --bench report` fills a fresh store in a temporary folder (20 accepted rows for
-//! each of 1,000 registered units, through `Store::record` as the daemon writes them), then times
-//! `report::build` (the queries) and each renderer, and prints the times. No timing is asserted.
+//! `cargo bench --bench report` fills a fresh store in a temporary folder for each size (20,
+//! then 32, accepted rows for each registered unit, through `Store::record` as the daemon
+//! writes them), then times `report::build` (the queries) and each renderer, and prints the
+//! times and the process's peak memory after each size. No timing is asserted.
+//! `cargo bench --bench report -- 1000` runs the first size alone.
 
 use std::time::Instant;
 
@@ -16,8 +19,8 @@ use cts_intake::store::{MailRecord, Store};
 use cts_intake::units::{Registry, Unit};
 use cts_intake::validate::{RowSource, ValidRow};
 
-const UNITS: usize = 1_000;
-const ROWS_PER_UNIT: usize = 20;
+/// (units, rows per unit)
+const SIZES: [(usize, usize); 2] = [(1_000, 20), (6_300, 32)];
 
 fn row(unit: usize, k: usize) -> ValidRow {
     let t = RequestType::ALL[k % 7];
@@ -53,10 +56,33 @@ fn row(unit: usize, k: usize) -> ValidRow {
 }
 
 fn main() -> anyhow::Result<()> {
+    let only: Option<usize> = std::env::args().skip(1).find_map(|a| a.parse().ok());
+    for (units, rows) in SIZES {
+        if only.is_none_or(|n| n == units) {
+            bench(units, rows)?;
+        }
+    }
+    Ok(())
+}
+
+/// The process's peak resident memory so far (VmHWM), in MiB.
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn bench(n_units: usize, rows_per_unit: usize) -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = Config::load(&root.join("config/default.toml"), &Overrides::default())?;
     let dir = tempfile::tempdir()?;
-    let units: Vec<Unit> = (1..=UNITS)
+    let units: Vec<Unit> = (1..=n_units)
         .map(|i| Unit {
             code: format!("DV{i:04}"),
             name: format!("Trường THPT Số {i:04}"),
@@ -69,7 +95,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut store = Store::open(&dir.path().join("intake.sqlite3"))?;
     for (i, unit) in units.iter().enumerate() {
-        let rows: Vec<ValidRow> = (0..ROWS_PER_UNIT).map(|k| row(i + 1, k)).collect();
+        let rows: Vec<ValidRow> = (0..rows_per_unit).map(|k| row(i + 1, k)).collect();
         let parsed = ParsedMail {
             message_id: Some(format!("bench-{i}@test")),
             from: unit.emails.first().cloned(),
@@ -107,8 +133,8 @@ fn main() -> anyhow::Result<()> {
         )?;
     }
     println!(
-        "setup: {UNITS} units, {} rows stored in {:.2?}",
-        UNITS * ROWS_PER_UNIT,
+        "setup: {n_units} units, {} rows stored in {:.2?}",
+        n_units * rows_per_unit,
         started.elapsed()
     );
 
@@ -131,14 +157,15 @@ fn main() -> anyhow::Result<()> {
     cts_intake::report::csv_out::write_all(&rec, &out)?;
     let csv = t.elapsed();
     let total = total.elapsed();
-    assert_eq!(rec.requests.len(), UNITS * ROWS_PER_UNIT);
+    assert_eq!(rec.requests.len(), n_units * rows_per_unit);
     println!("report::build (queries): {build:.2?}");
     println!("doi-chieu.xlsx:          {xlsx:.2?}");
     println!("doi-chieu.html:          {html:.2?}");
     println!("CSVs:                    {csv:.2?}");
     println!(
-        "total for {UNITS} units and {} rows: {total:.2?}",
-        rec.requests.len()
+        "total for {n_units} units and {} rows: {total:.2?} (peak memory so far {:.0} MiB)",
+        rec.requests.len(),
+        peak_mib()
     );
     Ok(())
 }

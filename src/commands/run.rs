@@ -210,14 +210,23 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> Result<()> {
         kib.map(|k| format!(" (peak memory {:.1} MiB)", k as f64 / 1024.0))
             .unwrap_or_default()
     };
+    // The stages after the intake: their peak, and the CPU time they took.
+    let after = |kib: Option<u64>, cpu: std::time::Duration| match kib {
+        Some(k) => format!(
+            " (peak memory {:.1} MiB, cpu {:.3} s)",
+            k as f64 / 1024.0,
+            cpu.as_secs_f64()
+        ),
+        None => format!(" (cpu {:.3} s)", cpu.as_secs_f64()),
+    };
     println!(
         "Time: taking mail {:.3} s{}, replies {:.3} s{}, report {:.3} s{}",
         summary.taking.as_secs_f64(),
         peak(summary.taking_peak_kib),
         summary.replying.as_secs_f64(),
-        peak(summary.replying_peak_kib),
+        after(summary.replying_peak_kib, summary.replying_cpu),
         summary.reporting.as_secs_f64(),
-        peak(summary.reporting_peak_kib)
+        after(summary.reporting_peak_kib, summary.reporting_cpu)
     );
     if summary.failed > 0 {
         bail!("{} mails could not be taken; see the log", summary.failed);

@@ -154,8 +154,8 @@ impl Intake {
         if self.config.smtp.is_some() {
             return Ok(0);
         }
-        outbox::drafts::compose_pending(&mut self.store, &self.config)?;
-        outbox::eml::deliver_to_dir(&self.store, &self.config.outbox_dir())
+        let dir = self.config.outbox_dir();
+        outbox::eml::compose_and_deliver(&mut self.store, &self.config, &dir)
     }
 
     /// Rewrites the report folder.

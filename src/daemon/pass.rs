@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::read::{Reads, ToRead};
 use super::run::RunOptions;
-use super::summary::{RunSummary, peak_memory_kib};
+use super::summary::{RunSummary, cpu_time, peak_memory_kib};
 use super::{How, Intake, blocking};
 use crate::mailbox::{Cursor, MailRef, Mailbox, RawMail};
 
@@ -299,9 +299,10 @@ pub(super) async fn pass<M: Mailbox>(
             });
             if !options.once {
                 // A long first pass answers as it goes; `--once` answers at the end.
-                let start = Instant::now();
+                let (start, cpu) = (Instant::now(), cpu_time());
                 summary.replies_written += blocking(intake, |i| i.deliver()).await?;
                 replying += start.elapsed();
+                summary.replying_cpu += cpu_time().saturating_sub(cpu);
             }
         }
         Ok(())
@@ -332,7 +333,7 @@ pub(super) async fn pass<M: Mailbox>(
     summary.taking += started.elapsed() - replying;
     summary.taking_peak_kib = peak_memory_kib();
     let stages = super::summary::reset_peak_memory();
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_time());
     summary.replies_written += blocking(intake, |i| {
         let written = i.deliver()?;
         if written > 0 {
@@ -343,14 +344,16 @@ pub(super) async fn pass<M: Mailbox>(
     })
     .await?;
     summary.replying += replying + start.elapsed();
+    summary.replying_cpu += cpu_time().saturating_sub(cpu);
     if stages {
         summary.replying_peak_kib = summary.replying_peak_kib.max(peak_memory_kib());
         super::summary::reset_peak_memory();
     }
     if took_any || !intake_report_exists(intake).await? {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_time());
         blocking(intake, |i| i.write_report()).await?;
         summary.reporting += start.elapsed();
+        summary.reporting_cpu += cpu_time().saturating_sub(cpu);
         if stages {
             summary.reporting_peak_kib = summary.reporting_peak_kib.max(peak_memory_kib());
         }

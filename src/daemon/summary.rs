@@ -61,6 +61,11 @@ pub struct RunSummary {
     /// [`reset_peak_memory`]; KiB; Linux only).
     pub replying_peak_kib: Option<u64>,
     pub reporting_peak_kib: Option<u64>,
+    /// The CPU time the process itself (every thread, reader processes aside) spent composing
+    /// and writing replies, and writing the report ([`cpu_time`]): on a loaded machine the
+    /// wall times above wait for the CPU, these do not.
+    pub replying_cpu: Duration,
+    pub reporting_cpu: Duration,
 }
 
 impl RunSummary {
@@ -75,6 +80,18 @@ impl RunSummary {
             OutcomeKind::Duplicate => self.duplicate += 1,
         }
     }
+}
+
+/// The CPU time (user and system) the process's threads have used so far (not its child
+/// processes'); zero where it cannot be read.
+pub fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct it is given, which is zeroed and ours.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// The process's peak resident memory so far (VmHWM, KiB), where /proc tells it.

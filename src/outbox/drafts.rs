@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::mail::ParsedMail;
 use crate::pipeline::Outcome;
-use crate::store::{OutgoingReply, Store};
+use crate::store::{OutgoingReply, PendingDraft, Store};
 
 use crate::reply::{self, Answered};
 
@@ -107,46 +107,126 @@ fn writable(envelope: &reply::Envelope) -> Result<()> {
 /// How many drafts are composed together (in parallel, then stored in one transaction).
 const CHUNK: usize = 64;
 
+/// A reply composed from its draft, not yet stored.
+pub struct Composed {
+    pub id: i64,
+    pub message_id: String,
+    pub bytes: Vec<u8>,
+}
+
 /// Composes every pending reply that is still a draft, on every core, and stores its bytes.
 /// A draft that cannot be composed marks its reply failed, with the reason, for staff. Returns
 /// how many were composed.
 pub fn compose_pending(store: &mut Store, config: &Config) -> Result<usize> {
-    use rayon::prelude::*;
+    compose_pending_and(store, config, None)
+}
+
+/// What delivers a page of replies as soon as they are composed, before their bytes are
+/// stored: one result per reply, in order (see [`compose_pending_and`]).
+pub type Deliver<'a> = &'a mut (dyn FnMut(&[Composed]) -> Vec<Result<()>> + Send);
+
+/// [`compose_pending`], each page of composed replies first handed to `deliver` when there is
+/// one: a reply it delivered is stored as sent in the same update that stores its bytes (one
+/// write of the row, one transaction per page), one it could not deliver is stored composed
+/// and pending, with the attempt's error. The drafts are read a page at a time, by id: memory
+/// holds one page whatever the backlog.
+pub fn compose_pending_and(
+    store: &mut Store,
+    config: &Config,
+    mut deliver: Option<Deliver<'_>>,
+) -> Result<usize> {
     let mut composed = 0;
+    let mut after = 0;
+    let mut page = match next_page(store, &mut after)? {
+        Some(drafts) => compose_page(drafts, config),
+        None => return Ok(0),
+    };
     loop {
-        let drafts = store.pending_drafts(CHUNK)?;
-        if drafts.is_empty() {
-            return Ok(composed);
+        // The next page is composed (on every core) while this one is delivered and stored.
+        let next = next_page(store, &mut after)?;
+        let (next, stored) = rayon::join(
+            || next.map(|drafts| compose_page(drafts, config)),
+            || store_page(store, &page, deliver.as_mut()),
+        );
+        stored?;
+        composed += page.ok.len();
+        match next {
+            Some(n) => page = n,
+            None => return Ok(composed),
         }
-        let results: Vec<(i64, Result<Vec<u8>>)> = drafts
-            .into_par_iter()
-            .map(|d| {
-                let result = serde_json::from_str::<Draft>(&d.draft)
-                    .context("the reply's draft cannot be read")
-                    .and_then(|mut draft| {
-                        if let (Some(v), Some(rows)) = (&mut draft.outcome.version, d.version_rows)
-                        {
-                            v.rows = rows;
-                        }
-                        let mail = crate::mail::parse(&d.raw, &config.campaign.department_address);
-                        draft.compose(&mail, config)
-                    });
-                (d.id, result)
-            })
-            .collect();
-        store.batch(|s| {
-            for (id, result) in &results {
-                match result {
-                    Ok(bytes) => s.fill_draft(*id, bytes)?,
-                    Err(e) => {
-                        let text = format!("cannot compose the reply: {e:#}");
-                        tracing::error!(reply = id, error = %text, "reply not composed");
-                        s.fail_draft(*id, &text)?;
+    }
+}
+
+/// The drafts after `after`, a page of them; moves `after` past them. `None` when none is left.
+fn next_page(store: &Store, after: &mut i64) -> Result<Option<Vec<PendingDraft>>> {
+    let drafts = store.pending_drafts(*after, CHUNK)?;
+    Ok(drafts.last().map(|d| d.id).map(|last| {
+        *after = last;
+        drafts
+    }))
+}
+
+/// A page of drafts composed: the replies, and the drafts that could not be, with the reason.
+struct Page {
+    ok: Vec<Composed>,
+    failed: Vec<(i64, String)>,
+}
+
+fn compose_page(drafts: Vec<PendingDraft>, config: &Config) -> Page {
+    use rayon::prelude::*;
+    let results: Vec<(i64, String, Result<Vec<u8>>)> = drafts
+        .into_par_iter()
+        .map(|d| {
+            let result = serde_json::from_str::<Draft>(&d.draft)
+                .context("the reply's draft cannot be read")
+                .and_then(|mut draft| {
+                    if let (Some(v), Some(rows)) = (&mut draft.outcome.version, d.version_rows) {
+                        v.rows = rows;
                     }
+                    let mail = crate::mail::parse(&d.raw, &config.campaign.department_address);
+                    draft.compose(&mail, config)
+                });
+            (d.id, d.message_id, result)
+        })
+        .collect();
+    let mut page = Page {
+        ok: Vec::with_capacity(results.len()),
+        failed: Vec::new(),
+    };
+    for (id, message_id, result) in results {
+        match result {
+            Ok(bytes) => page.ok.push(Composed {
+                id,
+                message_id,
+                bytes,
+            }),
+            Err(e) => page
+                .failed
+                .push((id, format!("cannot compose the reply: {e:#}"))),
+        }
+    }
+    page
+}
+
+/// Delivers a composed page (with `deliver`), then stores it in one transaction.
+fn store_page(store: &mut Store, page: &Page, deliver: Option<&mut Deliver<'_>>) -> Result<()> {
+    let delivered = deliver.map(|d| d(&page.ok));
+    store.batch(|s| {
+        for (i, c) in page.ok.iter().enumerate() {
+            match delivered.as_ref().map(|d| &d[i]) {
+                None => s.fill_draft(c.id, &c.bytes)?,
+                Some(Ok(())) => s.fill_draft_sent(c.id, &c.bytes)?,
+                Some(Err(e)) => {
+                    tracing::warn!(reply = %c.message_id, error = %format!("{e:#}"), "cannot deliver reply");
+                    s.fill_draft(c.id, &c.bytes)?;
+                    s.mark_attempt_failed(c.id, &format!("{e:#}"))?;
                 }
             }
-            Ok(())
-        })?;
-        composed += results.iter().filter(|(_, r)| r.is_ok()).count();
-    }
+        }
+        for (id, text) in &page.failed {
+            tracing::error!(reply = id, error = %text, "reply not composed");
+            s.fail_draft(*id, text)?;
+        }
+        Ok(())
+    })
 }

@@ -84,7 +84,8 @@ fn bool01(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-fn write_file(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<()> {
+/// Writes one CSV, each record as it is made (never the whole file's records at once).
+fn write_file(path: &Path, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<()> {
     use std::io::Write;
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -99,103 +100,87 @@ fn write_file(path: &Path, header: &[&str], rows: Vec<Vec<String>>) -> Result<()
 
 /// Writes the four CSVs into `dir`.
 pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
-    let units = rec
-        .units
-        .iter()
-        .map(|u| {
-            let mut r = vec![
-                u.code.clone(),
-                u.name.clone(),
-                u.kind.clone(),
-                u.status.code().to_string(),
-                u.submissions.to_string(),
-                u.last_received_at.clone().unwrap_or_default(),
-                u.rows.to_string(),
-            ];
-            r.extend(u.counts.iter().map(|c| c.to_string()));
-            r.push(u.reconciliation_code.clone());
-            r.push(bool01(u.late).into());
-            r.push(bool01(u.unverified).into());
-            r.push(u.paper_received_at.clone().unwrap_or_default());
-            r.push(u.versions.to_string());
-            r.push(
-                u.paper
-                    .as_ref()
-                    .map(|p| p.verdict.code().to_string())
-                    .unwrap_or_default(),
-            );
-            r
-        })
-        .collect();
+    let units = rec.units.iter().map(|u| {
+        let mut r = vec![
+            u.code.clone(),
+            u.name.clone(),
+            u.kind.clone(),
+            u.status.code().to_string(),
+            u.submissions.to_string(),
+            u.last_received_at.clone().unwrap_or_default(),
+            u.rows.to_string(),
+        ];
+        r.extend(u.counts.iter().map(|c| c.to_string()));
+        r.push(u.reconciliation_code.clone());
+        r.push(bool01(u.late).into());
+        r.push(bool01(u.unverified).into());
+        r.push(u.paper_received_at.clone().unwrap_or_default());
+        r.push(u.versions.to_string());
+        r.push(
+            u.paper
+                .as_ref()
+                .map(|p| p.verdict.code().to_string())
+                .unwrap_or_default(),
+        );
+        r
+    });
     write_file(&dir.join("units.csv"), &UNITS_HEADER, units)?;
 
-    let requests = rec
-        .requests
-        .iter()
-        .map(|l| {
-            let r = &l.row;
-            vec![
-                l.unit_code.clone(),
-                r.request_type.code().to_string(),
-                r.full_name.clone(),
-                date(r.birth_date),
-                r.id_number.clone(),
-                date(r.id_issue_date),
-                r.id_issue_place.clone(),
-                r.position.clone(),
-                r.email.clone(),
-                r.phone.clone(),
-                r.cert_serial.clone(),
-                r.change_detail.clone(),
-                r.reason.clone(),
-                r.note.clone(),
-                l.source_message_id.clone(),
-                r.source.file.clone(),
-                r.source.sheet.clone(),
-                r.source.row.to_string(),
-                r.unit_name.clone(),
-                l.received_at.clone(),
-            ]
-        })
-        .collect();
+    let requests = rec.requests.iter().map(|l| {
+        let r = &l.row;
+        vec![
+            l.unit_code.clone(),
+            r.request_type.code().to_string(),
+            r.full_name.clone(),
+            date(r.birth_date),
+            r.id_number.clone(),
+            date(r.id_issue_date),
+            r.id_issue_place.clone(),
+            r.position.clone(),
+            r.email.clone(),
+            r.phone.clone(),
+            r.cert_serial.clone(),
+            r.change_detail.clone(),
+            r.reason.clone(),
+            r.note.clone(),
+            l.source_message_id.clone(),
+            r.source.file.clone(),
+            r.source.sheet.clone(),
+            r.source.row.to_string(),
+            r.unit_name.clone(),
+            l.received_at.clone(),
+        ]
+    });
     write_file(&dir.join("requests.csv"), &REQUESTS_HEADER, requests)?;
 
-    let mails = rec
-        .mails
-        .iter()
-        .map(|m| {
-            vec![
-                m.message_id.clone(),
-                m.received_at.clone(),
-                m.from.clone(),
-                m.subject.clone(),
-                m.unit_code.clone().unwrap_or_default(),
-                m.outcome.code().to_string(),
-                (m.errors + m.warnings).to_string(),
-                m.reply_kind.code().to_string(),
-                m.reply_status.clone(),
-            ]
-        })
-        .collect();
+    let mails = rec.mails.iter().map(|m| {
+        vec![
+            m.message_id.clone(),
+            m.received_at.clone(),
+            m.from.clone(),
+            m.subject.clone(),
+            m.unit_code.clone().unwrap_or_default(),
+            m.outcome.code().to_string(),
+            (m.errors + m.warnings).to_string(),
+            m.reply_kind.code().to_string(),
+            m.reply_status.clone(),
+        ]
+    });
     write_file(&dir.join("mails.csv"), &MAILS_HEADER, mails)?;
 
-    let problems = rec
-        .problems
-        .iter()
-        .map(|p| {
-            vec![
-                p.message_id.clone(),
-                p.file.clone(),
-                p.sheet.clone(),
-                p.row.to_string(),
-                p.column.clone(),
-                p.field.clone(),
-                p.value.clone(),
-                p.severity.code().to_string(),
-                p.message.clone(),
-            ]
-        })
-        .collect();
+    let problems = rec.problems.iter().map(|p| {
+        vec![
+            p.message_id.clone(),
+            p.file.clone(),
+            p.sheet.clone(),
+            p.row.to_string(),
+            p.column.clone(),
+            p.field.clone(),
+            p.value.clone(),
+            p.severity.code().to_string(),
+            p.message.clone(),
+        ]
+    });
     write_file(&dir.join("problems.csv"), &PROBLEMS_HEADER, problems)?;
     Ok(())
 }

@@ -203,10 +203,18 @@ pub fn field_text(r: &ValidRow, f: Field) -> String {
 
 /// Every sheet, in order: "Tổng hợp", "Chưa gửi", "Chi tiết", one per request type, "Cần xử lý".
 pub fn tables(rec: &Reconciliation) -> Vec<Table> {
-    let mut out = vec![summary(rec), not_submitted(rec), detail(rec)];
-    out.extend(RequestType::ALL.iter().map(|t| by_type(rec, *t)));
-    out.push(issues(rec));
-    out
+    sheets(rec).collect()
+}
+
+/// [`tables`], each made only when the one before is done with: a renderer that writes a
+/// table and drops it holds one table's cells at a time, not the whole report's twice over.
+pub fn sheets(rec: &Reconciliation) -> impl Iterator<Item = Table> + '_ {
+    let first: [fn(&Reconciliation) -> Table; 3] = [summary, not_submitted, detail];
+    first
+        .into_iter()
+        .map(move |f| f(rec))
+        .chain(RequestType::ALL.iter().map(move |t| by_type(rec, *t)))
+        .chain(std::iter::once_with(move || issues(rec)))
 }
 
 fn table(name: &str, headers: Vec<String>, rows: Vec<Vec<Cell>>) -> Table {

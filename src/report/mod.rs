@@ -476,9 +476,29 @@ pub fn reconcile_with(
         });
     }
 
-    // A person a unit lists under another registered unit's name (flagged when taken).
+    // A person a unit lists under another registered unit's name (flagged when taken). The
+    // registry is asked once per unit and name written (a unit's rows mostly repeat its own
+    // name: asking for every row walked the whole registry 200,000 times for the country), and
+    // not at all for a unit's own name as registered: its own match spans the whole text, so
+    // no other unit's is longer, and the answer is the unit itself or nobody.
+    let own_names: HashMap<&str, String> = registry
+        .units()
+        .iter()
+        .map(|u| (u.code.as_str(), crate::text::fold(&u.name)))
+        .collect();
+    let mut named_as: HashMap<(&str, &str), Option<&crate::units::Unit>> = HashMap::new();
     for l in &requests {
-        if let Some(named) = registry.infer(&l.row.unit_name)
+        let named = *named_as
+            .entry((l.unit_code.as_str(), l.row.unit_name.as_str()))
+            .or_insert_with(|| {
+                let own = own_names.get(l.unit_code.as_str());
+                if own.is_some_and(|n| *n == crate::text::fold(&l.row.unit_name)) {
+                    None
+                } else {
+                    registry.infer(&l.row.unit_name)
+                }
+            });
+        if let Some(named) = named
             && named.code != l.unit_code
         {
             issues.push(Issue {

@@ -213,16 +213,66 @@ fn header_text(s: &str) -> String {
     s.replace('&', "&&")
 }
 
-fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> Result<()> {
-    ws.set_name(&t.name)?;
-    let mut widths = widths(t);
-    let Fit { scale, across } = fit(&mut widths);
-    for (c, h) in t.headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, h, &f.header)?;
+/// The most rows a sheet holds (Excel's limit), the header row included.
+pub const MAX_ROWS: u32 = 1_048_576;
+
+/// The name of part `k` (from 0) of a table split over several sheets: "Chi tiết", then
+/// "Chi tiết (2)", "Chi tiết (3)"... (within Excel's 31 characters for a sheet's name).
+fn part_name(name: &str, k: usize) -> String {
+    if k == 0 {
+        return name.to_string();
     }
+    let suffix = format!(" ({})", k + 1);
+    let keep = 31usize.saturating_sub(suffix.chars().count());
+    format!("{}{suffix}", name.chars().take(keep).collect::<String>())
+}
+
+/// Writes a table into as many sheets as its rows need, at most `max_rows` rows (its header
+/// included) in each: every part has the header row, the widths, the print setup, and its
+/// rows in order. Each sheet is written in rust_xlsxwriter's constant-memory mode (rows
+/// written in order go to a temporary file in `tempdir`, not into memory).
+fn write_parts(
+    wb: &mut Workbook,
+    t: &Table,
+    f: &Formats,
+    department: &str,
+    max_rows: u32,
+) -> Result<()> {
+    let per_sheet = (max_rows.max(2) - 1) as usize;
+    let mut widths = widths(t);
+    let fitted = fit(&mut widths);
+    let mut start = 0;
+    let mut k = 0;
+    loop {
+        let end = (start + per_sheet).min(t.rows.len());
+        let ws = wb.add_worksheet_with_constant_memory()?;
+        let name = part_name(&t.name, k);
+        write_table(ws, t, &name, start..end, &widths, fitted, f, department)
+            .with_context(|| format!("cannot write sheet {name}"))?;
+        if end >= t.rows.len() {
+            return Ok(());
+        }
+        start = end;
+        k += 1;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_table(
+    ws: &mut Worksheet,
+    t: &Table,
+    name: &str,
+    rows: std::ops::Range<usize>,
+    widths: &[f64],
+    Fit { scale, across }: Fit,
+    f: &Formats,
+    department: &str,
+) -> Result<()> {
+    ws.set_name(name)?;
     for (c, width) in widths.iter().enumerate() {
         ws.set_column_width(c as u16, *width)?;
     }
+    let count = rows.len();
     // Rows as tall as their wrapped text: the header never covers the first row, a long
     // "Cần xử lý" detail is never cut.
     if let Some(h) = row_height(
@@ -233,7 +283,14 @@ fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> 
     ) {
         ws.set_row_height(0, h)?;
     }
-    for (i, row) in t.rows.iter().enumerate() {
+    let last_col = t.headers.len().max(1) as u16 - 1;
+    // Set before the rows are written: a constant-memory sheet writes a row out as soon as
+    // the next one begins, and the header row's filter buttons are part of it.
+    ws.autofilter(0, 0, count as u32, last_col)?;
+    for (c, h) in t.headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, h, &f.header)?;
+    }
+    for (i, row) in t.rows[rows].iter().enumerate() {
         let r = i as u32 + 1;
         let texts = row
             .iter()
@@ -264,8 +321,6 @@ fn write_table(ws: &mut Worksheet, t: &Table, f: &Formats, department: &str) -> 
             }
         }
     }
-    let last_col = t.headers.len().max(1) as u16 - 1;
-    ws.autofilter(0, 0, t.rows.len() as u32, last_col)?;
     ws.set_freeze_panes(1, 0)?;
     page_setup(ws, &t.title, department, scale)?;
     ws.set_repeat_rows(0, 0)?;
@@ -328,22 +383,145 @@ fn write_overview(ws: &mut Worksheet, rec: &Reconciliation, f: &Formats) -> Resu
     )
 }
 
-/// The workbook's bytes.
-pub fn render(rec: &Reconciliation) -> Result<Vec<u8>> {
+/// The workbook, its sheets split at `max_rows`, their rows kept in temporary files in
+/// `tempdir` until it is saved.
+fn workbook(rec: &Reconciliation, tempdir: &Path, max_rows: u32) -> Result<Workbook> {
     let mut wb = Workbook::new();
+    wb.set_tempdir(tempdir)
+        .with_context(|| format!("cannot use {} for temporary files", tempdir.display()))?;
+    // Deflating the sheets' XML was most of the time writing a large workbook; level 1 makes
+    // the file somewhat larger and is several times faster.
+    wb.set_zip_compression_level(1);
     let formats = Formats::new();
     write_overview(wb.add_worksheet(), rec, &formats).context("cannot write the overview")?;
-    for t in layout::tables(rec) {
-        let ws = wb.add_worksheet();
-        write_table(ws, &t, &formats, &rec.settings.department)
-            .with_context(|| format!("cannot write sheet {}", t.name))?;
+    // One table at a time, dropped once written.
+    for t in layout::sheets(rec) {
+        write_parts(&mut wb, &t, &formats, &rec.settings.department, max_rows)?;
     }
-    Ok(wb.save_to_buffer()?)
+    Ok(wb)
 }
 
-/// Writes the workbook.
+/// The workbook's bytes.
+pub fn render(rec: &Reconciliation) -> Result<Vec<u8>> {
+    let tmp = std::env::temp_dir();
+    Ok(workbook(rec, &tmp, MAX_ROWS)?.save_to_buffer()?)
+}
+
+/// Writes the workbook: saved beside `path` under a temporary name (its sheets' rows kept in
+/// temporary files in the same folder meanwhile), then renamed over it, so a reader never
+/// opens half a workbook.
 pub fn write(rec: &Reconciliation, path: &Path) -> Result<()> {
-    let bytes = render(rec)?;
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    write_limited(rec, path, MAX_ROWS)
+}
+
+fn write_limited(rec: &Reconciliation, path: &Path, max_rows: u32) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        name.as_deref().unwrap_or("doi-chieu.xlsx")
+    ));
+    let saved = workbook(rec, dir, max_rows)
+        .and_then(|mut wb| Ok(wb.save(&tmp)?))
+        .and_then(|()| Ok(std::fs::rename(&tmp, path)?));
+    if saved.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    saved.with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use calamine::{Data, Reader, Xlsx};
+
+    fn table(rows: usize) -> Table {
+        Table {
+            name: "Chi tiết".into(),
+            title: "Danh sách chi tiết".into(),
+            headers: vec!["Mã đơn vị".into(), "STT".into()],
+            rows: (0..rows)
+                .map(|i| {
+                    vec![
+                        Cell::Text(format!("DV{i:02}")),
+                        Cell::Number(i as f64 + 1.0),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// The sheets of a workbook, each as its rows of text.
+    fn read(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let names = book.sheet_names().to_vec();
+        names
+            .into_iter()
+            .map(|n| {
+                let range = book.worksheet_range(&n).unwrap();
+                let rows = range
+                    .rows()
+                    .map(|r| {
+                        r.iter()
+                            .map(|c| match c {
+                                Data::Float(f) => format!("{f}"),
+                                other => other.to_string(),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                (n, rows)
+            })
+            .collect()
+    }
+
+    fn written(t: &Table, max_rows: u32) -> Vec<(String, Vec<Vec<String>>)> {
+        let mut wb = Workbook::new();
+        wb.set_tempdir(std::env::temp_dir()).unwrap();
+        write_parts(&mut wb, t, &Formats::new(), "Sở GD&ĐT", max_rows).unwrap();
+        read(wb.save_to_buffer().unwrap())
+    }
+
+    #[test]
+    fn a_table_over_the_row_limit_goes_on_in_a_second_sheet_with_its_header() {
+        // At most 4 rows a sheet, the header included: 7 rows make 3 + 3 + 1.
+        let sheets = written(&table(7), 4);
+        let names: Vec<&str> = sheets.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Chi tiết", "Chi tiết (2)", "Chi tiết (3)"]);
+        let header = vec!["Mã đơn vị".to_string(), "STT".to_string()];
+        let mut seen = Vec::new();
+        for (name, rows) in &sheets {
+            assert_eq!(rows[0], header, "{name} has the header row");
+            assert!(rows.len() <= 4, "{name} holds {} rows", rows.len());
+            seen.extend(rows[1..].iter().cloned());
+        }
+        let expected: Vec<Vec<String>> = (0..7)
+            .map(|i| vec![format!("DV{i:02}"), format!("{}", i + 1)])
+            .collect();
+        assert_eq!(seen, expected, "every row once, in order");
+    }
+
+    #[test]
+    fn a_table_within_the_limit_is_one_sheet_and_an_empty_one_keeps_its_header() {
+        let sheets = written(&table(3), 4);
+        assert_eq!(sheets.len(), 1);
+        assert_eq!(sheets[0].0, "Chi tiết");
+        assert_eq!(sheets[0].1.len(), 4);
+        let empty = written(&table(0), 4);
+        assert_eq!(empty.len(), 1);
+        assert_eq!(empty[0].1.len(), 1, "the header row alone");
+    }
+
+    #[test]
+    fn a_part_name_stays_within_excels_31_characters() {
+        let long = "Cấp mới chứng thư số cho cá nhân xx";
+        let name = part_name(long, 1);
+        assert_eq!(name.chars().count(), 31);
+        assert!(name.ends_with(" (2)"), "{name}");
+        assert_eq!(part_name("Chi tiết", 0), "Chi tiết");
+        assert_eq!(part_name("Chi tiết", 11), "Chi tiết (12)");
+    }
 }

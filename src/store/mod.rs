@@ -812,13 +812,23 @@ impl Store {
         self.outbox_items("status = 'pending' AND draft IS NULL ORDER BY id", [])
     }
 
+    /// Composed pending replies after id `after_id`, oldest first, at most `limit`: the outbox
+    /// folder is written a page at a time.
+    pub fn pending_replies_after(&self, after_id: i64, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.outbox_items(
+            "status = 'pending' AND draft IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
+            params![after_id, limit as i64],
+        )
+    }
+
     /// Marks a reply delivered.
     pub fn mark_sent(&self, id: i64) -> Result<()> {
-        self.conn.execute(
-            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, \
-             last_error = NULL WHERE id = ?1",
-            params![id, Utc::now().to_rfc3339()],
-        )?;
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, \
+                 last_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, Utc::now().to_rfc3339()])?;
         Ok(())
     }
 

@@ -51,6 +51,8 @@ fn stamp(t: DateTime<Utc>) -> String {
 #[derive(Debug, Clone)]
 pub struct PendingDraft {
     pub id: i64,
+    /// The reply's Message-ID (the name of its .eml file).
+    pub message_id: String,
     /// JSON of `outbox::drafts::Draft`.
     pub draft: String,
     /// The answered mail's raw bytes.
@@ -276,19 +278,24 @@ impl Store {
         Ok(found)
     }
 
-    /// Pending replies still to be composed (see `outbox::drafts`), oldest first, at most
-    /// `limit`, each with the raw bytes of the mail it answers.
-    pub fn pending_drafts(&self, limit: usize) -> Result<Vec<PendingDraft>> {
+    /// Pending replies still to be composed (see `outbox::drafts`) after id `after_id`, oldest
+    /// first, at most `limit`, each with the raw bytes of the mail it answers. The caller pages
+    /// on by the last id: each page starts where the last ended, never again at the first
+    /// pending reply (with thousands composed and not yet delivered, starting over read each of
+    /// them again, page after page).
+    pub fn pending_drafts(&self, after_id: i64, limit: usize) -> Result<Vec<PendingDraft>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT o.id, o.draft, r.bytes, o.version_id FROM outbox o \
+            "SELECT o.id, o.draft, r.bytes, o.version_id, o.message_id FROM outbox o \
              JOIN mails m ON m.id = o.mail_id \
              JOIN raw_mails r ON r.sha256 = m.sha256 \
-             WHERE o.status = 'pending' AND o.draft IS NOT NULL ORDER BY o.id LIMIT ?1",
+             WHERE o.status = 'pending' AND o.id > ?1 AND o.draft IS NOT NULL \
+             ORDER BY o.id LIMIT ?2",
         )?;
         let drafts: Vec<(PendingDraft, Option<i64>)> = stmt
-            .query_map([limit as i64], |r| {
+            .query_map(params![after_id, limit as i64], |r| {
                 let draft = PendingDraft {
                     id: r.get(0)?,
+                    message_id: r.get(4)?,
                     draft: r.get(1)?,
                     raw: r.get(2)?,
                     version_rows: None,
@@ -313,6 +320,18 @@ impl Store {
         self.conn
             .prepare_cached("UPDATE outbox SET bytes = ?2, draft = NULL WHERE id = ?1")?
             .execute(params![id, bytes])?;
+        Ok(())
+    }
+
+    /// Stores a reply's composed bytes and marks it sent (written to the outbox folder) in the
+    /// same update: the row is written once.
+    pub fn fill_draft_sent(&self, id: i64, bytes: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET bytes = ?2, draft = NULL, status = 'sent', \
+                 attempts = attempts + 1, sent_at = ?3, last_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, bytes, Utc::now().to_rfc3339()])?;
         Ok(())
     }
 
