@@ -106,10 +106,16 @@ fn cell(out: &mut String, c: &Cell, class: &str) {
 /// Each column's print class (`np`: not printed, `nw`: never wrapped, or none) and its share
 /// of the printed width: a short column its whole text, a long one the width that wraps each of
 /// its cells on two lines, so a row takes two lines and a page holds 20 rows and more.
-fn classes(t: &Table) -> Vec<(&'static str, usize)> {
+fn classes(t: &Table, max_rows: usize) -> Vec<(&'static str, usize)> {
     (0..t.headers.len())
         .map(|c| {
-            let cells = || t.rows.iter().filter_map(|r| r.get(c)).map(Cell::display);
+            let cells = || {
+                t.rows
+                    .iter()
+                    .take(max_rows)
+                    .filter_map(|r| r.get(c))
+                    .map(Cell::display)
+            };
             let longest = cells().map(|x| x.chars().count()).max().unwrap_or(0);
             // The widest word, of the header or a cell: a column is never narrower (but for
             // words that break anywhere: longer than a code).
@@ -144,7 +150,12 @@ fn classes(t: &Table) -> Vec<(&'static str, usize)> {
         .collect()
 }
 
-fn table(out: &mut String, t: &Table) {
+/// The most rows of one table the page shows: a browser neither opens nor prints a page of a
+/// country's 200,000 rows usefully (and writing them was a third of such a report's time); the
+/// workbook holds every row.
+pub const MAX_PAGE_ROWS: usize = 20_000;
+
+fn table(out: &mut String, t: &Table, max_rows: usize) {
     let _ = write!(
         out,
         "<section data-sheet=\"{}\">\n<h2>{} — {}</h2>\n",
@@ -156,7 +167,8 @@ fn table(out: &mut String, t: &Table) {
         out.push_str("<p class=\"empty\">(Không có dòng nào.)</p>\n</section>\n");
         return;
     }
-    let classes = classes(t);
+    // The widths of the rows shown.
+    let classes = classes(t, max_rows);
     let total: usize = classes.iter().map(|(_, w)| w).sum::<usize>().max(1);
     // The widths on the header cells: with a fixed layout in print they make the columns, and
     // a column not printed takes its width away with it.
@@ -170,14 +182,38 @@ fn table(out: &mut String, t: &Table) {
         }
     }
     out.push_str("</tr></thead>\n<tbody>\n");
-    for r in &t.rows {
+    for r in t.rows.iter().take(max_rows) {
         out.push_str("<tr>");
         for (i, c) in r.iter().enumerate() {
             cell(out, c, classes.get(i).map_or("", |(class, _)| *class));
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n");
+    if t.rows.len() > max_rows {
+        let _ = writeln!(
+            out,
+            "<p class=\"more\">Trang này chỉ hiện {} dòng đầu trong {} dòng; xem đủ trong tệp \
+             doi-chieu.xlsx, trang “{}”.</p>",
+            thousands(max_rows),
+            thousands(t.rows.len()),
+            html(&t.name)
+        );
+    }
+    out.push_str("</section>\n");
+}
+
+/// 20000 as "20.000", as Vietnamese writes numbers.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// The overview above the sheets ([`layout::overview`]).
@@ -217,7 +253,7 @@ pub fn made_at(rec: &Reconciliation) -> String {
 /// The page.
 pub fn render(rec: &Reconciliation) -> String {
     let tables = layout::tables(rec);
-    let rows: usize = tables.iter().map(|t| t.rows.len()).sum();
+    let rows: usize = tables.iter().map(|t| t.rows.len().min(MAX_PAGE_ROWS)).sum();
     let mut out = String::with_capacity(4096 + rows * 400);
     let title = title(rec);
     let _ = write!(
@@ -239,7 +275,7 @@ pub fn render(rec: &Reconciliation) -> String {
     overview(&mut out, rec);
     out.push_str("</section>\n");
     for t in &tables {
-        table(&mut out, t);
+        table(&mut out, t, MAX_PAGE_ROWS);
     }
     out.push_str("</body>\n</html>\n");
     out
@@ -247,7 +283,38 @@ pub fn render(rec: &Reconciliation) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{two_line_width, units};
+    use super::{Table, table, thousands, two_line_width, units};
+    use crate::report::layout::Cell;
+
+    #[test]
+    fn a_table_over_the_page_s_rows_shows_its_first_rows_and_says_where_the_rest_are() {
+        let t = Table {
+            name: "Chi tiết".into(),
+            title: "Chi tiết".into(),
+            headers: vec!["Họ và tên".into()],
+            rows: (0..25_000)
+                .map(|i| vec![Cell::Text(format!("Người {i}"))])
+                .collect(),
+        };
+        let mut out = String::new();
+        table(&mut out, &t, 20_000);
+        assert_eq!(
+            out.matches("<tr>").count(),
+            20_001,
+            "the header and 20,000 rows"
+        );
+        assert!(out.contains("Người 19999<") && !out.contains("Người 20000<"));
+        assert!(
+            out.contains("chỉ hiện 20.000 dòng đầu trong 25.000 dòng"),
+            "{}",
+            &out[out.len() - 300..]
+        );
+        let mut small = String::new();
+        table(&mut small, &t, 30_000);
+        assert!(!small.contains("chỉ hiện"));
+        assert_eq!(thousands(1_234_567), "1.234.567");
+        assert_eq!(thousands(999), "999");
+    }
 
     #[test]
     fn a_text_breaks_into_two_lines_at_its_middle_space() {
