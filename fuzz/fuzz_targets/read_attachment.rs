@@ -1,5 +1,7 @@
 //! The attachment reader on arbitrary bytes: sniffing, every format reader, zip unpacking,
-//! legacy decoding, table finding and validation must never panic, whatever a mail carries.
+//! legacy decoding, table finding and validation must never panic, whatever a mail carries;
+//! nor the school's file marked for an errors reply (which the daemon writes itself, outside
+//! the reader processes), with the problems found and one more on its second row.
 //! The first byte picks the file name the bytes arrive under (names steer sniffing).
 
 #![no_main]
@@ -7,7 +9,7 @@
 use chrono::NaiveDate;
 use cts_intake::mail::{Attachment, ParsedMail};
 use cts_intake::pipeline::read_lists;
-use cts_intake::validate::Context;
+use cts_intake::validate::{Context, RowProblem, Severity};
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: [&str; 9] = [
@@ -42,6 +44,22 @@ fuzz_target!(|data: &[u8]| {
         official_domains: vec!["namdinh.edu.vn".to_string()],
         unit_name: String::new(),
     };
-    let _ = read_lists(&mail, &ctx);
+    let lists = read_lists(&mail, &ctx);
+    let mut problems = lists.problems;
+    problems.push(RowProblem {
+        file: name.to_string(),
+        sheet: lists
+            .files
+            .first()
+            .and_then(|f| f.sheets.first().cloned())
+            .unwrap_or_default(),
+        row: 2,
+        column: "Họ và tên".to_string(),
+        field: "full_name".to_string(),
+        value: String::new(),
+        severity: Severity::Error,
+        message: "Thiếu họ và tên.".to_string(),
+    });
+    let _ = cts_intake::reply::annotate::annotate(&mail.attachments[0], &problems);
     let _ = cts_intake::mail::parse(data, "cttt@namdinh.edu.vn");
 });
