@@ -15,21 +15,21 @@ pub fn replay(config_path: &std::path::Path, args: &ReplayArgs) -> Result<()> {
     let message_id = args.message_id.trim().trim_matches(['<', '>']).to_string();
     // A mail over the size limit, whose header alone was kept, is fetched whole first.
     if let Some(stored) = intake.store.stored_mail(&message_id)?
-        && crate::daemon::whole::only_header(&intake.store, &stored)?
+        && let Some((stored, header)) = crate::daemon::whole::header_only(&intake.store, stored.id)?
     {
-        let config = intake.config.clone();
-        tokio::runtime::Builder::new_current_thread()
+        let bytes = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(crate::daemon::whole::fetch_and_keep(
-                &config,
-                &config.database_path(),
-                stored.id,
+            .block_on(crate::daemon::whole::fetch(
+                &intake.config,
+                &stored,
+                &header,
             ))
             .context("only the header of the mail was kept, and it cannot be fetched whole")?;
+        intake.store.keep_whole(stored.id, &bytes)?;
         println!(
             "Fetched <{message_id}> whole from the mailbox ({} bytes)",
-            stored.size
+            bytes.len()
         );
     }
     let replayed = intake.replay(&message_id)?;

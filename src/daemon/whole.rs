@@ -15,30 +15,23 @@ use crate::store::{Store, StoredMail};
 /// in memory once, then read by the reader processes under their own limits.
 pub const STAFF_SIZE_FACTOR: u64 = 4;
 
-/// Whether only the header of `stored` was kept.
-pub fn only_header(store: &Store, stored: &StoredMail) -> Result<bool> {
-    let kept = store
-        .raw_bytes(&stored.sha256)?
-        .map_or(0, |b| b.len() as u64);
-    Ok(kept < stored.size)
+/// The header kept of stored mail row `id`, when only its header was (it was over the size
+/// limit) and the row is current; `None` otherwise (a whole mail, or a mail processed again
+/// since, left to the caller's own checks).
+pub fn header_only(store: &Store, id: i64) -> Result<Option<(StoredMail, Vec<u8>)>> {
+    let Some(stored) = store.stored_mail_by_id(id)? else {
+        return Ok(None);
+    };
+    let header = store.raw_bytes(&stored.sha256)?.unwrap_or_default();
+    Ok(((header.len() as u64) < stored.size).then_some((stored, header)))
 }
 
-/// Fetches the whole of `stored` (a mail whose header alone was kept) from the configured
-/// mailbox and keeps its bytes: afterwards the mail row names the whole mail, and
-/// [`super::Intake::replay_mail`] or [`super::Intake::release_mail`] process it. Refused when
-/// the configured mailbox is not the one it came from, the mail is gone, is larger than
-/// [`STAFF_SIZE_FACTOR`] times the limit, or is not the same mail (another size, another header).
-pub async fn fetch_and_keep(config: &Config, store_path: &std::path::Path, id: i64) -> Result<()> {
-    let store = Store::open(store_path)?;
-    // A mail processed again since is left to the caller's own checks.
-    let Some(stored) = store.stored_mail_by_id(id)? else {
-        return Ok(());
-    };
-    if !only_header(&store, &stored)? {
-        return Ok(());
-    }
-    let header = store.raw_bytes(&stored.sha256)?.unwrap_or_default();
-    drop(store);
+/// Fetches the whole of `stored`, whose `header` alone was kept, from the configured mailbox;
+/// the caller keeps it ([`Store::keep_whole`]), then [`super::Intake::replay_mail`] or
+/// [`super::Intake::release_mail`] process it. Refused when the configured mailbox is not the
+/// one it came from, the mail is gone, is larger than [`STAFF_SIZE_FACTOR`] times the limit, or
+/// is not the same mail (its header is not the one kept).
+pub async fn fetch(config: &Config, stored: &StoredMail, header: &[u8]) -> Result<Vec<u8>> {
     let cap = config
         .source
         .max_message_bytes()
@@ -120,17 +113,15 @@ pub async fn fetch_and_keep(config: &Config, store_path: &std::path::Path, id: i
     }
     // The header kept when it came is the start of the whole mail (the Maildir header reader
     // may have ended its last line itself).
-    let head = header.strip_suffix(b"\n").unwrap_or(&header);
+    let head = header.strip_suffix(b"\n").unwrap_or(header);
     let head = head.strip_suffix(b"\r").unwrap_or(head);
     if !raw.bytes.starts_with(head) {
         bail!("the mail in the mailbox is not the one whose header was kept");
     }
-    let store = Store::open(store_path)?;
-    store.keep_whole(id, &raw.bytes)?;
     tracing::info!(
-        mail = id,
+        mail = stored.id,
         bytes = raw.bytes.len(),
         "an oversized mail was fetched whole at staff's request"
     );
-    Ok(())
+    Ok(raw.bytes)
 }

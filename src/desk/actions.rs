@@ -129,15 +129,25 @@ fn cannot_process_again(s: &Store, m: &q::MailDetail) -> anyhow::Result<Option<&
 /// Fetches the whole of held mail `id` from the mailbox when only its header was kept (it was
 /// over the size limit): staff asked to process it. `Some(refusal)` when that failed.
 async fn fetch_whole(desk: &AppState, id: i64) -> Option<Done> {
-    let config = &desk.config;
-    match crate::daemon::whole::fetch_and_keep(config, &config.database_path(), id).await {
-        Ok(()) => None,
-        Err(e) => {
-            let why = format!("{e:#}");
-            tracing::warn!(mail = id, error = %why, "cannot fetch an oversized mail whole");
-            Some(Done::refused(text::whole_not_fetched(&why)))
-        }
-    }
+    use crate::daemon::whole;
+    let refused = |e: anyhow::Error| {
+        let why = format!("{e:#}");
+        tracing::warn!(mail = id, error = %why, "cannot fetch an oversized mail whole");
+        Some(Done::refused(text::whole_not_fetched(&why)))
+    };
+    let (stored, header) = match desk.db(move |_, s| whole::header_only(s, id)).await {
+        Ok(Some(kept)) => kept,
+        Ok(None) => return None,
+        Err(e) => return refused(e),
+    };
+    let bytes = match whole::fetch(&desk.config, &stored, &header).await {
+        Ok(bytes) => bytes,
+        Err(e) => return refused(e),
+    };
+    desk.db(move |_, s| s.keep_whole(id, &bytes))
+        .await
+        .err()
+        .and_then(refused)
 }
 
 /// Where to go after a mail was processed again: the new row.

@@ -1664,13 +1664,7 @@ async fn an_oversized_mail_processed_again_is_fetched_whole_and_answered() {
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    // A registered school's list, then 1.3 MB of epilogue after the last MIME boundary (no
-    // part of the mail, counted in its size).
-    let mut raw = std::fs::read(root().join("samples/maildir/new/1669858203.M1P1.sample")).unwrap();
-    for _ in 0..18_000 {
-        raw.extend_from_slice(&[b'x'; 74]);
-        raw.extend_from_slice(b"\r\n");
-    }
+    let raw = crate::support::oversized_sample();
     let name = "1669858203.M1P1.big";
     std::fs::write(maildir.join("new").join(name), &raw).unwrap();
     let data = dir.path().join("data");

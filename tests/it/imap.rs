@@ -143,6 +143,15 @@ impl Setup {
         Setup { dir }
     }
 
+    /// `max-message-mb = 1`: a larger mail is held with its header only.
+    fn limit_mail_size_to_1_mib(&self) {
+        let text = std::fs::read_to_string(self.config())
+            .unwrap()
+            .replace("max-message-mb = 25", "max-message-mb = 1");
+        assert!(text.contains("max-message-mb = 1"));
+        std::fs::write(self.config(), text).unwrap();
+    }
+
     fn config(&self) -> PathBuf {
         self.dir.path().join("config.toml")
     }
@@ -801,10 +810,7 @@ fn a_mail_s_arrival_is_the_server_s_internaldate_whole_or_held_for_its_size() {
         s.logout().await.unwrap();
     });
     let setup = Setup::new(&d, "");
-    let text = std::fs::read_to_string(setup.config())
-        .unwrap()
-        .replace("max-message-mb = 25", "max-message-mb = 1");
-    std::fs::write(setup.config(), text).unwrap();
+    setup.limit_mail_size_to_1_mib();
     setup.run_once();
     let received: Vec<(String, String)> = setup
         .db()
@@ -832,20 +838,10 @@ fn a_mail_s_arrival_is_the_server_s_internaldate_whole_or_held_for_its_size() {
 #[test]
 fn replaying_an_oversized_mail_fetches_it_whole_from_the_server() {
     let d = start_dovecot();
-    let mut big =
-        std::fs::read(crate::support::root().join("samples/maildir/new/1669858203.M1P1.sample"))
-            .unwrap();
-    // 1.3 MB of epilogue after the last MIME boundary: no part of the mail.
-    for _ in 0..18_000 {
-        big.extend_from_slice(&[b'x'; 74]);
-        big.extend_from_slice(b"\r\n");
-    }
+    let big = crate::support::oversized_sample();
     append(&d, &[mail(1), big.clone()]);
     let setup = Setup::new(&d, "");
-    let text = std::fs::read_to_string(setup.config())
-        .unwrap()
-        .replace("max-message-mb = 25", "max-message-mb = 1");
-    std::fs::write(setup.config(), text).unwrap();
+    setup.limit_mail_size_to_1_mib();
     setup.run_once();
     let outcome = |setup: &Setup| -> String {
         setup

@@ -154,3 +154,15 @@ pub fn csv_rows(path: &Path) -> Vec<Vec<String>> {
         .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
         .collect()
 }
+
+/// The sample campaign's first mail (a registered school's list, accepted), made 1.3 MB by an
+/// epilogue after its last MIME boundary (no part of the mail, counted in its size): over a
+/// `max-message-mb = 1` limit.
+pub fn oversized_sample() -> Vec<u8> {
+    let mut raw = std::fs::read(root().join("samples/maildir/new/1669858203.M1P1.sample")).unwrap();
+    for _ in 0..18_000 {
+        raw.extend_from_slice(&[b'x'; 74]);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw
+}
