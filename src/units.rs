@@ -27,6 +27,32 @@ pub struct Registry {
     units: Vec<Unit>,
     by_code: HashMap<String, usize>,
     by_email: HashMap<String, usize>,
+    /// Each unit's code and name folded, in `units` order: a text is matched against every unit
+    /// for each mail and row, so they are folded once, when the registry is built.
+    folded: Vec<FoldedUnit>,
+}
+
+/// A unit's code and name as [`Registry::candidates`] matches them.
+#[derive(Debug, Clone, Default)]
+struct FoldedUnit {
+    code: String,
+    name: String,
+    /// Where the name without its kind ("trường THPT ...") starts, when what is left has two
+    /// words or more (a single word alone names too much).
+    short_at: Option<usize>,
+}
+
+impl FoldedUnit {
+    fn of(u: &Unit) -> FoldedUnit {
+        let name = fold(&u.name);
+        let short = strip_kind_prefix(&name);
+        let short_at = (short.split(' ').count() >= 2).then(|| name.len() - short.len());
+        FoldedUnit {
+            code: fold(&u.code),
+            name,
+            short_at,
+        }
+    }
 }
 
 /// The largest registry file `units import` reads (a province has a few hundred units).
@@ -337,10 +363,12 @@ impl Registry {
                 }
             }
         }
+        let folded = units.iter().map(FoldedUnit::of).collect();
         Ok(Registry {
             units,
             by_code,
             by_email,
+            folded,
         })
     }
 
@@ -379,14 +407,11 @@ impl Registry {
         }
         // Each hit: the unit and the spans of the text its code or name matched.
         let mut hits: Vec<(&Unit, Vec<(usize, usize)>)> = Vec::new();
-        for u in &self.units {
-            let code = fold(&u.code);
-            let name = fold(&u.name);
-            let short = strip_kind_prefix(&name);
-            let mut spans = word_spans(&folded, &code);
-            spans.extend(word_spans(&folded, &name));
-            if short.split(' ').count() >= 2 {
-                spans.extend(word_spans(&folded, short));
+        for (u, f) in self.units.iter().zip(&self.folded) {
+            let mut spans = word_spans(&folded, &f.code);
+            spans.extend(word_spans(&folded, &f.name));
+            if let Some(at) = f.short_at {
+                spans.extend(word_spans(&folded, &f.name[at..]));
             }
             if !spans.is_empty() {
                 hits.push((u, spans));
