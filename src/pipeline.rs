@@ -237,7 +237,7 @@ pub fn process(
     let on_file = OnFile {
         registry,
         previous,
-        holders: &|_| Vec::new(),
+        holders: &|_, _| Vec::new(),
     };
     decide(
         mail,
@@ -254,8 +254,9 @@ pub struct OnFile<'a> {
     pub registry: &'a Registry,
     /// A unit's current accepted version, `None` when it has no accepted list.
     pub previous: &'a dyn Fn(&str) -> Option<Previous>,
-    /// The codes of the units whose current accepted list holds this ID number (CCCD).
-    pub holders: &'a dyn Fn(&str) -> Vec<String>,
+    /// The codes of the units other than the second argument's whose current accepted list
+    /// holds this ID number (CCCD).
+    pub holders: &'a dyn Fn(&str, &str) -> Vec<String>,
 }
 
 /// What becomes of a mail once read ([`read`]), given what is on file: accepted as the unit's
@@ -469,6 +470,8 @@ fn check_rows(
     on_file: &OnFile,
 ) -> Checked {
     let mut out = Checked::default();
+    // The unit a row's unit column names, by the text: a list's rows mostly repeat one.
+    let mut named: std::collections::HashMap<&str, Option<&Unit>> = Default::default();
     for r in rows {
         let at = format!("row {}", r.source.row);
         if trust == Trust::Unverified {
@@ -484,7 +487,10 @@ fn check_rows(
                 out.held.push(format!("{at}: unverified email change"));
             }
         }
-        let Some(other) = other_unit(r, unit, on_file) else {
+        let names = *named
+            .entry(r.unit_name.as_str())
+            .or_insert_with(|| on_file.registry.infer(&r.unit_name));
+        let Some(other) = other_unit(r, names, unit, on_file) else {
             continue;
         };
         let (field, value, message) = match &other {
@@ -534,9 +540,14 @@ impl Other {
     }
 }
 
-fn other_unit(row: &ValidRow, unit: &Unit, on_file: &OnFile) -> Option<Other> {
-    if !row.unit_name.is_empty()
-        && let Some(named) = on_file.registry.infer(&row.unit_name)
+/// `names`: the unit the row's unit column names, if it names one.
+fn other_unit(
+    row: &ValidRow,
+    names: Option<&Unit>,
+    unit: &Unit,
+    on_file: &OnFile,
+) -> Option<Other> {
+    if let Some(named) = names
         && named.code != unit.code
     {
         return Some(Other::Named(named.clone()));
@@ -544,9 +555,9 @@ fn other_unit(row: &ValidRow, unit: &Unit, on_file: &OnFile) -> Option<Other> {
     if row.id_number.is_empty() {
         return None;
     }
-    (on_file.holders)(&row.id_number)
+    (on_file.holders)(&row.id_number, &unit.code)
         .into_iter()
-        .find(|code| *code != unit.code)
+        .next()
         .map(Other::Listed)
 }
 

@@ -111,8 +111,8 @@ impl Recorder<'_> {
         // Which registered units' current lists hold an ID number, asked of the store per row
         // (an indexed lookup: no index of every unit's rows to keep up to date).
         let registry = self.registry;
-        let holders = |id_number: &str| -> Vec<String> {
-            match store.holders_of(id_number) {
+        let holders = |id_number: &str, except: &str| -> Vec<String> {
+            match store.holders_of(id_number, except) {
                 Ok(mut codes) => {
                     codes.retain(|c| registry.by_code(c).is_some());
                     codes

@@ -584,16 +584,19 @@ impl Store {
         Ok(rows)
     }
 
-    /// The codes of the units whose current accepted version holds a row of this ID number.
-    /// The units that ever listed it are walked by seeks on `rows (id_number, unit_code)` (one
-    /// per unit, however many of its rows hold the number), and only each one's current
-    /// version is looked into: per row of a mail, the work stays the same as the campaign grows.
-    pub fn holders_of(&self, id_number: &str) -> Result<Vec<String>> {
+    /// The codes of the units other than `except` whose current accepted version holds a row of
+    /// this ID number. The units that ever listed it are walked by seeks on
+    /// `rows (id_number, unit_code)` (one per unit, however many of its rows hold the number),
+    /// and only each one's current version is looked into: per row of a mail, the work stays the
+    /// same as the campaign grows, and a person only the sending unit ever listed (most rows)
+    /// costs one seek.
+    pub fn holders_of(&self, id_number: &str, except: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "WITH RECURSIVE listed(code) AS ( \
-               SELECT min(unit_code) FROM rows WHERE id_number = ?1 \
+               SELECT min(unit_code) FROM rows WHERE id_number = ?1 AND unit_code <> ?2 \
                UNION ALL \
-               SELECT (SELECT min(unit_code) FROM rows WHERE id_number = ?1 AND unit_code > code) \
+               SELECT (SELECT min(unit_code) FROM rows WHERE id_number = ?1 AND unit_code > code \
+                       AND unit_code <> ?2) \
                FROM listed WHERE code IS NOT NULL) \
              SELECT code FROM listed WHERE code IS NOT NULL AND EXISTS ( \
                SELECT 1 FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
@@ -604,7 +607,7 @@ impl Store {
              ORDER BY code",
         )?;
         let codes = stmt
-            .query_map([id_number], |r| r.get(0))?
+            .query_map([id_number, except], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(codes)
     }
