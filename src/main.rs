@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
+    no_huge_pages();
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_env("CTS_INTAKE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -73,5 +74,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Turns transparent huge pages off for this process and the readers it starts (the flag is
+/// inherited and kept across exec). mimalloc asks for huge pages for its arenas, and the kernel
+/// then backs the first touch of each with two megabytes: a reader or a reading thread using a
+/// few kilobytes of a new region held the whole of it (taking 2,000 mails peaked at 44 MiB with
+/// them, 34 MiB without; the processor time is the same).
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with integer arguments; a failure only leaves huge pages on.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
