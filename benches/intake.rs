@@ -79,6 +79,18 @@ fn main() {
         std::hint::black_box(cts_intake::pipeline::read_lists(p, &ctx));
     }
     println!("read_lists {:.3}", t.elapsed().as_secs_f64());
+    let answers: usize = parsed
+        .iter()
+        .map(|p| {
+            serde_json::to_vec(&cts_intake::pipeline::read_lists(p, &ctx))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    println!(
+        "answers    {} bytes a mail as JSON",
+        answers / parsed.len().max(1)
+    );
     let t = Instant::now();
     for m in &mails {
         std::hint::black_box(sha2::Digest::finalize(
@@ -88,8 +100,23 @@ fn main() {
     println!("sha        {:.3}", t.elapsed().as_secs_f64());
 
     let mut config = config;
-    config.reader.program = Some(env!("CARGO_BIN_EXE_cts-intake").into());
+    config.reader.program = Some(
+        std::env::var_os("CTS_BENCH_READER")
+            .map_or_else(|| env!("CARGO_BIN_EXE_cts-intake").into(), Into::into),
+    );
     let mut intake = Intake::open(config).unwrap();
+    // The same reading through one reader process, one mail at a time: beside read_lists, the
+    // cost of the reader protocol (copies, pipes, the answer's encoding, waking each side).
+    let (t, own, readers) = (Instant::now(), own_cpu(), children_cpu());
+    for p in &parsed {
+        std::hint::black_box(intake.readers.read(&p.attachments, &ctx).unwrap().unwrap());
+    }
+    println!(
+        "reader     {:.3} (the lists read in a reader process, one at a time; cpu here {:.3}, in the reader {:.3})",
+        t.elapsed().as_secs_f64(),
+        own_cpu() - own,
+        children_cpu() - readers
+    );
     // As the daemon takes them: batches of the default size (CTS_BENCH_BATCH), each mail read on
     // the reading threads as soon as its batch is "fetched", one batch ahead of the one recorded.
     let size = std::env::var("CTS_BENCH_BATCH")
@@ -148,4 +175,41 @@ fn main() {
     let t = Instant::now();
     intake.write_report().unwrap();
     println!("report     {:.3}", t.elapsed().as_secs_f64());
+}
+
+/// This process's processor time so far (s), all threads.
+fn own_cpu() -> f64 {
+    // SAFETY: getrusage into a zeroed struct.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// The processor time so far (s) of this process's living children (the reader processes).
+fn children_cpu() -> f64 {
+    let tick = 100.0; // USER_HZ
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() > 12 {
+                total += (f[11].parse::<f64>().unwrap_or(0.0)
+                    + f[12].parse::<f64>().unwrap_or(0.0))
+                    / tick;
+            }
+        }
+    }
+    total
 }

@@ -133,9 +133,12 @@ fn read_up_to(input: &mut impl Read, len: u64) -> Result<Vec<u8>> {
 
 /// Writes one answer.
 pub fn encode_answer(output: &mut impl Write, lists: &ReadLists) -> Result<()> {
-    let bytes = serde_json::to_vec(lists).context("cannot write an answer")?;
-    output.write_all(&(bytes.len() as u64).to_le_bytes())?;
-    output.write_all(&bytes)?;
+    // The frame is written in one piece: the daemon, waiting on the pipe, wakes once for it.
+    let mut frame = vec![0u8; 8];
+    serde_json::to_writer(&mut frame, lists).context("cannot write an answer")?;
+    let len = (frame.len() - 8) as u64;
+    frame[..8].copy_from_slice(&len.to_le_bytes());
+    output.write_all(&frame)?;
     output.flush()?;
     Ok(())
 }

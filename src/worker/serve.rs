@@ -14,9 +14,14 @@ use crate::mail::ParsedMail;
 /// the kernel ends a reader that loops (SIGXCPU).
 pub fn serve(cpu: Duration) -> Result<()> {
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
     let mut input = stdin.lock();
-    let mut output = stdout.lock();
+    // Standard output unbuffered: an answer is one write of its whole frame (std's stdout is
+    // line-buffered, which would cut it in pieces, each waking the daemon).
+    // SAFETY: fd 1 stays open for the process's life; ManuallyDrop never closes it.
+    let mut output = std::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(1)
+    });
+    let output = &mut *output;
     output.write_all(protocol::HELLO)?;
     output.flush()?;
     while let Some(request) = protocol::decode_request(&mut input)? {
@@ -26,7 +31,7 @@ pub fn serve(cpu: Duration) -> Result<()> {
             ..Default::default()
         };
         let lists = crate::pipeline::read_lists(&mail, &request.context);
-        protocol::encode_answer(&mut output, &lists)?;
+        protocol::encode_answer(output, &lists)?;
     }
     Ok(())
 }
