@@ -148,23 +148,24 @@ fn bench(n_units: usize, rows_per_unit: usize) -> anyhow::Result<()> {
     cts_intake::report::xlsx::write(&rec, &out.join("doi-chieu.xlsx"))?;
     let xlsx = t.elapsed();
     let t = Instant::now();
-    std::fs::write(
-        out.join("doi-chieu.html"),
-        cts_intake::report::html::render(&rec),
-    )?;
+    cts_intake::report::html::write(&rec, &out.join("doi-chieu.html"))?;
     let html = t.elapsed();
     let t = Instant::now();
     cts_intake::report::csv_out::write_all(&rec, &out)?;
     let csv = t.elapsed();
     let total = total.elapsed();
-    assert_eq!(rec.requests.len(), n_units * rows_per_unit);
+    let t = Instant::now();
+    cts_intake::report::upstream::write_all(&rec, &out)?;
+    let ca = t.elapsed();
+    assert_eq!(rec.request_count(), n_units * rows_per_unit);
     println!("report::build (queries): {build:.2?}");
     println!("doi-chieu.xlsx:          {xlsx:.2?}");
     println!("doi-chieu.html:          {html:.2?}");
     println!("CSVs:                    {csv:.2?}");
+    println!("the CA's files:          {ca:.2?} (not in the total)");
     println!(
         "total for {n_units} units and {} rows: {total:.2?} (peak memory so far {:.0} MiB)",
-        rec.requests.len(),
+        rec.request_count(),
         peak_mib()
     );
     Ok(())
