@@ -146,7 +146,7 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
     write_file(&dir.join("units.csv"), &UNITS_HEADER, units)?;
 
     let mut file = CsvFile::create(&dir.join("requests.csv"), &REQUESTS_HEADER)?;
-    rec.each_request(None, Window::ALL, &mut |_, l| {
+    rec.each_request(&[], Window::ALL, &mut |_, l| {
         let r = &l.row;
         file.record(&[
             l.unit_code.clone(),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::layout::{self, Cell, Table};
-use super::{Reconciliation, Window, local_time};
+use super::{Reconciliation, local_time};
 use crate::safe::html;
 
 const STYLE: &str = r#"
@@ -67,19 +67,26 @@ fn units(text: &str) -> usize {
 /// The narrowest line (in [`units`]) on which `text`, broken at one of its spaces, takes two
 /// lines at most.
 fn two_line_width(text: &str) -> usize {
-    let words: Vec<usize> = text.split_whitespace().map(units).collect();
-    // One long word (an address, a serial) breaks anywhere in print: in two halves.
-    if let [one] = words[..]
-        && text.trim().chars().count() > NO_WRAP_CHARS
-    {
-        return one.div_ceil(2) + units("m");
-    }
     let space = units(" ");
-    let total = words.iter().sum::<usize>() + words.len().saturating_sub(1) * space;
+    let (mut words, mut total, mut last) = (0usize, 0, 0);
+    for w in text.split_whitespace() {
+        last = units(w);
+        total += last;
+        words += 1;
+    }
+    // One long word (an address, a serial) breaks anywhere in print: in two halves.
+    if words == 1 && text.trim().chars().count() > NO_WRAP_CHARS {
+        return last.div_ceil(2) + units("m");
+    }
+    let total = total + words.saturating_sub(1) * space;
     let mut first = 0;
     let mut best = total;
-    for (i, n) in words.iter().enumerate().take(words.len().saturating_sub(1)) {
-        first += n + if i > 0 { space } else { 0 };
+    for (i, w) in text
+        .split_whitespace()
+        .enumerate()
+        .take(words.saturating_sub(1))
+    {
+        first += units(w) + if i > 0 { space } else { 0 };
         // The first line ends after word i; the second holds the rest and its spaces.
         best = best.min(first.max(total - first - space));
     }
@@ -131,8 +138,8 @@ impl Measure {
 /// Each column's print class (`np`: not printed, `nw`: never wrapped, or none) and its share
 /// of the printed width: a short column its whole text, a long one the width that wraps each of
 /// its cells on two lines, so a row takes two lines and a page holds 20 rows and more. Measured
-/// on the rows shown, in one pass before they are written.
-fn classes(t: &Table, max_rows: usize) -> anyhow::Result<Vec<(&'static str, usize)>> {
+/// on the rows shown.
+fn classes(t: &Table, shown: &[Vec<Cell>]) -> Vec<(&'static str, usize)> {
     let mut measures: Vec<Measure> = t
         .headers
         .iter()
@@ -142,13 +149,12 @@ fn classes(t: &Table, max_rows: usize) -> anyhow::Result<Vec<(&'static str, usiz
             m
         })
         .collect();
-    t.each_row(Window::first(max_rows), &mut |r| {
+    for r in shown {
         for (m, c) in measures.iter_mut().zip(r) {
-            m.add(&c.display());
+            m.add(&c.shown());
         }
-        Ok(())
-    })?;
-    Ok(t.headers
+    }
+    t.headers
         .iter()
         .zip(measures)
         .map(|(h, m)| {
@@ -165,7 +171,7 @@ fn classes(t: &Table, max_rows: usize) -> anyhow::Result<Vec<(&'static str, usiz
                 ("", two.max(m.word) * 11 / 10 + CELL_PADDING)
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The most rows of one table the page shows: a browser neither opens nor prints a page of a
@@ -186,8 +192,9 @@ fn table(out: &mut dyn Write, t: &Table, max_rows: usize) -> anyhow::Result<()> 
         out.write_all("<p class=\"empty\">(Không có dòng nào.)</p>\n</section>\n".as_bytes())?;
         return Ok(());
     }
-    // The widths of the rows shown.
-    let classes = classes(t, max_rows)?;
+    // The rows shown (at most `max_rows`, made once), and their widths.
+    let shown = t.first_rows(max_rows)?;
+    let classes = classes(t, &shown);
     let total: usize = classes.iter().map(|(_, w)| w).sum::<usize>().max(1);
     // The widths on the header cells: with a fixed layout in print they make the columns, and
     // a column not printed takes its width away with it.
@@ -201,14 +208,13 @@ fn table(out: &mut dyn Write, t: &Table, max_rows: usize) -> anyhow::Result<()> 
         }
     }
     out.write_all(b"</tr></thead>\n<tbody>\n")?;
-    t.each_row(Window::first(max_rows), &mut |r| {
+    for r in &shown {
         out.write_all(b"<tr>")?;
         for (i, c) in r.iter().enumerate() {
             cell(out, c, classes.get(i).map_or("", |(class, _)| *class))?;
         }
         out.write_all(b"</tr>\n")?;
-        Ok(())
-    })?;
+    }
     out.write_all(b"</tbody>\n</table>\n")?;
     if len > max_rows {
         writeln!(

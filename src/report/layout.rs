@@ -28,6 +28,14 @@ impl Cell {
             Cell::Number(n) => format!("{n}"),
         }
     }
+
+    /// [`Cell::display`], borrowed where it can be.
+    pub fn shown(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Cell::Text(t) => t.as_str().into(),
+            other => other.display().into(),
+        }
+    }
 }
 
 impl From<&str> for Cell {
@@ -108,6 +116,46 @@ impl Table<'_> {
         self.len() == 0
     }
 
+    /// The first `n` rows, made: a renderer measures them, then writes them, then makes the rest
+    /// ([`Table::each_row_after`]).
+    pub fn first_rows(&self, n: usize) -> anyhow::Result<Vec<Vec<Cell>>> {
+        if let Rows::Cells(rows) = &self.rows {
+            return Ok(rows.iter().take(n).cloned().collect());
+        }
+        let mut head = Vec::new();
+        self.each_row(Window::first(n), &mut |r| {
+            head.push(r.to_vec());
+            Ok(())
+        })?;
+        Ok(head)
+    }
+
+    /// The rows in `window`, those among the first `head.len()` from `head` (the table's
+    /// [`Table::first_rows`]), the others made.
+    pub fn each_row_after(
+        &self,
+        head: &[Vec<Cell>],
+        window: Window,
+        f: &mut dyn FnMut(&[Cell]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let end = window.skip.saturating_add(window.take);
+        let held = head.len().min(end);
+        for r in head.iter().take(held).skip(window.skip) {
+            f(r)?;
+        }
+        let skip = window.skip.max(held);
+        if end > skip && held == head.len() {
+            self.each_row(
+                Window {
+                    skip,
+                    take: end - skip,
+                },
+                f,
+            )?;
+        }
+        Ok(())
+    }
+
     /// The rows in `window`, made one at a time.
     pub fn each_row(
         &self,
@@ -121,12 +169,16 @@ impl Table<'_> {
                 .take(window.take)
                 .try_for_each(|r| f(r)),
             Rows::Detail(rec) => {
-                rec.each_request(None, window, &mut |i, l| f(&detail_row(rec, i, l)))
+                let mut times = LocalTimes::new(rec.tz);
+                rec.each_request(&[], window, &mut |i, l| {
+                    f(&detail_row(&mut times, i, l))
+                })
             }
             Rows::ByType(rec, t) => {
                 let columns = rec.settings.columns.of(*t);
-                rec.each_request(Some(*t), window, &mut |i, l| {
-                    f(&type_row(rec, columns, i, l))
+                let mut times = LocalTimes::new(rec.tz);
+                rec.each_request(&[*t], window, &mut |i, l| {
+                    f(&type_row(&mut times, columns, i, l))
                 })
             }
             Rows::Issues(rec) => {
@@ -380,8 +432,32 @@ fn detail<'r>(rec: &'r Reconciliation<'r>) -> Table<'r> {
     table(w::SHEET_DETAIL, strings(&DETAIL_HEADERS), Rows::Detail(rec))
 }
 
+/// [`local_time`] of the rows' mails: the rows of one mail come one after the other, and the
+/// time is written once for them.
+struct LocalTimes {
+    tz: chrono::FixedOffset,
+    last: Option<(String, String)>,
+}
+
+impl LocalTimes {
+    fn new(tz: chrono::FixedOffset) -> LocalTimes {
+        LocalTimes { tz, last: None }
+    }
+
+    fn of(&mut self, rfc3339: &str) -> Cell {
+        match &self.last {
+            Some((at, shown)) if at == rfc3339 => shown.clone().into(),
+            _ => {
+                let shown = local_time(rfc3339, &self.tz);
+                self.last = Some((rfc3339.to_string(), shown.clone()));
+                shown.into()
+            }
+        }
+    }
+}
+
 /// Row `i` (from 0) of "Chi tiết".
-fn detail_row(rec: &Reconciliation, i: usize, l: &RequestLine) -> Vec<Cell> {
+fn detail_row(times: &mut LocalTimes, i: usize, l: &RequestLine) -> Vec<Cell> {
     let v = &l.row;
     vec![
         l.unit_code.as_str().into(),
@@ -400,7 +476,7 @@ fn detail_row(rec: &Reconciliation, i: usize, l: &RequestLine) -> Vec<Cell> {
         v.change_detail.as_str().into(),
         v.reason.as_str().into(),
         v.note.as_str().into(),
-        local_time(&l.received_at, &rec.tz).into(),
+        times.of(&l.received_at),
         v.source.file.as_str().into(),
         v.source.sheet.as_str().into(),
         (v.source.row as usize).into(),
@@ -414,14 +490,14 @@ fn by_type<'r>(rec: &'r Reconciliation<'r>, t: RequestType) -> Table<'r> {
 }
 
 /// Row `i` (from 0) of a request type's sheet.
-fn type_row(rec: &Reconciliation, columns: &[Column], i: usize, l: &RequestLine) -> Vec<Cell> {
+fn type_row(times: &mut LocalTimes, columns: &[Column], i: usize, l: &RequestLine) -> Vec<Cell> {
     columns
         .iter()
         .map(|c| match c {
             Column::Seq => (i + 1).into(),
             Column::UnitCode => l.unit_code.as_str().into(),
             Column::Field(f) => field_text(&l.row, *f).into(),
-            Column::ReceivedAt => local_time(&l.received_at, &rec.tz).into(),
+            Column::ReceivedAt => times.of(&l.received_at),
         })
         .collect()
 }

@@ -348,11 +348,11 @@ impl Reconciliation<'_> {
         }
     }
 
-    /// The current rows (of one request type, or all) in unit order, each with its number
+    /// The current rows (of these request types, or all when `only` is empty) in unit order, each with its number
     /// among them (from 0), those in `window`.
     pub fn each_request(
         &self,
-        only: Option<crate::schema::RequestType>,
+        only: &[crate::schema::RequestType],
         window: Window,
         f: &mut dyn FnMut(usize, &RequestLine) -> Result<()>,
     ) -> Result<()> {
@@ -363,7 +363,7 @@ impl Reconciliation<'_> {
                 for l in h
                     .requests
                     .iter()
-                    .filter(|l| only.is_none_or(|t| l.row.request_type == t))
+                    .filter(|l| only.is_empty() || only.contains(&l.row.request_type))
                 {
                     if i >= end {
                         break;
@@ -379,6 +379,21 @@ impl Reconciliation<'_> {
                     let Some(version) = version else { continue };
                     if i >= end {
                         break;
+                    }
+                    // A unit whose rows all come before the window is not read.
+                    let rows = if only.is_empty() {
+                        u.rows
+                    } else {
+                        crate::schema::RequestType::ALL
+                            .iter()
+                            .zip(u.counts)
+                            .filter(|(t, _)| only.contains(t))
+                            .map(|(_, n)| n)
+                            .sum()
+                    };
+                    if i + rows <= window.skip {
+                        i += rows;
+                        continue;
                     }
                     query::each_current_row(conn, *version, only, |r| {
                         if i >= window.skip {
@@ -569,7 +584,7 @@ pub fn reconcile_with<'a>(
             // and the answer is the unit itself or nobody.
             let own_name = crate::text::fold(&u.name);
             let mut named_as: HashMap<String, Option<&crate::units::Unit>> = HashMap::new();
-            query::each_current_row(conn, v.version_id, None, |r| {
+            query::each_current_row(conn, v.version_id, &[], |r| {
                 rows += 1;
                 let t = crate::schema::RequestType::ALL
                     .iter()
@@ -695,7 +710,7 @@ pub fn reconcile_with<'a>(
             Default::default();
         for (k, version) in unit_versions.iter().enumerate() {
             let Some(version) = version else { continue };
-            query::each_current_row(conn, *version, None, |r| {
+            query::each_current_row(conn, *version, &[], |r| {
                 let key = r.row.person_key();
                 if first_unit.contains_key(&key_hash(&key)) {
                     by_person.entry(key).or_default().push((k, r.row));

@@ -86,18 +86,7 @@ fn each_of_types(
     types: &[RequestType],
     f: &mut dyn FnMut(usize, &RequestLine) -> Result<()>,
 ) -> Result<()> {
-    let only = match types {
-        [one] => Some(*one),
-        _ => None,
-    };
-    let mut i = 0;
-    rec.each_request(only, Window::ALL, &mut |_, l| {
-        if types.contains(&l.row.request_type) {
-            f(i, l)?;
-            i += 1;
-        }
-        Ok(())
-    })
+    rec.each_request(types, Window::ALL, &mut |i, l| f(i, l))
 }
 
 const CERT_TYPES: [RequestType; 2] = [RequestType::NewCert, RequestType::Reissue];

@@ -185,12 +185,16 @@ impl Formats {
     }
 }
 
-/// The width a column needs: its longest cell, and its header wrapped on two or three lines.
-/// Measured in a first pass over the rows (every row: the widths are those of the table held
-/// whole), before the rows are written in a second.
-fn widths(t: &Table) -> Result<Vec<f64>> {
-    let mut cells = vec![0usize; t.headers.len()];
-    t.each_row(Window::ALL, &mut |r| {
+/// The rows a column's width is measured on: a table of a province's rows is measured whole,
+/// the country's on its first 20,000 (a longer cell further down wraps, its row as tall as it
+/// needs): measuring is a pass over the rows before the pass that writes them.
+pub const WIDTH_SAMPLE: usize = 20_000;
+
+/// The width a column needs: its longest cell among the first [`WIDTH_SAMPLE`] rows (`head`),
+/// and its header wrapped on two or three lines.
+fn widths(headers: &[String], head: &[Vec<Cell>]) -> Vec<f64> {
+    let mut cells = vec![0usize; headers.len()];
+    for r in head {
         for (c, cell) in r.iter().enumerate().take(cells.len()) {
             let n = match cell {
                 Cell::Text(s) => s.chars().count(),
@@ -199,9 +203,8 @@ fn widths(t: &Table) -> Result<Vec<f64>> {
             };
             cells[c] = cells[c].max(n);
         }
-        Ok(())
-    })?;
-    Ok(t.headers
+    }
+    headers
         .iter()
         .zip(cells)
         .map(|(h, cells)| {
@@ -209,7 +212,7 @@ fn widths(t: &Table) -> Result<Vec<f64>> {
             let header = longest_word.unwrap_or(0).max(h.chars().count().div_ceil(2));
             (header.max(cells) + 2).clamp(MIN_WIDTH, MAX_WIDTH) as f64
         })
-        .collect())
+        .collect()
 }
 
 /// `&` is a control character in Excel's page header and footer.
@@ -243,7 +246,10 @@ fn write_parts(
     max_rows: u32,
 ) -> Result<()> {
     let per_sheet = (max_rows.max(2) - 1) as usize;
-    let mut widths = widths(t).with_context(|| format!("cannot measure sheet {}", t.name))?;
+    // The first rows are made once, measured, and written from memory; the rest are made as
+    // they are written.
+    let head = t.first_rows(WIDTH_SAMPLE)?;
+    let mut widths = widths(&t.headers, &head);
     let fitted = fit(&mut widths);
     let len = t.len();
     let mut start = 0;
@@ -256,7 +262,7 @@ fn write_parts(
             skip: start,
             take: end - start,
         };
-        write_table(ws, t, &name, window, &widths, fitted, f, department)
+        write_table(ws, t, &head, &name, window, &widths, fitted, f, department)
             .with_context(|| format!("cannot write sheet {name}"))?;
         if end >= len {
             return Ok(());
@@ -270,6 +276,7 @@ fn write_parts(
 fn write_table(
     ws: &mut Worksheet,
     t: &Table,
+    head: &[Vec<Cell>],
     name: &str,
     rows: Window,
     widths: &[f64],
@@ -300,7 +307,7 @@ fn write_table(
         ws.write_string_with_format(0, c as u16, h, &f.header)?;
     }
     let mut r = 0;
-    t.each_row(rows, &mut |row| {
+    t.each_row_after(head, rows, &mut |row| {
         r += 1;
         let texts = row
             .iter()

@@ -319,31 +319,32 @@ fn sourced_row(r: &rusqlite::Row) -> rusqlite::Result<SourcedRow> {
     })
 }
 
-/// The rows of one version (of one request type, or all), in [`version_rows`] order, one at a
-/// time, until `f` answers false.
+/// The rows of one version (of these request types, or all when `only` is empty), in
+/// [`version_rows`] order, one at a time, until `f` answers false.
 pub fn each_current_row(
     conn: &Connection,
     version_id: i64,
-    only: Option<crate::schema::RequestType>,
+    only: &[crate::schema::RequestType],
     mut f: impl FnMut(SourcedRow) -> Result<bool>,
 ) -> Result<()> {
-    let select = format!(
+    let types = if only.is_empty() {
+        String::new()
+    } else {
+        let marks = (0..only.len())
+            .map(|i| format!("?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("AND r.request_type IN ({marks})")
+    };
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ROW_COLUMNS}, m.message_id, m.received_at FROM version_rows vr \
          JOIN rows r ON r.id = vr.row_id JOIN mails m ON m.id = r.mail_id \
-         WHERE vr.version_id = ?1"
-    );
-    let order = "ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row, r.id";
-    let mut stmt;
-    let mut rows = match only {
-        None => {
-            stmt = conn.prepare_cached(&format!("{select} {order}"))?;
-            stmt.query(rusqlite::params![version_id])?
-        }
-        Some(t) => {
-            stmt = conn.prepare_cached(&format!("{select} AND r.request_type = ?2 {order}"))?;
-            stmt.query(rusqlite::params![version_id, t.code()])?
-        }
-    };
+         WHERE vr.version_id = ?1 {types} \
+         ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row, r.id"
+    ))?;
+    let mut params: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(version_id)];
+    params.extend(only.iter().map(|t| Box::new(t.code()) as Box<dyn rusqlite::ToSql>));
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
     while let Some(r) = rows.next()? {
         if !f(sourced_row(r)?)? {
             break;
