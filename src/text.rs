@@ -208,12 +208,15 @@ mod tests {
 
     #[test]
     fn date_dmy_writes_what_chrono_writes() {
-        for (y, m, d) in [(1985, 3, 5), (2021, 12, 31), (1, 1, 1), (999, 10, 9), (9999, 12, 31)] {
+        for (y, m, d) in [
+            (1985, 3, 5),
+            (2021, 12, 31),
+            (1, 1, 1),
+            (999, 10, 9),
+            (9999, 12, 31),
+        ] {
             let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
-            assert_eq!(
-                date_dmy(Some(date)),
-                date.format("%d/%m/%Y").to_string()
-            );
+            assert_eq!(date_dmy(Some(date)), date.format("%d/%m/%Y").to_string());
         }
         let far = chrono::NaiveDate::from_ymd_opt(12345, 1, 2).unwrap();
         assert_eq!(date_dmy(Some(far)), far.format("%d/%m/%Y").to_string());

@@ -14,8 +14,10 @@ use super::{Cursor, Listing, MailRef, Mailbox, RawMail};
 pub struct Maildir {
     /// The folder holding `new/` and `cur/`.
     root: PathBuf,
-    /// Where the last listing saw each mail, so a fetch does not list the folder again (a mail
-    /// a client moved since, from new/ to cur/ or to new flags, is looked for afresh).
+    /// Where the last listing saw each mail not in `new/` under its unique name alone, so a
+    /// fetch does not list the folder again (a mail a client moved since, from new/ to cur/ or
+    /// to new flags, is looked for afresh). A mail just delivered, in `new/KEY`, is looked for
+    /// there first: the map holds only the mails a client has seen.
     paths: Arc<Mutex<HashMap<String, Seen>>>,
 }
 
@@ -56,6 +58,10 @@ impl Maildir {
         });
         if let Some(path) = listed.filter(|p| p.is_file()) {
             return Some(path);
+        }
+        let delivered = self.root.join("new").join(key);
+        if delivered.is_file() {
+            return Some(delivered);
         }
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
@@ -99,13 +105,15 @@ impl Maildir {
                     })
                     .unwrap_or_default();
                 let key = unique_name(&file_name);
-                paths.insert(
-                    key.to_string(),
-                    Seen {
-                        cur: sub == "cur",
-                        info: file_name[key.len()..].into(),
-                    },
-                );
+                if sub == "cur" || key.len() < file_name.len() {
+                    paths.insert(
+                        key.to_string(),
+                        Seen {
+                            cur: sub == "cur",
+                            info: file_name[key.len()..].into(),
+                        },
+                    );
+                }
                 mails.push(MailRef {
                     source_key: key.to_string(),
                     received_at: Some(received_at),

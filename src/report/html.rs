@@ -158,8 +158,8 @@ fn classes(t: &Table, shown: &[Vec<Cell>]) -> Vec<(&'static str, usize)> {
         .iter()
         .zip(measures)
         .map(|(h, m)| {
-            let source = t.name == crate::wording::SHEET_DETAIL
-                && SOURCE_COLUMNS.contains(&h.as_str());
+            let source =
+                t.name == crate::wording::SHEET_DETAIL && SOURCE_COLUMNS.contains(&h.as_str());
             if source || m.longest == 0 {
                 ("np", 0)
             } else if m.longest <= NO_WRAP_CHARS {

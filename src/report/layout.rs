@@ -170,9 +170,7 @@ impl Table<'_> {
                 .try_for_each(|r| f(r)),
             Rows::Detail(rec) => {
                 let mut times = LocalTimes::new(rec.tz);
-                rec.each_request(&[], window, &mut |i, l| {
-                    f(&detail_row(&mut times, i, l))
-                })
+                rec.each_request(&[], window, &mut |i, l| f(&detail_row(&mut times, i, l)))
             }
             Rows::ByType(rec, t) => {
                 let columns = rec.settings.columns.of(*t);

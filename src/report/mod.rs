@@ -438,12 +438,7 @@ impl Reconciliation<'_> {
     ) -> Result<()> {
         let end = window.end();
         match &self.source {
-            Source::Held(h) => h
-                .issues
-                .iter()
-                .take(end)
-                .skip(window.skip)
-                .try_for_each(f),
+            Source::Held(h) => h.issues.iter().take(end).skip(window.skip).try_for_each(f),
             Source::Store {
                 conn,
                 held_mails,
@@ -728,11 +723,7 @@ pub fn reconcile_with<'a>(
             let detail = rows
                 .iter()
                 .map(|(k, r)| {
-                    w::issue_same_person_in(
-                        &units[*k].code,
-                        r.request_type.label(),
-                        r.source.row,
-                    )
+                    w::issue_same_person_in(&units[*k].code, r.request_type.label(), r.source.row)
                 })
                 .collect::<Vec<_>>()
                 .join("; ");

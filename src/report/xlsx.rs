@@ -14,8 +14,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet};
 
-use super::{Reconciliation, Window};
 use super::layout::{self, Cell, Table};
+use super::{Reconciliation, Window};
 use crate::safe;
 use crate::text::{EXCEL_CELL_CHARS, cut};
 

@@ -116,14 +116,24 @@ pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
 
 /// [`mails`], one at a time.
 pub fn each_mail(conn: &Connection, f: impl FnMut(MailLine) -> Result<()>) -> Result<()> {
-    each(conn, &format!("{MAIL_SELECT} ORDER BY m.id"), [], mail_line, f)
+    each(
+        conn,
+        &format!("{MAIL_SELECT} ORDER BY m.id"),
+        [],
+        mail_line,
+        f,
+    )
 }
 
-/// The held mails, one at a time, by the time they reached the mailbox (then as taken).
+/// The held mails, one at a time, by the time they reached the mailbox (then as taken):
+/// what says why each is held, without their problems counted or their reply looked up
+/// (`errors` and `warnings` 0, `reply_status` "none").
 pub fn each_held_mail(conn: &Connection, f: impl FnMut(MailLine) -> Result<()>) -> Result<()> {
     each(
         conn,
-        &format!("{MAIL_SELECT} AND m.outcome = 'held' ORDER BY m.received_at, m.id"),
+        "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, \
+         m.trust, m.outcome, m.reply_kind, m.late, m.note, 0, 0, 'none' FROM mails m \
+         WHERE m.superseded_by IS NULL AND m.outcome = 'held' ORDER BY m.received_at, m.id",
         [],
         mail_line,
         f,
@@ -173,15 +183,18 @@ pub fn unit_mails(conn: &Connection) -> Result<std::collections::HashMap<String,
 }
 
 /// A unit's latest mail that brought a list or should have (accepted, rejected or without a
-/// list), as taken last.
+/// list), as taken last; its reply not looked up (`reply_status` "none": that would group the
+/// whole outbox again for each unit).
 pub fn latest_list_mail(conn: &Connection, unit_code: &str) -> Result<Option<MailLine>> {
     let mut found = None;
     each(
         conn,
-        &format!(
-            "{MAIL_SELECT} AND m.unit_code = ?1 \
-             AND m.outcome IN ('accepted', 'rejected', 'no_list') ORDER BY m.id DESC LIMIT 1"
-        ),
+        "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, \
+         m.trust, m.outcome, m.reply_kind, m.late, m.note, \
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning'), \
+         'none' FROM mails m WHERE m.superseded_by IS NULL AND m.unit_code = ?1 \
+         AND m.outcome IN ('accepted', 'rejected', 'no_list') ORDER BY m.id DESC LIMIT 1",
         [unit_code],
         mail_line,
         |m| {
@@ -343,7 +356,10 @@ pub fn each_current_row(
          ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row, r.id"
     ))?;
     let mut params: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(version_id)];
-    params.extend(only.iter().map(|t| Box::new(t.code()) as Box<dyn rusqlite::ToSql>));
+    params.extend(
+        only.iter()
+            .map(|t| Box::new(t.code()) as Box<dyn rusqlite::ToSql>),
+    );
     let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
     while let Some(r) = rows.next()? {
         if !f(sourced_row(r)?)? {
