@@ -1,6 +1,8 @@
-//! Store → [`Reconciliation`] (plain data) → the renderers: the staff workbook `doi-chieu.xlsx`,
-//! the same content as one printable `doi-chieu.html`, and the CSV contract (`units.csv`,
-//! `requests.csv`, `mails.csv`, `problems.csv`). The renderers are pure over the reconciliation.
+//! Store → [`Reconciliation`] → the renderers: the staff workbook `doi-chieu.xlsx`, the same
+//! content as one printable `doi-chieu.html`, and the CSV contract (`units.csv`, `requests.csv`,
+//! `mails.csv`, `problems.csv`). The reconciliation holds what is small (units, counts,
+//! settings); the renderers read the big collections (current rows, mails, problems, held mails)
+//! through it from the store, in the order they write them.
 
 pub mod csv_out;
 pub mod html;
