@@ -1063,6 +1063,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn at_most_cached_units_versions_are_kept_and_the_one_just_written_always() {
+        let mut cache = HashMap::new();
+        for i in 0..CACHED_UNITS + 50 {
+            remember(&mut cache, format!("DV{i:04}"), (i as i64, Vec::new()));
+            assert!(cache.len() <= CACHED_UNITS);
+            assert_eq!(cache[&format!("DV{i:04}")].0, i as i64);
+        }
+        assert_eq!(cache.len(), CACHED_UNITS);
+        // A unit kept, written again: nobody else is forgotten for it.
+        let kept: Vec<String> = cache.keys().cloned().collect();
+        remember(&mut cache, kept[0].clone(), (-1, Vec::new()));
+        assert_eq!(cache.len(), CACHED_UNITS);
+        assert!(kept.iter().all(|k| cache.contains_key(k)));
+        assert_eq!(cache[&kept[0]].0, -1);
+    }
+
+    #[test]
     fn hex_is_the_lower_case_digits_of_every_byte() {
         assert_eq!(hex(&[]), "");
         assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
