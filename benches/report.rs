@@ -4,7 +4,8 @@
 //! `cargo bench --bench report` fills a fresh store in a temporary folder for each size (20,
 //! then 32, accepted rows for each registered unit, through `Store::record` as the daemon
 //! writes them), then times `report::build` (the queries) and each renderer, and prints the
-//! times and the process's peak memory after each size. No timing is asserted.
+//! time and peak memory of each stage (the peak started over between stages through
+//! `/proc/self/clear_refs`). No timing is asserted.
 //! `cargo bench --bench report -- 1000` runs the first size alone.
 
 use std::time::Instant;
@@ -78,6 +79,11 @@ fn peak_mib() -> f64 {
         / 1024.0
 }
 
+/// Starts the peak over from what is resident now.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn bench(n_units: usize, rows_per_unit: usize) -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = Config::load(&root.join("config/default.toml"), &Overrides::default())?;
@@ -140,32 +146,43 @@ fn bench(n_units: usize, rows_per_unit: usize) -> anyhow::Result<()> {
 
     let out = dir.path().join("report");
     std::fs::create_dir_all(&out)?;
+    let setup_peak = peak_mib();
+    reset_peak();
     let total = Instant::now();
     let t = Instant::now();
     let rec = cts_intake::report::build(&store, &registry, &config)?;
-    let build = t.elapsed();
+    let build = (t.elapsed(), peak_mib());
+    reset_peak();
     let t = Instant::now();
     cts_intake::report::xlsx::write(&rec, &out.join("doi-chieu.xlsx"))?;
-    let xlsx = t.elapsed();
+    let xlsx = (t.elapsed(), peak_mib());
+    reset_peak();
     let t = Instant::now();
-    std::fs::write(
-        out.join("doi-chieu.html"),
-        cts_intake::report::html::render(&rec),
-    )?;
-    let html = t.elapsed();
+    cts_intake::report::html::write(&rec, &out.join("doi-chieu.html"))?;
+    let html = (t.elapsed(), peak_mib());
+    reset_peak();
     let t = Instant::now();
     cts_intake::report::csv_out::write_all(&rec, &out)?;
-    let csv = t.elapsed();
+    let csv = (t.elapsed(), peak_mib());
     let total = total.elapsed();
-    assert_eq!(rec.requests.len(), n_units * rows_per_unit);
-    println!("report::build (queries): {build:.2?}");
-    println!("doi-chieu.xlsx:          {xlsx:.2?}");
-    println!("doi-chieu.html:          {html:.2?}");
-    println!("CSVs:                    {csv:.2?}");
+    reset_peak();
+    let t = Instant::now();
+    cts_intake::report::upstream::write_all(&rec, &out)?;
+    let ca = (t.elapsed(), peak_mib());
+    assert_eq!(rec.request_count(), n_units * rows_per_unit);
+    println!("setup: peak memory {setup_peak:.0} MiB");
+    for (stage, (took, peak)) in [
+        ("report::build (queries)", build),
+        ("doi-chieu.xlsx", xlsx),
+        ("doi-chieu.html", html),
+        ("CSVs", csv),
+        ("the CA's files (not in the total)", ca),
+    ] {
+        println!("{stage:34} {took:>9.2?} (peak memory {peak:.0} MiB)");
+    }
     println!(
-        "total for {n_units} units and {} rows: {total:.2?} (peak memory so far {:.0} MiB)",
-        rec.requests.len(),
-        peak_mib()
+        "total for {n_units} units and {} rows: {total:.2?}",
+        rec.request_count(),
     );
     Ok(())
 }

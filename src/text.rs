@@ -163,8 +163,15 @@ fn is_letter(c: char) -> bool {
 
 /// A date as Vietnamese staff and schools write it: `dd/mm/yyyy`; "" when there is none.
 pub fn date_dmy(d: Option<chrono::NaiveDate>) -> String {
-    d.map(|d| d.format("%d/%m/%Y").to_string())
-        .unwrap_or_default()
+    use chrono::Datelike;
+    match d {
+        // What `%d/%m/%Y` writes, without parsing the format for every date of a report.
+        Some(d) if (0..=9999).contains(&d.year()) => {
+            format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
+        }
+        Some(d) => d.format("%d/%m/%Y").to_string(),
+        None => String::new(),
+    }
 }
 
 /// Lower-case hexadecimal.
@@ -198,6 +205,23 @@ pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_dmy_writes_what_chrono_writes() {
+        for (y, m, d) in [
+            (1985, 3, 5),
+            (2021, 12, 31),
+            (1, 1, 1),
+            (999, 10, 9),
+            (9999, 12, 31),
+        ] {
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(date_dmy(Some(date)), date.format("%d/%m/%Y").to_string());
+        }
+        let far = chrono::NaiveDate::from_ymd_opt(12345, 1, 2).unwrap();
+        assert_eq!(date_dmy(Some(far)), far.format("%d/%m/%Y").to_string());
+        assert_eq!(date_dmy(None), "");
+    }
 
     #[test]
     fn clean_normalises_nfd_and_strips_invisibles() {

@@ -14,9 +14,19 @@ use super::{Cursor, Listing, MailRef, Mailbox, RawMail};
 pub struct Maildir {
     /// The folder holding `new/` and `cur/`.
     root: PathBuf,
-    /// Where the last listing saw each mail, so a fetch does not list the folder again (a mail
-    /// a client moved since, from new/ to cur/ or to new flags, is looked for afresh).
-    paths: Arc<Mutex<HashMap<String, PathBuf>>>,
+    /// Where the last listing saw each mail not in `new/` under its unique name alone, so a
+    /// fetch does not list the folder again (a mail a client moved since, from new/ to cur/ or
+    /// to new flags, is looked for afresh). A mail just delivered, in `new/KEY`, is looked for
+    /// there first: the map holds only the mails a client has seen.
+    paths: Arc<Mutex<HashMap<String, Seen>>>,
+}
+
+/// Where a listed mail is: its folder and what its file name has after its unique name (the
+/// flags, none in new/), not its whole path (a country's 200,000 paths were 30 MiB).
+#[derive(Debug, Clone)]
+struct Seen {
+    cur: bool,
+    info: Box<str>,
 }
 
 /// The mailbox name of every Maildir. Maildir unique names (time, process, host) do not collide
@@ -40,9 +50,18 @@ impl Maildir {
     }
 
     fn path_of(&self, key: &str) -> Option<PathBuf> {
-        let listed = self.paths.lock().ok().and_then(|p| p.get(key).cloned());
+        let listed = self.paths.lock().ok().and_then(|p| {
+            p.get(key).map(|seen| {
+                let sub = if seen.cur { "cur" } else { "new" };
+                self.root.join(sub).join(format!("{key}{}", seen.info))
+            })
+        });
         if let Some(path) = listed.filter(|p| p.is_file()) {
             return Some(path);
+        }
+        let delivered = self.root.join("new").join(key);
+        if delivered.is_file() {
+            return Some(delivered);
         }
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
@@ -75,20 +94,30 @@ impl Maildir {
                 if file_name.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_file()) {
                     continue;
                 }
+                let metadata = e.metadata().ok();
                 let received_at = delivery_time(&file_name)
                     .or_else(|| {
-                        e.metadata()
-                            .ok()?
+                        metadata
+                            .as_ref()?
                             .modified()
                             .ok()
                             .map(DateTime::<Utc>::from)
                     })
                     .unwrap_or_default();
-                paths.insert(unique_name(&file_name).to_string(), e.path());
+                let key = unique_name(&file_name);
+                if sub == "cur" || key.len() < file_name.len() {
+                    paths.insert(
+                        key.to_string(),
+                        Seen {
+                            cur: sub == "cur",
+                            info: file_name[key.len()..].into(),
+                        },
+                    );
+                }
                 mails.push(MailRef {
-                    source_key: unique_name(&file_name).to_string(),
+                    source_key: key.to_string(),
                     received_at: Some(received_at),
-                    size: e.metadata().map(|m| m.len()).unwrap_or(0),
+                    size: metadata.map_or(0, |m| m.len()),
                     cursor: None,
                 });
             }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::Reconciliation;
+use super::{Reconciliation, Window};
 
 pub const UNITS_HEADER: [&str; 20] = [
     "unit_code",
@@ -84,18 +84,37 @@ fn bool01(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
+/// One CSV being written, a record at a time.
+struct CsvFile(std::io::BufWriter<std::fs::File>);
+
+impl CsvFile {
+    fn create(path: &Path, header: &[&str]) -> Result<CsvFile> {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        crate::safe::write_csv_record(&mut w, header)?;
+        Ok(CsvFile(w))
+    }
+
+    fn record(&mut self, r: &[String]) -> Result<()> {
+        crate::safe::write_csv_record(&mut self.0, r.iter().map(|f| crate::safe::csv_field(f)))?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        use std::io::Write;
+        self.0.flush()?;
+        Ok(())
+    }
+}
+
 /// Writes one CSV, each record as it is made (never the whole file's records at once).
 fn write_file(path: &Path, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<()> {
-    use std::io::Write;
-    let file =
-        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-    let mut w = std::io::BufWriter::new(file);
-    crate::safe::write_csv_record(&mut w, header)?;
+    let mut file = CsvFile::create(path, header)?;
     for r in rows {
-        crate::safe::write_csv_record(&mut w, r.iter().map(|f| crate::safe::csv_field(f)))?;
+        file.record(&r)?;
     }
-    w.flush()?;
-    Ok(())
+    file.finish()
 }
 
 /// Writes the four CSVs into `dir`.
@@ -126,9 +145,10 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
     });
     write_file(&dir.join("units.csv"), &UNITS_HEADER, units)?;
 
-    let requests = rec.requests.iter().map(|l| {
+    let mut file = CsvFile::create(&dir.join("requests.csv"), &REQUESTS_HEADER)?;
+    rec.each_request(&[], Window::ALL, &mut |_, l| {
         let r = &l.row;
-        vec![
+        file.record(&[
             l.unit_code.clone(),
             r.request_type.code().to_string(),
             r.full_name.clone(),
@@ -149,12 +169,13 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
             r.source.row.to_string(),
             r.unit_name.clone(),
             l.received_at.clone(),
-        ]
-    });
-    write_file(&dir.join("requests.csv"), &REQUESTS_HEADER, requests)?;
+        ])
+    })?;
+    file.finish()?;
 
-    let mails = rec.mails.iter().map(|m| {
-        vec![
+    let mut file = CsvFile::create(&dir.join("mails.csv"), &MAILS_HEADER)?;
+    rec.each_mail(&mut |m| {
+        file.record(&[
             m.message_id.clone(),
             m.received_at.clone(),
             m.from.clone(),
@@ -164,12 +185,13 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
             (m.errors + m.warnings).to_string(),
             m.reply_kind.code().to_string(),
             m.reply_status.clone(),
-        ]
-    });
-    write_file(&dir.join("mails.csv"), &MAILS_HEADER, mails)?;
+        ])
+    })?;
+    file.finish()?;
 
-    let problems = rec.problems.iter().map(|p| {
-        vec![
+    let mut file = CsvFile::create(&dir.join("problems.csv"), &PROBLEMS_HEADER)?;
+    rec.each_problem(&mut |p| {
+        file.record(&[
             p.message_id.clone(),
             p.file.clone(),
             p.sheet.clone(),
@@ -179,8 +201,7 @@ pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
             p.value.clone(),
             p.severity.code().to_string(),
             p.message.clone(),
-        ]
-    });
-    write_file(&dir.join("problems.csv"), &PROBLEMS_HEADER, problems)?;
-    Ok(())
+        ])
+    })?;
+    file.finish()
 }

@@ -2,7 +2,8 @@
 //! no link to anything) that prints cleanly: A4 landscape, each sheet on new pages, table headers
 //! repeated on every page. Every text is escaped, so a school's `=HYPERLINK(...)` is just text.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write;
 
 use super::layout::{self, Cell, Table};
 use super::{Reconciliation, local_time};
@@ -66,85 +67,108 @@ fn units(text: &str) -> usize {
 /// The narrowest line (in [`units`]) on which `text`, broken at one of its spaces, takes two
 /// lines at most.
 fn two_line_width(text: &str) -> usize {
-    let words: Vec<usize> = text.split_whitespace().map(units).collect();
-    // One long word (an address, a serial) breaks anywhere in print: in two halves.
-    if let [one] = words[..]
-        && text.trim().chars().count() > NO_WRAP_CHARS
-    {
-        return one.div_ceil(2) + units("m");
-    }
     let space = units(" ");
-    let total = words.iter().sum::<usize>() + words.len().saturating_sub(1) * space;
+    let (mut words, mut total, mut last) = (0usize, 0, 0);
+    for w in text.split_whitespace() {
+        last = units(w);
+        total += last;
+        words += 1;
+    }
+    // One long word (an address, a serial) breaks anywhere in print: in two halves.
+    if words == 1 && text.trim().chars().count() > NO_WRAP_CHARS {
+        return last.div_ceil(2) + units("m");
+    }
+    let total = total + words.saturating_sub(1) * space;
     let mut first = 0;
     let mut best = total;
-    for (i, n) in words.iter().enumerate().take(words.len().saturating_sub(1)) {
-        first += n + if i > 0 { space } else { 0 };
+    for (i, w) in text
+        .split_whitespace()
+        .enumerate()
+        .take(words.saturating_sub(1))
+    {
+        first += units(w) + if i > 0 { space } else { 0 };
         // The first line ends after word i; the second holds the rest and its spaces.
         best = best.min(first.max(total - first - space));
     }
     best
 }
 
-fn cell(out: &mut String, c: &Cell, class: &str) {
+fn cell(out: &mut dyn Write, c: &Cell, class: &str) -> std::io::Result<()> {
     match c {
-        Cell::Empty if class.is_empty() => out.push_str("<td></td>"),
-        Cell::Empty => {
-            let _ = write!(out, "<td class=\"{class}\"></td>");
-        }
-        Cell::Number(n) => {
-            let _ = write!(out, "<td class=\"n {class}\">{n}</td>");
-        }
-        Cell::Text(s) if class.is_empty() => {
-            let _ = write!(out, "<td>{}</td>", html(s));
-        }
-        Cell::Text(s) => {
-            let _ = write!(out, "<td class=\"{class}\">{}</td>", html(s));
-        }
+        Cell::Empty if class.is_empty() => out.write_all(b"<td></td>"),
+        Cell::Empty => write!(out, "<td class=\"{class}\"></td>"),
+        Cell::Number(n) => write!(out, "<td class=\"n {class}\">{n}</td>"),
+        Cell::Text(s) if class.is_empty() => write!(out, "<td>{}</td>", html(s)),
+        Cell::Text(s) => write!(out, "<td class=\"{class}\">{}</td>", html(s)),
+    }
+}
+
+/// What [`classes`] needs of a column, measured in one pass over its cells.
+#[derive(Clone, Default)]
+struct Measure {
+    /// The longest cell, in characters.
+    longest: usize,
+    /// The widest word of 12 characters or fewer, of the header or a cell, in [`units`].
+    word: usize,
+    /// The widest cell, in [`units`].
+    widest: usize,
+    /// The widest of the cells' [`two_line_width`].
+    two: usize,
+}
+
+impl Measure {
+    fn add(&mut self, text: &str) {
+        self.longest = self.longest.max(text.chars().count());
+        self.add_words(text);
+        self.widest = self.widest.max(units(text));
+        self.two = self.two.max(two_line_width(text));
+    }
+
+    fn add_words(&mut self, text: &str) {
+        let word = text
+            .split_whitespace()
+            .filter(|w| w.chars().count() <= NO_WRAP_CHARS)
+            .map(units)
+            .max()
+            .unwrap_or(0);
+        self.word = self.word.max(word);
     }
 }
 
 /// Each column's print class (`np`: not printed, `nw`: never wrapped, or none) and its share
 /// of the printed width: a short column its whole text, a long one the width that wraps each of
-/// its cells on two lines, so a row takes two lines and a page holds 20 rows and more.
-fn classes(t: &Table, max_rows: usize) -> Vec<(&'static str, usize)> {
-    (0..t.headers.len())
-        .map(|c| {
-            let cells = || {
-                t.rows
-                    .iter()
-                    .take(max_rows)
-                    .filter_map(|r| r.get(c))
-                    .map(Cell::display)
-            };
-            let longest = cells().map(|x| x.chars().count()).max().unwrap_or(0);
-            // The widest word, of the header or a cell: a column is never narrower (but for
-            // words that break anywhere: longer than a code).
-            let word = std::iter::once(t.headers[c].clone())
-                .chain(cells())
-                .flat_map(|s| {
-                    s.split_whitespace()
-                        .filter(|w| w.chars().count() <= NO_WRAP_CHARS)
-                        .map(units)
-                        .collect::<Vec<_>>()
-                })
-                .max()
-                .unwrap_or(0);
-            let source = t.name == crate::wording::SHEET_DETAIL
-                && SOURCE_COLUMNS.contains(&t.headers[c].as_str());
-            if source || longest == 0 {
+/// its cells on two lines, so a row takes two lines and a page holds 20 rows and more. Measured
+/// on the rows shown.
+fn classes(t: &Table, shown: &[Vec<Cell>]) -> Vec<(&'static str, usize)> {
+    let mut measures: Vec<Measure> = t
+        .headers
+        .iter()
+        .map(|h| {
+            let mut m = Measure::default();
+            m.add_words(h);
+            m
+        })
+        .collect();
+    for r in shown {
+        for (m, c) in measures.iter_mut().zip(r) {
+            m.add(&c.shown());
+        }
+    }
+    t.headers
+        .iter()
+        .zip(measures)
+        .map(|(h, m)| {
+            let source =
+                t.name == crate::wording::SHEET_DETAIL && SOURCE_COLUMNS.contains(&h.as_str());
+            if source || m.longest == 0 {
                 ("np", 0)
-            } else if longest <= NO_WRAP_CHARS {
-                let widest = cells().map(|x| units(&x)).max().unwrap_or(0);
-                ("nw", widest.max(word) * 21 / 20 + CELL_PADDING)
+            } else if m.longest <= NO_WRAP_CHARS {
+                ("nw", m.widest.max(m.word) * 21 / 20 + CELL_PADDING)
             } else {
                 // A long text on two lines at most: the narrowest width (up to about 30
                 // characters) at which every cell of the column breaks into two lines at a space.
-                let two = cells()
-                    .map(|x| two_line_width(&x))
-                    .max()
-                    .unwrap_or(0)
-                    .min(MAX_WRAP);
-                ("", two.max(word) * 11 / 10 + CELL_PADDING)
+                let two = m.two.min(MAX_WRAP);
+                ("", two.max(m.word) * 11 / 10 + CELL_PADDING)
             }
         })
         .collect()
@@ -155,52 +179,55 @@ fn classes(t: &Table, max_rows: usize) -> Vec<(&'static str, usize)> {
 /// workbook holds every row.
 pub const MAX_PAGE_ROWS: usize = 20_000;
 
-fn table(out: &mut String, t: &Table, max_rows: usize) {
-    let _ = write!(
+fn table(out: &mut dyn Write, t: &Table, max_rows: usize) -> anyhow::Result<()> {
+    write!(
         out,
         "<section data-sheet=\"{}\">\n<h2>{} — {}</h2>\n",
         html(&t.name),
         html(&t.name),
         html(&t.title)
-    );
-    if t.rows.is_empty() {
-        out.push_str("<p class=\"empty\">(Không có dòng nào.)</p>\n</section>\n");
-        return;
+    )?;
+    let len = t.len();
+    if len == 0 {
+        out.write_all("<p class=\"empty\">(Không có dòng nào.)</p>\n</section>\n".as_bytes())?;
+        return Ok(());
     }
-    // The widths of the rows shown.
-    let classes = classes(t, max_rows);
+    // The rows shown (at most `max_rows`, made once), and their widths.
+    let shown = t.first_rows(max_rows)?;
+    let classes = classes(t, &shown);
     let total: usize = classes.iter().map(|(_, w)| w).sum::<usize>().max(1);
     // The widths on the header cells: with a fixed layout in print they make the columns, and
     // a column not printed takes its width away with it.
-    out.push_str("<table>\n<thead><tr>");
+    out.write_all(b"<table>\n<thead><tr>")?;
     for (h, (class, w)) in t.headers.iter().zip(&classes) {
         if *class == "np" {
-            let _ = write!(out, "<th class=\"np\">{}</th>", html(h));
+            write!(out, "<th class=\"np\">{}</th>", html(h))?;
         } else {
             let share = *w as f64 * 100.0 / total as f64;
-            let _ = write!(out, "<th style=\"width:{share:.1}%\">{}</th>", html(h));
+            write!(out, "<th style=\"width:{share:.1}%\">{}</th>", html(h))?;
         }
     }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for r in t.rows.iter().take(max_rows) {
-        out.push_str("<tr>");
+    out.write_all(b"</tr></thead>\n<tbody>\n")?;
+    for r in &shown {
+        out.write_all(b"<tr>")?;
         for (i, c) in r.iter().enumerate() {
-            cell(out, c, classes.get(i).map_or("", |(class, _)| *class));
+            cell(out, c, classes.get(i).map_or("", |(class, _)| *class))?;
         }
-        out.push_str("</tr>\n");
+        out.write_all(b"</tr>\n")?;
     }
-    out.push_str("</tbody>\n</table>\n");
-    if t.rows.len() > max_rows {
-        let _ = writeln!(
+    out.write_all(b"</tbody>\n</table>\n")?;
+    if len > max_rows {
+        writeln!(
             out,
             "<p class=\"more\">Trang này chỉ hiện {} dòng đầu trong {} dòng; xem đủ trong tệp \
              doi-chieu.xlsx, trang “{}”.</p>",
             thousands(max_rows),
-            thousands(t.rows.len()),
+            thousands(len),
             html(&t.name)
-        );
+        )?;
     }
-    out.push_str("</section>\n");
+    out.write_all(b"</section>\n")?;
+    Ok(())
 }
 
 /// 20000 as "20.000", as Vietnamese writes numbers.
@@ -217,16 +244,16 @@ fn thousands(n: usize) -> String {
 }
 
 /// The overview above the sheets ([`layout::overview`]).
-fn overview(out: &mut String, rec: &Reconciliation) {
-    out.push_str("<table class=\"overview\">\n<tbody>\n");
+fn overview(out: &mut dyn Write, rec: &Reconciliation) -> std::io::Result<()> {
+    out.write_all(b"<table class=\"overview\">\n<tbody>\n")?;
     for (label, n) in layout::overview(rec) {
-        let _ = writeln!(
+        writeln!(
             out,
             "<tr><th>{}</th><td class=\"n\">{n}</td></tr>",
             html(&label)
-        );
+        )?;
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.write_all(b"</tbody>\n</table>\n")
 }
 
 /// The campaign's title, or a generic one.
@@ -251,34 +278,51 @@ pub fn made_at(rec: &Reconciliation) -> String {
 }
 
 /// The page.
-pub fn render(rec: &Reconciliation) -> String {
-    let tables = layout::tables(rec);
-    let rows: usize = tables.iter().map(|t| t.rows.len().min(MAX_PAGE_ROWS)).sum();
-    let mut out = String::with_capacity(4096 + rows * 400);
+pub fn render(rec: &Reconciliation) -> anyhow::Result<String> {
+    let mut out = Vec::new();
+    write_to(rec, &mut out)?;
+    Ok(String::from_utf8(out)?)
+}
+
+/// Writes the page into `path`, a table at a time (the page is never held whole).
+pub fn write(rec: &Reconciliation, path: &std::path::Path) -> anyhow::Result<()> {
+    let written = std::fs::File::create(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| {
+            let mut out = std::io::BufWriter::new(f);
+            write_to(rec, &mut out)?;
+            out.flush()?;
+            Ok(())
+        });
+    written.map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// The page, into `out`.
+pub fn write_to(rec: &Reconciliation, out: &mut dyn Write) -> anyhow::Result<()> {
     let title = title(rec);
-    let _ = write!(
+    write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         html(&format!("Đối chiếu — {title}"))
-    );
-    let _ = writeln!(out, "<section data-sheet=\"tong-quan\">");
+    )?;
+    writeln!(out, "<section data-sheet=\"tong-quan\">")?;
     if !rec.settings.department.is_empty() {
-        let _ = writeln!(
+        writeln!(
             out,
             "<p class=\"meta\">{}</p>",
             html(&rec.settings.department)
-        );
+        )?;
     }
-    let _ = writeln!(out, "<h1>BẢNG ĐỐI CHIẾU<br>{}</h1>", html(&title));
-    let _ = writeln!(out, "<p class=\"meta\">{}</p>", html(&made_at(rec)));
-    overview(&mut out, rec);
-    out.push_str("</section>\n");
-    for t in &tables {
-        table(&mut out, t, MAX_PAGE_ROWS);
+    writeln!(out, "<h1>BẢNG ĐỐI CHIẾU<br>{}</h1>", html(&title))?;
+    writeln!(out, "<p class=\"meta\">{}</p>", html(&made_at(rec)))?;
+    overview(out, rec)?;
+    out.write_all(b"</section>\n")?;
+    for t in layout::sheets(rec) {
+        table(out, &t, MAX_PAGE_ROWS)?;
     }
-    out.push_str("</body>\n</html>\n");
-    out
+    out.write_all(b"</body>\n</html>\n")?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -288,16 +332,17 @@ mod tests {
 
     #[test]
     fn a_table_over_the_page_s_rows_shows_its_first_rows_and_says_where_the_rest_are() {
-        let t = Table {
-            name: "Chi tiết".into(),
-            title: "Chi tiết".into(),
-            headers: vec!["Họ và tên".into()],
-            rows: (0..25_000)
+        let t = Table::of_rows(
+            "Chi tiết",
+            "Chi tiết",
+            vec!["Họ và tên".into()],
+            (0..25_000)
                 .map(|i| vec![Cell::Text(format!("Người {i}"))])
                 .collect(),
-        };
-        let mut out = String::new();
-        table(&mut out, &t, 20_000);
+        );
+        let mut out = Vec::new();
+        table(&mut out, &t, 20_000).unwrap();
+        let out = String::from_utf8(out).unwrap();
         assert_eq!(
             out.matches("<tr>").count(),
             20_001,
@@ -309,8 +354,9 @@ mod tests {
             "{}",
             &out[out.len() - 300..]
         );
-        let mut small = String::new();
-        table(&mut small, &t, 30_000);
+        let mut small = Vec::new();
+        table(&mut small, &t, 30_000).unwrap();
+        let small = String::from_utf8(small).unwrap();
         assert!(!small.contains("chỉ hiện"));
         assert_eq!(thousands(1_234_567), "1.234.567");
         assert_eq!(thousands(999), "999");

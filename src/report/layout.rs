@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use super::{Reconciliation, UnitStatus, local_time};
+use super::{Reconciliation, RequestLine, UnitStatus, Window, local_time};
 use crate::domain::columns::Column;
 use crate::schema::{Field, RequestType};
 use crate::validate::ValidRow;
@@ -26,6 +26,14 @@ impl Cell {
             Cell::Empty => String::new(),
             Cell::Text(t) => t.clone(),
             Cell::Number(n) => format!("{n}"),
+        }
+    }
+
+    /// [`Cell::display`], borrowed where it can be.
+    pub fn shown(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Cell::Text(t) => t.as_str().into(),
+            other => other.display().into(),
         }
     }
 }
@@ -56,15 +64,127 @@ impl From<usize> for Cell {
     }
 }
 
-/// One sheet (or HTML section).
-#[derive(Debug, Clone)]
-pub struct Table {
+/// One sheet (or HTML section). Its rows are made as they are read ([`Table::each_row`]),
+/// read again for each pass a renderer makes (measuring, then writing): a table of the
+/// country's 200,000 rows is never held.
+pub struct Table<'r> {
     /// The sheet's name.
     pub name: String,
     /// The printed title.
     pub title: String,
     pub headers: Vec<String>,
-    pub rows: Vec<Vec<Cell>>,
+    rows: Rows<'r>,
+}
+
+enum Rows<'r> {
+    Cells(Vec<Vec<Cell>>),
+    Detail(&'r Reconciliation<'r>),
+    ByType(&'r Reconciliation<'r>, RequestType),
+    Issues(&'r Reconciliation<'r>),
+}
+
+impl Table<'_> {
+    /// A table of rows already made.
+    pub fn of_rows(
+        name: &str,
+        title: &str,
+        headers: Vec<String>,
+        rows: Vec<Vec<Cell>>,
+    ) -> Table<'static> {
+        Table {
+            name: name.to_string(),
+            title: title.to_string(),
+            headers,
+            rows: Rows::Cells(rows),
+        }
+    }
+
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        match &self.rows {
+            Rows::Cells(rows) => rows.len(),
+            Rows::Detail(rec) => rec.request_count(),
+            Rows::ByType(rec, t) => {
+                let i = RequestType::ALL.iter().position(|x| x == t).unwrap_or(0);
+                rec.units.iter().map(|u| u.counts[i]).sum()
+            }
+            Rows::Issues(rec) => rec.issue_count(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first `n` rows, made: a renderer measures them, then writes them, then makes the rest
+    /// ([`Table::each_row_after`]).
+    pub fn first_rows(&self, n: usize) -> anyhow::Result<Vec<Vec<Cell>>> {
+        if let Rows::Cells(rows) = &self.rows {
+            return Ok(rows.iter().take(n).cloned().collect());
+        }
+        let mut head = Vec::new();
+        self.each_row(Window::first(n), &mut |r| {
+            head.push(r.to_vec());
+            Ok(())
+        })?;
+        Ok(head)
+    }
+
+    /// The rows in `window`, those among the first `head.len()` from `head` (the table's
+    /// [`Table::first_rows`]), the others made.
+    pub fn each_row_after(
+        &self,
+        head: &[Vec<Cell>],
+        window: Window,
+        f: &mut dyn FnMut(&[Cell]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let end = window.skip.saturating_add(window.take);
+        let held = head.len().min(end);
+        for r in head.iter().take(held).skip(window.skip) {
+            f(r)?;
+        }
+        let skip = window.skip.max(held);
+        if end > skip && held == head.len() {
+            self.each_row(
+                Window {
+                    skip,
+                    take: end - skip,
+                },
+                f,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The rows in `window`, made one at a time.
+    pub fn each_row(
+        &self,
+        window: Window,
+        f: &mut dyn FnMut(&[Cell]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        match &self.rows {
+            Rows::Cells(rows) => rows
+                .iter()
+                .skip(window.skip)
+                .take(window.take)
+                .try_for_each(|r| f(r)),
+            Rows::Detail(rec) => {
+                let mut times = LocalTimes::new(rec.tz);
+                rec.each_request(&[], window, &mut |i, l| f(&detail_row(&mut times, i, l)))
+            }
+            Rows::ByType(rec, t) => {
+                let columns = rec.settings.columns.of(*t);
+                let mut times = LocalTimes::new(rec.tz);
+                rec.each_request(&[*t], window, &mut |i, l| {
+                    f(&type_row(&mut times, columns, i, l))
+                })
+            }
+            Rows::Issues(rec) => {
+                let names = rec.unit_names();
+                rec.each_issue(window, &mut |i| f(&issue_row(rec, &names, i)))
+            }
+        }
+    }
 }
 
 /// The summary's headers before the counts per type.
@@ -142,11 +262,7 @@ use crate::text::date_dmy as date;
 /// known), papers, requests per type, and the things to do.
 pub fn overview(rec: &Reconciliation) -> Vec<(String, usize)> {
     let count = |s: UnitStatus| rec.units.iter().filter(|u| u.status == s).count();
-    let held_mails = rec
-        .mails
-        .iter()
-        .filter(|m| m.outcome == crate::domain::OutcomeKind::Held)
-        .count();
+    let held_mails = rec.held_mail_count();
     let papers = rec.units.iter().filter(|u| u.paper.is_some()).count();
     let matching = rec
         .units
@@ -169,14 +285,14 @@ pub fn overview(rec: &Reconciliation) -> Vec<(String, usize)> {
     lines.push((UnitStatus::Held.label().to_string(), held_mails));
     lines.push(("Đã nhận bản giấy".to_string(), papers));
     lines.push(("Bản giấy khớp".to_string(), matching));
-    lines.push(("Tổng số đề nghị".to_string(), rec.requests.len()));
+    lines.push(("Tổng số đề nghị".to_string(), rec.request_count()));
     for (i, t) in RequestType::ALL.iter().enumerate() {
         lines.push((
             t.label().to_string(),
             rec.units.iter().map(|u| u.counts[i]).sum(),
         ));
     }
-    lines.push(("Việc cần xử lý".to_string(), rec.issues.len()));
+    lines.push(("Việc cần xử lý".to_string(), rec.issue_count()));
     lines
 }
 
@@ -202,22 +318,20 @@ pub fn field_text(r: &ValidRow, f: Field) -> String {
 }
 
 /// Every sheet, in order: "Tổng hợp", "Chưa gửi", "Chi tiết", one per request type, "Cần xử lý".
-pub fn tables(rec: &Reconciliation) -> Vec<Table> {
+pub fn tables<'r>(rec: &'r Reconciliation<'r>) -> Vec<Table<'r>> {
     sheets(rec).collect()
 }
 
-/// [`tables`], each made only when the one before is done with: a renderer that writes a
-/// table and drops it holds one table's cells at a time, not the whole report's twice over.
-pub fn sheets(rec: &Reconciliation) -> impl Iterator<Item = Table> + '_ {
-    let first: [fn(&Reconciliation) -> Table; 3] = [summary, not_submitted, detail];
-    first
-        .into_iter()
-        .map(move |f| f(rec))
+/// [`tables`], each made only when the one before is done with.
+pub fn sheets<'r>(rec: &'r Reconciliation<'r>) -> impl Iterator<Item = Table<'r>> + 'r {
+    std::iter::once_with(move || summary(rec))
+        .chain(std::iter::once_with(move || not_submitted(rec)))
+        .chain(std::iter::once_with(move || detail(rec)))
         .chain(RequestType::ALL.iter().map(move |t| by_type(rec, *t)))
         .chain(std::iter::once_with(move || issues(rec)))
 }
 
-fn table(name: &str, headers: Vec<String>, rows: Vec<Vec<Cell>>) -> Table {
+fn table<'r>(name: &str, headers: Vec<String>, rows: Rows<'r>) -> Table<'r> {
     Table {
         name: name.to_string(),
         title: w::sheet_title(name),
@@ -230,7 +344,7 @@ fn strings(h: &[&str]) -> Vec<String> {
     h.iter().map(|s| s.to_string()).collect()
 }
 
-fn summary(rec: &Reconciliation) -> Table {
+fn summary<'r>(rec: &'r Reconciliation<'r>) -> Table<'r> {
     let tz = &rec.tz;
     let mut headers = strings(&SUMMARY_HEAD);
     headers.extend(RequestType::ALL.iter().map(|t| t.label().to_string()));
@@ -274,10 +388,10 @@ fn summary(rec: &Reconciliation) -> Table {
             r
         })
         .collect();
-    table(w::SHEET_SUMMARY, headers, rows)
+    table(w::SHEET_SUMMARY, headers, Rows::Cells(rows))
 }
 
-fn not_submitted(rec: &Reconciliation) -> Table {
+fn not_submitted<'r>(rec: &'r Reconciliation<'r>) -> Table<'r> {
     let tz = &rec.tz;
     let rows = rec
         .units
@@ -308,89 +422,107 @@ fn not_submitted(rec: &Reconciliation) -> Table {
     table(
         w::SHEET_NOT_SUBMITTED,
         strings(&NOT_SUBMITTED_HEADERS),
-        rows,
+        Rows::Cells(rows),
     )
 }
 
-fn detail(rec: &Reconciliation) -> Table {
-    let rows = rec
-        .requests
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let v = &l.row;
-            vec![
-                l.unit_code.as_str().into(),
-                (i + 1).into(),
-                v.full_name.as_str().into(),
-                date(v.birth_date).into(),
-                v.id_number.as_str().into(),
-                date(v.id_issue_date).into(),
-                v.id_issue_place.as_str().into(),
-                v.position.as_str().into(),
-                v.unit_name.as_str().into(),
-                v.email.as_str().into(),
-                v.phone.as_str().into(),
-                v.request_type.label().into(),
-                v.cert_serial.as_str().into(),
-                v.change_detail.as_str().into(),
-                v.reason.as_str().into(),
-                v.note.as_str().into(),
-                local_time(&l.received_at, &rec.tz).into(),
-                v.source.file.as_str().into(),
-                v.source.sheet.as_str().into(),
-                (v.source.row as usize).into(),
-            ]
-        })
-        .collect();
-    table(w::SHEET_DETAIL, strings(&DETAIL_HEADERS), rows)
+fn detail<'r>(rec: &'r Reconciliation<'r>) -> Table<'r> {
+    table(w::SHEET_DETAIL, strings(&DETAIL_HEADERS), Rows::Detail(rec))
 }
 
-fn by_type(rec: &Reconciliation, t: RequestType) -> Table {
+/// [`local_time`] of the rows' mails: the rows of one mail come one after the other, and the
+/// time is written once for them.
+struct LocalTimes {
+    tz: chrono::FixedOffset,
+    last: Option<(String, String)>,
+}
+
+impl LocalTimes {
+    fn new(tz: chrono::FixedOffset) -> LocalTimes {
+        LocalTimes { tz, last: None }
+    }
+
+    fn of(&mut self, rfc3339: &str) -> Cell {
+        match &self.last {
+            Some((at, shown)) if at == rfc3339 => shown.clone().into(),
+            _ => {
+                let shown = local_time(rfc3339, &self.tz);
+                self.last = Some((rfc3339.to_string(), shown.clone()));
+                shown.into()
+            }
+        }
+    }
+}
+
+/// Row `i` (from 0) of "Chi tiết".
+fn detail_row(times: &mut LocalTimes, i: usize, l: &RequestLine) -> Vec<Cell> {
+    let v = &l.row;
+    vec![
+        l.unit_code.as_str().into(),
+        (i + 1).into(),
+        v.full_name.as_str().into(),
+        date(v.birth_date).into(),
+        v.id_number.as_str().into(),
+        date(v.id_issue_date).into(),
+        v.id_issue_place.as_str().into(),
+        v.position.as_str().into(),
+        v.unit_name.as_str().into(),
+        v.email.as_str().into(),
+        v.phone.as_str().into(),
+        v.request_type.label().into(),
+        v.cert_serial.as_str().into(),
+        v.change_detail.as_str().into(),
+        v.reason.as_str().into(),
+        v.note.as_str().into(),
+        times.of(&l.received_at),
+        v.source.file.as_str().into(),
+        v.source.sheet.as_str().into(),
+        (v.source.row as usize).into(),
+    ]
+}
+
+fn by_type<'r>(rec: &'r Reconciliation<'r>, t: RequestType) -> Table<'r> {
     let columns = rec.settings.columns.of(t);
     let headers = columns.iter().map(|c| c.header().to_string()).collect();
-    let rows = rec
-        .requests
-        .iter()
-        .filter(|l| l.row.request_type == t)
-        .enumerate()
-        .map(|(i, l)| {
-            columns
-                .iter()
-                .map(|c| match c {
-                    Column::Seq => (i + 1).into(),
-                    Column::UnitCode => l.unit_code.as_str().into(),
-                    Column::Field(f) => field_text(&l.row, *f).into(),
-                    Column::ReceivedAt => local_time(&l.received_at, &rec.tz).into(),
-                })
-                .collect()
-        })
-        .collect();
-    table(w::type_sheet_name(t), headers, rows)
+    table(w::type_sheet_name(t), headers, Rows::ByType(rec, t))
 }
 
-fn issues(rec: &Reconciliation) -> Table {
-    let rows = rec
-        .issues
+/// Row `i` (from 0) of a request type's sheet.
+fn type_row(times: &mut LocalTimes, columns: &[Column], i: usize, l: &RequestLine) -> Vec<Cell> {
+    columns
         .iter()
-        .map(|i| {
-            vec![
-                i.kind.label().into(),
-                i.units.join(", ").into(),
-                i.units
-                    .iter()
-                    .map(|c| rec.unit_name(c))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-                    .into(),
-                i.at.as_deref()
-                    .map(|t| local_time(t, &rec.tz))
-                    .unwrap_or_default()
-                    .into(),
-                i.subject.as_str().into(),
-                i.detail.as_str().into(),
-            ]
+        .map(|c| match c {
+            Column::Seq => (i + 1).into(),
+            Column::UnitCode => l.unit_code.as_str().into(),
+            Column::Field(f) => field_text(&l.row, *f).into(),
+            Column::ReceivedAt => times.of(&l.received_at),
         })
-        .collect();
-    table(w::SHEET_ISSUES, strings(&ISSUE_HEADERS), rows)
+        .collect()
+}
+
+fn issues<'r>(rec: &'r Reconciliation<'r>) -> Table<'r> {
+    table(w::SHEET_ISSUES, strings(&ISSUE_HEADERS), Rows::Issues(rec))
+}
+
+fn issue_row(
+    rec: &Reconciliation,
+    names: &std::collections::HashMap<&str, &str>,
+    i: &super::Issue,
+) -> Vec<Cell> {
+    vec![
+        i.kind.label().into(),
+        i.units.join(", ").into(),
+        i.units
+            .iter()
+            .map(|c| names.get(c.as_str()).copied().unwrap_or(c.as_str()))
+            .collect::<Vec<_>>()
+            .join("; ")
+            .into(),
+        i.at.as_deref()
+            .map(|t| local_time(t, &rec.tz))
+            .unwrap_or_default()
+            .into(),
+        i.subject.as_str().into(),
+        i.detail.as_str().into(),
+    ]
 }

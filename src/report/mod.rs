@@ -1,6 +1,8 @@
-//! Store → [`Reconciliation`] (plain data) → the renderers: the staff workbook `doi-chieu.xlsx`,
-//! the same content as one printable `doi-chieu.html`, and the CSV contract (`units.csv`,
-//! `requests.csv`, `mails.csv`, `problems.csv`). The renderers are pure over the reconciliation.
+//! Store → [`Reconciliation`] → the renderers: the staff workbook `doi-chieu.xlsx`, the same
+//! content as one printable `doi-chieu.html`, and the CSV contract (`units.csv`, `requests.csv`,
+//! `mails.csv`, `problems.csv`). The reconciliation holds what is small (units, counts,
+//! settings); the renderers read the big collections (current rows, mails, problems, held mails)
+//! through it from the store, in the order they write them.
 
 pub mod csv_out;
 pub mod html;
@@ -25,7 +27,6 @@ use crate::wording as w;
 
 use crate::domain::columns::TypeColumns;
 use crate::domain::{OutcomeKind, Trust};
-use crate::validate::Severity;
 use paper::Verdict;
 
 /// A unit's state in the campaign.
@@ -220,28 +221,250 @@ impl Settings {
     }
 }
 
-/// Everything the staff report shows.
-#[derive(Debug, Clone)]
-pub struct Reconciliation {
+/// Everything the staff report shows: what is small (the units, the settings, the counts) held,
+/// the big collections (the current rows, the mails, their problems, the held mails among the
+/// things to do) read from the store as each renderer writes them, in the order it writes them:
+/// the report's memory does not grow with the campaign.
+#[derive(Debug)]
+pub struct Reconciliation<'a> {
     pub units: Vec<UnitLine>,
+    /// The campaign's time zone, for times staff read.
+    pub tz: FixedOffset,
+    pub settings: Settings,
+    pub generated_at: DateTime<Utc>,
+    source: Source<'a>,
+}
+
+/// Where the big collections come from.
+#[derive(Debug)]
+enum Source<'a> {
+    Store {
+        conn: &'a rusqlite::Connection,
+        /// The current version of each unit, in `units` order.
+        versions: Vec<Option<i64>>,
+        requests: usize,
+        held_mails: usize,
+        /// "Cần xử lý" but the held mails (read from the store, first), in kind order then
+        /// time: a few for each unit, the persons listed twice and the replies given up.
+        issues: Vec<Issue>,
+    },
+    Held(Held),
+}
+
+/// The big collections held in memory, to render a reconciliation made without a store.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    /// The current rows, in unit order.
     pub requests: Vec<RequestLine>,
     pub mails: Vec<MailLine>,
     pub problems: Vec<ProblemLine>,
     /// "Cần xử lý", in kind order then time.
     pub issues: Vec<Issue>,
-    /// The campaign's time zone, for times staff read.
-    pub tz: FixedOffset,
-    pub settings: Settings,
-    pub generated_at: DateTime<Utc>,
 }
 
-impl Reconciliation {
+impl Reconciliation<'static> {
+    /// A reconciliation of collections held in memory.
+    pub fn held(
+        units: Vec<UnitLine>,
+        held: Held,
+        settings: Settings,
+        generated_at: DateTime<Utc>,
+    ) -> Reconciliation<'static> {
+        Reconciliation {
+            units,
+            tz: settings.tz,
+            settings,
+            generated_at,
+            source: Source::Held(held),
+        }
+    }
+}
+
+/// How many items to skip, then how many at most to hand on.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub skip: usize,
+    pub take: usize,
+}
+
+impl Window {
+    pub const ALL: Window = Window {
+        skip: 0,
+        take: usize::MAX,
+    };
+
+    /// The first `n`.
+    pub fn first(n: usize) -> Window {
+        Window { skip: 0, take: n }
+    }
+
+    fn end(self) -> usize {
+        self.skip.saturating_add(self.take)
+    }
+}
+
+impl Reconciliation<'_> {
     /// The name of a registered unit, or its code when unknown.
     pub fn unit_name<'a>(&'a self, code: &'a str) -> &'a str {
         self.units
             .iter()
             .find(|u| u.code == code)
             .map_or(code, |u| u.name.as_str())
+    }
+
+    /// [`Self::unit_name`] for many lookups: the names by code.
+    pub fn unit_names(&self) -> HashMap<&str, &str> {
+        self.units
+            .iter()
+            .map(|u| (u.code.as_str(), u.name.as_str()))
+            .collect()
+    }
+
+    /// How many current rows the units' lists hold in all.
+    pub fn request_count(&self) -> usize {
+        match &self.source {
+            Source::Store { requests, .. } => *requests,
+            Source::Held(h) => h.requests.len(),
+        }
+    }
+
+    /// How many mails are held for staff.
+    pub fn held_mail_count(&self) -> usize {
+        match &self.source {
+            Source::Store { held_mails, .. } => *held_mails,
+            Source::Held(h) => h
+                .mails
+                .iter()
+                .filter(|m| m.outcome == OutcomeKind::Held)
+                .count(),
+        }
+    }
+
+    /// How many lines "Cần xử lý" has.
+    pub fn issue_count(&self) -> usize {
+        match &self.source {
+            Source::Store {
+                held_mails, issues, ..
+            } => held_mails + issues.len(),
+            Source::Held(h) => h.issues.len(),
+        }
+    }
+
+    /// The current rows (of these request types, or all when `only` is empty) in unit order, each with its number
+    /// among them (from 0), those in `window`.
+    pub fn each_request(
+        &self,
+        only: &[crate::schema::RequestType],
+        window: Window,
+        f: &mut dyn FnMut(usize, &RequestLine) -> Result<()>,
+    ) -> Result<()> {
+        let end = window.end();
+        let mut i = 0;
+        match &self.source {
+            Source::Held(h) => {
+                for l in h
+                    .requests
+                    .iter()
+                    .filter(|l| only.is_empty() || only.contains(&l.row.request_type))
+                {
+                    if i >= end {
+                        break;
+                    }
+                    if i >= window.skip {
+                        f(i, l)?;
+                    }
+                    i += 1;
+                }
+            }
+            Source::Store { conn, versions, .. } => {
+                for (u, version) in self.units.iter().zip(versions) {
+                    let Some(version) = version else { continue };
+                    if i >= end {
+                        break;
+                    }
+                    // A unit whose rows all come before the window is not read.
+                    let rows = if only.is_empty() {
+                        u.rows
+                    } else {
+                        crate::schema::RequestType::ALL
+                            .iter()
+                            .zip(u.counts)
+                            .filter(|(t, _)| only.contains(t))
+                            .map(|(_, n)| n)
+                            .sum()
+                    };
+                    if i + rows <= window.skip {
+                        i += rows;
+                        continue;
+                    }
+                    query::each_current_row(conn, *version, only, |r| {
+                        if i >= window.skip {
+                            let line = RequestLine {
+                                unit_code: u.code.clone(),
+                                row: r.row,
+                                source_message_id: r.message_id,
+                                received_at: r.received_at,
+                            };
+                            f(i, &line)?;
+                        }
+                        i += 1;
+                        Ok(i < end)
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every mail taken, in the order taken.
+    pub fn each_mail(&self, f: &mut dyn FnMut(&MailLine) -> Result<()>) -> Result<()> {
+        match &self.source {
+            Source::Held(h) => h.mails.iter().try_for_each(f),
+            Source::Store { conn, .. } => query::each_mail(conn, |m| f(&m)),
+        }
+    }
+
+    /// Every problem found, in the order found.
+    pub fn each_problem(&self, f: &mut dyn FnMut(&ProblemLine) -> Result<()>) -> Result<()> {
+        match &self.source {
+            Source::Held(h) => h.problems.iter().try_for_each(f),
+            Source::Store { conn, .. } => query::each_problem(conn, |p| f(&p)),
+        }
+    }
+
+    /// "Cần xử lý", in kind order then time, those in `window`.
+    pub fn each_issue(
+        &self,
+        window: Window,
+        f: &mut dyn FnMut(&Issue) -> Result<()>,
+    ) -> Result<()> {
+        let end = window.end();
+        match &self.source {
+            Source::Held(h) => h.issues.iter().take(end).skip(window.skip).try_for_each(f),
+            Source::Store {
+                conn,
+                held_mails,
+                issues,
+                ..
+            } => {
+                // Held mails come first (their kind sorts first), by time.
+                if window.skip < *held_mails {
+                    let mut i = 0;
+                    query::each_held_mail(conn, |m| {
+                        if i >= window.skip && i < end {
+                            f(&held_issue(&m))?;
+                        }
+                        i += 1;
+                        Ok(())
+                    })?;
+                }
+                let (skip, end) = (
+                    window.skip.saturating_sub(*held_mails),
+                    end.saturating_sub(*held_mails),
+                );
+                issues.iter().take(end).skip(skip).try_for_each(f)
+            }
+        }
     }
 }
 
@@ -260,25 +483,43 @@ pub fn local_date(rfc3339: &str, tz: &FixedOffset) -> String {
 }
 
 /// Builds the reconciliation with default settings in a time zone.
-pub fn reconcile(store: &Store, registry: &Registry, tz: FixedOffset) -> Result<Reconciliation> {
+pub fn reconcile<'a>(
+    store: &'a Store,
+    registry: &Registry,
+    tz: FixedOffset,
+) -> Result<Reconciliation<'a>> {
     reconcile_with(store, registry, Settings::new(tz))
 }
 
 /// Builds the reconciliation as the configuration asks (columns, campaign title).
-pub fn build(store: &Store, registry: &Registry, config: &Config) -> Result<Reconciliation> {
+pub fn build<'a>(
+    store: &'a Store,
+    registry: &Registry,
+    config: &Config,
+) -> Result<Reconciliation<'a>> {
     reconcile_with(store, registry, Settings::from_config(config)?)
 }
 
-/// Builds the reconciliation from the store and the registry.
-pub fn reconcile_with(
-    store: &Store,
+/// A person's key as a number: the first pass over the rows keeps these, not the keys.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// Builds the reconciliation from the store and the registry: the units' lines and the things
+/// to do that are not held mails, in one pass over the current rows (a second over those of the
+/// persons who may be in two units' lists); the rest is read again as it is written.
+pub fn reconcile_with<'a>(
+    store: &'a Store,
     registry: &Registry,
     settings: Settings,
-) -> Result<Reconciliation> {
+) -> Result<Reconciliation<'a>> {
     let conn = store.conn();
     let tz = settings.tz;
-    let mails = query::mails(conn)?;
-    let problems = query::problems(conn)?;
+    let unit_mails = query::unit_mails(conn)?;
+    let held_mails = query::held_count(conn)?;
     let current_versions = query::current_versions(conn)?;
     let all_versions = stored::versions(conn)?;
     let receipts = stored::receipts(conn)?;
@@ -286,15 +527,6 @@ pub fn reconcile_with(
     let failed = stored::failed_replies(conn)?;
     let no_need = crate::store::desk_query::no_need_units(conn)?;
 
-    let mut by_unit: HashMap<&str, Vec<&MailLine>> = HashMap::new();
-    for m in &mails {
-        if matches!(m.outcome, OutcomeKind::Duplicate | OutcomeKind::Ignored) {
-            continue;
-        }
-        if let Some(u) = &m.unit_code {
-            by_unit.entry(u.as_str()).or_default().push(m);
-        }
-    }
     let current: HashMap<&str, &query::CurrentVersion> = current_versions
         .iter()
         .map(|v| (v.unit_code.as_str(), v))
@@ -311,12 +543,17 @@ pub fn reconcile_with(
     for r in &reminders {
         last_reminder.insert(r.unit_code.as_str(), r.day.as_str());
     }
+    let none = query::UnitMails::default();
 
     let mut units = Vec::new();
-    let mut requests = Vec::new();
+    let mut unit_versions = Vec::new();
     let mut issues = Vec::new();
-    for u in registry.units() {
-        let unit_mails = by_unit.get(u.code.as_str()).cloned().unwrap_or_default();
+    // The first unit each person is listed in (by the hash of the person's key), or MANY.
+    const MANY: u32 = u32::MAX;
+    let mut first_unit: HashMap<u64, u32> = HashMap::new();
+    let mut requests = 0;
+    for (k, u) in registry.units().iter().enumerate() {
+        let mails = unit_mails.get(&u.code).unwrap_or(&none);
         let version = current.get(u.code.as_str());
         let versions = versions_of
             .get(u.code.as_str())
@@ -326,25 +563,71 @@ pub fn reconcile_with(
             UnitStatus::Accepted
         } else if no_need.contains(&u.code) {
             UnitStatus::NoNeed
-        } else if unit_mails.is_empty() {
+        } else if mails.submissions == 0 {
             UnitStatus::NotSubmitted
-        } else if unit_mails.iter().all(|m| m.outcome == OutcomeKind::Held) {
+        } else if mails.all_held {
             UnitStatus::Held
         } else {
             UnitStatus::Rejected
         };
-        let rows: &[ValidRow] = version.map_or(&[], |v| v.rows.as_slice());
+        let mut counts = [0; 7];
+        let mut rows = 0;
         if let Some(v) = version {
-            let sources = query::row_message_ids(conn, v.version_id)?;
-            for (row, (mid, at)) in v.rows.iter().zip(sources) {
-                requests.push(RequestLine {
-                    unit_code: u.code.clone(),
-                    row: row.clone(),
-                    source_message_id: mid,
-                    received_at: at,
-                });
-            }
+            // A person a unit lists under another registered unit's name (flagged when
+            // taken). The registry is asked once per name the unit writes (a unit's rows
+            // mostly repeat its own name: asking for every row walked the whole registry
+            // 200,000 times for the country), and not at all for the unit's own name as
+            // registered: its own match spans the whole text, so no other unit's is longer,
+            // and the answer is the unit itself or nobody.
+            let own_name = crate::text::fold(&u.name);
+            let mut named_as: HashMap<String, Option<&crate::units::Unit>> = HashMap::new();
+            query::each_current_row(conn, v.version_id, &[], |r| {
+                rows += 1;
+                let t = crate::schema::RequestType::ALL
+                    .iter()
+                    .position(|t| *t == r.row.request_type)
+                    .expect("every type is listed");
+                counts[t] += 1;
+                first_unit
+                    .entry(key_hash(&r.row.person_key()))
+                    .and_modify(|first| {
+                        if *first != k as u32 {
+                            *first = MANY;
+                        }
+                    })
+                    .or_insert(k as u32);
+                let named = match named_as.get(&r.row.unit_name) {
+                    Some(named) => *named,
+                    None => {
+                        let named = if own_name == crate::text::fold(&r.row.unit_name) {
+                            None
+                        } else {
+                            registry.infer(&r.row.unit_name)
+                        };
+                        named_as.insert(r.row.unit_name.clone(), named);
+                        named
+                    }
+                };
+                if let Some(named) = named
+                    && named.code != u.code
+                {
+                    issues.push(Issue {
+                        kind: IssueKind::OtherUnit,
+                        units: vec![u.code.clone(), named.code.clone()],
+                        at: Some(r.received_at.clone()),
+                        subject: w::person(&r.row.full_name, &r.row.id_number),
+                        detail: w::issue_other_unit(
+                            &u.code,
+                            &named.name,
+                            r.row.request_type.label(),
+                            r.row.source.row,
+                        ),
+                    });
+                }
+                Ok(true)
+            })?;
         }
+        requests += rows;
         let mut notes = Vec::new();
         let paper = last_receipt.get(u.code.as_str()).map(|r| {
             if !r.note.is_empty() {
@@ -359,26 +642,21 @@ pub fn reconcile_with(
             }
         });
         // The latest list-bearing mail decides whether a correction is awaited.
-        let latest_list = unit_mails.iter().rev().find(|m| {
-            matches!(
-                m.outcome,
-                OutcomeKind::Accepted | OutcomeKind::Rejected | OutcomeKind::NoList
-            )
-        });
+        let latest_list = if mails.submissions > 0 {
+            query::latest_list_mail(conn, &u.code)?
+        } else {
+            None
+        };
         if let Some(m) = latest_list.filter(|m| m.outcome != OutcomeKind::Accepted) {
             let detail = if m.outcome == OutcomeKind::NoList {
                 w::ISSUE_NO_LIST.to_string()
             } else {
-                let mine: Vec<&ProblemLine> = problems
-                    .iter()
-                    .filter(|p| p.message_id == m.message_id && p.severity == Severity::Error)
-                    .collect();
+                let first = query::first_errors(conn, &m.message_id, 3)?;
                 w::issue_errors(
                     m.errors as usize,
-                    &mine
+                    &first
                         .iter()
-                        .take(3)
-                        .map(|p| (p.row, p.value.as_str(), p.message.as_str()))
+                        .map(|(row, value, message)| (*row, value.as_str(), message.as_str()))
                         .collect::<Vec<_>>(),
                 )
             };
@@ -393,21 +671,22 @@ pub fn reconcile_with(
                 kind: IssueKind::AwaitingCorrection,
                 units: vec![u.code.clone()],
                 at: Some(m.received_at.clone()),
-                subject: mail_subject(m),
+                subject: mail_subject(&m),
                 detail,
             });
         }
+        unit_versions.push(version.map(|v| v.version_id));
         units.push(UnitLine {
             code: u.code.clone(),
             name: u.name.clone(),
             kind: u.kind.clone(),
             emails: u.emails.clone(),
             status,
-            submissions: unit_mails.len(),
+            submissions: mails.submissions,
             versions: versions.len(),
-            last_received_at: unit_mails.iter().map(|m| m.received_at.clone()).max(),
-            rows: rows.len(),
-            counts: crate::pipeline::Outcome::counts(rows),
+            last_received_at: mails.last_received_at.clone(),
+            rows,
+            counts,
             reconciliation_code: version
                 .map(|v| crate::domain::paper::printed_code(&v.code))
                 .unwrap_or_default(),
@@ -420,98 +699,54 @@ pub fn reconcile_with(
         });
     }
 
-    for m in mails.iter().filter(|m| m.outcome == OutcomeKind::Held) {
-        issues.push(Issue {
-            kind: IssueKind::HeldMail,
-            units: m.unit_code.clone().into_iter().collect(),
-            at: Some(m.received_at.clone()),
-            subject: mail_subject(m),
-            detail: held_reason(m),
-        });
-    }
-
-    // The same person in two units' current lists.
-    let mut by_person: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, l) in requests.iter().enumerate() {
-        by_person.entry(l.row.person_key()).or_default().push(i);
-    }
-    let mut same: Vec<(String, Vec<usize>)> = by_person
-        .into_iter()
-        .filter(|(_, idx)| {
-            idx.iter()
-                .map(|&i| requests[i].unit_code.as_str())
-                .collect::<BTreeSet<_>>()
-                .len()
-                > 1
-        })
-        .collect();
-    same.sort();
-    for (_, idx) in same {
-        let first = &requests[idx[0]].row;
-        let unit_codes: BTreeSet<&str> = idx
-            .iter()
-            .map(|&i| requests[i].unit_code.as_str())
-            .collect();
-        let detail = idx
-            .iter()
-            .map(|&i| {
-                let l = &requests[i];
-                w::issue_same_person_in(&l.unit_code, l.row.request_type.label(), l.row.source.row)
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        for code in &unit_codes {
-            let others: Vec<&str> = unit_codes.iter().filter(|c| *c != code).copied().collect();
-            if let Some(u) = units.iter_mut().find(|u| u.code == *code) {
-                u.notes
-                    .push(w::note_same_person(&first.full_name, &others.join(", ")));
-            }
-        }
-        issues.push(Issue {
-            kind: IssueKind::SamePerson,
-            units: unit_codes.iter().map(|c| c.to_string()).collect(),
-            at: None,
-            subject: w::person(&first.full_name, &first.id_number),
-            detail,
-        });
-    }
-
-    // A person a unit lists under another registered unit's name (flagged when taken). The
-    // registry is asked once per unit and name written (a unit's rows mostly repeat its own
-    // name: asking for every row walked the whole registry 200,000 times for the country), and
-    // not at all for a unit's own name as registered: its own match spans the whole text, so
-    // no other unit's is longer, and the answer is the unit itself or nobody.
-    let own_names: HashMap<&str, String> = registry
-        .units()
-        .iter()
-        .map(|u| (u.code.as_str(), crate::text::fold(&u.name)))
-        .collect();
-    let mut named_as: HashMap<(&str, &str), Option<&crate::units::Unit>> = HashMap::new();
-    for l in &requests {
-        let named = *named_as
-            .entry((l.unit_code.as_str(), l.row.unit_name.as_str()))
-            .or_insert_with(|| {
-                let own = own_names.get(l.unit_code.as_str());
-                if own.is_some_and(|n| *n == crate::text::fold(&l.row.unit_name)) {
-                    None
-                } else {
-                    registry.infer(&l.row.unit_name)
+    // The same person in two units' current lists: the rows of the persons the first pass
+    // saw in two units or more (or whose key's hash another's shares), read again.
+    first_unit.retain(|_, first| *first == MANY);
+    if !first_unit.is_empty() {
+        let mut by_person: std::collections::BTreeMap<String, Vec<(usize, ValidRow)>> =
+            Default::default();
+        for (k, version) in unit_versions.iter().enumerate() {
+            let Some(version) = version else { continue };
+            query::each_current_row(conn, *version, &[], |r| {
+                let key = r.row.person_key();
+                if first_unit.contains_key(&key_hash(&key)) {
+                    by_person.entry(key).or_default().push((k, r.row));
                 }
-            });
-        if let Some(named) = named
-            && named.code != l.unit_code
-        {
+                Ok(true)
+            })?;
+        }
+        for (_, rows) in by_person {
+            let unit_codes: BTreeSet<&str> =
+                rows.iter().map(|(k, _)| units[*k].code.as_str()).collect();
+            if unit_codes.len() < 2 {
+                continue;
+            }
+            let first = &rows[0].1;
+            let detail = rows
+                .iter()
+                .map(|(k, r)| {
+                    w::issue_same_person_in(&units[*k].code, r.request_type.label(), r.source.row)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let unit_codes: Vec<String> = unit_codes.into_iter().map(str::to_string).collect();
+            for code in &unit_codes {
+                let others: Vec<&str> = unit_codes
+                    .iter()
+                    .filter(|c| *c != code)
+                    .map(String::as_str)
+                    .collect();
+                if let Some(u) = units.iter_mut().find(|u| u.code == *code) {
+                    u.notes
+                        .push(w::note_same_person(&first.full_name, &others.join(", ")));
+                }
+            }
             issues.push(Issue {
-                kind: IssueKind::OtherUnit,
-                units: vec![l.unit_code.clone(), named.code.clone()],
-                at: Some(l.received_at.clone()),
-                subject: w::person(&l.row.full_name, &l.row.id_number),
-                detail: w::issue_other_unit(
-                    &l.unit_code,
-                    &named.name,
-                    l.row.request_type.label(),
-                    l.row.source.row,
-                ),
+                kind: IssueKind::SamePerson,
+                units: unit_codes,
+                at: None,
+                subject: w::person(&first.full_name, &first.id_number),
+                detail,
             });
         }
     }
@@ -529,14 +764,28 @@ pub fn reconcile_with(
 
     Ok(Reconciliation {
         units,
-        requests,
-        mails,
-        problems,
-        issues,
         tz,
         settings,
         generated_at: Utc::now(),
+        source: Source::Store {
+            conn,
+            versions: unit_versions,
+            requests,
+            held_mails,
+            issues,
+        },
     })
+}
+
+/// A held mail's line of "Cần xử lý".
+fn held_issue(m: &MailLine) -> Issue {
+    Issue {
+        kind: IssueKind::HeldMail,
+        units: m.unit_code.clone().into_iter().collect(),
+        at: Some(m.received_at.clone()),
+        subject: mail_subject(m),
+        detail: held_reason(m),
+    }
 }
 
 /// "sender — subject".
@@ -594,10 +843,7 @@ pub fn write(rec: &Reconciliation, dir: &Path) -> Result<()> {
     csv_out::write_all(rec, dir)?;
     upstream::write_all(rec, dir)?;
     xlsx::write(rec, &dir.join("doi-chieu.xlsx"))?;
-    let path = dir.join("doi-chieu.html");
-    std::fs::write(&path, html::render(rec))
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    Ok(())
+    html::write(rec, &dir.join("doi-chieu.html"))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use rust_xlsxwriter::{Format, FormatBorder, Workbook};
 
-use super::{Reconciliation, RequestLine};
+use super::{Reconciliation, RequestLine, Window};
 use crate::schema::{RequestType, ca_issue_place};
 use crate::text::{EXCEL_CELL_CHARS, cut, date_dmy};
 
@@ -80,29 +80,38 @@ pub const MAILBOX_HEADER: [&str; 8] = [
 /// The device a certificate goes on when the list does not say.
 pub const DEFAULT_DEVICE: &str = "TOKEN";
 
-fn of_types<'a>(rec: &'a Reconciliation, types: &[RequestType]) -> Vec<&'a RequestLine> {
-    rec.requests
-        .iter()
-        .filter(|r| types.contains(&r.row.request_type))
-        .collect()
+/// The current rows of these types, in unit order, each with its number among them (from 0).
+fn each_of_types(
+    rec: &Reconciliation,
+    types: &[RequestType],
+    f: &mut dyn FnMut(usize, &RequestLine) -> Result<()>,
+) -> Result<()> {
+    rec.each_request(types, Window::ALL, &mut |i, l| f(i, l))
 }
 
 const CERT_TYPES: [RequestType; 2] = [RequestType::NewCert, RequestType::Reissue];
 
+/// The rows of one of the CA's lists, made one at a time, as often as asked.
+pub trait CaRows<const N: usize> {
+    fn each(&self, f: &mut dyn FnMut([String; N]) -> Result<()>) -> Result<()>;
+}
+
 /// The rows of the CA's bulk template (new certificates and re-issues), as text.
-pub fn vgca_rows(rec: &Reconciliation) -> Vec<[String; 19]> {
-    let ca = &rec.settings.ca;
-    of_types(rec, &CERT_TYPES)
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
+pub struct Vgca<'r>(pub &'r Reconciliation<'r>);
+
+impl CaRows<19> for Vgca<'_> {
+    fn each(&self, f: &mut dyn FnMut([String; 19]) -> Result<()>) -> Result<()> {
+        let rec = self.0;
+        let ca = &rec.settings.ca;
+        let names = rec.unit_names();
+        each_of_types(rec, &CERT_TYPES, &mut |i, l| {
             let r = &l.row;
             let place = ca_issue_place(&r.id_issue_place).map_or_else(
                 // Not one of the two: kept as written (the school was warned) for the clerk.
                 || r.id_issue_place.clone(),
                 str::to_string,
             );
-            [
+            f([
                 (i + 1).to_string(),
                 r.full_name.clone(),
                 date_dmy(r.birth_date),
@@ -112,7 +121,7 @@ pub fn vgca_rows(rec: &Reconciliation) -> Vec<[String; 19]> {
                 r.email.clone(),
                 ca.organisation_1.clone(),
                 ca.organisation_2.clone(),
-                rec.unit_name(&l.unit_code).to_string(),
+                unit_name(&names, &l.unit_code),
                 String::new(),
                 ca.province.clone(),
                 ca.province.clone(),
@@ -122,17 +131,23 @@ pub fn vgca_rows(rec: &Reconciliation) -> Vec<[String; 19]> {
                 String::new(),
                 String::new(),
                 DEFAULT_DEVICE.to_string(),
-            ]
+            ])
         })
-        .collect()
+    }
+}
+
+fn unit_name(names: &std::collections::HashMap<&str, &str>, code: &str) -> String {
+    names.get(code).copied().unwrap_or(code).to_string()
 }
 
 /// The rows of the summary list.
-pub fn summary_rows(rec: &Reconciliation) -> Vec<[String; 11]> {
-    of_types(rec, &CERT_TYPES)
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
+pub struct Summary<'r>(pub &'r Reconciliation<'r>);
+
+impl CaRows<11> for Summary<'_> {
+    fn each(&self, f: &mut dyn FnMut([String; 11]) -> Result<()>) -> Result<()> {
+        let rec = self.0;
+        let names = rec.unit_names();
+        each_of_types(rec, &CERT_TYPES, &mut |i, l| {
             let r = &l.row;
             let id = [
                 r.id_number.clone(),
@@ -140,53 +155,66 @@ pub fn summary_rows(rec: &Reconciliation) -> Vec<[String; 11]> {
                 r.id_issue_place.clone(),
             ]
             .join(";");
-            [
+            f([
                 (i + 1).to_string(),
                 r.full_name.clone(),
                 date_dmy(r.birth_date),
                 id,
                 r.email.clone(),
-                rec.unit_name(&l.unit_code).to_string(),
+                unit_name(&names, &l.unit_code),
                 rec.settings.ca.province.clone(),
                 r.position.clone(),
                 r.phone.clone(),
                 r.cert_serial.clone(),
                 String::new(),
-            ]
+            ])
         })
-        .collect()
+    }
 }
 
 /// The rows of the official-mailbox list.
-pub fn mailbox_rows(rec: &Reconciliation) -> Vec<[String; 8]> {
-    of_types(rec, &[RequestType::NewMailbox])
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
+pub struct Mailboxes<'r>(pub &'r Reconciliation<'r>);
+
+impl CaRows<8> for Mailboxes<'_> {
+    fn each(&self, f: &mut dyn FnMut([String; 8]) -> Result<()>) -> Result<()> {
+        let rec = self.0;
+        let names = rec.unit_names();
+        each_of_types(rec, &[RequestType::NewMailbox], &mut |i, l| {
             let r = &l.row;
-            [
+            f([
                 (i + 1).to_string(),
                 r.full_name.clone(),
                 date_dmy(r.birth_date),
                 r.phone.clone(),
                 r.id_number.clone(),
-                rec.unit_name(&l.unit_code).to_string(),
+                unit_name(&names, &l.unit_code),
                 r.position.clone(),
                 r.note.clone(),
-            ]
+            ])
         })
-        .collect()
+    }
 }
 
 /// A workbook of one sheet, every cell a string in the Text format (IDs and phones keep their
-/// zeros, dates stay dd/MM/yyyy), the header bold and wrapped.
+/// zeros, dates stay dd/MM/yyyy), the header bold and wrapped; the columns as wide as their
+/// widest cell, measured in a first pass over the rows, written in a second (the sheet in
+/// constant-memory mode, its rows in a temporary file in `tempdir`).
 pub fn text_workbook<const N: usize>(
     sheet: &str,
     header: &[&str; N],
-    rows: &[[String; N]],
-) -> Result<Vec<u8>> {
+    rows: &dyn CaRows<N>,
+    tempdir: &Path,
+) -> Result<Workbook> {
+    let mut widest = [0usize; N];
+    rows.each(&mut |r| {
+        for (w, v) in widest.iter_mut().zip(&r) {
+            *w = (*w).max(v.chars().count());
+        }
+        Ok(())
+    })?;
     let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
+    wb.set_tempdir(tempdir)?;
+    let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name(sheet)?;
     let head = Format::new()
         .set_bold()
@@ -196,49 +224,56 @@ pub fn text_workbook<const N: usize>(
     let text = Format::new()
         .set_num_format("@")
         .set_border(FormatBorder::Thin);
-    for (c, h) in header.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &head)?;
-        let widest = rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
-        ws.set_column_width(c as u16, (widest + 2).clamp(8, 40) as f64)?;
-    }
-    for (i, row) in rows.iter().enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            // Never a formula: the CA's tool reads values, and a string cell is one.
-            ws.write_string_with_format(i as u32 + 1, c as u16, cut(v, EXCEL_CELL_CHARS), &text)?;
-        }
+    for (c, w) in widest.iter().enumerate() {
+        ws.set_column_width(c as u16, (w + 2).clamp(8, 40) as f64)?;
     }
     ws.set_freeze_panes(1, 0)?;
-    Ok(wb.save_to_buffer()?)
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &head)?;
+    }
+    let mut i = 0;
+    rows.each(&mut |row| {
+        i += 1;
+        for (c, v) in row.iter().enumerate() {
+            // Never a formula: the CA's tool reads values, and a string cell is one.
+            ws.write_string_with_format(i, c as u16, cut(v, EXCEL_CELL_CHARS), &text)?;
+        }
+        Ok(())
+    })?;
+    Ok(wb)
 }
 
 /// The summary as UTF-8 CSV with a byte-order mark (so Excel reads its diacritics), RFC 4180
 /// quoting (the combined ID cell holds semicolons: it is quoted).
-pub fn summary_csv(rec: &Reconciliation) -> Result<Vec<u8>> {
+pub fn summary_csv(rec: &Reconciliation, mut out: &mut dyn std::io::Write) -> Result<()> {
     use crate::safe::{csv_field, write_csv_record};
-    let mut out = b"\xEF\xBB\xBF".to_vec();
+    out.write_all(b"\xEF\xBB\xBF")?;
     write_csv_record(&mut out, SUMMARY_HEADER)?;
-    for r in summary_rows(rec) {
+    Summary(rec).each(&mut |r| {
         write_csv_record(&mut out, r.iter().map(|f| csv_field(f)))?;
-    }
-    Ok(out)
+        Ok(())
+    })
 }
 
 /// Writes the three files into `dir`.
 pub fn write_all(rec: &Reconciliation, dir: &Path) -> Result<()> {
-    let files = [
-        (
-            VGCA_FILE,
-            text_workbook(VGCA_SHEET, &VGCA_HEADER, &vgca_rows(rec))?,
-        ),
-        (SUMMARY_FILE, summary_csv(rec)?),
-        (
-            MAILBOX_FILE,
-            text_workbook("Danh sách", &MAILBOX_HEADER, &mailbox_rows(rec))?,
-        ),
-    ];
-    for (name, bytes) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    let path = dir.join(VGCA_FILE);
+    text_workbook(VGCA_SHEET, &VGCA_HEADER, &Vgca(rec), dir)
+        .and_then(|mut wb| Ok(wb.save(&path)?))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let path = dir.join(SUMMARY_FILE);
+    std::fs::File::create(&path)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| {
+            let mut out = std::io::BufWriter::new(f);
+            summary_csv(rec, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        })
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let path = dir.join(MAILBOX_FILE);
+    text_workbook("Danh sách", &MAILBOX_HEADER, &Mailboxes(rec), dir)
+        .and_then(|mut wb| Ok(wb.save(&path)?))
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

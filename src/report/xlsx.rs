@@ -14,8 +14,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet};
 
-use super::Reconciliation;
 use super::layout::{self, Cell, Table};
+use super::{Reconciliation, Window};
 use crate::safe;
 use crate::text::{EXCEL_CELL_CHARS, cut};
 
@@ -185,24 +185,31 @@ impl Formats {
     }
 }
 
-/// The width a column needs: its longest cell, and its header wrapped on two or three lines.
-fn widths(t: &Table) -> Vec<f64> {
-    t.headers
+/// The rows a column's width is measured on: a table of a province's rows is measured whole,
+/// the country's on its first 20,000 (a longer cell further down wraps, its row as tall as it
+/// needs): measuring is a pass over the rows before the pass that writes them.
+pub const WIDTH_SAMPLE: usize = 20_000;
+
+/// The width a column needs: its longest cell among the first [`WIDTH_SAMPLE`] rows (`head`),
+/// and its header wrapped on two or three lines.
+fn widths(headers: &[String], head: &[Vec<Cell>]) -> Vec<f64> {
+    let mut cells = vec![0usize; headers.len()];
+    for r in head {
+        for (c, cell) in r.iter().enumerate().take(cells.len()) {
+            let n = match cell {
+                Cell::Text(s) => s.chars().count(),
+                Cell::Number(n) => format!("{n}").len(),
+                Cell::Empty => 0,
+            };
+            cells[c] = cells[c].max(n);
+        }
+    }
+    headers
         .iter()
-        .enumerate()
-        .map(|(c, h)| {
+        .zip(cells)
+        .map(|(h, cells)| {
             let longest_word = h.split_whitespace().map(|w| w.chars().count()).max();
             let header = longest_word.unwrap_or(0).max(h.chars().count().div_ceil(2));
-            let cells = t
-                .rows
-                .iter()
-                .map(|r| match r.get(c) {
-                    Some(Cell::Text(s)) => s.chars().count(),
-                    Some(Cell::Number(n)) => format!("{n}").len(),
-                    _ => 0,
-                })
-                .max()
-                .unwrap_or(0);
             (header.max(cells) + 2).clamp(MIN_WIDTH, MAX_WIDTH) as f64
         })
         .collect()
@@ -239,17 +246,25 @@ fn write_parts(
     max_rows: u32,
 ) -> Result<()> {
     let per_sheet = (max_rows.max(2) - 1) as usize;
-    let mut widths = widths(t);
+    // The first rows are made once, measured, and written from memory; the rest are made as
+    // they are written.
+    let head = t.first_rows(WIDTH_SAMPLE)?;
+    let mut widths = widths(&t.headers, &head);
     let fitted = fit(&mut widths);
+    let len = t.len();
     let mut start = 0;
     let mut k = 0;
     loop {
-        let end = (start + per_sheet).min(t.rows.len());
+        let end = (start + per_sheet).min(len);
         let ws = wb.add_worksheet_with_constant_memory()?;
         let name = part_name(&t.name, k);
-        write_table(ws, t, &name, start..end, &widths, fitted, f, department)
+        let window = Window {
+            skip: start,
+            take: end - start,
+        };
+        write_table(ws, t, &head, &name, window, &widths, fitted, f, department)
             .with_context(|| format!("cannot write sheet {name}"))?;
-        if end >= t.rows.len() {
+        if end >= len {
             return Ok(());
         }
         start = end;
@@ -261,8 +276,9 @@ fn write_parts(
 fn write_table(
     ws: &mut Worksheet,
     t: &Table,
+    head: &[Vec<Cell>],
     name: &str,
-    rows: std::ops::Range<usize>,
+    rows: Window,
     widths: &[f64],
     Fit { scale, across }: Fit,
     f: &Formats,
@@ -272,7 +288,7 @@ fn write_table(
     for (c, width) in widths.iter().enumerate() {
         ws.set_column_width(c as u16, *width)?;
     }
-    let count = rows.len();
+    let count = rows.take;
     // Rows as tall as their wrapped text: the header never covers the first row, a long
     // "Cần xử lý" detail is never cut.
     if let Some(h) = row_height(
@@ -290,8 +306,9 @@ fn write_table(
     for (c, h) in t.headers.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, h, &f.header)?;
     }
-    for (i, row) in t.rows[rows].iter().enumerate() {
-        let r = i as u32 + 1;
+    let mut r = 0;
+    t.each_row_after(head, rows, &mut |row| {
+        r += 1;
         let texts = row
             .iter()
             .zip(widths.iter().copied())
@@ -320,7 +337,8 @@ fn write_table(
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     ws.set_freeze_panes(1, 0)?;
     page_setup(ws, &t.title, department, scale)?;
     ws.set_repeat_rows(0, 0)?;
@@ -438,12 +456,12 @@ mod split_tests {
     use super::*;
     use calamine::{Data, Reader, Xlsx};
 
-    fn table(rows: usize) -> Table {
-        Table {
-            name: "Chi tiết".into(),
-            title: "Danh sách chi tiết".into(),
-            headers: vec!["Mã đơn vị".into(), "STT".into()],
-            rows: (0..rows)
+    fn table(rows: usize) -> Table<'static> {
+        Table::of_rows(
+            "Chi tiết",
+            "Danh sách chi tiết",
+            vec!["Mã đơn vị".into(), "STT".into()],
+            (0..rows)
                 .map(|i| {
                     vec![
                         Cell::Text(format!("DV{i:02}")),
@@ -451,7 +469,7 @@ mod split_tests {
                     ]
                 })
                 .collect(),
-        }
+        )
     }
 
     /// The sheets of a workbook, each as its rows of text.

@@ -66,6 +66,26 @@ pub struct Store {
 /// A version's rows, each with its row id.
 type VersionRows = Vec<(i64, ValidRow)>;
 
+/// The most units whose current version [`Store`] keeps in memory: a province's units' mails
+/// mostly come a unit at a time; the country's 6,300 units' 200,000 rows, all kept, were
+/// 130 MiB. A unit not kept is read again from the database.
+const CACHED_UNITS: usize = 256;
+
+/// Keeps a unit's current version, forgetting another unit's when [`CACHED_UNITS`] are kept.
+fn remember(
+    cache: &mut HashMap<String, (i64, VersionRows)>,
+    unit: String,
+    version: (i64, VersionRows),
+) {
+    if cache.len() >= CACHED_UNITS
+        && !cache.contains_key(&unit)
+        && let Some(other) = cache.keys().next().cloned()
+    {
+        cache.remove(&other);
+    }
+    cache.insert(unit, version);
+}
+
 /// Copies the WAL into the database on a thread of its own, so the connection that writes the
 /// mails never waits for it (see [`Store::checkpoint_in_background`]).
 struct Checkpointer {
@@ -629,9 +649,11 @@ impl Store {
             return Ok(Some((version, rows.clone())));
         }
         let rows = query::version_rows(&self.conn, version.id)?;
-        self.current
-            .borrow_mut()
-            .insert(unit_code.to_string(), (version.id, rows.clone()));
+        remember(
+            &mut self.current.borrow_mut(),
+            unit_code.to_string(),
+            (version.id, rows.clone()),
+        );
         Ok(Some((version, rows)))
     }
 
@@ -805,7 +827,7 @@ impl Store {
         tx.commit()?;
         if let Some((unit, version)) = new_version {
             // The unit's next mail is decided against these rows, as `version_rows` reads them.
-            self.current.get_mut().insert(unit, version);
+            remember(self.current.get_mut(), unit, version);
         }
         Ok(mail_id)
     }
@@ -1013,7 +1035,7 @@ fn insert_row(tx: &Connection, mail_id: i64, unit: Option<&str>, r: &ValidRow) -
 pub(crate) fn row_from(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ValidRow> {
     let date = |i: usize| -> rusqlite::Result<Option<NaiveDate>> {
         Ok(r.get::<_, Option<String>>(at + i)?
-            .and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok()))
+            .and_then(|s| s.parse::<NaiveDate>().ok()))
     };
     let code: String = r.get(at)?;
     Ok(ValidRow {
@@ -1042,6 +1064,23 @@ pub(crate) fn row_from(r: &rusqlite::Row, at: usize) -> rusqlite::Result<ValidRo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_most_cached_units_versions_are_kept_and_the_one_just_written_always() {
+        let mut cache = HashMap::new();
+        for i in 0..CACHED_UNITS + 50 {
+            remember(&mut cache, format!("DV{i:04}"), (i as i64, Vec::new()));
+            assert!(cache.len() <= CACHED_UNITS);
+            assert_eq!(cache[&format!("DV{i:04}")].0, i as i64);
+        }
+        assert_eq!(cache.len(), CACHED_UNITS);
+        // A unit kept, written again: nobody else is forgotten for it.
+        let kept: Vec<String> = cache.keys().cloned().collect();
+        remember(&mut cache, kept[0].clone(), (-1, Vec::new()));
+        assert_eq!(cache.len(), CACHED_UNITS);
+        assert!(kept.iter().all(|k| cache.contains_key(k)));
+        assert_eq!(cache[&kept[0]].0, -1);
+    }
 
     #[test]
     fn hex_is_the_lower_case_digits_of_every_byte() {

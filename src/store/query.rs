@@ -57,40 +57,171 @@ pub struct MailLine {
     pub reply_status: String,
 }
 
+/// The columns [`mail_line`] reads, from `mails m` joined with its latest reply `ob`.
+const MAIL_SELECT: &str = "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, \
+     m.unit_code, m.trust, m.outcome, m.reply_kind, m.late, m.note, \
+     (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
+     (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning'), \
+     coalesce(ob.status, 'none') \
+     FROM mails m \
+     LEFT JOIN (SELECT mail_id, status, max(id) FROM outbox WHERE mail_id IS NOT NULL \
+                GROUP BY mail_id) ob ON ob.mail_id = m.id \
+     WHERE m.superseded_by IS NULL";
+
+fn mail_line(r: &rusqlite::Row) -> rusqlite::Result<MailLine> {
+    Ok(MailLine {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        received_at: r.get(2)?,
+        from: r.get(3)?,
+        subject: r.get(4)?,
+        unit_code: r.get(5)?,
+        trust: coded(r, 6, Trust::from_code)?,
+        outcome: coded(r, 7, OutcomeKind::from_code)?,
+        reply_kind: coded(r, 8, ReplyKind::from_code)?,
+        late: r.get(9)?,
+        note: r.get(10)?,
+        errors: r.get(11)?,
+        warnings: r.get(12)?,
+        reply_status: r.get(13)?,
+    })
+}
+
+/// Runs `sql` and hands each row, read by `read`, to `f`, one at a time: the caller holds one
+/// row, never the whole answer.
+fn each<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: fn(&rusqlite::Row) -> rusqlite::Result<T>,
+    mut f: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    while let Some(r) = rows.next()? {
+        f(read(r)?)?;
+    }
+    Ok(())
+}
+
 /// Every mail taken, in the order taken (a replayed mail once, with its current outcome).
 pub fn mails(conn: &Connection) -> Result<Vec<MailLine>> {
-    let mut stmt = conn.prepare(
-        "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, m.trust, \
-         m.outcome, m.reply_kind, m.late, m.note, \
-         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
-         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning'), \
-         coalesce(ob.status, 'none') \
-         FROM mails m \
-         LEFT JOIN (SELECT mail_id, status, max(id) FROM outbox WHERE mail_id IS NOT NULL \
-                    GROUP BY mail_id) ob ON ob.mail_id = m.id \
-         WHERE m.superseded_by IS NULL ORDER BY m.id",
+    let mut lines = Vec::new();
+    each_mail(conn, |m| {
+        lines.push(m);
+        Ok(())
+    })?;
+    Ok(lines)
+}
+
+/// [`mails`], one at a time.
+pub fn each_mail(conn: &Connection, f: impl FnMut(MailLine) -> Result<()>) -> Result<()> {
+    each(
+        conn,
+        &format!("{MAIL_SELECT} ORDER BY m.id"),
+        [],
+        mail_line,
+        f,
+    )
+}
+
+/// The held mails, one at a time, by the time they reached the mailbox (then as taken):
+/// what says why each is held, without their problems counted or their reply looked up
+/// (`errors` and `warnings` 0, `reply_status` "none").
+pub fn each_held_mail(conn: &Connection, f: impl FnMut(MailLine) -> Result<()>) -> Result<()> {
+    each(
+        conn,
+        "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, \
+         m.trust, m.outcome, m.reply_kind, m.late, m.note, 0, 0, 'none' FROM mails m \
+         WHERE m.superseded_by IS NULL AND m.outcome = 'held' ORDER BY m.received_at, m.id",
+        [],
+        mail_line,
+        f,
+    )
+}
+
+/// How many mails are held for staff.
+pub fn held_count(conn: &Connection) -> Result<usize> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM mails WHERE superseded_by IS NULL AND outcome = 'held'",
+        [],
+        |r| r.get(0),
     )?;
-    let lines = stmt
+    Ok(n as usize)
+}
+
+/// A unit's mails in counts: duplicates and automatic mails not counted.
+#[derive(Debug, Clone, Default)]
+pub struct UnitMails {
+    pub submissions: usize,
+    /// Every one of them is held.
+    pub all_held: bool,
+    /// When the last of them reached the mailbox (RFC 3339).
+    pub last_received_at: Option<String>,
+}
+
+/// [`UnitMails`] of every unit that sent mail, by unit code.
+pub fn unit_mails(conn: &Connection) -> Result<std::collections::HashMap<String, UnitMails>> {
+    let mut stmt = conn.prepare(
+        "SELECT unit_code, count(*), min(outcome = 'held'), max(received_at) FROM mails \
+         WHERE superseded_by IS NULL AND unit_code IS NOT NULL \
+         AND outcome NOT IN ('duplicate', 'ignored') GROUP BY unit_code",
+    )?;
+    let by_unit = stmt
         .query_map([], |r| {
-            Ok(MailLine {
-                id: r.get(0)?,
-                message_id: r.get(1)?,
-                received_at: r.get(2)?,
-                from: r.get(3)?,
-                subject: r.get(4)?,
-                unit_code: r.get(5)?,
-                trust: coded(r, 6, Trust::from_code)?,
-                outcome: coded(r, 7, OutcomeKind::from_code)?,
-                reply_kind: coded(r, 8, ReplyKind::from_code)?,
-                late: r.get(9)?,
-                note: r.get(10)?,
-                errors: r.get(11)?,
-                warnings: r.get(12)?,
-                reply_status: r.get(13)?,
-            })
+            Ok((
+                r.get::<_, String>(0)?,
+                UnitMails {
+                    submissions: r.get::<_, i64>(1)? as usize,
+                    all_held: r.get(2)?,
+                    last_received_at: r.get(3)?,
+                },
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(lines)
+    Ok(by_unit)
+}
+
+/// A unit's latest mail that brought a list or should have (accepted, rejected or without a
+/// list), as taken last; its reply not looked up (`reply_status` "none": that would group the
+/// whole outbox again for each unit).
+pub fn latest_list_mail(conn: &Connection, unit_code: &str) -> Result<Option<MailLine>> {
+    let mut found = None;
+    each(
+        conn,
+        "SELECT m.id, m.message_id, m.received_at, m.from_addr, m.subject, m.unit_code, \
+         m.trust, m.outcome, m.reply_kind, m.late, m.note, \
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'error'), \
+         (SELECT count(*) FROM problems p WHERE p.mail_id = m.id AND p.severity = 'warning'), \
+         'none' FROM mails m WHERE m.superseded_by IS NULL AND m.unit_code = ?1 \
+         AND m.outcome IN ('accepted', 'rejected', 'no_list') ORDER BY m.id DESC LIMIT 1",
+        [unit_code],
+        mail_line,
+        |m| {
+            found = Some(m);
+            Ok(())
+        },
+    )?;
+    Ok(found)
+}
+
+/// The first `n` errors found in the mails of this Message-ID: (row, value, message).
+pub fn first_errors(
+    conn: &Connection,
+    message_id: &str,
+    n: usize,
+) -> Result<Vec<(i64, String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.row, p.value, p.message FROM problems p JOIN mails m ON m.id = p.mail_id \
+         WHERE m.message_id = ?1 AND m.superseded_by IS NULL AND p.severity = 'error' \
+         ORDER BY p.id LIMIT ?2",
+    )?;
+    let errors = stmt
+        .query_map(rusqlite::params![message_id, n as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(errors)
 }
 
 /// One stored problem, with the Message-ID of its mail.
@@ -107,32 +238,44 @@ pub struct ProblemLine {
     pub message: String,
 }
 
+fn problem_line(r: &rusqlite::Row) -> rusqlite::Result<ProblemLine> {
+    Ok(ProblemLine {
+        message_id: r.get(0)?,
+        file: r.get(1)?,
+        sheet: r.get(2)?,
+        row: r.get(3)?,
+        column: r.get(4)?,
+        field: r.get(5)?,
+        value: r.get(6)?,
+        severity: coded(r, 7, Severity::from_code)?,
+        message: r.get(8)?,
+    })
+}
+
 /// Every problem of every mail, in the order found.
 pub fn problems(conn: &Connection) -> Result<Vec<ProblemLine>> {
-    let mut stmt = conn.prepare(
-        "SELECT m.message_id, p.file, p.sheet, p.row, p.column_header, p.field, p.value, \
-         p.severity, p.message FROM problems p JOIN mails m ON m.id = p.mail_id \
-         WHERE m.superseded_by IS NULL ORDER BY p.id",
-    )?;
-    let lines = stmt
-        .query_map([], |r| {
-            Ok(ProblemLine {
-                message_id: r.get(0)?,
-                file: r.get(1)?,
-                sheet: r.get(2)?,
-                row: r.get(3)?,
-                column: r.get(4)?,
-                field: r.get(5)?,
-                value: r.get(6)?,
-                severity: coded(r, 7, Severity::from_code)?,
-                message: r.get(8)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut lines = Vec::new();
+    each_problem(conn, |p| {
+        lines.push(p);
+        Ok(())
+    })?;
     Ok(lines)
 }
 
-/// A unit's current accepted version.
+/// [`problems`], one at a time.
+pub fn each_problem(conn: &Connection, f: impl FnMut(ProblemLine) -> Result<()>) -> Result<()> {
+    each(
+        conn,
+        "SELECT m.message_id, p.file, p.sheet, p.row, p.column_header, p.field, p.value, \
+         p.severity, p.message FROM problems p JOIN mails m ON m.id = p.mail_id \
+         WHERE m.superseded_by IS NULL ORDER BY p.id",
+        [],
+        problem_line,
+        f,
+    )
+}
+
+/// A unit's current accepted version (its rows are read with [`each_current_row`]).
 #[derive(Debug, Clone)]
 pub struct CurrentVersion {
     pub unit_code: String,
@@ -142,7 +285,6 @@ pub struct CurrentVersion {
     pub received_at: String,
     pub late: bool,
     pub unverified: bool,
-    pub rows: Vec<ValidRow>,
 }
 
 /// The current version of every unit that has one.
@@ -155,53 +297,76 @@ pub fn current_versions(conn: &Connection) -> Result<Vec<CurrentVersion>> {
          ORDER BY v2.written_at DESC, v2.id DESC LIMIT 1) \
          ORDER BY v.unit_code",
     )?;
-    let heads: Vec<(String, i64, String, String, String, bool, String)> = stmt
+    let heads = stmt
         .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
+            let trust: String = r.get(6)?;
+            Ok(CurrentVersion {
+                unit_code: r.get(0)?,
+                version_id: r.get(1)?,
+                code: r.get(2)?,
+                mail_message_id: r.get(3)?,
+                received_at: r.get(4)?,
+                late: r.get(5)?,
+                unverified: Trust::from_code(&trust) == Some(Trust::Unverified),
+            })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    heads
-        .into_iter()
-        .map(
-            |(unit_code, version_id, code, mail_message_id, received_at, late, trust)| {
-                Ok(CurrentVersion {
-                    rows: version_rows(conn, version_id)?
-                        .into_iter()
-                        .map(|(_, r)| r)
-                        .collect(),
-                    unit_code,
-                    version_id,
-                    code,
-                    mail_message_id,
-                    received_at,
-                    late,
-                    unverified: Trust::from_code(&trust) == Some(Trust::Unverified),
-                })
-            },
-        )
-        .collect()
+    Ok(heads)
 }
 
-/// The Message-ID and reception time of the mail each row of a version came from, in
-/// [`version_rows`] order.
-pub fn row_message_ids(conn: &Connection, version_id: i64) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.message_id, m.received_at FROM version_rows vr JOIN rows r ON r.id = vr.row_id \
-         JOIN mails m ON m.id = r.mail_id WHERE vr.version_id = ?1 \
-         ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row",
-    )?;
-    let ids = stmt
-        .query_map([version_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(ids)
+/// One row of a version with the mail it came from.
+#[derive(Debug, Clone)]
+pub struct SourcedRow {
+    pub row: ValidRow,
+    /// The Message-ID of the mail the row came from.
+    pub message_id: String,
+    /// When that mail reached the mailbox (RFC 3339).
+    pub received_at: String,
+}
+
+fn sourced_row(r: &rusqlite::Row) -> rusqlite::Result<SourcedRow> {
+    Ok(SourcedRow {
+        row: super::row_from(r, 0)?,
+        message_id: r.get(17)?,
+        received_at: r.get(18)?,
+    })
+}
+
+/// The rows of one version (of these request types, or all when `only` is empty), in
+/// [`version_rows`] order, one at a time, until `f` answers false.
+pub fn each_current_row(
+    conn: &Connection,
+    version_id: i64,
+    only: &[crate::schema::RequestType],
+    mut f: impl FnMut(SourcedRow) -> Result<bool>,
+) -> Result<()> {
+    let types = if only.is_empty() {
+        String::new()
+    } else {
+        let marks = (0..only.len())
+            .map(|i| format!("?{}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("AND r.request_type IN ({marks})")
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS}, m.message_id, m.received_at FROM version_rows vr \
+         JOIN rows r ON r.id = vr.row_id JOIN mails m ON m.id = r.mail_id \
+         WHERE vr.version_id = ?1 {types} \
+         ORDER BY r.mail_id, r.source_file, r.source_sheet, r.source_row, r.id"
+    ))?;
+    let mut params: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(version_id)];
+    params.extend(
+        only.iter()
+            .map(|t| Box::new(t.code()) as Box<dyn rusqlite::ToSql>),
+    );
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    while let Some(r) = rows.next()? {
+        if !f(sourced_row(r)?)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Counts for the run summary and `status`.

@@ -9,7 +9,7 @@ use std::process::Command;
 use chrono::{FixedOffset, NaiveDate, TimeZone, Utc};
 use cts_intake::domain::{OutcomeKind, ReplyKind, Trust};
 use cts_intake::report::{
-    Issue, IssueKind, Reconciliation, RequestLine, Settings, UnitLine, UnitStatus,
+    Held, Issue, IssueKind, Reconciliation, RequestLine, Settings, UnitLine, UnitStatus,
 };
 use cts_intake::schema::RequestType;
 use cts_intake::store::query::MailLine;
@@ -31,30 +31,22 @@ const LONG_DETAIL: &str = "Thư trả lời không gửi được sau 5 lần th
      lại danh sách trước khi tổng hợp gửi Ban Cơ yếu; KETTHUCCHITIET";
 
 /// A campaign of `units` units of `per_unit` rows each, with issues whose text is long.
-fn campaign(units: usize, per_unit: usize) -> Reconciliation {
+fn campaign(n_units: usize, per_unit: usize) -> Reconciliation<'static> {
     let tz = FixedOffset::east_opt(7 * 3600).unwrap();
     let mut settings = Settings::new(tz);
     settings.department = "Sở Giáo dục và Đào tạo Nam Định".into();
     settings.title = "DANH SÁCH ĐỀ NGHỊ CẤP HÒM THƯ CÔNG VỤ VÀ DỊCH VỤ CHỨNG THƯ SỐ".into();
     settings.deadline = Some(tz.with_ymd_and_hms(2022, 12, 17, 23, 59, 0).unwrap());
-    let mut rec = Reconciliation {
-        units: Vec::new(),
-        requests: Vec::new(),
-        mails: Vec::new(),
-        problems: Vec::new(),
-        issues: Vec::new(),
-        tz,
-        settings,
-        generated_at: Utc::now(),
-    };
-    for u in 0..units {
+    let mut units = Vec::new();
+    let mut held = Held::default();
+    for u in 0..n_units {
         let code = format!("DV{:03}", u + 1);
         let name = format!("Trường Trung học phổ thông Nguyễn Văn Cừ số {}", u + 1);
         let mut counts = [0; 7];
         for i in 0..per_unit {
             let t = RequestType::ALL[i % 7];
             counts[i % 7] += 1;
-            rec.requests.push(RequestLine {
+            held.requests.push(RequestLine {
                 unit_code: code.clone(),
                 row: ValidRow {
                     request_type: t,
@@ -85,7 +77,7 @@ fn campaign(units: usize, per_unit: usize) -> Reconciliation {
                 received_at: "2022-12-05T01:00:00+00:00".into(),
             });
         }
-        rec.units.push(UnitLine {
+        units.push(UnitLine {
             code: code.clone(),
             name,
             kind: "THPT".into(),
@@ -105,7 +97,7 @@ fn campaign(units: usize, per_unit: usize) -> Reconciliation {
             notes: Vec::new(),
         });
     }
-    rec.mails.push(MailLine {
+    held.mails.push(MailLine {
         id: 1,
         message_id: "held@gmail.com".into(),
         received_at: "2022-12-05T01:00:00+00:00".into(),
@@ -122,7 +114,7 @@ fn campaign(units: usize, per_unit: usize) -> Reconciliation {
         reply_status: "none".into(),
     });
     for i in 0..3 {
-        rec.issues.push(Issue {
+        held.issues.push(Issue {
             kind: IssueKind::FailedReply,
             units: vec![format!("DV{:03}", i + 1)],
             at: Some("2022-12-05T01:00:00+00:00".into()),
@@ -130,7 +122,7 @@ fn campaign(units: usize, per_unit: usize) -> Reconciliation {
             detail: LONG_DETAIL.into(),
         });
     }
-    rec
+    Reconciliation::held(units, held, settings, Utc::now())
 }
 
 /// One word of `pdftotext -bbox`.
@@ -204,12 +196,12 @@ fn the_printed_workbook_and_html_page_are_a4_landscape_at_reading_size() {
     let chromium = tool("chromium", "chromium");
     let small = campaign(3, 4);
     let large = campaign(60, 15);
-    assert_eq!(large.requests.len(), 900);
+    assert_eq!(large.request_count(), 900);
     let (small_x, large_x) = (dir.path().join("small.xlsx"), dir.path().join("large.xlsx"));
     cts_intake::report::xlsx::write(&small, &small_x).unwrap();
     cts_intake::report::xlsx::write(&large, &large_x).unwrap();
     let html = dir.path().join("large.html");
-    std::fs::write(&html, cts_intake::report::html::render(&large)).unwrap();
+    std::fs::write(&html, cts_intake::report::html::render(&large).unwrap()).unwrap();
 
     let profile = dir.path().join("lo-profile");
     crate::support::succeeds(

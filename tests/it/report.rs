@@ -257,6 +257,81 @@ impl Campaign {
     }
 }
 
+/// The reconciliation reads its rows and issues from the store as each renderer asks: any
+/// window of them (across units, of one request type or two) is that slice of the whole.
+fn windows_agree_with_the_whole(c: &Campaign) {
+    use cts_intake::report::Window;
+    use cts_intake::schema::RequestType;
+    let store = cts_intake::store::Store::open(&c.data.join("intake.sqlite3")).unwrap();
+    let registry = cts_intake::units::Registry::load(&c.units).unwrap();
+    let rec =
+        cts_intake::report::reconcile(&store, &registry, FixedOffset::east_opt(7 * 3600).unwrap())
+            .unwrap();
+    let requests = |only: &[RequestType], w: Window| {
+        let mut seen = Vec::new();
+        rec.each_request(only, w, &mut |i, l| {
+            seen.push((
+                i,
+                l.unit_code.clone(),
+                l.row.id_number.clone(),
+                l.row.request_type,
+            ));
+            Ok(())
+        })
+        .unwrap();
+        seen
+    };
+    let all = requests(&[], Window::ALL);
+    assert_eq!(all.len(), rec.request_count());
+    assert!(all.len() > 100, "{} rows", all.len());
+    assert!(all.iter().enumerate().all(|(k, (i, ..))| k == *i));
+    for (skip, take) in [
+        (0, 1),
+        (7, 30),
+        (95, 200),
+        (all.len() - 3, 10),
+        (all.len(), 5),
+    ] {
+        let end = (skip + take).min(all.len());
+        assert_eq!(
+            requests(&[], Window { skip, take }),
+            all[skip..end],
+            "{skip}+{take}"
+        );
+    }
+    let certs = [RequestType::NewCert, RequestType::Reissue];
+    let of_certs = requests(&certs, Window::ALL);
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|(_, _, _, t)| certs.contains(t))
+        .enumerate()
+        .map(|(i, (_, unit, id, t))| (i, unit.clone(), id.clone(), *t))
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < all.len());
+    assert_eq!(of_certs, expected, "numbered among the rows of those types");
+    assert_eq!(
+        requests(&certs, Window { skip: 5, take: 9 }),
+        of_certs[5..14.min(of_certs.len())]
+    );
+    let mut issues = Vec::new();
+    rec.each_issue(Window::ALL, &mut |i| {
+        issues.push(format!("{:?} {} {}", i.kind, i.subject, i.detail));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(issues.len(), rec.issue_count());
+    for (skip, take) in [(0, 2), (1, 3), (issues.len().saturating_sub(2), 5)] {
+        let mut part = Vec::new();
+        rec.each_issue(Window { skip, take }, &mut |i| {
+            part.push(format!("{:?} {} {}", i.kind, i.subject, i.detail));
+            Ok(())
+        })
+        .unwrap();
+        let end = (skip + take).min(issues.len());
+        assert_eq!(part, issues[skip..end], "issues {skip}+{take}");
+    }
+}
+
 /// units.csv as maps from header to field, by unit code.
 fn units_csv(dir: &Path) -> HashMap<String, HashMap<String, String>> {
     let rows = csv_rows(&dir.join("units.csv"));
@@ -347,6 +422,7 @@ fn a_campaign_of_100_units_gives_a_workbook_an_html_page_and_csvs_that_agree() {
         .unwrap();
     drop(store);
     let out = c.report();
+    windows_agree_with_the_whole(&c);
     let units = units_csv(&out);
     assert_eq!(units.len(), UNITS, "one line per registered unit");
     let status = |u: usize| units[&code(u)]["status"].clone();
