@@ -10,6 +10,10 @@
 
 use std::time::Instant;
 
+// As the binary (src/main.rs): the report's allocations are many small strings.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::{NaiveDate, TimeZone, Utc};
 use cts_intake::config::{Config, Overrides};
 use cts_intake::dedupe;

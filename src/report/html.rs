@@ -52,41 +52,66 @@ const CELL_PADDING: usize = 60;
 /// The printed width of `text` in hundredths of an em, as Times sets it, near enough for shares
 /// of the page: capitals and digits are wider than small letters, a space narrower.
 fn units(text: &str) -> usize {
-    text.chars()
-        .map(|c| match c {
-            ' ' => 25,
-            '@' | 'm' | 'w' | 'M' | 'W' => 90,
-            c if c.is_uppercase() => 68,
-            c if c.is_ascii_digit() => 50,
-            c if c.is_alphabetic() => 46,
-            _ => 33,
+    text.chars().map(char_units).sum()
+}
+
+/// One character's width in [`units`]. ASCII and Vietnamese letters are told by their code
+/// (the Unicode tables are slow, and a report measures every cell of every table).
+fn char_units(c: char) -> usize {
+    let (upper, letter) = match c as u32 {
+        0x20 => return 25,
+        0x40 | 0x4D | 0x57 | 0x6D | 0x77 => return 90, // @ M W m w
+        0x30..=0x39 => return 50,
+        0x41..=0x5A => (true, true),
+        0x61..=0x7A => (false, true),
+        0..=0x7F => (false, false),
+        // Latin-1 letters: capitals before ß, small letters after; × and ÷ are not letters.
+        0xD7 | 0xF7 => (false, false),
+        0xC0..=0xDE => (true, true),
+        0xDF..=0xFF => (false, true),
+        // Vietnamese's own letters (Latin Extended Additional): capital, small, in turn.
+        n @ 0x1EA0..=0x1EF9 => (n % 2 == 0, true),
+        // Ă ă Đ đ Ĩ ĩ Ũ ũ Ơ ơ Ư ư and other Latin Extended-A/B letters.
+        _ => (c.is_uppercase(), c.is_alphabetic()),
+    };
+    match (upper, letter) {
+        (true, _) => 68,
+        (false, true) => 46,
+        (false, false) => 33,
+    }
+}
+
+/// Each word of `text` (split at whitespace): its width in [`units`] and its characters.
+fn words(text: &str) -> Vec<(usize, usize)> {
+    text.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .fold((0, 0), |(u, n), c| (u + char_units(c), n + 1))
         })
-        .sum()
+        .collect()
 }
 
 /// The narrowest line (in [`units`]) on which `text`, broken at one of its spaces, takes two
 /// lines at most.
+#[cfg(test)]
 fn two_line_width(text: &str) -> usize {
-    let space = units(" ");
-    let (mut words, mut total, mut last) = (0usize, 0, 0);
-    for w in text.split_whitespace() {
-        last = units(w);
-        total += last;
-        words += 1;
-    }
+    two_line_width_of(&words(text))
+}
+
+/// [`two_line_width`] of a text's [`words`].
+fn two_line_width_of(words: &[(usize, usize)]) -> usize {
+    let space = char_units(' ');
     // One long word (an address, a serial) breaks anywhere in print: in two halves.
-    if words == 1 && text.trim().chars().count() > NO_WRAP_CHARS {
-        return last.div_ceil(2) + units("m");
+    if let [(units, chars)] = words
+        && *chars > NO_WRAP_CHARS
+    {
+        return units.div_ceil(2) + char_units('m');
     }
-    let total = total + words.saturating_sub(1) * space;
+    let total = words.iter().map(|(u, _)| u).sum::<usize>() + words.len().saturating_sub(1) * space;
     let mut first = 0;
     let mut best = total;
-    for (i, w) in text
-        .split_whitespace()
-        .enumerate()
-        .take(words.saturating_sub(1))
-    {
-        first += units(w) + if i > 0 { space } else { 0 };
+    for (i, (u, _)) in words.iter().enumerate().take(words.len().saturating_sub(1)) {
+        first += u + if i > 0 { space } else { 0 };
         // The first line ends after word i; the second holds the rest and its spaces.
         best = best.min(first.max(total - first - space));
     }
@@ -118,17 +143,21 @@ struct Measure {
 
 impl Measure {
     fn add(&mut self, text: &str) {
-        self.longest = self.longest.max(text.chars().count());
-        self.add_words(text);
-        self.widest = self.widest.max(units(text));
-        self.two = self.two.max(two_line_width(text));
+        let (widest, longest) = text
+            .chars()
+            .fold((0, 0), |(u, n), c| (u + char_units(c), n + 1));
+        self.longest = self.longest.max(longest);
+        self.widest = self.widest.max(widest);
+        let words = words(text);
+        self.add_words(&words);
+        self.two = self.two.max(two_line_width_of(&words));
     }
 
-    fn add_words(&mut self, text: &str) {
-        let word = text
-            .split_whitespace()
-            .filter(|w| w.chars().count() <= NO_WRAP_CHARS)
-            .map(units)
+    fn add_words(&mut self, words: &[(usize, usize)]) {
+        let word = words
+            .iter()
+            .filter(|(_, chars)| *chars <= NO_WRAP_CHARS)
+            .map(|(u, _)| *u)
             .max()
             .unwrap_or(0);
         self.word = self.word.max(word);
@@ -145,7 +174,7 @@ fn classes(t: &Table, shown: &[Vec<Cell>]) -> Vec<(&'static str, usize)> {
         .iter()
         .map(|h| {
             let mut m = Measure::default();
-            m.add_words(h);
+            m.add_words(&words(h));
             m
         })
         .collect();
@@ -327,7 +356,22 @@ pub fn write_to(rec: &Reconciliation, out: &mut dyn Write) -> anyhow::Result<()>
 
 #[cfg(test)]
 mod tests {
-    use super::{Table, table, thousands, two_line_width, units};
+    use super::{Table, char_units, table, thousands, two_line_width, units};
+
+    #[test]
+    fn a_character_s_width_by_its_code_is_the_one_the_unicode_tables_give() {
+        let by_tables = |c: char| match c {
+            ' ' => 25,
+            '@' | 'm' | 'w' | 'M' | 'W' => 90,
+            c if c.is_uppercase() => 68,
+            c if c.is_ascii_digit() => 50,
+            c if c.is_alphabetic() => 46,
+            _ => 33,
+        };
+        for c in (0..0x3000u32).filter_map(char::from_u32) {
+            assert_eq!(char_units(c), by_tables(c), "{c:?} (U+{:04X})", c as u32);
+        }
+    }
     use crate::report::layout::Cell;
 
     #[test]
