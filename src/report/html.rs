@@ -50,12 +50,14 @@ const MAX_WRAP: usize = 1400;
 const CELL_PADDING: usize = 60;
 
 /// The printed width of `text` in hundredths of an em, as Times sets it, near enough for shares
-/// of the page: capitals and digits are wider than small letters, a space narrower.
+/// of the page: capitals and digits are wider than small letters, a space narrower (the sum of
+/// [`char_units`]; the page measures its cells in [`Measure::add`]).
+#[cfg(test)]
 fn units(text: &str) -> usize {
     text.chars().map(char_units).sum()
 }
 
-/// One character's width in [`units`]. ASCII and Vietnamese letters are told by their code
+/// One character's width in hundredths of an em ([`units`]). ASCII and Vietnamese letters are told by their code
 /// (the Unicode tables are slow, and a report measures every cell of every table).
 fn char_units(c: char) -> usize {
     let (upper, letter) = match c as u32 {
