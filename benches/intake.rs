@@ -179,19 +179,13 @@ fn main() {
 
 /// This process's processor time so far (s), all threads.
 fn own_cpu() -> f64 {
-    // SAFETY: getrusage into a zeroed struct.
-    let usage = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
+    cts_intake::daemon::summary::cpu_time().as_secs_f64()
 }
 
 /// The processor time so far (s) of this process's living children (the reader processes).
 fn children_cpu() -> f64 {
-    let tick = 100.0; // USER_HZ
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let mut total = 0.0;
     for task in std::fs::read_dir("/proc/self/task")
         .into_iter()

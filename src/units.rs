@@ -33,7 +33,7 @@ pub struct Registry {
 }
 
 /// A unit's code and name as [`Registry::candidates`] matches them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct FoldedUnit {
     code: String,
     name: String,

@@ -42,23 +42,24 @@ const SOURCE_COLUMNS: [&str; 4] = ["Ngày gửi thư", "Tệp nguồn", "Trang",
 /// Cells this short never wrap in print (codes, dates, numbers): the long texts get the width.
 const NO_WRAP_CHARS: usize = 12;
 
-/// The widest a wrapped column gets, in [`units`] (about 30 characters; a longer text takes
+/// The widest a wrapped column gets, in units (about 30 characters; a longer text takes
 /// more lines).
 const MAX_WRAP: usize = 1400;
 
-/// A cell's padding and border, in [`units`].
+/// A cell's padding and border, in units.
 const CELL_PADDING: usize = 60;
 
-/// The printed width of `text` in hundredths of an em, as Times sets it, near enough for shares
-/// of the page: capitals and digits are wider than small letters, a space narrower (the sum of
-/// [`char_units`]; the page measures its cells in [`Measure::add`]).
+/// The printed width of `text` in units (the sum of [`char_units`]; the page measures its cells
+/// in [`Measure::add`]).
 #[cfg(test)]
 fn units(text: &str) -> usize {
     text.chars().map(char_units).sum()
 }
 
-/// One character's width in hundredths of an em ([`units`]). ASCII and Vietnamese letters are told by their code
-/// (the Unicode tables are slow, and a report measures every cell of every table).
+/// One character's printed width in hundredths of an em (the page's units), as Times sets it,
+/// near enough for shares of the page: capitals and digits are wider than small letters, a
+/// space narrower. ASCII and Vietnamese letters are told by their code (the Unicode tables are
+/// slow, and a report measures every cell of every table).
 fn char_units(c: char) -> usize {
     let (upper, letter) = match c as u32 {
         0x20 => return 25,
@@ -83,7 +84,7 @@ fn char_units(c: char) -> usize {
     }
 }
 
-/// Each word of `text` (split at whitespace): its width in [`units`] and its characters.
+/// Each word of `text` (split at whitespace): its width in units and its characters.
 fn words(text: &str) -> Vec<(usize, usize)> {
     text.split_whitespace()
         .map(|w| {
@@ -93,14 +94,14 @@ fn words(text: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// The narrowest line (in [`units`]) on which `text`, broken at one of its spaces, takes two
-/// lines at most.
+/// [`two_line_width_of`] a text's [`words`].
 #[cfg(test)]
 fn two_line_width(text: &str) -> usize {
     two_line_width_of(&words(text))
 }
 
-/// [`two_line_width`] of a text's [`words`].
+/// The narrowest line (in units) on which a text of these [`words`], broken at one of its
+/// spaces, takes two lines at most.
 fn two_line_width_of(words: &[(usize, usize)]) -> usize {
     let space = char_units(' ');
     // One long word (an address, a serial) breaks anywhere in print: in two halves.
@@ -135,11 +136,11 @@ fn cell(out: &mut dyn Write, c: &Cell, class: &str) -> std::io::Result<()> {
 struct Measure {
     /// The longest cell, in characters.
     longest: usize,
-    /// The widest word of 12 characters or fewer, of the header or a cell, in [`units`].
+    /// The widest word of 12 characters or fewer, of the header or a cell, in units.
     word: usize,
-    /// The widest cell, in [`units`].
+    /// The widest cell, in units.
     widest: usize,
-    /// The widest of the cells' [`two_line_width`].
+    /// The widest of the cells' [`two_line_width_of`].
     two: usize,
 }
 

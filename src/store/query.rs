@@ -252,17 +252,7 @@ fn problem_line(r: &rusqlite::Row) -> rusqlite::Result<ProblemLine> {
     })
 }
 
-/// Every problem of every mail, in the order found.
-pub fn problems(conn: &Connection) -> Result<Vec<ProblemLine>> {
-    let mut lines = Vec::new();
-    each_problem(conn, |p| {
-        lines.push(p);
-        Ok(())
-    })?;
-    Ok(lines)
-}
-
-/// [`problems`], one at a time.
+/// Every problem of every mail, one at a time, in the order found.
 pub fn each_problem(conn: &Connection, f: impl FnMut(ProblemLine) -> Result<()>) -> Result<()> {
     each(
         conn,
