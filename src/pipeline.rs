@@ -182,9 +182,35 @@ pub fn read_with(
     registry: &Registry,
     lists: impl FnOnce(&ParsedMail, &validate::Context) -> ReadLists,
 ) -> Reading {
+    match begin_reading(mail, config, registry) {
+        Begun::Done(reading) => reading,
+        Begun::Lists(pending) => {
+            let read = lists(mail, &pending.context);
+            pending.finish(mail, registry, read)
+        }
+    }
+}
+
+/// A mail's reading once its sender is known: finished already (a malformed or automatic mail
+/// has no lists to read), or waiting for its lists.
+pub enum Begun {
+    Done(Reading),
+    Lists(PendingReading),
+}
+
+/// A mail's reading waiting for its lists: who sent it, and the context they are read in.
+pub struct PendingReading {
+    unit: Option<Unit>,
+    trust: Trust,
+    /// What the lists are validated against.
+    pub context: validate::Context,
+}
+
+/// The first half of [`read_with`]: who sent the mail, and whether it has lists to read.
+pub fn begin_reading(mail: &ParsedMail, config: &Config, registry: &Registry) -> Begun {
     let from = mail.from.clone().unwrap_or_default();
     let domain = from.rsplit('@').next().unwrap_or("").to_string();
-    let (mut unit, trust) = match registry.by_email(&from) {
+    let (unit, trust) = match registry.by_email(&from) {
         // A From that is not one plain address is nobody's, whatever address it holds.
         _ if mail.sender_problem.is_some() => (None, Trust::Unknown),
         Some(u) => (Some(u.clone()), Trust::Registered),
@@ -194,35 +220,50 @@ pub fn read_with(
         None => (None, Trust::Unknown),
     };
     if mail.malformed.is_some() || mail.automatic.is_some() {
-        return Reading {
+        return Begun::Done(Reading {
             unit,
             trust,
             lists: ReadLists::default(),
-        };
+        });
     }
     let unit_name = unit.as_ref().map(|u| u.name.clone()).unwrap_or_default();
-    let ctx = validate::Context {
+    let context = validate::Context {
         reference_date: config.campaign.reference_date(),
         min_age: config.rules.min_age,
         max_age: config.rules.max_age,
         official_domains: config.campaign.official_domains.clone(),
         unit_name,
     };
-    let lists = lists(mail, &ctx);
-    if trust == Trust::Unverified {
-        // The subject and the list's own unit column together name the unit, the most specific
-        // of nested names winning ("THPT Xuân Trường C" over "THPT Xuân Trường").
-        let mut names: Vec<&str> = lists
-            .rows
-            .iter()
-            .map(|r| r.unit_name.as_str())
-            .filter(|n| *n != ctx.unit_name)
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        unit = registry.infer_from(&mail.subject, &names).cloned().or(unit);
+    Begun::Lists(PendingReading {
+        unit,
+        trust,
+        context,
+    })
+}
+
+impl PendingReading {
+    /// The second half of [`read_with`]: the mail's reading with its lists.
+    pub fn finish(self, mail: &ParsedMail, registry: &Registry, lists: ReadLists) -> Reading {
+        let PendingReading {
+            mut unit,
+            trust,
+            context,
+        } = self;
+        if trust == Trust::Unverified {
+            // The subject and the list's own unit column together name the unit, the most
+            // specific of nested names winning ("THPT Xuân Trường C" over "THPT Xuân Trường").
+            let mut names: Vec<&str> = lists
+                .rows
+                .iter()
+                .map(|r| r.unit_name.as_str())
+                .filter(|n| *n != context.unit_name)
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            unit = registry.infer_from(&mail.subject, &names).cloned().or(unit);
+        }
+        Reading { unit, trust, lists }
     }
-    Reading { unit, trust, lists }
 }
 
 /// Processes one parsed mail. `previous` gives a unit's current accepted version (no other

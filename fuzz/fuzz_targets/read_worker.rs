@@ -6,7 +6,7 @@
 
 use cts_intake::mail::ParsedMail;
 use cts_intake::pipeline::read_lists;
-use cts_intake::worker::protocol::{decode_request, encode_answer};
+use cts_intake::worker::protocol::{add_answer, decode_request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +16,8 @@ fuzz_target!(|data: &[u8]| {
     static QUIET: std::sync::Once = std::sync::Once::new();
     QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     let mut input = data;
+    // The answers of a group, kept until its last request as the reader keeps them.
+    let mut answers = Vec::new();
     // A few requests at most per input: each is read and answered like the reader does.
     for _ in 0..4 {
         match decode_request(&mut input) {
@@ -25,8 +27,10 @@ fuzz_target!(|data: &[u8]| {
                     ..Default::default()
                 };
                 let lists = read_lists(&mail, &request.context);
-                let mut out = Vec::new();
-                encode_answer(&mut out, &lists).expect("an answer is written to memory");
+                add_answer(&mut answers, &lists).expect("an answer is written to memory");
+                if !request.more {
+                    answers.clear();
+                }
             }
             Ok(None) | Err(_) => break,
         }

@@ -57,6 +57,15 @@ pub struct Reads {
     pending: Vec<std::sync::mpsc::Receiver<std::thread::Result<Result<Prepared>>>>,
 }
 
+/// How many consecutive mails of a batch of `mails` go to a reading thread together: enough
+/// that a reader and the thread wake once for several mails (a wake-up on another core is
+/// dear, in a virtual machine above all), few enough that every thread has several groups of
+/// a batch and the first mails are recorded while the rest are read. A mail read alone (one
+/// whose reading did not finish before) is a group of one.
+fn group_size(mails: usize, threads: usize) -> usize {
+    (mails / (4 * threads.max(1))).clamp(1, 8)
+}
+
 impl Reads {
     /// Starts reading `mails`.
     pub fn start(
@@ -74,30 +83,36 @@ impl Reads {
         Reads::start_items(config, registry, readers, items)
     }
 
-    /// Starts reading mails whose raw bytes (and attempt) are already kept.
+    /// Starts reading mails whose raw bytes (and attempt) are already kept. Consecutive mails
+    /// go to the reading threads in small groups ([`group_size`]), each group's lists read in
+    /// one exchange with a reader ([`Pool::read_group`]).
     pub(super) fn start_items(
         config: &Arc<Config>,
         registry: &Arc<Registry>,
         readers: &Arc<Pool>,
         items: impl IntoIterator<Item = ToRead>,
     ) -> Reads {
-        let pending = items
-            .into_iter()
-            .map(|item| {
+        let items: Vec<ToRead> = items.into_iter().collect();
+        let size = group_size(items.len(), reading_threads().current_num_threads());
+        let mut pending = Vec::with_capacity(items.len());
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let group: Vec<ToRead> = items.by_ref().take(size).collect();
+            let mut senders = Vec::with_capacity(group.len());
+            for _ in 0..group.len() {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                let (config, registry, pool) = (config.clone(), registry.clone(), readers.clone());
-                reading_threads().spawn_fifo(move || {
-                    // A panic is the mail's own failure, not the reading thread's (rayon would
-                    // abort the process).
-                    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prepare_item(&config, &registry, &pool, item)
-                    }));
+                senders.push(tx);
+                pending.push(rx);
+            }
+            let (config, registry, pool) = (config.clone(), registry.clone(), readers.clone());
+            reading_threads().spawn_fifo(move || {
+                let read = prepare_group(&config, &registry, &pool, group);
+                for (tx, read) in senders.into_iter().zip(read) {
                     // The receiver is gone when the pass ended early (shutdown, an error).
                     let _ = tx.send(read);
-                });
-                rx
-            })
-            .collect();
+                }
+            });
+        }
         Reads { pending }
     }
 
@@ -148,6 +163,82 @@ fn prepare_item(
     readers: &Pool,
     item: ToRead,
 ) -> Result<Prepared> {
+    prepare_group(config, registry, readers, vec![item])
+        .pop()
+        .expect("one result for one mail")
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "reading the mail failed: the reader panicked"
+            ))
+        })
+}
+
+/// A mail parsed, its lists not yet read.
+struct Started {
+    raw: RawMail,
+    how: How,
+    sha: String,
+    parsed: crate::mail::ParsedMail,
+    begun: pipeline::Begun,
+}
+
+/// Prepares a group of consecutive mails: each is parsed, the lists of all of them are read
+/// in one exchange with a reader, then each reading is finished. A panic is its mail's own
+/// failure, not the group's (nor the reading thread's: rayon would abort the process).
+fn prepare_group(
+    config: &Config,
+    registry: &Registry,
+    readers: &Pool,
+    items: Vec<ToRead>,
+) -> Vec<std::thread::Result<Result<Prepared>>> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let started: Vec<std::thread::Result<Started>> = items
+        .into_iter()
+        .map(|item| catch_unwind(AssertUnwindSafe(|| start(config, registry, item))))
+        .collect();
+    let jobs: Vec<(&[crate::mail::Attachment], &crate::validate::Context)> = started
+        .iter()
+        .filter_map(|s| match s {
+            Ok(Started {
+                parsed,
+                begun: pipeline::Begun::Lists(pending),
+                ..
+            }) if !parsed.attachments.is_empty() => {
+                Some((&parsed.attachments[..], &pending.context))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut answers = if jobs.is_empty() {
+        Ok(Vec::new())
+    } else {
+        readers.read_group(&jobs)
+    }
+    .map(Vec::into_iter);
+    started
+        .into_iter()
+        .map(|s| {
+            let s = s?;
+            let lists = match &s.begun {
+                pipeline::Begun::Lists(_) if !s.parsed.attachments.is_empty() => {
+                    match &mut answers {
+                        Ok(answers) => match answers.next().expect("an answer for each mail") {
+                            Ok(lists) => Some(lists),
+                            Err(why) => Some(ReadLists::unread(why)),
+                        },
+                        // No reader could be started: the mail is taken again next pass.
+                        Err(e) => return Ok(Err(anyhow::anyhow!("{e:#}"))),
+                    }
+                }
+                _ => None,
+            };
+            catch_unwind(AssertUnwindSafe(|| Ok(finish(registry, s, lists))))
+        })
+        .collect()
+}
+
+/// The first half of preparing a mail: hash, parse, who sent it.
+fn start(config: &Config, registry: &Registry, item: ToRead) -> Started {
     use sha2::Digest;
     let ToRead {
         raw,
@@ -163,40 +254,41 @@ fn prepare_item(
         let reading = pipeline::read_with(&parsed, config, registry, |_, _| {
             ReadLists::unread(crate::domain::Unread::Poison)
         });
-        return Ok(Prepared {
+        return Started {
             raw,
             how,
             sha,
             parsed,
-            reading,
-        });
+            begun: pipeline::Begun::Done(reading),
+        };
     }
     crash_on_test_marker(&raw.bytes);
     let parsed = crate::mail::parse(&raw.bytes, &config.campaign.department_address);
-    let mut failed = None;
-    let reading = pipeline::read_with(&parsed, config, registry, |mail, context| {
-        if mail.attachments.is_empty() {
-            return ReadLists::default();
-        }
-        match readers.read(&mail.attachments, context) {
-            Ok(Ok(lists)) => lists,
-            Ok(Err(why)) => ReadLists::unread(why),
-            Err(e) => {
-                failed = Some(e);
-                ReadLists::default()
-            }
-        }
-    });
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    Ok(Prepared {
+    let begun = pipeline::begin_reading(&parsed, config, registry);
+    Started {
         raw,
         how,
         sha,
         parsed,
+        begun,
+    }
+}
+
+/// The second half: the reading finished with the mail's lists (`None`: it has none to read).
+fn finish(registry: &Registry, s: Started, lists: Option<ReadLists>) -> Prepared {
+    let reading = match s.begun {
+        pipeline::Begun::Done(reading) => reading,
+        pipeline::Begun::Lists(pending) => {
+            pending.finish(&s.parsed, registry, lists.unwrap_or_default())
+        }
+    };
+    Prepared {
+        raw: s.raw,
+        how: s.how,
+        sha: s.sha,
+        parsed: s.parsed,
         reading,
-    })
+    }
 }
 
 /// A mail's header: its bytes up to the first empty line.

@@ -318,7 +318,18 @@ impl Store {
     }
 
     /// [`Store::keep_raw`] for bytes whose hash `sha` (lower-case hex SHA-256) is known already.
+    /// Bytes kept before (as every fetched mail's are, before it is read) are looked up, not
+    /// bound again: binding copies them, and building the row copies them once more, only for
+    /// the insert to be ignored.
     pub fn keep_raw_hashed(&self, sha: &str, bytes: &[u8]) -> Result<()> {
+        let kept = self
+            .conn
+            .prepare_cached("SELECT 1 FROM raw_mails WHERE sha256 = ?1")?
+            .exists([sha])
+            .context("cannot keep the raw mail")?;
+        if kept {
+            return Ok(());
+        }
         self.conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO raw_mails (sha256, size, bytes, stored_at) \

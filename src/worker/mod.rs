@@ -88,26 +88,20 @@ impl Pool {
         attachments: &[Attachment],
         context: &Context,
     ) -> Result<std::result::Result<ReadLists, Unread>> {
-        let idle = self.idle.lock().ok().and_then(|mut i| i.pop());
-        let reused = idle.is_some();
-        let mut reader = match idle {
-            Some(r) => r,
-            None => Reader::start(&self.program, self.limits)?,
-        };
-        let request = protocol::encode_request(context, attachments)?;
-        let mut answer = reader.exchange(&request, self.limits);
+        let mut request = Vec::new();
+        protocol::encode_request(&mut request, context, attachments, false)?;
+        let (mut reader, reused) = self.take_reader()?;
+        let mut answer = reader.exchange(&request, 1, self.limits);
         if reused && matches!(answer, Err(Unread::Crashed)) {
             // An idle reader may have died meanwhile (killed by the system, say): that is not
             // this mail's doing, so it gets one fresh reader before it is blamed.
             reader = Reader::start(&self.program, self.limits)?;
-            answer = reader.exchange(&request, self.limits);
+            answer = reader.exchange(&request, 1, self.limits);
         }
         match answer {
-            Ok(answer) => {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(reader);
-                }
-                Ok(Ok(answer))
+            Ok(mut answer) => {
+                self.give_back(reader);
+                Ok(Ok(answer.pop().expect("one answer for one request")))
             }
             Err(why) => {
                 tracing::warn!(
@@ -117,6 +111,52 @@ impl Pool {
                 );
                 Ok(Err(why))
             }
+        }
+    }
+
+    /// Reads several mails' attachments (each with its context) in one reader, as one group:
+    /// the requests go in one write and the answers come back in one, so the reader and the
+    /// calling thread each wake once for the group instead of once a mail. When the reader
+    /// does not finish the group (a mail of it exhausted a limit, or the reader died), each
+    /// mail is read again alone ([`Pool::read`]), so only the mail at fault is held and the
+    /// others are answered as if nothing had happened. `Err`: no reader could be started.
+    pub fn read_group(
+        &self,
+        jobs: &[(&[Attachment], &Context)],
+    ) -> Result<Vec<std::result::Result<ReadLists, Unread>>> {
+        if jobs.len() > 1 {
+            let mut request = Vec::new();
+            for (i, (attachments, context)) in jobs.iter().enumerate() {
+                protocol::encode_request(&mut request, context, attachments, i + 1 < jobs.len())?;
+            }
+            let (mut reader, _) = self.take_reader()?;
+            match reader.exchange(&request, jobs.len(), self.limits) {
+                Ok(answers) => {
+                    self.give_back(reader);
+                    return Ok(answers.into_iter().map(Ok).collect());
+                }
+                Err(why) => tracing::info!(
+                    reader = reader.child.id(),
+                    why = why.code(),
+                    mails = jobs.len(),
+                    "a reader did not finish a group of mails; each is read again alone"
+                ),
+            }
+        }
+        jobs.iter().map(|(a, c)| self.read(a, c)).collect()
+    }
+
+    /// An idle reader, or a new one; and whether it was idle.
+    fn take_reader(&self) -> Result<(Reader, bool)> {
+        match self.idle.lock().ok().and_then(|mut i| i.pop()) {
+            Some(r) => Ok((r, true)),
+            None => Ok((Reader::start(&self.program, self.limits)?, false)),
+        }
+    }
+
+    fn give_back(&self, reader: Reader) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(reader);
         }
     }
 }
@@ -179,27 +219,36 @@ impl Reader {
         Ok(reader)
     }
 
-    /// Sends one request and reads its answer; on any failure the reader is killed and reaped,
-    /// and the failure classified.
+    /// Sends `request` (a group of `count` requests) and reads their answers, all within the
+    /// wall-clock limit; on any failure the reader is killed and reaped, and the failure
+    /// classified.
     fn exchange(
         &mut self,
         request: &[u8],
+        count: usize,
         limits: Limits,
-    ) -> std::result::Result<ReadLists, Unread> {
+    ) -> std::result::Result<Vec<ReadLists>, Unread> {
         let deadline = Instant::now() + limits.wall;
-        let answer = self
+        if self
             .stdin
             .write_all(request)
             .and_then(|()| self.stdin.flush())
-            .map_err(|_| ReadFailure::Io)
-            .and_then(|()| self.read_answer(deadline));
-        match answer {
-            Ok(bytes) => match serde_json::from_slice::<ReadLists>(&bytes) {
-                Ok(lists) => Ok(lists),
-                Err(_) => Err(self.end(ReadFailure::Garbled)),
-            },
-            Err(f) => Err(self.end(f)),
+            .is_err()
+        {
+            return Err(self.end(ReadFailure::Io));
         }
+        let mut answers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let bytes = match self.read_answer(deadline) {
+                Ok(bytes) => bytes,
+                Err(f) => return Err(self.end(f)),
+            };
+            match serde_json::from_slice::<ReadLists>(&bytes) {
+                Ok(lists) => answers.push(lists),
+                Err(_) => return Err(self.end(ReadFailure::Garbled)),
+            }
+        }
+        Ok(answers)
     }
 
     fn read_answer(&mut self, deadline: Instant) -> std::result::Result<Vec<u8>, ReadFailure> {

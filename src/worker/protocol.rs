@@ -5,6 +5,9 @@
 //!   validation context and each attachment's name, type and length), then each attachment's
 //!   bytes in order.
 //! - An answer: its length (8 bytes, little-endian), then the lists as read (JSON).
+//! - Requests come in groups (a few mails, written at once): a request whose header says
+//!   `more` is followed by another of its group, and the answers of a group are written
+//!   together once its last request is read, so each side wakes once a group, not once a mail.
 //!
 //! Every length is checked before anything is allocated for it; a frame that breaks a rule is
 //! an error, never a panic or a large allocation (the fuzz target `read_worker` drives
@@ -35,6 +38,9 @@ pub const MAX_FILES: usize = 10_000;
 struct Header {
     context: Context,
     files: Vec<FileHeader>,
+    /// Another request of the same group follows: its answer waits for the group's last.
+    #[serde(default)]
+    more: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -48,11 +54,20 @@ struct FileHeader {
 pub struct Request {
     pub context: Context,
     pub attachments: Vec<Attachment>,
+    /// Another request of its group follows (see the module's documentation).
+    pub more: bool,
 }
 
-/// The bytes of a request for these attachments.
-pub fn encode_request(context: &Context, attachments: &[Attachment]) -> Result<Vec<u8>> {
+/// The bytes of a request for these attachments, added to `out`; `more`: another request of the
+/// same group follows it.
+pub fn encode_request(
+    out: &mut Vec<u8>,
+    context: &Context,
+    attachments: &[Attachment],
+    more: bool,
+) -> Result<()> {
     let header = Header {
+        more,
         context: context.clone(),
         files: attachments
             .iter()
@@ -65,13 +80,13 @@ pub fn encode_request(context: &Context, attachments: &[Attachment]) -> Result<V
     };
     let header = serde_json::to_vec(&header).context("cannot write a reader's request")?;
     let total: usize = attachments.iter().map(|a| a.bytes.len()).sum();
-    let mut out = Vec::with_capacity(8 + header.len() + total);
+    out.reserve(8 + header.len() + total);
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(&header);
     for a in attachments {
         out.extend_from_slice(&a.bytes);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads one request; `Ok(None)` at the end of the input (the daemon closed it).
@@ -114,6 +129,7 @@ pub fn decode_request(input: &mut impl Read) -> Result<Option<Request>> {
     Ok(Some(Request {
         context: header.context,
         attachments,
+        more: header.more,
     }))
 }
 
@@ -134,12 +150,20 @@ fn read_up_to(input: &mut impl Read, len: u64) -> Result<Vec<u8>> {
 /// Writes one answer.
 pub fn encode_answer(output: &mut impl Write, lists: &ReadLists) -> Result<()> {
     // The frame is written in one piece: the daemon, waiting on the pipe, wakes once for it.
-    let mut frame = vec![0u8; 8];
-    serde_json::to_writer(&mut frame, lists).context("cannot write an answer")?;
-    let len = (frame.len() - 8) as u64;
-    frame[..8].copy_from_slice(&len.to_le_bytes());
+    let mut frame = Vec::new();
+    add_answer(&mut frame, lists)?;
     output.write_all(&frame)?;
     output.flush()?;
+    Ok(())
+}
+
+/// Adds one answer's frame to `frames` (the answers of a group, written together).
+pub fn add_answer(frames: &mut Vec<u8>, lists: &ReadLists) -> Result<()> {
+    let start = frames.len();
+    frames.extend_from_slice(&[0u8; 8]);
+    serde_json::to_writer(&mut *frames, lists).context("cannot write an answer")?;
+    let len = (frames.len() - start - 8) as u64;
+    frames[start..start + 8].copy_from_slice(&len.to_le_bytes());
     Ok(())
 }
 
@@ -171,9 +195,12 @@ mod tests {
                 bytes: Vec::new(),
             },
         ];
-        let bytes = encode_request(&context(), &files).unwrap();
+        let mut bytes = Vec::new();
+        encode_request(&mut bytes, &context(), &files, true).unwrap();
+        encode_request(&mut bytes, &context(), &files[1..], false).unwrap();
         let mut input = &bytes[..];
         let request = decode_request(&mut input).unwrap().unwrap();
+        assert!(request.more, "the first of a group of two");
         let view = |a: &[Attachment]| {
             a.iter()
                 .map(|a| (a.filename.clone(), a.content_type.clone(), a.bytes.clone()))
@@ -181,6 +208,9 @@ mod tests {
         };
         assert_eq!(view(&request.attachments), view(&files));
         assert_eq!(request.context.unit_name, "Trường THPT A");
+        let request = decode_request(&mut input).unwrap().unwrap();
+        assert_eq!(view(&request.attachments), view(&files[1..]));
+        assert!(!request.more, "the last of its group");
         assert!(
             decode_request(&mut input).unwrap().is_none(),
             "then the end"

@@ -1,5 +1,5 @@
-//! The reader's side: greet, then answer each request with the lists read from its attachments,
-//! until the daemon closes the input.
+//! The reader's side: greet, then answer each request with the lists read from its attachments
+//! (a group's answers together), until the daemon closes the input.
 
 use std::io::Write;
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub fn serve(cpu: Duration) -> Result<()> {
     let output = &mut *output;
     output.write_all(protocol::HELLO)?;
     output.flush()?;
+    // The answers of the group being read, written together after its last request.
+    let mut answers = Vec::new();
     while let Some(request) = protocol::decode_request(&mut input)? {
         limit_cpu(cpu);
         let mail = ParsedMail {
@@ -31,7 +33,12 @@ pub fn serve(cpu: Duration) -> Result<()> {
             ..Default::default()
         };
         let lists = crate::pipeline::read_lists(&mail, &request.context);
-        protocol::encode_answer(output, &lists)?;
+        protocol::add_answer(&mut answers, &lists)?;
+        if !request.more {
+            output.write_all(&answers)?;
+            answers.clear();
+            answers.shrink_to(1024 * 1024);
+        }
     }
     Ok(())
 }

@@ -312,3 +312,64 @@ fn a_subject_of_two_hundred_thousand_characters_leaves_every_output_whole_and_bo
     );
     assert!(dir.path().join("again/doi-chieu.xlsx").exists());
 }
+
+/// A group of mails read in one exchange with a reader ([`cts_intake::worker::Pool::read_group`])
+/// whose middle mail exhausts the reader's memory: the group is read again a mail at a time, so
+/// the mails beside it are read as if nothing had happened and only the middle one is unread.
+#[test]
+fn a_mail_that_stops_its_reader_in_a_group_costs_only_itself() {
+    use cts_intake::mail::Attachment as File;
+    use cts_intake::worker::{Limits, Pool, Unread};
+    let pool = Pool::new(
+        Some(env!("CARGO_BIN_EXE_cts-intake").into()),
+        Limits {
+            memory_bytes: 64 * 1024 * 1024,
+            cpu: std::time::Duration::from_secs(20),
+            wall: std::time::Duration::from_secs(60),
+        },
+    )
+    .unwrap();
+    let file = |bytes: Vec<u8>| {
+        vec![File {
+            filename: "Danh sách.xlsx".into(),
+            content_type: "application/octet-stream".into(),
+            bytes,
+        }]
+    };
+    let (good, hostile) = (file(good_list()), file(big_xlsx(3_500_000)));
+    let context = cts_intake::validate::Context {
+        reference_date: chrono::NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
+        min_age: 18,
+        max_age: 70,
+        official_domains: vec!["namdinh.edu.vn".into()],
+        unit_name: "Trường THPT Nguyễn Khuyến".into(),
+    };
+    let jobs = [
+        (&good[..], &context),
+        (&hostile[..], &context),
+        (&good[..], &context),
+    ];
+    let answers = pool.read_group(&jobs).unwrap();
+    assert_eq!(answers.len(), 3);
+    for i in [0, 2] {
+        let lists = answers[i]
+            .as_ref()
+            .unwrap_or_else(|why| panic!("mail {i}: {why:?}"));
+        assert_eq!(lists.rows.len(), 1, "mail {i}: {lists:?}");
+        assert_eq!(lists.rows[0].full_name, "Nguyễn Văn An");
+    }
+    assert!(
+        matches!(answers[1], Err(Unread::Crashed)),
+        "{:?}",
+        answers[1].as_ref().err()
+    );
+    // A group of good mails alone comes back whole, in order.
+    let answers = pool
+        .read_group(&[(&good[..], &context), (&good[..], &context)])
+        .unwrap();
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.as_ref().is_ok_and(|l| l.rows.len() == 1))
+    );
+}
