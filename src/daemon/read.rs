@@ -154,15 +154,6 @@ pub fn prepare(
         sha: None,
         poison: false,
     };
-    prepare_item(config, registry, readers, item)
-}
-
-fn prepare_item(
-    config: &Config,
-    registry: &Registry,
-    readers: &Pool,
-    item: ToRead,
-) -> Result<Prepared> {
     prepare_group(config, registry, readers, vec![item])
         .pop()
         .expect("one result for one mail")
@@ -182,6 +173,19 @@ struct Started {
     begun: pipeline::Begun,
 }
 
+impl Started {
+    /// What its lists are read against, when it has lists for a reader (attachments, and a
+    /// reading not finished already).
+    fn to_read(&self) -> Option<&crate::validate::Context> {
+        match &self.begun {
+            pipeline::Begun::Lists(pending) if !self.parsed.attachments.is_empty() => {
+                Some(&pending.context)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Prepares a group of consecutive mails: each is parsed, the lists of all of them are read
 /// in one exchange with a reader, then each reading is finished. A panic is its mail's own
 /// failure, not the group's (nor the reading thread's: rayon would abort the process).
@@ -198,16 +202,8 @@ fn prepare_group(
         .collect();
     let jobs: Vec<(&[crate::mail::Attachment], &crate::validate::Context)> = started
         .iter()
-        .filter_map(|s| match s {
-            Ok(Started {
-                parsed,
-                begun: pipeline::Begun::Lists(pending),
-                ..
-            }) if !parsed.attachments.is_empty() => {
-                Some((&parsed.attachments[..], &pending.context))
-            }
-            _ => None,
-        })
+        .flatten()
+        .filter_map(|s| Some((&s.parsed.attachments[..], s.to_read()?)))
         .collect();
     let mut answers = if jobs.is_empty() {
         Ok(Vec::new())
@@ -219,18 +215,16 @@ fn prepare_group(
         .into_iter()
         .map(|s| {
             let s = s?;
-            let lists = match &s.begun {
-                pipeline::Begun::Lists(_) if !s.parsed.attachments.is_empty() => {
-                    match &mut answers {
-                        Ok(answers) => match answers.next().expect("an answer for each mail") {
-                            Ok(lists) => Some(lists),
-                            Err(why) => Some(ReadLists::unread(why)),
-                        },
-                        // No reader could be started: the mail is taken again next pass.
-                        Err(e) => return Ok(Err(anyhow::anyhow!("{e:#}"))),
-                    }
-                }
-                _ => None,
+            let lists = match (s.to_read(), &mut answers) {
+                (None, _) => None,
+                (Some(_), Ok(answers)) => Some(
+                    answers
+                        .next()
+                        .expect("an answer for each mail")
+                        .unwrap_or_else(ReadLists::unread),
+                ),
+                // No reader could be started: the mail is taken again next pass.
+                (Some(_), Err(e)) => return Ok(Err(anyhow::anyhow!("{e:#}"))),
             };
             catch_unwind(AssertUnwindSafe(|| Ok(finish(registry, s, lists))))
         })

@@ -13,7 +13,7 @@
 //! an error, never a panic or a large allocation (the fuzz target `read_worker` drives
 //! [`decode_request`] with arbitrary bytes).
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -147,17 +147,8 @@ fn read_up_to(input: &mut impl Read, len: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes one answer.
-pub fn encode_answer(output: &mut impl Write, lists: &ReadLists) -> Result<()> {
-    // The frame is written in one piece: the daemon, waiting on the pipe, wakes once for it.
-    let mut frame = Vec::new();
-    add_answer(&mut frame, lists)?;
-    output.write_all(&frame)?;
-    output.flush()?;
-    Ok(())
-}
-
-/// Adds one answer's frame to `frames` (the answers of a group, written together).
+/// Adds one answer's frame to `frames`: the answers of a group, written together in one piece
+/// (the daemon, waiting on the pipe, wakes once for them).
 pub fn add_answer(frames: &mut Vec<u8>, lists: &ReadLists) -> Result<()> {
     let start = frames.len();
     frames.extend_from_slice(&[0u8; 8]);

@@ -1105,13 +1105,7 @@ fn a_utf16_csv_or_html_is_read_whatever_its_part_is_labelled() {
 #[test]
 fn an_att00001_htm_body_part_beside_a_list_is_not_a_list() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let ctx = cts_intake::validate::Context {
-        reference_date: chrono::NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
-        min_age: 18,
-        max_age: 70,
-        official_domains: vec!["namdinh.edu.vn".into()],
-        unit_name: "(đơn vị gửi thư)".into(),
-    };
+    let ctx = crate::support::context("(đơn vị gửi thư)");
     // What Outlook attaches after an attachment: the rest of the body, a signature in a
     // layout table.
     let att = cts_intake::mail::Attachment {

@@ -337,13 +337,7 @@ fn a_mail_that_stops_its_reader_in_a_group_costs_only_itself() {
         }]
     };
     let (good, hostile) = (file(good_list()), file(big_xlsx(3_500_000)));
-    let context = cts_intake::validate::Context {
-        reference_date: chrono::NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
-        min_age: 18,
-        max_age: 70,
-        official_domains: vec!["namdinh.edu.vn".into()],
-        unit_name: "Trường THPT Nguyễn Khuyến".into(),
-    };
+    let context = crate::support::context("Trường THPT Nguyễn Khuyến");
     let jobs = [
         (&good[..], &context),
         (&hostile[..], &context),

@@ -532,13 +532,7 @@ fn a_mail_of_more_attachments_than_are_read_says_which_were_not() {
             .collect(),
         ..Default::default()
     };
-    let ctx = cts_intake::validate::Context {
-        reference_date: NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
-        min_age: 18,
-        max_age: 70,
-        official_domains: vec!["namdinh.edu.vn".into()],
-        unit_name: "Trường THPT A".into(),
-    };
+    let ctx = crate::support::context("Trường THPT A");
     let read = cts_intake::pipeline::read_lists(&mail, &ctx);
     let max = cts_intake::pipeline::MAX_FILES_READ;
     assert_eq!(read.files.len(), max);

@@ -166,3 +166,15 @@ pub fn oversized_sample() -> Vec<u8> {
     }
     raw
 }
+
+/// The validation context the tests read lists in: the sample campaign's reference day and age
+/// rules, the province's domain, and `unit_name` as the sending unit's name.
+pub fn context(unit_name: &str) -> cts_intake::validate::Context {
+    cts_intake::validate::Context {
+        reference_date: chrono::NaiveDate::from_ymd_opt(2022, 12, 17).unwrap(),
+        min_age: 18,
+        max_age: 70,
+        official_domains: vec!["namdinh.edu.vn".into()],
+        unit_name: unit_name.into(),
+    }
+}
