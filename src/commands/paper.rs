@@ -129,8 +129,7 @@ pub fn paper(config_path: &std::path::Path, command: &PaperCommand) -> Result<Ex
 /// Rewrites the report folder after a receipt changed, so doi-chieu shows it at once; a failure
 /// is reported and does not undo the receipt (the next `report` or daemon pass writes it).
 fn rewrite_report(store: &Store, registry: &Registry, config: &Config) {
-    let result = crate::report::build(store, registry, config)
-        .and_then(|rec| crate::report::write(&rec, &config.report_dir()));
+    let result = crate::report::rewrite(store, registry, config, &config.report_dir());
     if let Err(e) = result {
         tracing::error!(error = %format!("{e:#}"), "the receipt is recorded but the report could not be rewritten");
     }

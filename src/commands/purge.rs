@@ -91,8 +91,7 @@ pub fn purge(config_path: &std::path::Path, args: &PurgeArgs) -> Result<()> {
     // The report folder holds the rows as CSVs: write it again from what is left.
     if config.report_dir().exists() {
         let registry = crate::units::Registry::load(&config.units.file)?;
-        let rec = crate::report::build(&store, &registry, &config)?;
-        crate::report::write(&rec, &config.report_dir())?;
+        crate::report::rewrite(&store, &registry, &config, &config.report_dir())?;
         println!("Report written again: {}", config.report_dir().display());
     }
     Ok(())

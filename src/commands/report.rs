@@ -12,8 +12,7 @@ pub fn report(config_path: &std::path::Path, args: &ReportArgs) -> Result<()> {
     let config = Config::load(config_path, &args.paths.overrides())?;
     let registry = Registry::load(&config.units.file)?;
     let store = Store::open(&config.database_path())?;
-    let rec = crate::report::build(&store, &registry, &config)?;
-    crate::report::write(&rec, &args.out)?;
+    crate::report::rewrite(&store, &registry, &config, &args.out)?;
     println!("Report written to {}", args.out.display());
     Ok(())
 }

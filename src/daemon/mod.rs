@@ -160,8 +160,12 @@ impl Intake {
 
     /// Rewrites the report folder.
     pub fn write_report(&self) -> Result<()> {
-        let rec = crate::report::build(&self.store, &self.registry, &self.config)?;
-        crate::report::write(&rec, &self.config.report_dir())
+        crate::report::rewrite(
+            &self.store,
+            &self.registry,
+            &self.config,
+            &self.config.report_dir(),
+        )
     }
 }
 

@@ -77,8 +77,7 @@ impl Done {
 
 /// Rewrites the report folder from `store`; `Some(why)` when it could not be (logged).
 pub fn rewrite_report(d: &Desk, store: &Store) -> Option<String> {
-    let result = crate::report::build(store, &d.registry(), &d.config)
-        .and_then(|rec| crate::report::write(&rec, &d.report_dir()));
+    let result = crate::report::rewrite(store, &d.registry(), &d.config, &d.report_dir());
     match result {
         Ok(()) => None,
         Err(e) => {

@@ -836,14 +836,69 @@ fn held_reason(m: &MailLine) -> String {
     }
 }
 
+/// The report folder's lock file: held by whoever builds and writes the folder.
+const LOCK_FILE: &str = ".lock";
+/// The folder a report is written into before its files are moved into place.
+const STAGING_DIR: &str = ".writing";
+
+/// Builds the reconciliation from `store` and writes it into `dir` ([`write_staged`]), holding the
+/// folder's lock across both. The daemon, the desk and a command (`paper`, `report`, `purge`)
+/// may write the same folder at once: each waits its turn and reads the store only then, so
+/// the folder ends with the newest state, never an older build written last.
+pub fn rewrite(store: &Store, registry: &Registry, config: &Config, dir: &Path) -> Result<()> {
+    let _lock = lock(dir)?;
+    let rec = build(store, registry, config)?;
+    write_staged(&rec, dir)
+}
+
+/// Creates `dir` and takes its lock (waiting for another writer to finish); released when the
+/// file is dropped.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
 /// Writes `doi-chieu.xlsx`, `doi-chieu.html`, the four CSVs and the CA's import files
-/// ([`upstream`]) into `dir`.
-pub fn write(rec: &Reconciliation, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    csv_out::write_all(rec, dir)?;
-    upstream::write_all(rec, dir)?;
-    xlsx::write(rec, &dir.join("doi-chieu.xlsx"))?;
-    html::write(rec, &dir.join("doi-chieu.html"))
+/// ([`upstream`]) into `dir`. Each file is written whole in a staging folder inside `dir` and
+/// then moved into place: a clerk opening one while it is being written, or a download from
+/// the desk, gets the previous file or the new one, never half of one. The caller holds the
+/// lock ([`rewrite`]), so the staging folder is its own; one a crash left is removed first.
+fn write_staged(rec: &Reconciliation, dir: &Path) -> Result<()> {
+    use anyhow::Context;
+    let staging = dir.join(STAGING_DIR);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot remove {}", staging.display()))?;
+    }
+    std::fs::create_dir(&staging)
+        .with_context(|| format!("cannot create {}", staging.display()))?;
+    let written = (|| -> Result<()> {
+        csv_out::write_all(rec, &staging)?;
+        upstream::write_all(rec, &staging)?;
+        xlsx::write(rec, &staging.join("doi-chieu.xlsx"))?;
+        html::write(rec, &staging.join("doi-chieu.html"))?;
+        for e in std::fs::read_dir(&staging)? {
+            let e = e?;
+            if e.file_type()?.is_file() {
+                let to = dir.join(e.file_name());
+                std::fs::rename(e.path(), &to)
+                    .with_context(|| format!("cannot move the new {} into place", to.display()))?;
+            }
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    written
 }
 
 #[cfg(test)]

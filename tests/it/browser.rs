@@ -197,6 +197,36 @@ impl Browser {
             .unwrap();
     }
 
+    /// Clicks `css` (a submit button or a link) and waits (10 s at most) until the page it
+    /// leads to has loaded: a mark left on the old page's window is gone and the new document
+    /// is complete. WebDriver's click does not always wait for the navigation a form starts.
+    async fn click_and_load(&self, css: &str) {
+        self.client
+            .execute("window.ctsOldPage = true;", Vec::new())
+            .await
+            .unwrap();
+        self.click(css).await;
+        for _ in 0..100 {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.ctsOldPage === undefined && document.readyState === 'complete';",
+                    Vec::new(),
+                )
+                .await;
+            // A script can fail while the old page is being replaced: look again.
+            if loaded.is_ok_and(|v| v.as_bool() == Some(true)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "clicking {css} did not load a page; the browser shows {}:\n{}",
+            self.path().await,
+            self.text().await
+        );
+    }
+
     /// Runs axe-core on the page shown; keeps its serious and critical violations. Then the
     /// screenshot, when asked for.
     async fn check(&mut self, name: &str) {
@@ -230,7 +260,7 @@ impl Browser {
         self.goto("/dang-nhap").await;
         self.fill("input[name=username]", username).await;
         self.fill("input[name=password]", password).await;
-        self.click("form button[type=submit]").await;
+        self.click_and_load("form button[type=submit]").await;
     }
 }
 
@@ -344,12 +374,14 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
     b.check("dang-nhap").await;
     b.login("khach", "đoán thử").await;
     assert!(b.path().await.starts_with("/dang-nhap"));
-    assert!(b.text().await.contains("Sai tên đăng nhập hoặc mật khẩu"));
+    let shown = b.text().await;
+    assert!(shown.contains("Sai tên đăng nhập hoặc mật khẩu"), "{shown}");
 
     // Lan logs in and sees the overview.
     b.login("lan", CLERK_PASSWORD).await;
-    assert_eq!(b.path().await, "/");
-    assert!(b.text().await.contains("Cần xử lý trước"));
+    let shown = b.text().await;
+    assert_eq!(b.path().await, "/", "{shown}");
+    assert!(shown.contains("Cần xử lý trước"), "{shown}");
     b.check("tong-quan").await;
 
     // The held Gmail mail, released to its unit: the sender receives the acknowledgement.
@@ -360,8 +392,9 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
         "SELECT id FROM mails WHERE message_id = 'sample-09@mail.gmail.com' AND outcome = 'held'",
     )
     .expect("the Gmail mail is held");
-    b.click(&format!("a[href='/thu/{held}']")).await;
-    assert!(b.text().await.contains("chưa đăng ký"));
+    b.click_and_load(&format!("a[href='/thu/{held}']")).await;
+    let shown = b.text().await;
+    assert!(shown.contains("chưa đăng ký"), "{shown}");
     b.check("thu").await;
     b.client
         .find(Locator::Css("#giao-don-vi"))
@@ -372,9 +405,14 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
         .unwrap();
     b.click("#luon-tin").await;
     b.fill("#giao-ghi-chu", "đã gọi điện xác nhận").await;
-    b.click("form[action$='/giao'] button").await;
-    assert!(b.path().await.starts_with("/thu/"), "{}", b.path().await);
-    assert!(b.text().await.contains("Trường THPT Hải Hậu A"));
+    b.click_and_load("form[action$='/giao'] button").await;
+    let shown = b.text().await;
+    assert!(
+        b.path().await.starts_with("/thu/"),
+        "{}: {shown}",
+        b.path().await
+    );
+    assert!(shown.contains("Trường THPT Hải Hậu A"), "{shown}");
     assert!(
         wait_until(Duration::from_secs(30), || answers(
             &stack,
@@ -439,7 +477,7 @@ async fn a_clerk_works_the_desk_in_a_real_browser() {
     };
     let before = answers(&stack, NK, &mail);
     b.goto("/cho-xu-ly").await;
-    b.click(&format!("form[action='/tra-loi/{reply}/gui'] button"))
+    b.click_and_load(&format!("form[action='/tra-loi/{reply}/gui'] button"))
         .await;
     assert!(
         wait_until(Duration::from_secs(30), || answers(&stack, NK, &mail)

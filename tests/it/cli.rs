@@ -277,6 +277,67 @@ fn report_writes_the_workbook_and_csvs_elsewhere() {
     );
 }
 
+/// The daemon, the desk and the commands write one report folder: a writer waits for the
+/// folder's lock and reads the store only then (so a receipt recorded while it waited is in what
+/// it leaves), and a file is moved into place whole (what a crash left half-written in the
+/// staging folder never reaches the folder).
+#[test]
+fn writers_of_the_report_folder_take_turns_and_the_last_leaves_the_newest_state() {
+    use cts_intake::config::{Config, Overrides};
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = sample_copy(dir.path());
+    let data = dir.path().join("data");
+    run_once(&maildir, &data);
+    let report = data.join("report");
+    let lhp = |report: &Path| {
+        read(&report.join("units.csv"))
+            .lines()
+            .find(|l| l.starts_with("THPT-LHP,"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(!lhp(&report).contains("match"), "{}", lhp(&report));
+    // A crash's leftovers: a half-written file in the staging folder.
+    std::fs::create_dir_all(report.join(".writing")).unwrap();
+    std::fs::write(report.join(".writing/units.csv"), "Mã đơn vị,Tê").unwrap();
+    std::fs::write(report.join(".writing/half.csv"), "x").unwrap();
+
+    let overrides = Overrides {
+        data_dir: Some(data.clone()),
+        ..Overrides::default()
+    };
+    let config = Config::load(&root().join("config/default.toml"), &overrides).unwrap();
+    let registry = cts_intake::units::Registry::load(&config.units.file).unwrap();
+    // Another writer holds the lock.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(report.join(".lock"))
+        .expect("the report folder has its lock file");
+    lock.lock().unwrap();
+    let writer = {
+        let (config, registry, report) = (config.clone(), registry.clone(), report.clone());
+        std::thread::spawn(move || {
+            let store = cts_intake::store::Store::open(&config.database_path()).unwrap();
+            cts_intake::report::rewrite(&store, &registry, &config, &report)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        !writer.is_finished(),
+        "the writer did not wait for the lock"
+    );
+    // The paper copy is received while the writer waits.
+    let store = cts_intake::store::Store::open(&config.database_path()).unwrap();
+    cts_intake::report::paper::receive(&store, "THPT-LHP", "2KG6690H", None, "").unwrap();
+    drop(lock);
+    writer.join().unwrap().unwrap();
+    assert!(lhp(&report).contains("match"), "{}", lhp(&report));
+    assert!(!report.join("half.csv").exists());
+    assert!(!report.join(".writing").exists());
+    // The units file in place is the new whole one, not the leftover.
+    assert!(read(&report.join("units.csv")).starts_with("unit_code,unit_name,"));
+}
+
 #[test]
 fn the_template_is_written_and_read_back_by_our_own_reader() {
     let dir = tempfile::tempdir().unwrap();
