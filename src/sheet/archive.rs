@@ -47,22 +47,89 @@ fn kind(zip: &mut Zip) -> Kind {
             return Kind::Document(Document::Other);
         }
     }
-    let has = |p: &str| {
-        zip.file_names()
-            .filter_map(Result::ok)
-            .any(|n| n.eq_ignore_ascii_case(p))
-    };
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| normalised(&n))
+        .collect();
+    let has = |p: &str| names.iter().any(|n| n == p);
     if has("xl/workbook.bin") {
         Kind::Sheet(Format::Xlsb)
     } else if has("xl/workbook.xml") {
         Kind::Sheet(Format::Xlsx)
     } else if has("word/document.xml") {
         Kind::Document(Document::Word)
-    } else if has("[Content_Types].xml") {
-        Kind::Document(Document::Other)
+    } else if has("[content_types].xml") {
+        // Another package layout (the workbook part elsewhere than `xl/`, as the package's own
+        // relationships allow and calamine follows): its content types name the main part.
+        main_part(zip)
     } else {
         Kind::Sheet(Format::Zip)
     }
+}
+
+/// What an Office package is by the content type of its main part, read from
+/// `[Content_Types].xml` (its first MiB).
+fn main_part(zip: &mut Zip) -> Kind {
+    let types = entry_name(zip, "[Content_Types].xml").and_then(|name| {
+        let f = zip.by_name(&name).ok()?;
+        let mut out = Vec::new();
+        f.take(1024 * 1024).read_to_end(&mut out).ok()?;
+        Some(out)
+    });
+    let Some(types) = types else {
+        return Kind::Document(Document::Other);
+    };
+    let says = |t: &str| memchr::memmem::find(&types, t.as_bytes()).is_some();
+    if says("ms-excel.sheet.binary.macroEnabled.main") {
+        Kind::Sheet(Format::Xlsb)
+    } else if [
+        "spreadsheetml.sheet.main+xml",
+        "spreadsheetml.template.main+xml",
+        "ms-excel.sheet.macroEnabled.main+xml",
+        "ms-excel.template.macroEnabled.main+xml",
+    ]
+    .iter()
+    .any(|t| says(t))
+    {
+        Kind::Sheet(Format::Xlsx)
+    } else if says("wordprocessingml.document.main+xml") {
+        Kind::Document(Document::Word)
+    } else {
+        Kind::Document(Document::Other)
+    }
+}
+
+/// A part's name as calamine looks it up: `\` read as `/` (zips written by some Windows tools
+/// name their parts `xl\workbook.xml`), without a leading `/`, in lower case.
+pub(super) fn normalised(name: &str) -> String {
+    name.replace('\\', "/")
+        .trim_start_matches('/')
+        .to_ascii_lowercase()
+}
+
+/// The zip's own name of the part `path` names, compared as calamine compares them
+/// ([`normalised`]); `None` when it has no such part.
+pub(super) fn entry_name(zip: &Zip, path: &str) -> Option<String> {
+    let want = normalised(path);
+    zip.file_names()
+        .filter_map(Result::ok)
+        .find(|n| normalised(n) == want)
+        .map(|n| n.into_owned())
+}
+
+/// The zip's own names of the parts whose normalised name ([`normalised`]) is `file` in any
+/// folder: where calamine would look for it depends on where the package puts its workbook.
+pub(super) fn entries_named(zip: &Zip, file: &str) -> Vec<String> {
+    let file = file.to_ascii_lowercase();
+    zip.file_names()
+        .filter_map(Result::ok)
+        .filter(|n| {
+            let n = normalised(n);
+            n == file || n.ends_with(&format!("/{file}"))
+        })
+        .map(|n| n.into_owned())
+        .collect()
 }
 
 /// Refuses a zipped workbook (xlsx, xlsb, ods) whose parts would unpack to more than

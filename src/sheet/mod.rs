@@ -533,11 +533,13 @@ fn read_sniffed<'a>(
             archive::check_unpacked(zip.as_mut())?;
             // calamine keeps every shared string, each at least 24 bytes however short: its
             // part is bounded like the text (7 bytes a string is 38 million in 256 MiB).
-            if let Some(z) = zip.as_mut()
-                && let Ok(f) = z.by_name("xl/sharedStrings.bin")
-                && f.size() > MAX_TEXT_BYTES
-            {
-                return Err(ReadError::TooLarge);
+            // Every part of that name, in whatever folder or spelling ([`archive::entries_named`]).
+            if let Some(z) = zip.as_mut() {
+                for name in archive::entries_named(z, "sharedStrings.bin") {
+                    if z.by_name(&name).is_ok_and(|f| f.size() > MAX_TEXT_BYTES) {
+                        return Err(ReadError::TooLarge);
+                    }
+                }
             }
             read_xlsb(bytes, budget)
         }

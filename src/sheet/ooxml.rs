@@ -80,7 +80,7 @@ fn without_macro_sheets(zip: &mut Zip) -> Option<Vec<u8>> {
     let rels_name = zip
         .file_names()
         .filter_map(Result::ok)
-        .find(|n| n.eq_ignore_ascii_case("xl/_rels/workbook.xml.rels"))?
+        .find(|n| archive::normalised(n) == "xl/_rels/workbook.xml.rels")?
         .into_owned();
     let rels = part(zip, &rels_name)?;
     let mut renamed = Vec::with_capacity(rels.len());
@@ -197,16 +197,19 @@ fn range_of(
 /// Refuses shared strings calamine would make room for, or read, beyond the budget: it
 /// reserves the `uniqueCount` the part declares (100 million is 2.4 GB before one is read).
 /// Their count is looked for in the part's first bytes, and counted in a part over 1 MiB.
+///
+/// Every part named `sharedStrings.xml` is checked, in whatever folder and however its name is
+/// written (`xl\sharedStrings.xml`, upper case): calamine finds it beside the workbook part,
+/// wherever the package puts that, and compares names as [`archive::normalised`] does.
 fn check_shared_strings(zip: &mut Zip) -> Result<(), ReadError> {
-    let Some(name) = zip
-        .file_names()
-        .filter_map(Result::ok)
-        .find(|n| n.eq_ignore_ascii_case("xl/sharedStrings.xml"))
-        .map(|n| n.into_owned())
-    else {
-        return Ok(());
-    };
-    let Ok(f) = zip.by_name(&name) else {
+    for name in archive::entries_named(zip, "sharedStrings.xml") {
+        check_shared_strings_part(zip, &name)?;
+    }
+    Ok(())
+}
+
+fn check_shared_strings_part(zip: &mut Zip, name: &str) -> Result<(), ReadError> {
+    let Ok(f) = zip.by_name(name) else {
         return Ok(());
     };
     let large = f.size() > 1024 * 1024;
@@ -356,7 +359,7 @@ fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy:
 fn may_hide_rows(zip: &mut Zip) -> bool {
     // Parts that never hold a worksheet: whatever they say about hiding is not about rows.
     fn other(name: &str) -> bool {
-        let lower = name.to_ascii_lowercase();
+        let lower = archive::normalised(name);
         !lower.ends_with(".xml")
             || lower.starts_with("docprops/")
             || lower.starts_with("customxml/")
@@ -406,8 +409,14 @@ fn may_hide_rows(zip: &mut Zip) -> bool {
     })
 }
 
+/// The part at `path` (its name compared as calamine compares them: [`archive::entry_name`]),
+/// unpacked up to [`MAX_PART_BYTES`].
 pub(super) fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
-    let f = zip.by_name(path).ok()?;
+    let name = match zip.index_for_name(path) {
+        Some(_) => path.to_string(),
+        None => archive::entry_name(zip, path)?,
+    };
+    let f = zip.by_name(&name).ok()?;
     // The declared size may lie: it only sizes the buffer, up to a bound.
     let mut out = Vec::with_capacity(f.size().min(1 << 20) as usize);
     f.take(MAX_PART_BYTES).read_to_end(&mut out).ok()?;

@@ -791,6 +791,92 @@ fn an_xlsx_declaring_a_hundred_million_shared_strings_is_refused_before_calamine
     assert!(too_large_in_zip(&got, "ds.xlsx"), "{got}");
 }
 
+/// Part names as some Windows tools write them (`xl\sharedStrings.xml`), in another case, or
+/// in another package layout (the workbook at the package's root, which calamine finds through
+/// the package's relationships): calamine reads the shared strings all the same, so the check
+/// made before it must find them too, and the file must be known for a workbook at all.
+#[test]
+fn shared_strings_named_otherwise_or_elsewhere_are_checked_where_calamine_finds_them() {
+    let sst = |count: &str| {
+        format!(
+            r#"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{count}" uniqueCount="{count}"><si><t>Họ và tên</t></si></sst>"#
+        )
+    };
+    let sheet = format!(r#"{SHEET_HEAD}<row r="1"><c r="A1" t="s"><v>0</v></c></row>{SHEET_TAIL}"#);
+    let zip_named = |parts: Vec<(String, Vec<u8>)>| {
+        let refs: Vec<(&str, &[u8])> = parts
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        deflated_zip(&refs)
+    };
+    // The usual layout, each `xl/` part renamed.
+    let renamed = |count: &str, rename: fn(&str) -> String| {
+        let mut parts: Vec<(String, Vec<u8>)> = xlsx_parts()
+            .into_iter()
+            .map(|(n, b)| (n.to_string(), b.to_vec()))
+            .collect();
+        parts.push(("xl/sharedStrings.xml".into(), sst(count).into_bytes()));
+        parts.push((
+            "xl/worksheets/sheet1.xml".into(),
+            sheet.clone().into_bytes(),
+        ));
+        zip_named(
+            parts
+                .into_iter()
+                .map(|(n, b)| (if n.starts_with("xl/") { rename(&n) } else { n }, b))
+                .collect(),
+        )
+    };
+    // The workbook, its sheet and its strings at the package's root.
+    let at_root = |count: &str| {
+        let types = r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
+        let parts = vec![
+            ("[Content_Types].xml".to_string(), types.as_bytes().to_vec()),
+            (
+                "_rels/.rels".into(),
+                ROOT_RELS
+                    .replace("xl/workbook.xml", "workbook.xml")
+                    .into_bytes(),
+            ),
+            ("workbook.xml".into(), WORKBOOK_XML.as_bytes().to_vec()),
+            (
+                "_rels/workbook.xml.rels".into(),
+                WORKBOOK_RELS
+                    .replace("worksheets/sheet1.xml", "sheet1.xml")
+                    .into_bytes(),
+            ),
+            ("sheet1.xml".into(), sheet.clone().into_bytes()),
+            ("sharedStrings.xml".into(), sst(count).into_bytes()),
+        ];
+        zip_named(parts)
+    };
+    let backslashes: fn(&str) -> String = |n| n.replace('/', "\\");
+    let upper: fn(&str) -> String = |n| n.to_uppercase();
+    for (how, file, hostile) in [
+        (
+            "backslashes",
+            renamed("1", backslashes),
+            renamed("100000000", backslashes),
+        ),
+        (
+            "upper case",
+            renamed("1", upper),
+            renamed("100000000", upper),
+        ),
+        ("at the root", at_root("1"), at_root("100000000")),
+    ] {
+        let got = read_limited("ds.xlsx", &file);
+        assert_eq!(
+            got["ok"][0]["cells"][0],
+            json!([0, 0, "Họ và tên"]),
+            "{how}: {got}"
+        );
+        let got = read_limited("ds.xlsx", &hostile);
+        assert!(too_large(&got), "{how}: {got}");
+    }
+}
+
 #[test]
 fn an_xlsx_holding_millions_of_shared_strings_is_refused() {
     // Five million empty strings, no count declared: 25 MB of XML.

@@ -138,6 +138,45 @@ fn a_registered_sender_with_a_clean_list_is_acknowledged() {
     assert!(!o.late);
 }
 
+/// The same list as a zip whose parts are named with backslashes (`xl\worksheets\sheet1.xml`),
+/// as some Windows tools write them, or in upper case: a workbook all the same, read whole.
+#[test]
+fn a_workbook_whose_parts_are_named_with_backslashes_is_read_as_a_workbook() {
+    use std::io::{Read, Write};
+    let original = list(vec![person(AN.0, AN.1, AN.2, "Cấp mới CTS")]);
+    let rename = |rename: fn(&str) -> String| {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&original[..])).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).unwrap();
+            out.start_file(
+                rename(&f.name().unwrap()),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            out.write_all(&bytes).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    };
+    for (how, file) in [
+        ("backslashes", rename(|n| n.replace('/', "\\"))),
+        ("upper case", rename(|n| n.to_uppercase())),
+    ] {
+        let o = run(
+            &mail(
+                "c3nguyenkhuyen@namdinh.edu.vn",
+                "Danh sách CTS",
+                vec![("ds.xlsx", file)],
+            ),
+            None,
+        );
+        assert_eq!(o.kind, OutcomeKind::Accepted, "{how}: {:?}", o.problems);
+        assert_eq!(o.version.unwrap().rows.len(), 1, "{how}");
+    }
+}
+
 #[test]
 fn a_supplement_adds_to_the_previous_version_and_a_resend_replaces_it() {
     let first = run(
