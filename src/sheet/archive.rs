@@ -68,36 +68,59 @@ fn kind(zip: &mut Zip) -> Kind {
     }
 }
 
-/// What an Office package is by the content type of its main part, read from
-/// `[Content_Types].xml` (its first MiB).
+/// What an Office package is by its main part: the package's relationships (`_rels/.rels`)
+/// name it (the `officeDocument` relationship, which calamine follows too), and the content
+/// type `[Content_Types].xml` gives that part says what it is. Not by the content types alone:
+/// some writers list a workbook's types for every extension (`.bin` as an xlsb's) in any package.
 fn main_part(zip: &mut Zip) -> Kind {
-    let types = entry_name(zip, "[Content_Types].xml").and_then(|name| {
-        let f = zip.by_name(&name).ok()?;
-        let mut out = Vec::new();
-        f.take(1024 * 1024).read_to_end(&mut out).ok()?;
-        Some(out)
-    });
-    let Some(types) = types else {
+    let mut target = None;
+    if let Some(rels) = small_part(zip, "_rels/.rels") {
+        super::ooxml::each_named(&rels, "Relationship", |e| {
+            if let [Some(kind), Some(to)] = super::ooxml::attrs(e, ["Type", "Target"])
+                && kind.ends_with("/officeDocument")
+                && target.is_none()
+            {
+                target = Some(to.trim_start_matches('/').to_string());
+            }
+        });
+    }
+    let Some(target) = target else {
         return Kind::Document(Document::Other);
     };
-    let says = |t: &str| memchr::memmem::find(&types, t.as_bytes()).is_some();
-    if says("ms-excel.sheet.binary.macroEnabled.main") {
+    let part = normalised(&target);
+    let mut content_type = String::new();
+    if let Some(types) = small_part(zip, "[Content_Types].xml") {
+        super::ooxml::each_named(&types, "Override", |e| {
+            if let [Some(name), Some(t)] = super::ooxml::attrs(e, ["PartName", "ContentType"])
+                && normalised(&name) == part
+            {
+                content_type = t.to_ascii_lowercase();
+            }
+        });
+    }
+    if content_type.contains("wordprocessingml") {
+        Kind::Document(Document::Word)
+    } else if content_type.contains("ms-excel.sheet.binary")
+        || (content_type.is_empty() && part.ends_with(".bin"))
+    {
         Kind::Sheet(Format::Xlsb)
-    } else if [
-        "spreadsheetml.sheet.main+xml",
-        "spreadsheetml.template.main+xml",
-        "ms-excel.sheet.macroEnabled.main+xml",
-        "ms-excel.template.macroEnabled.main+xml",
-    ]
-    .iter()
-    .any(|t| says(t))
+    } else if content_type.contains("spreadsheetml")
+        || content_type.contains("ms-excel")
+        || (content_type.is_empty() && part.ends_with("workbook.xml"))
     {
         Kind::Sheet(Format::Xlsx)
-    } else if says("wordprocessingml.document.main+xml") {
-        Kind::Document(Document::Word)
     } else {
         Kind::Document(Document::Other)
     }
+}
+
+/// A package part of at most 1 MiB (its name compared as [`entry_name`] does), whole.
+fn small_part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
+    let name = entry_name(zip, path)?;
+    let f = zip.by_name(&name).ok()?;
+    let mut out = Vec::new();
+    f.take(1024 * 1024).read_to_end(&mut out).ok()?;
+    Some(out)
 }
 
 /// A part's name as calamine looks it up: `\` read as `/` (zips written by some Windows tools

@@ -430,7 +430,7 @@ fn attr(e: &BytesStart, key: &str) -> Option<String> {
 
 /// The values of several attributes, read in one pass over the element's attributes: for each
 /// key, the first well-formed attribute so named, unescaped.
-fn attrs<const N: usize>(e: &BytesStart, keys: [&str; N]) -> [Option<String>; N] {
+pub(super) fn attrs<const N: usize>(e: &BytesStart, keys: [&str; N]) -> [Option<String>; N] {
     let mut values = [const { None }; N];
     for a in e.attributes().flatten() {
         let key: &str = a.key.as_ref();
@@ -484,7 +484,7 @@ pub(super) fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
 /// Calls `f` with each element named `local_name` (whatever its namespace prefix), found by its
 /// text and parsed alone: the rest of the document is not read (a workbook part is mostly other
 /// elements).
-fn each_named(xml: &[u8], local_name: &str, mut f: impl FnMut(&BytesStart)) {
+pub(super) fn each_named(xml: &[u8], local_name: &str, mut f: impl FnMut(&BytesStart)) {
     let mut buf = Vec::new();
     for at in memchr::memmem::find_iter(xml, local_name.as_bytes()) {
         // `<name` or `<prefix:name`, followed by a space, `/` or `>`.

@@ -828,9 +828,10 @@ fn shared_strings_named_otherwise_or_elsewhere_are_checked_where_calamine_finds_
                 .collect(),
         )
     };
-    // The workbook, its sheet and its strings at the package's root.
+    // The workbook, its sheet and its strings at the package's root; its content types name an
+    // xlsb's for every `.bin` (as SheetJS writes them), which says nothing of this package.
     let at_root = |count: &str| {
-        let types = r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
+        let types = r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/><Override PartName="/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
         let parts = vec![
             ("[Content_Types].xml".to_string(), types.as_bytes().to_vec()),
             (
