@@ -354,6 +354,9 @@ fn kind_of_other(filename: &str, bytes: &[u8]) -> Option<Kind> {
             Some(Kind::Document(Document::Image))
         }
         "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" | "zip" => Some(Kind::Sheet(Format::Xlsx)),
+        // Meant as a list but not text (a NUL byte in it): the CSV reader says it is damaged,
+        // which tells the school more than "not a spreadsheet".
+        "csv" => Some(Kind::Sheet(Format::Csv)),
         _ => None,
     }
 }
@@ -895,6 +898,10 @@ mod tests {
             read("winmail.dat", b"\x78\x9f\x3e\x22\x01\x02").err(),
             Some(ReadError::Winmail)
         );
+        assert!(matches!(
+            read("ds.csv", b"STT,H\xe1\x00 v\xe0 t\xean\r\n1,An"),
+            Err(ReadError::Corrupt(_))
+        ));
         assert!(matches!(
             read("ds.xlsx", b"PK\x03\x04garbage"),
             Err(ReadError::Corrupt(_))
