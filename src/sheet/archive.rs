@@ -114,12 +114,22 @@ fn main_part(zip: &mut Zip) -> Kind {
     }
 }
 
-/// A package part of at most 1 MiB (its name compared as [`entry_name`] does), whole.
+/// A package part of at most 1 MiB, for telling what the package is.
 fn small_part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
-    let name = entry_name(zip, path)?;
+    part_within(zip, path, 1024 * 1024)
+}
+
+/// The part at `path` (its name compared as calamine compares them: [`entry_name`]), unpacked
+/// up to `limit` bytes.
+pub(super) fn part_within(zip: &mut Zip, path: &str, limit: u64) -> Option<Vec<u8>> {
+    let name = match zip.index_for_name(path) {
+        Some(_) => path.to_string(),
+        None => entry_name(zip, path)?,
+    };
     let f = zip.by_name(&name).ok()?;
-    let mut out = Vec::new();
-    f.take(1024 * 1024).read_to_end(&mut out).ok()?;
+    // The declared size may lie: it only sizes the buffer, up to a bound.
+    let mut out = Vec::with_capacity(f.size().min(limit).min(1 << 20) as usize);
+    f.take(limit).read_to_end(&mut out).ok()?;
     Some(out)
 }
 
@@ -145,11 +155,12 @@ pub(super) fn entry_name(zip: &Zip, path: &str) -> Option<String> {
 /// folder: where calamine would look for it depends on where the package puts its workbook.
 pub(super) fn entries_named(zip: &Zip, file: &str) -> Vec<String> {
     let file = file.to_ascii_lowercase();
+    let in_folder = format!("/{file}");
     zip.file_names()
         .filter_map(Result::ok)
         .filter(|n| {
             let n = normalised(n);
-            n == file || n.ends_with(&format!("/{file}"))
+            n == file || n.ends_with(&in_folder)
         })
         .map(|n| n.into_owned())
         .collect()

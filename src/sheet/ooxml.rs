@@ -77,11 +77,7 @@ pub(super) fn read(
 /// A copy of a workbook whose relationships name its macro sheets (`xlMacrosheet`,
 /// `xlIntlMacrosheet`) dialog sheets; `None` when it has none, or cannot be copied.
 fn without_macro_sheets(zip: &mut Zip) -> Option<Vec<u8>> {
-    let rels_name = zip
-        .file_names()
-        .filter_map(Result::ok)
-        .find(|n| archive::normalised(n) == "xl/_rels/workbook.xml.rels")?
-        .into_owned();
+    let rels_name = archive::entry_name(zip, "xl/_rels/workbook.xml.rels")?;
     let rels = part(zip, &rels_name)?;
     let mut renamed = Vec::with_capacity(rels.len());
     let mut rest = &rels[..];
@@ -409,18 +405,9 @@ fn may_hide_rows(zip: &mut Zip) -> bool {
     })
 }
 
-/// The part at `path` (its name compared as calamine compares them: [`archive::entry_name`]),
-/// unpacked up to [`MAX_PART_BYTES`].
+/// The part at `path` ([`archive::part_within`]), unpacked up to [`MAX_PART_BYTES`].
 pub(super) fn part(zip: &mut Zip, path: &str) -> Option<Vec<u8>> {
-    let name = match zip.index_for_name(path) {
-        Some(_) => path.to_string(),
-        None => archive::entry_name(zip, path)?,
-    };
-    let f = zip.by_name(&name).ok()?;
-    // The declared size may lie: it only sizes the buffer, up to a bound.
-    let mut out = Vec::with_capacity(f.size().min(1 << 20) as usize);
-    f.take(MAX_PART_BYTES).read_to_end(&mut out).ok()?;
-    Some(out)
+    archive::part_within(zip, path, MAX_PART_BYTES)
 }
 
 fn attr(e: &BytesStart, key: &str) -> Option<String> {
