@@ -437,7 +437,8 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         }
         // A header row holds no ID, address or date (and person rows, which do, are not looked
         // up as headers).
-        if !has_identifying_value(row)
+        let identifying = has_identifying_value(row);
+        if !identifying
             && looks_like_header(row)
             && let Some(mut next) = find_in(sheet, i - 1, i)
         {
@@ -456,8 +457,8 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
         }
         let mut cells = layout.cells(row);
         let grid = &layout.table.grid;
-        let line = classify(row, &cells, grid);
-        if after_footer && !(line == Line::Person && has_identifying_value(row)) {
+        let line = classify(row, identifying, &cells, grid);
+        if after_footer && !(line == Line::Person && identifying) {
             continue;
         }
         match line {
@@ -519,10 +520,10 @@ pub fn rows(sheet: &Sheet, table: &Table) -> Vec<RawRow> {
     out
 }
 
-/// What a line under the header is (see [`Line`]).
-fn classify(row: &[Cell], cells: &[RawCell], grid: &[GridColumn]) -> Line {
+/// What a line under the header is (see [`Line`]); `identifying`: the row holds a value only a
+/// person's row holds ([`has_identifying_value`]).
+fn classify(row: &[Cell], identifying: bool, cells: &[RawCell], grid: &[GridColumn]) -> Line {
     let filled = |f: Field| cells.iter().any(|c| c.field == f && !c.cell.is_empty());
-    let identifying = has_identifying_value(row);
     let marks: Vec<&Cell> = grid
         .iter()
         .filter_map(|g| row.get(g.index))
@@ -535,18 +536,23 @@ fn classify(row: &[Cell], cells: &[RawCell], grid: &[GridColumn]) -> Line {
             matches!(c.field, Field::RequestType | Field::Note)
                 && (type_code(&c.cell).is_some() || RequestType::parse(&c.cell.display()).is_some())
         });
-    let texts: Vec<String> = row
-        .iter()
-        .filter(|c| matches!(c, Cell::Text(_)) && !c.is_empty())
-        .map(|c| fold(&c.display()))
-        .collect();
+    // The row's texts, folded, are read only for a row without an identifying value (most
+    // person rows have one: they are not folded for nothing).
+    let texts: Vec<String> = if identifying {
+        Vec::new()
+    } else {
+        row.iter()
+            .filter(|c| matches!(c, Cell::Text(_)) && !c.is_empty())
+            .map(|c| fold(&c.display()))
+            .collect()
+    };
     if !identifying && !typed && texts.iter().any(|t| is_footer_text(t)) {
         return Line::Footer;
     }
     let name = name_of(cells);
     // Beside a person's name, what a note, a reason or a position says ("Danh sách bổ sung") does
     // not make the row a title.
-    let free_text: Vec<String> = if crate::text::is_plausible_name(&name) {
+    let free_text: Vec<String> = if !identifying && crate::text::is_plausible_name(&name) {
         cells
             .iter()
             .filter(|c| {
@@ -656,20 +662,38 @@ fn has_identifying_value(row: &[Cell]) -> bool {
         Cell::Date(_) => true,
         Cell::Number(n) => *n >= 1e8,
         Cell::Text(t) => {
-            let digits = t.chars().filter(char::is_ascii_digit).count();
-            let letters = t.chars().filter(|c| c.is_alphabetic()).count();
-            t.contains('@') || (digits >= 9 && letters <= 2) || looks_like_date(t)
+            if t.contains('@') {
+                return true;
+            }
+            // One pass, ended at the third letter: past it the text is neither an ID-like
+            // number nor a date (a name, most often).
+            let (mut digits, mut letters) = (0, 0);
+            for c in t.chars() {
+                if c.is_ascii_digit() {
+                    digits += 1;
+                } else if c.is_alphabetic() {
+                    letters += 1;
+                    if letters > 2 {
+                        return false;
+                    }
+                }
+            }
+            digits >= 9 || looks_like_date(t)
         }
         _ => false,
     })
 }
 
+/// Three parts of one to four digits between '/', '.' or '-'.
 fn looks_like_date(t: &str) -> bool {
-    let parts: Vec<&str> = t.trim().split(['/', '.', '-']).collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit()))
+    let mut parts = 0;
+    for p in t.trim().split(['/', '.', '-']) {
+        parts += 1;
+        if parts > 3 || p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    parts == 3
 }
 
 /// A row that could be a header row: three cells at least name a column.
@@ -1066,6 +1090,39 @@ mod tests {
             "the grid of the real header row is found"
         );
         assert_eq!(table.header_row, 2);
+    }
+
+    #[test]
+    fn an_identifying_value_is_an_id_like_number_an_address_or_a_date_and_not_a_name() {
+        let text = |t: &str| has_identifying_value(&[Cell::Text(t.into())]);
+        for t in [
+            "036080001234",
+            "CC 036080001234",
+            "0912 345 678 9",
+            "12/05/1980",
+            "1-1-2000",
+            "1980.05.12",
+            "vana@namdinh.edu.vn",
+            "Nguyễn Văn A, a@b",
+        ] {
+            assert!(text(t), "{t}");
+        }
+        for t in [
+            "Nguyễn Văn A",
+            "CCCD036080001234",
+            "Tổng số: 123456789",
+            "12/05",
+            "1.2.3.4",
+            "12//1980",
+            "",
+        ] {
+            assert!(!text(t), "{t}");
+        }
+        assert!(has_identifying_value(&[
+            Cell::Text("Nguyễn Văn A".into()),
+            Cell::Number(36080001234.0)
+        ]));
+        assert!(!has_identifying_value(&[Cell::Number(12.0)]));
     }
 
     #[test]
