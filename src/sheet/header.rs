@@ -536,48 +536,10 @@ fn classify(row: &[Cell], identifying: bool, cells: &[RawCell], grid: &[GridColu
             matches!(c.field, Field::RequestType | Field::Note)
                 && (type_code(&c.cell).is_some() || RequestType::parse(&c.cell.display()).is_some())
         });
-    // The row's texts, folded, are read only for a row without an identifying value (most
-    // person rows have one: they are not folded for nothing).
-    let texts: Vec<String> = if identifying {
-        Vec::new()
-    } else {
-        row.iter()
-            .filter(|c| matches!(c, Cell::Text(_)) && !c.is_empty())
-            .map(|c| fold(&c.display()))
-            .collect()
-    };
-    if !identifying && !typed && texts.iter().any(|t| is_footer_text(t)) {
-        return Line::Footer;
-    }
     let name = name_of(cells);
-    // Beside a person's name, what a note, a reason or a position says ("Danh sách bổ sung") does
-    // not make the row a title.
-    let free_text: Vec<String> = if !identifying && crate::text::is_plausible_name(&name) {
-        cells
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.field,
-                    Field::Note
-                        | Field::Reason
-                        | Field::ChangeDetail
-                        | Field::Position
-                        | Field::UnitName
-                ) && !c.cell.is_empty()
-            })
-            .map(|c| fold(&c.cell.display()))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if !identifying
-        && texts
-            .iter()
-            .filter(|t| !free_text.contains(t))
-            .any(|t| is_label_text(t) || !legend_entries(t).is_empty())
-    {
-        // A total, a title, a section, or a line of the type codes' legend.
-        return Line::Label;
+    // A row with an identifying value is never a footer or a label: its texts are not read.
+    if !identifying && let Some(line) = footer_or_label(row, cells, &name, typed) {
+        return line;
     }
     let seq = cells
         .iter()
@@ -614,6 +576,44 @@ fn classify(row: &[Cell], identifying: bool, cells: &[RawCell], grid: &[GridColu
         return Line::MorePerson;
     }
     Line::Person
+}
+
+/// A row without an identifying value that is a footer ([`Line::Footer`]: not when it holds a
+/// type) or a total, title, section or legend line ([`Line::Label`]), by its texts, folded.
+fn footer_or_label(row: &[Cell], cells: &[RawCell], name: &str, typed: bool) -> Option<Line> {
+    let texts: Vec<String> = row
+        .iter()
+        .filter(|c| matches!(c, Cell::Text(_)) && !c.is_empty())
+        .map(|c| fold(&c.display()))
+        .collect();
+    if !typed && texts.iter().any(|t| is_footer_text(t)) {
+        return Some(Line::Footer);
+    }
+    // Beside a person's name, what a note, a reason or a position says ("Danh sách bổ sung") does
+    // not make the row a title.
+    let free_text: Vec<String> = if crate::text::is_plausible_name(name) {
+        cells
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.field,
+                    Field::Note
+                        | Field::Reason
+                        | Field::ChangeDetail
+                        | Field::Position
+                        | Field::UnitName
+                ) && !c.cell.is_empty()
+            })
+            .map(|c| fold(&c.cell.display()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    texts
+        .iter()
+        .filter(|t| !free_text.contains(t))
+        .any(|t| is_label_text(t) || !legend_entries(t).is_empty())
+        .then_some(Line::Label)
 }
 
 /// The name a row gives: the name column, or the split name joined.
