@@ -49,9 +49,6 @@ pub struct Intake {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The reader processes attachments are read in.
     pub readers: Arc<crate::worker::Pool>,
-    /// A second connection to the database, for the raw bytes and reading attempts of a batch
-    /// about to be read, committed while the batch before it is recorded.
-    pub arrivals: Arc<Mutex<Store>>,
     /// The registry file's modification time when it was loaded
     /// ([`Intake::reload_registry_if_changed`]).
     registry_mtime: Option<std::time::SystemTime>,
@@ -63,7 +60,6 @@ impl Intake {
         let registry_mtime = registry_mtime(&config.units.file);
         let registry = Registry::load(&config.units.file)?;
         let readers = Arc::new(crate::worker::Pool::from_config(&config)?);
-        let arrivals = Arc::new(Mutex::new(Store::open(&config.database_path())?));
         let mut store = Store::open(&config.database_path())?;
         store.checkpoint_in_background(&config.database_path())?;
         Ok(Intake {
@@ -72,7 +68,6 @@ impl Intake {
             store,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             readers,
-            arrivals,
             registry_mtime,
         })
     }
@@ -116,9 +111,9 @@ impl Intake {
         prepared: impl ExactSizeIterator<Item = Result<Prepared>>,
     ) -> Vec<Result<Option<Taken>>> {
         let n = prepared.len();
-        // Every mail of the batch is read before its transaction begins: the transaction holds
-        // the database's write lock only while recording, so the next batch's raw bytes and
-        // attempts are committed (and its reading starts) meanwhile.
+        // Every mail of the batch is read before its transaction begins (the daemon's pass
+        // waits for them before it locks the intake): the transaction holds the database's
+        // write lock only while recording.
         let prepared: Vec<Result<Prepared>> = prepared.collect();
         let (config, registry) = (&*self.config, &*self.registry);
         let results = self.store.batch(|store| {

@@ -91,35 +91,37 @@ pub(super) async fn pass<M: Mailbox>(
     // - the server side fetches the batches in order, each as soon as fewer than `AHEAD`
     //   fetched batches wait to be recorded, and starts reading its mails on the reading threads
     //   at once; between fetches it does the post-action of each batch committed;
-    // - before a batch is read, its raw bytes and reading attempts are committed on a
-    //   connection of their own (raw bytes first);
+    // - before a batch is read, its raw bytes and reading attempts are committed (raw bytes
+    //   first), on the intake's connection between two batches' records;
     // - the recording side records each batch in one transaction once all its mails are read
     //   (the next batches are read meanwhile), and moves the position past the batches whose
     //   post-action is done.
     //
     // At most `AHEAD` + 1 batches in hand: memory stays flat.
     const AHEAD: usize = 2;
-    let (config, registry, readers, arrivals) = blocking(intake, |i| {
-        Ok((
-            i.config.clone(),
-            i.registry.clone(),
-            i.readers.clone(),
-            i.arrivals.clone(),
-        ))
+    let (config, registry, readers) = blocking(intake, |i| {
+        Ok((i.config.clone(), i.registry.clone(), i.readers.clone()))
     })
     .await?;
     // Raw bytes first: a fetched batch's bytes and one more reading attempt for each of its
     // mails are committed before any of it is read; a mail on its third attempt (its reading
-    // did not finish twice) is not read again.
+    // did not finish twice) is not read again. Hashed first, off the intake's lock; committed
+    // on the intake's own connection, between two batches' records: a second connection would
+    // take the write lock from it by SQLite's sleeping busy handler, and each connection's
+    // commits would empty the other's page cache.
     let start_reading =
         async |fetched: Vec<(usize, RawMail, How)>| -> Result<(Vec<BatchKey>, Reads)> {
             let n = name.clone();
-            let (fetched, tries) = crate::store::blocking::locked(&arrivals, move |store| {
+            let (fetched, shas) = tokio::task::spawn_blocking(move || {
                 use sha2::Digest;
                 let shas: Vec<String> = fetched
                     .iter()
                     .map(|(_, raw, _)| crate::store::hex(&sha2::Sha256::digest(&raw.bytes)))
                     .collect();
+                (fetched, shas)
+            })
+            .await?;
+            let (fetched, tries) = blocking(intake, move |i| {
                 let list: Vec<crate::store::Arrival> = fetched
                     .iter()
                     .zip(&shas)
@@ -129,7 +131,7 @@ pub(super) async fn pass<M: Mailbox>(
                         bytes: &raw.bytes,
                     })
                     .collect();
-                let tries = store.keep_arrivals(&n, &list)?;
+                let tries = i.store.keep_arrivals(&n, &list)?;
                 Ok((fetched.into_iter().zip(shas).collect::<Vec<_>>(), tries))
             })
             .await?;
@@ -235,13 +237,18 @@ pub(super) async fn pass<M: Mailbox>(
             }
             let batch = &batches[index];
             let position = passed(&marked_rx.try_iter().collect::<Vec<_>>());
+            // Every mail of the batch is read before the intake is locked to record it: the
+            // next batch's raw bytes are committed (and its reading starts) meanwhile.
+            let prepared =
+                tokio::task::spawn_blocking(move || reads.into_results().collect::<Vec<_>>())
+                    .await?;
             let n = name.clone();
             let (results, recording) = blocking(intake, move |i| {
                 if let Some(c) = position {
                     i.store.advance_mailbox_state(&n, c.uid_validity, c.uid)?;
                 }
                 let start = Instant::now();
-                Ok((i.record_batch(&n, reads.into_results()), start.elapsed()))
+                Ok((i.record_batch(&n, prepared.into_iter()), start.elapsed()))
             })
             .await?;
             // The mails of the batch whose results are committed (now, or before a crash): all

@@ -1,7 +1,7 @@
 //! Raw bytes first, and the attempts at reading a mail: before a batch is read, its mails' raw
-//! bytes and one more attempt each are committed in their own transaction (on a connection of
-//! their own, so the batch before it can be recorded meanwhile); a mail's attempts are cleared
-//! when its result is recorded. What is left marks a mail whose reading did not finish.
+//! bytes and one more attempt each are committed in their own transaction (between the records
+//! of the batches before it, on the same connection); a mail's attempts are cleared when its
+//! result is recorded. What is left marks a mail whose reading did not finish.
 
 use std::collections::HashMap;
 
