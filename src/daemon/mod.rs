@@ -102,9 +102,8 @@ impl Intake {
         self.record_batch(mailbox, reads.into_results())
     }
 
-    /// The second half of [`Intake::take_batch`]: records mails being read ([`Reads`]), in
-    /// order. Each is taken from `prepared` only when the mails before it are recorded: a mail
-    /// still being read on another core is waited for there.
+    /// The second half of [`Intake::take_batch`]: records a batch's mails, in order, in one
+    /// transaction. Mails still being read ([`Reads`]) are all waited for before it begins.
     pub fn record_batch(
         &mut self,
         mailbox: &str,

@@ -51,8 +51,9 @@ fn lower_thread_priority() {
 }
 
 /// The mails of a batch being read on the reading threads (rayon's, one per core), each as soon
-/// as it is fetched, oldest first: [`super::Intake::record_batch`] takes them in order as they are
-/// ready, so recording and reading overlap with no wait for a whole batch to be read.
+/// as it is fetched, oldest first; [`Reads::into_results`] gives them in order, each waited for.
+/// The daemon's pass waits for a whole batch before it locks the intake to record it, so the
+/// batches after it are read (and their raw bytes committed) while it is recorded.
 pub struct Reads {
     pending: Vec<std::sync::mpsc::Receiver<std::thread::Result<Result<Prepared>>>>,
 }
