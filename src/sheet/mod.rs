@@ -20,6 +20,7 @@ mod biff;
 mod delimited;
 mod markup;
 mod ooxml;
+mod unpacked;
 
 pub use delimited::Table as DelimitedText;
 pub use layout::{Layout, MAX_MERGES, cell_ref, layout, range_ref};

@@ -12,6 +12,7 @@ use quick_xml::events::{BytesStart, Event};
 use zip::ZipArchive;
 
 use super::archive::{self, Zip};
+use super::unpacked;
 use super::{Budget, Cell, Cells, MAX_CELLS, ReadError, Sheet, classify, sheet_names, sheet_of};
 use crate::legacy;
 
@@ -20,6 +21,10 @@ const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Reads an xlsx/xlsm workbook: cells with calamine, then hidden rows (when `hidden_rows`) and
 /// legacy fonts. `zip` is the workbook's zip when it was opened already.
+///
+/// calamine reads a copy of the workbook with some parts unpacked once ([`unpacked`]) when one
+/// can be made; the workbook as it came when calamine fails on some sheet of the copy, which it
+/// might not have on the original: the copy never loses a sheet.
 pub(super) fn read(
     bytes: &[u8],
     zip: Option<Zip>,
@@ -28,35 +33,71 @@ pub(super) fn read(
 ) -> Result<Vec<Sheet>, ReadError> {
     let mut zip = zip.or_else(|| ZipArchive::new(Cursor::new(bytes)).ok());
     archive::check_unpacked(zip.as_mut())?;
-    if let Some(z) = zip.as_mut() {
-        check_shared_strings(z)?;
+    let copy = match zip.as_mut() {
+        Some(z) => unpacked::copy(z, bytes)?,
+        None => None,
+    };
+    match &copy {
+        Some(copy) => {
+            let before = budget.clone();
+            match read_workbook(
+                &copy.bytes,
+                zip.as_mut(),
+                hidden_rows,
+                |_| copy.may_hide_rows,
+                budget,
+            ) {
+                Ok((sheets, false)) => return Ok(sheets),
+                // The same cells are in the original.
+                Err(ReadError::TooLarge) => return Err(ReadError::TooLarge),
+                Ok((_, true)) | Err(_) => *budget = before,
+            }
+        }
+        None => {
+            if let Some(z) = zip.as_mut() {
+                check_shared_strings(z)?;
+            }
+        }
     }
+    read_workbook(bytes, zip.as_mut(), hidden_rows, may_hide_rows, budget).map(|(sheets, _)| sheets)
+}
+
+/// [`read`] of the workbook `source` (the one `zip` opened, or a copy of it); and whether some
+/// sheet of it was left out because calamine failed on it. `may_hide` says whether a row of the
+/// workbook can be hidden at all.
+pub(super) fn read_workbook(
+    source: &[u8],
+    mut zip: Option<&mut Zip>,
+    hidden_rows: bool,
+    may_hide: impl FnOnce(&mut Zip) -> bool,
+    budget: &mut Budget,
+) -> Result<(Vec<Sheet>, bool), ReadError> {
     let patched: Vec<u8>;
-    let mut wb: Xlsx<_> = match open_workbook_from_rs(Cursor::new(bytes)) {
+    let mut wb: Xlsx<_> = match open_workbook_from_rs(Cursor::new(source)) {
         Ok(wb) => wb,
         // An Excel 4.0 macro sheet (xlsm): calamine knows no such sheet type and fails to open
         // the workbook at all (a calamine limitation worth reporting upstream). The workbook
         // is opened again with its macro sheets called dialog sheets, which are not read.
         Err(XlsxError::Unrecognized {
             typ: "sheet:type", ..
-        }) if let Some(copy) = zip.as_mut().and_then(without_macro_sheets) => {
+        }) if let Some(copy) = zip.as_deref_mut().and_then(without_macro_sheets) => {
             patched = copy;
             open_workbook_from_rs(Cursor::new(&patched[..])).map_err(classify)?
         }
         Err(e) => return Err(classify(e)),
     };
-    let (mut sheets, legacy_fonts) = read_sheets(&mut wb, budget)?;
+    let (mut sheets, legacy_fonts, failed) = read_sheets(&mut wb, budget)?;
     if !hidden_rows && !legacy_fonts {
-        return Ok(sheets);
+        return Ok((sheets, failed));
     }
-    let Some(mut zip) = zip else {
-        return Ok(sheets);
+    let Some(zip) = zip else {
+        return Ok((sheets, failed));
     };
-    if hidden_rows && may_hide_rows(&mut zip) {
-        let parts = sheet_parts(&mut zip);
+    if hidden_rows && may_hide(zip) {
+        let parts = sheet_parts(zip);
         for s in &mut sheets {
             if let Some(path) = parts.get(&s.name)
-                && let Some(xml) = part(&mut zip, path)
+                && let Some(xml) = part(zip, path)
             {
                 s.hidden_rows = hidden_xlsx_rows(&xml);
             }
@@ -64,14 +105,14 @@ pub(super) fn read(
     }
     // Only a cell style with a legacy font can have a cell decoded: without one, the styles part
     // need not be read at all.
-    if legacy_fonts && part(&mut zip, "xl/styles.xml").is_some_and(|x| names_legacy_font(&x)) {
+    if legacy_fonts && part(zip, "xl/styles.xml").is_some_and(|x| names_legacy_font(&x)) {
         for s in &mut sheets {
             if let Ok(styles) = wb.worksheet_style(&s.name) {
                 decode_by_font(s, |pos| styles.get(pos).and_then(legacy_font));
             }
         }
     }
-    Ok(sheets)
+    Ok((sheets, failed))
 }
 
 /// A copy of a workbook whose relationships name its macro sheets (`xlMacrosheet`,
@@ -123,8 +164,8 @@ fn legacy_font(style: &Style) -> Option<legacy::Legacy> {
         .and_then(legacy::from_font)
 }
 
-/// Every sheet's cells, as calamine's `worksheet_range` reads them, and whether some cell style
-/// of the workbook has a legacy font: the style palette comes with the cell reader, where asking
+/// Every sheet's cells, as calamine's `worksheet_range` reads them, whether some cell style
+/// of the workbook has a legacy font, and whether some worksheet was left out: the style palette comes with the cell reader, where asking
 /// calamine for it otherwise would read a sheet once more.
 ///
 /// A worksheet calamine fails on is skipped when another could be read (a calamine
@@ -133,7 +174,7 @@ fn legacy_font(style: &Style) -> Option<legacy::Legacy> {
 fn read_sheets(
     wb: &mut Xlsx<Cursor<&[u8]>>,
     budget: &mut Budget,
-) -> Result<(Vec<Sheet>, bool), ReadError> {
+) -> Result<(Vec<Sheet>, bool, bool), ReadError> {
     let names = sheet_names(wb);
     let worksheets: Vec<bool> = calamine::Reader::sheets_metadata(wb)
         .iter()
@@ -172,7 +213,7 @@ fn read_sheets(
     }
     match failed {
         Some(e) if sheets.is_empty() => Err(e),
-        _ => Ok((sheets, legacy_fonts)),
+        _ => Ok((sheets, legacy_fonts, failed.is_some())),
     }
 }
 
@@ -208,7 +249,13 @@ fn check_shared_strings_part(zip: &mut Zip, name: &str) -> Result<(), ReadError>
     let Ok(f) = zip.by_name(name) else {
         return Ok(());
     };
-    let large = f.size() > 1024 * 1024;
+    let size = f.size();
+    check_shared_strings_in(f, size)
+}
+
+/// [`check_shared_strings`] on one part: `f` reads it, `size` is its size as declared.
+pub(super) fn check_shared_strings_in(f: impl Read, size: u64) -> Result<(), ReadError> {
+    let large = size > 1024 * 1024;
     let mut f = f.take(MAX_PART_BYTES);
     // The head, for the `<sst>` element's counts: a small first piece, more only when its start
     // tag is not in it (unpacking more of a small part was a twelfth of reading a small
@@ -352,31 +399,11 @@ fn decode_by_font(sheet: &mut Sheet, font: impl Fn((u32, u32)) -> Option<legacy:
 /// matched to their parts (two more parts read and parsed) to find none. True when one has
 /// it (perhaps a hidden column, or a hidden shape) or cannot be read: the rows are then
 /// looked for sheet by sheet.
-fn may_hide_rows(zip: &mut Zip) -> bool {
-    // Parts that never hold a worksheet: whatever they say about hiding is not about rows.
-    fn other(name: &str) -> bool {
-        let lower = archive::normalised(name);
-        !lower.ends_with(".xml")
-            || lower.starts_with("docprops/")
-            || lower.starts_with("customxml/")
-            || [
-                "xl/workbook.xml",
-                "xl/styles.xml",
-                "xl/sharedstrings.xml",
-                "xl/calcchain.xml",
-                "[content_types].xml",
-            ]
-            .contains(&lower.as_str())
-            || ["xl/theme/", "xl/drawings/", "xl/charts/", "xl/chartsheets/"]
-                .iter()
-                .any(|d| lower.starts_with(d))
-    }
-    // The name alone: XML lets the value be in single quotes, or `=` have spaces around it.
-    const NEEDLE: &[u8] = b"hidden";
+pub(super) fn may_hide_rows(zip: &mut Zip) -> bool {
     let mut names = Vec::new();
     for name in zip.file_names() {
         match name {
-            Ok(n) if other(&n) => {}
+            Ok(n) if never_a_worksheet(&archive::normalised(&n)) => {}
             Ok(n) => names.push(n.into_owned()),
             Err(_) => return true,
         }
@@ -396,13 +423,36 @@ fn may_hide_rows(zip: &mut Zip) -> bool {
                 Err(_) => return true,
             };
             let end = kept + n;
-            if memchr::memmem::find(&buf[..end], NEEDLE).is_some() {
+            if memchr::memmem::find(&buf[..end], HIDDEN).is_some() {
                 return true;
             }
-            kept = (NEEDLE.len() - 1).min(end);
+            kept = (HIDDEN.len() - 1).min(end);
             buf.copy_within(end - kept..end, 0);
         }
     })
+}
+
+/// The word that, in a worksheet part, may mark a row hidden: the attribute's name alone (XML
+/// lets its value be in single quotes, or `=` have spaces around it).
+pub(super) const HIDDEN: &[u8] = b"hidden";
+
+/// True for a part (its [`archive::normalised`] name) that never holds a worksheet: whatever it
+/// says about hiding is not about rows.
+pub(super) fn never_a_worksheet(lower: &str) -> bool {
+    !lower.ends_with(".xml")
+        || lower.starts_with("docprops/")
+        || lower.starts_with("customxml/")
+        || [
+            "xl/workbook.xml",
+            "xl/styles.xml",
+            "xl/sharedstrings.xml",
+            "xl/calcchain.xml",
+            "[content_types].xml",
+        ]
+        .contains(&lower)
+        || ["xl/theme/", "xl/drawings/", "xl/charts/", "xl/chartsheets/"]
+            .iter()
+            .any(|d| lower.starts_with(d))
 }
 
 /// The part at `path` ([`archive::part_within`]), unpacked up to [`MAX_PART_BYTES`].
@@ -534,10 +584,10 @@ fn hidden_xlsx_rows(xml: &[u8]) -> Vec<u32> {
     rows
 }
 
-fn names_legacy_font(styles: &[u8]) -> bool {
+pub(super) fn names_legacy_font(styles: &[u8]) -> bool {
+    // Any mention: a font's name may be in single quotes, or have spaces before it.
     let lower = styles.to_ascii_lowercase();
-    memchr::memmem::find(&lower, b"val=\".vn").is_some()
-        || memchr::memmem::find(&lower, b"val=\"vni").is_some()
+    memchr::memmem::find(&lower, b".vn").is_some() || memchr::memmem::find(&lower, b"vni").is_some()
 }
 
 /// Spends on `budget` the cells and text calamine will make of an ods file's tables, and
@@ -845,7 +895,7 @@ mod tests {
             let Ok(mut wb) = open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(&bytes[..])) else {
                 continue;
             };
-            let (ours, _) = read_sheets(&mut wb, &mut Budget::new()).unwrap();
+            let (ours, _, _) = read_sheets(&mut wb, &mut Budget::new()).unwrap();
             let theirs = super::super::sheets_of(&mut wb).unwrap();
             assert_eq!(ours.len(), theirs.len(), "{path:?}");
             for (a, b) in ours.iter().zip(&theirs) {
