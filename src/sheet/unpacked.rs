@@ -354,27 +354,27 @@ mod tests {
     use crate::sheet::{Budget, Sheet};
 
     /// The workbook read as it came, and read from its copy (`None` when no copy is made);
-    /// both as calamine's errors and our sheets print.
+    /// both as calamine's errors and our sheets print, a panic (calamine's, which `sheet::read`
+    /// catches) as `panic`.
     fn both_ways(bytes: &[u8]) -> (String, Option<String>) {
-        let show = |r: Result<(Vec<Sheet>, bool), ReadError>| format!("{r:?}");
+        let show = |r: std::thread::Result<Result<(Vec<Sheet>, bool), ReadError>>| match r {
+            Ok(r) => format!("{r:?}"),
+            Err(_) => "panic".to_string(),
+        };
         let mut zip = ZipArchive::new(Cursor::new(bytes)).unwrap();
-        let original = show(ooxml::read_workbook(
-            bytes,
-            Some(&mut zip),
-            true,
-            ooxml::may_hide_rows,
-            &mut Budget::new(),
-        ));
-        let copied = copy(&mut zip, bytes).unwrap().map(|c| {
-            show(ooxml::read_workbook(
-                &c.bytes,
-                Some(&mut zip),
-                true,
-                |_| c.may_hide_rows,
-                &mut Budget::new(),
-            ))
-        });
-        (original, copied)
+        let Some(c) = copy(&mut zip, bytes).unwrap() else {
+            return (String::new(), None);
+        };
+        // `seen`: what the copy saw of hidden rows; `None` for the original, which looks.
+        let mut read = |source: &[u8], seen: Option<bool>| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let may_hide = |z: &mut Zip| seen.unwrap_or_else(|| ooxml::may_hide_rows(z));
+                ooxml::read_workbook(source, Some(&mut zip), true, may_hide, &mut Budget::new())
+            }))
+        };
+        let original = show(read(bytes, None));
+        let copied = show(read(&c.bytes, Some(c.may_hide_rows)));
+        (original, Some(copied))
     }
 
     fn workbooks_in(dir: &Path, out: &mut Vec<PathBuf>) {
