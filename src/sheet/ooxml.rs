@@ -891,6 +891,10 @@ mod tests {
             if !path.extension().is_some_and(|e| e == "xlsx" || e == "xlsm") {
                 continue;
             }
+            // A file calamine panics on (caught by `sheet::read`, not here).
+            if path.to_string_lossy().contains("calamine-overflow-panic") {
+                continue;
+            }
             let bytes = std::fs::read(&path).unwrap();
             let Ok(mut wb) = open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(&bytes[..])) else {
                 continue;
