@@ -518,32 +518,37 @@ pub(super) fn sheet_parts(zip: &mut Zip) -> HashMap<String, String> {
     parts
 }
 
+/// Where a start tag of an element named `local_name` may begin in `xml`, found by its text:
+/// each `<name` or `<prefix:name` followed by a space, `/` or `>` (what follows is the caller's
+/// to parse).
+pub(super) fn tag_starts<'a>(
+    xml: &'a [u8],
+    local_name: &'a str,
+) -> impl Iterator<Item = usize> + 'a {
+    memchr::memmem::find_iter(xml, local_name.as_bytes()).filter_map(move |at| {
+        let after = xml.get(at + local_name.len()).copied();
+        if !matches!(after, Some(b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>')) {
+            return None;
+        }
+        let head = &xml[..at];
+        match head.last() {
+            Some(b'<') => Some(at - 1),
+            Some(b':') => memchr::memrchr(b'<', head).filter(|&lt| {
+                head[lt + 1..head.len() - 1]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+            }),
+            _ => None,
+        }
+    })
+}
+
 /// Calls `f` with each element named `local_name` (whatever its namespace prefix), found by its
 /// text and parsed alone: the rest of the document is not read (a workbook part is mostly other
 /// elements).
 pub(super) fn each_named(xml: &[u8], local_name: &str, mut f: impl FnMut(&BytesStart)) {
     let mut buf = Vec::new();
-    for at in memchr::memmem::find_iter(xml, local_name.as_bytes()) {
-        // `<name` or `<prefix:name`, followed by a space, `/` or `>`.
-        let after = xml.get(at + local_name.len()).copied();
-        if !matches!(after, Some(b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>')) {
-            continue;
-        }
-        let head = &xml[..at];
-        let start = match head.last() {
-            Some(b'<') => at - 1,
-            Some(b':') => match memchr::memrchr(b'<', head) {
-                Some(lt)
-                    if head[lt + 1..head.len() - 1]
-                        .iter()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) =>
-                {
-                    lt
-                }
-                _ => continue,
-            },
-            _ => continue,
-        };
+    for start in tag_starts(xml, local_name) {
         let mut reader = XmlReader::from_reader(&xml[start..]);
         buf.clear();
         if let Ok(Event::Start(e) | Event::Empty(e)) = reader.read_event_into(&mut buf)

@@ -306,42 +306,23 @@ fn cut_styles(xml: &[u8]) -> Option<Vec<u8>> {
 /// Where the first element named `local_name` (whatever its prefix) starts and ends in `body`:
 /// `Some(None)` when there is none, `None` when one starts but does not end.
 fn element(body: &[u8], local_name: &str) -> Option<Option<(usize, usize)>> {
-    for at in memchr::memmem::find_iter(body, local_name.as_bytes()) {
-        let after = body.get(at + local_name.len()).copied();
-        if !matches!(after, Some(b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>')) {
-            continue;
+    let Some(start) = ooxml::tag_starts(body, local_name).next() else {
+        return Some(None);
+    };
+    // The start tag parsed alone: its attributes may hold a `>`.
+    let mut reader = XmlReader::from_reader(&body[start..]);
+    match reader.read_event().ok()? {
+        Event::Empty(_) => Some(Some((start, start + reader.buffer_position() as usize))),
+        Event::Start(e) => {
+            let tag_end = start + reader.buffer_position() as usize;
+            let mut close = b"</".to_vec();
+            close.extend_from_slice(AsRef::<str>::as_ref(&e.name()).as_bytes());
+            close.push(b'>');
+            let end = memchr::memmem::find(&body[tag_end..], &close)?;
+            Some(Some((start, tag_end + end + close.len())))
         }
-        let head = &body[..at];
-        let start = match head.last() {
-            Some(b'<') => at - 1,
-            Some(b':') => match memchr::memrchr(b'<', head) {
-                Some(lt)
-                    if head[lt + 1..head.len() - 1]
-                        .iter()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) =>
-                {
-                    lt
-                }
-                _ => continue,
-            },
-            _ => continue,
-        };
-        // The start tag parsed alone: its attributes may hold a `>`.
-        let mut reader = XmlReader::from_reader(&body[start..]);
-        return match reader.read_event().ok()? {
-            Event::Empty(_) => Some(Some((start, start + reader.buffer_position() as usize))),
-            Event::Start(e) => {
-                let tag_end = start + reader.buffer_position() as usize;
-                let mut close = b"</".to_vec();
-                close.extend_from_slice(AsRef::<str>::as_ref(&e.name()).as_bytes());
-                close.push(b'>');
-                let end = memchr::memmem::find(&body[tag_end..], &close)?;
-                Some(Some((start, tag_end + end + close.len())))
-            }
-            _ => None,
-        };
+        _ => None,
     }
-    Some(None)
 }
 
 #[cfg(test)]
