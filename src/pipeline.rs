@@ -636,7 +636,6 @@ pub struct ReadLists {
     pub problems: Vec<RowProblem>,
     /// Set when the reading did not finish (the reader crashed, ran out of time, or the mail's
     /// reading never finished twice): the mail is held for staff and nothing else here counts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread: Option<Unread>,
 }
 

@@ -26,10 +26,11 @@ pub(super) async fn pass<M: Mailbox>(
     let mut replying = Duration::ZERO;
     let name = mailbox.name().to_string();
     let n = name.clone();
-    let (state, limit) = blocking(intake, move |i| {
+    let (state, limit, readers) = blocking(intake, move |i| {
         Ok((
             i.store.mailbox_state(&n)?,
             i.config.source.max_message_bytes(),
+            i.readers.clone(),
         ))
     })
     .await?;
@@ -39,6 +40,10 @@ pub(super) async fn pass<M: Mailbox>(
     });
     let listing = mailbox.list(since).await?;
     tracing::debug!(mails = listing.mails.len(), "mailbox listed");
+    if !listing.mails.is_empty() {
+        // The readers start while the first batch is fetched.
+        super::read::start_readers(&readers);
+    }
     let mut rescan_until = state.map_or(0, |s| s.rescan_until);
     if let Some(reset) = listing.reset {
         if state.is_some() {
@@ -99,10 +104,8 @@ pub(super) async fn pass<M: Mailbox>(
     //
     // At most `AHEAD` + 1 batches in hand: memory stays flat.
     const AHEAD: usize = 2;
-    let (config, registry, readers) = blocking(intake, |i| {
-        Ok((i.config.clone(), i.registry.clone(), i.readers.clone()))
-    })
-    .await?;
+    let (config, registry) =
+        blocking(intake, |i| Ok((i.config.clone(), i.registry.clone()))).await?;
     // Raw bytes first: a fetched batch's bytes and one more reading attempt for each of its
     // mails are committed before any of it is read; a mail on its third attempt (its reading
     // did not finish twice) is not read again. Hashed first, off the intake's lock; committed

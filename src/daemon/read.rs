@@ -19,6 +19,9 @@ pub struct Prepared {
     pub(super) how: How,
     /// SHA-256 of the raw bytes, lower-case hex.
     pub(super) sha: String,
+    /// The raw bytes were committed before the mail was read (the daemon's pass): recording
+    /// need not look for them again.
+    pub(super) kept: bool,
     pub(super) parsed: crate::mail::ParsedMail,
     pub(super) reading: pipeline::Reading,
 }
@@ -36,6 +39,17 @@ fn reading_threads() -> &'static rayon::ThreadPool {
             .build()
             .expect("the reading threads start")
     })
+}
+
+/// Starts a reader for each reading thread ahead of need ([`Pool::reserve_ahead`]), on the
+/// reading threads themselves (a reader lives as long as the thread that started it, and these
+/// live as long as the process).
+pub(super) fn start_readers(readers: &Arc<Pool>) {
+    let pool = reading_threads();
+    for _ in 0..readers.reserve_ahead(pool.current_num_threads()) {
+        let readers = readers.clone();
+        pool.spawn_fifo(move || readers.start_ahead());
+    }
 }
 
 /// Lowers the calling thread's priority (nice 10; on Linux a thread's nice value is its own):
@@ -133,7 +147,7 @@ impl Reads {
 pub(super) struct ToRead {
     pub(super) raw: RawMail,
     pub(super) how: How,
-    /// SHA-256 of the raw bytes, when they were hashed to be kept before reading.
+    /// SHA-256 of the raw bytes, when they were kept (committed) before reading.
     pub(super) sha: Option<String>,
     /// Its reading did not finish twice: it is not read (nor parsed past its header) again.
     pub(super) poison: bool,
@@ -170,6 +184,7 @@ struct Started {
     raw: RawMail,
     how: How,
     sha: String,
+    kept: bool,
     parsed: crate::mail::ParsedMail,
     begun: pipeline::Begun,
 }
@@ -241,6 +256,7 @@ fn start(config: &Config, registry: &Registry, item: ToRead) -> Started {
         sha,
         poison,
     } = item;
+    let kept = sha.is_some();
     let sha = sha.unwrap_or_else(|| crate::store::hex(&sha2::Sha256::digest(&raw.bytes)));
     if poison {
         // Whatever stopped the daemon twice is not done a third time: only the header is
@@ -253,6 +269,7 @@ fn start(config: &Config, registry: &Registry, item: ToRead) -> Started {
             raw,
             how,
             sha,
+            kept,
             parsed,
             begun: pipeline::Begun::Done(reading),
         };
@@ -264,6 +281,7 @@ fn start(config: &Config, registry: &Registry, item: ToRead) -> Started {
         raw,
         how,
         sha,
+        kept,
         parsed,
         begun,
     }
@@ -281,6 +299,7 @@ fn finish(registry: &Registry, s: Started, lists: Option<ReadLists>) -> Prepared
         raw: s.raw,
         how: s.how,
         sha: s.sha,
+        kept: s.kept,
         parsed: s.parsed,
         reading,
     }

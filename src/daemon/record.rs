@@ -30,12 +30,15 @@ impl Recorder<'_> {
             raw,
             how,
             sha,
+            kept,
             parsed,
             reading,
         } = prepared;
-        self.store
-            .keep_raw_hashed(&sha, &raw.bytes)
-            .context("cannot keep the raw mail")?;
+        if !kept {
+            self.store
+                .keep_raw_hashed(&sha, &raw.bytes)
+                .context("cannot keep the raw mail")?;
+        }
         let how = &how;
         let raw = &raw;
         let message_id = parsed.message_id.as_deref().unwrap_or("");

@@ -130,7 +130,7 @@ pub enum Unread {
     CpuTime,
     /// The mail took longer than the wall-clock timeout.
     TimedOut,
-    /// The reader answered something that is not an answer (too long, not JSON).
+    /// The reader answered something that is not an answer (too long, or garbled).
     Garbled,
     /// The mail's reading did not finish twice (the daemon itself stopped while reading it):
     /// it is not tried again automatically.

@@ -620,9 +620,22 @@ impl Store {
     /// `rows (id_number, unit_code)` (one per unit, however many of its rows hold the number),
     /// and only each one's current version is looked into: per row of a mail, the work stays the
     /// same as the campaign grows, and a person only the sending unit ever listed (most rows)
-    /// costs two seeks. (`unit_code <> except` in the seeks would scan every row of the sending
-    /// unit's: quadratic in a campaign of many versions.)
+    /// costs two seeks and no walk. (`unit_code <> except` in the seeks would scan every row of
+    /// the sending unit's: quadratic in a campaign of many versions.)
     pub fn holders_of(&self, id_number: &str, except: &str) -> Result<Vec<String>> {
+        // Most rows: no other unit ever listed the number. Two range seeks on the index (before
+        // and after `except`) say so without the walk's recursive query, whose queue SQLite
+        // builds as a temporary table on every run.
+        let elsewhere: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM rows WHERE id_number = ?1 AND unit_code < ?2) \
+                 OR EXISTS (SELECT 1 FROM rows WHERE id_number = ?1 AND unit_code > ?2)",
+            )?
+            .query_row([id_number, except], |r| r.get(0))?;
+        if !elsewhere {
+            return Ok(Vec::new());
+        }
         let mut stmt = self.conn.prepare_cached(
             "WITH RECURSIVE listed(code) AS ( \
                SELECT min(unit_code) FROM rows WHERE id_number = ?1 \

@@ -54,12 +54,21 @@ impl Limits {
     }
 }
 
-/// The readers: idle processes kept between mails, started as needed, one per calling thread
-/// at a time.
+/// The readers: idle processes kept between mails, started as needed (or ahead of need,
+/// [`Pool::warm`]), one per calling thread at a time.
 pub struct Pool {
     program: PathBuf,
     limits: Limits,
-    idle: Mutex<Vec<Reader>>,
+    idle: Mutex<Idle>,
+    /// Signalled when a reader started ahead of need is idle, or failed to start.
+    started: std::sync::Condvar,
+}
+
+/// The readers waiting for a mail, and how many more are being started for the idle list.
+#[derive(Default)]
+struct Idle {
+    readers: Vec<Reader>,
+    starting: usize,
 }
 
 impl Pool {
@@ -72,7 +81,8 @@ impl Pool {
         Ok(Pool {
             program,
             limits,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle::default()),
+            started: std::sync::Condvar::new(),
         })
     }
 
@@ -146,17 +156,60 @@ impl Pool {
         jobs.iter().map(|(a, c)| self.read(a, c)).collect()
     }
 
-    /// An idle reader, or a new one; and whether it was idle.
-    fn take_reader(&self) -> Result<(Reader, bool)> {
-        match self.idle.lock().ok().and_then(|mut i| i.pop()) {
-            Some(r) => Ok((r, true)),
-            None => Ok((Reader::start(&self.program, self.limits)?, false)),
+    /// Reserves readers to start ahead of need, so the first mails of a pass do not wait for
+    /// one to start (a process start is a few milliseconds): as many as keep `n` idle or being
+    /// started. The caller then runs [`Pool::start_ahead`] that many times.
+    pub fn reserve_ahead(&self, n: usize) -> usize {
+        match self.idle.lock() {
+            Ok(mut idle) => {
+                let want = n.saturating_sub(idle.readers.len() + idle.starting);
+                idle.starting += want;
+                want
+            }
+            Err(_) => 0,
         }
+    }
+
+    /// Starts one reader reserved by [`Pool::reserve_ahead`] and keeps it idle. Run it on a
+    /// thread that lives as long as the pool: a reader is killed when the thread that started
+    /// it ends (`PR_SET_PDEATHSIG` follows the thread, not the process). A reader that cannot
+    /// start is only logged: the mail that would have used it starts its own, and reports why.
+    pub fn start_ahead(&self) {
+        let reader = Reader::start(&self.program, self.limits);
+        if let Err(e) = &reader {
+            tracing::debug!(error = %format!("{e:#}"), "a reader started ahead did not start");
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.starting = idle.starting.saturating_sub(1);
+            idle.readers.extend(reader.ok());
+        }
+        self.started.notify_all();
+    }
+
+    /// An idle reader (waiting for one being started ahead, [`Pool::warm`]), or a new one; and
+    /// whether it was idle.
+    fn take_reader(&self) -> Result<(Reader, bool)> {
+        if let Ok(mut idle) = self.idle.lock() {
+            loop {
+                if let Some(r) = idle.readers.pop() {
+                    return Ok((r, true));
+                }
+                if idle.starting == 0 {
+                    break;
+                }
+                // Not long: a reader slow to start is not waited for, another is started.
+                match self.started.wait_timeout(idle, Duration::from_secs(1)) {
+                    Ok((i, timeout)) if !timeout.timed_out() => idle = i,
+                    _ => break,
+                }
+            }
+        }
+        Ok((Reader::start(&self.program, self.limits)?, false))
     }
 
     fn give_back(&self, reader: Reader) {
         if let Ok(mut idle) = self.idle.lock() {
-            idle.push(reader);
+            idle.readers.push(reader);
         }
     }
 }
@@ -243,7 +296,7 @@ impl Reader {
                 Ok(bytes) => bytes,
                 Err(f) => return Err(self.end(f)),
             };
-            match serde_json::from_slice::<ReadLists>(&bytes) {
+            match postcard::from_bytes::<ReadLists>(&bytes) {
                 Ok(lists) => answers.push(lists),
                 Err(_) => return Err(self.end(ReadFailure::Garbled)),
             }
