@@ -1,12 +1,13 @@
 //! The reader process's side of the worker protocol on arbitrary bytes: whatever arrives on its
 //! input, decoding requests never panics nor allocates what a length field claims, and every
-//! request decoded is read and answered (as `cts-intake read-worker` does).
+//! request decoded is read and answered (as `cts-intake read-worker` does), and the daemon reads
+//! every answer back.
 
 #![no_main]
 
 use cts_intake::mail::ParsedMail;
 use cts_intake::pipeline::read_lists;
-use cts_intake::worker::protocol::{add_answer, decode_request};
+use cts_intake::worker::protocol::{add_answer, decode_answer, decode_request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
                     ..Default::default()
                 };
                 let lists = read_lists(&mail, &request.context);
+                let start = answers.len();
                 add_answer(&mut answers, &lists).expect("an answer is written to memory");
+                let back = decode_answer(&answers[start + 8..]).expect("the daemon reads an answer back");
+                assert_eq!(back.rows, lists.rows, "the rows come back as they were read");
+                assert_eq!(back.problems, lists.problems);
                 if !request.more {
                     answers.clear();
                 }

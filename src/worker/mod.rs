@@ -296,7 +296,7 @@ impl Reader {
                 Ok(bytes) => bytes,
                 Err(f) => return Err(self.end(f)),
             };
-            match postcard::from_bytes::<ReadLists>(&bytes) {
+            match protocol::decode_answer(&bytes) {
                 Ok(lists) => answers.push(lists),
                 Err(_) => return Err(self.end(ReadFailure::Garbled)),
             }

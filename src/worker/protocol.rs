@@ -162,6 +162,11 @@ pub fn add_answer(frames: &mut Vec<u8>, lists: &ReadLists) -> Result<()> {
     Ok(())
 }
 
+/// The lists of one answer's frame (its bytes after the length).
+pub fn decode_answer(bytes: &[u8]) -> Result<ReadLists> {
+    postcard::from_bytes(bytes).context("an answer is garbled")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,14 +272,14 @@ mod tests {
         add_answer(&mut frames, &lists).unwrap();
         add_answer(&mut frames, &ReadLists::default()).unwrap();
         let len = u64::from_le_bytes(frames[..8].try_into().unwrap()) as usize;
-        let back: ReadLists = postcard::from_bytes(&frames[8..8 + len]).unwrap();
+        let back = decode_answer(&frames[8..8 + len]).unwrap();
         assert_eq!(back.files, lists.files);
         assert_eq!(back.unread, lists.unread);
         assert!(back.any_candidate && back.any_list);
         let rest = &frames[8 + len..];
         let len2 = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
         assert_eq!(rest.len(), 8 + len2, "the second answer follows the first");
-        let back: ReadLists = postcard::from_bytes(&rest[8..]).unwrap();
+        let back = decode_answer(&rest[8..]).unwrap();
         assert!(back.unread.is_none() && !back.any_candidate);
     }
 }

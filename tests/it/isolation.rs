@@ -133,7 +133,8 @@ fn run(dir: &Path, mails: Vec<Vec<u8>>, reader: &str) -> (Vec<Vec<String>>, Stri
         .arg(dir.join("data"))
         .arg("--units")
         .arg(root().join("config/units.csv"))
-        .env("CTS_INTAKE_LOG", "warn")
+        // The readers' own lines too (a group a reader did not finish is said at info).
+        .env("CTS_INTAKE_LOG", "warn,cts_intake::worker=info")
         .output()
         .unwrap();
     let text = format!(
@@ -316,6 +317,34 @@ fn a_subject_of_two_hundred_thousand_characters_leaves_every_output_whole_and_bo
 /// A group of mails read in one exchange with a reader ([`cts_intake::worker::Pool::read_group`])
 /// whose middle mail exhausts the reader's memory: the group is read again a mail at a time, so
 /// the mails beside it are read as if nothing had happened and only the middle one is unread.
+#[test]
+fn the_readers_started_ahead_of_a_pass_read_its_mails() {
+    // The readers are started while the first batch is fetched. One started on a thread that
+    // ends dies with it (PR_SET_PDEATHSIG follows the thread): its first group would then fail
+    // and be read again mail by mail. 40 mails make groups of five.
+    let dir = tempfile::tempdir().unwrap();
+    let mails: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            mail(
+                "c3nguyenkhuyen@namdinh.edu.vn",
+                &format!("good{i}@namdinh.edu.vn"),
+                "Danh sách CTS",
+                Attachment::xlsx("ds.xlsx", good_list()),
+            )
+        })
+        .collect();
+    let (rows, log) = run(dir.path(), mails, "");
+    assert_eq!(rows.len(), 41, "a line a mail: {log}");
+    for i in 0..40 {
+        let outcome = outcome_of(&rows, &format!("good{i}@namdinh.edu.vn"));
+        assert_eq!(outcome, "accepted", "mail {i}: {log}");
+    }
+    assert!(
+        !log.contains("did not finish"),
+        "every group was read by the reader it was given: {log}"
+    );
+}
+
 #[test]
 fn a_mail_that_stops_its_reader_in_a_group_costs_only_itself() {
     use cts_intake::mail::Attachment as File;
