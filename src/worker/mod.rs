@@ -55,7 +55,7 @@ impl Limits {
 }
 
 /// The readers: idle processes kept between mails, started as needed (or ahead of need,
-/// [`Pool::warm`]), one per calling thread at a time.
+/// [`Pool::reserve_ahead`]), one per calling thread at a time.
 pub struct Pool {
     program: PathBuf,
     limits: Limits,
@@ -186,7 +186,8 @@ impl Pool {
         self.started.notify_all();
     }
 
-    /// An idle reader (waiting for one being started ahead, [`Pool::warm`]), or a new one; and
+    /// An idle reader (waiting for one being started ahead,
+    /// [`Pool::reserve_ahead`]), or a new one; and
     /// whether it was idle.
     fn take_reader(&self) -> Result<(Reader, bool)> {
         if let Ok(mut idle) = self.idle.lock() {

@@ -314,9 +314,6 @@ fn a_subject_of_two_hundred_thousand_characters_leaves_every_output_whole_and_bo
     assert!(dir.path().join("again/doi-chieu.xlsx").exists());
 }
 
-/// A group of mails read in one exchange with a reader ([`cts_intake::worker::Pool::read_group`])
-/// whose middle mail exhausts the reader's memory: the group is read again a mail at a time, so
-/// the mails beside it are read as if nothing had happened and only the middle one is unread.
 #[test]
 fn the_readers_started_ahead_of_a_pass_read_its_mails() {
     // The readers are started while the first batch is fetched. One started on a thread that
@@ -345,6 +342,9 @@ fn the_readers_started_ahead_of_a_pass_read_its_mails() {
     );
 }
 
+/// A group of mails read in one exchange with a reader ([`cts_intake::worker::Pool::read_group`])
+/// whose middle mail exhausts the reader's memory: the group is read again a mail at a time, so
+/// the mails beside it are read as if nothing had happened and only the middle one is unread.
 #[test]
 fn a_mail_that_stops_its_reader_in_a_group_costs_only_itself() {
     use cts_intake::mail::Attachment as File;
