@@ -186,9 +186,8 @@ impl Pool {
         self.started.notify_all();
     }
 
-    /// An idle reader (waiting for one being started ahead,
-    /// [`Pool::reserve_ahead`]), or a new one; and
-    /// whether it was idle.
+    /// An idle reader (waiting for one being started ahead, [`Pool::reserve_ahead`]), or a new
+    /// one; and whether it was idle.
     fn take_reader(&self) -> Result<(Reader, bool)> {
         if let Ok(mut idle) = self.idle.lock() {
             loop {
