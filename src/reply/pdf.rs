@@ -315,7 +315,7 @@ fn without_tables(font: &[u8], drop: &[[u8; 4]]) -> Option<Vec<u8>> {
         n,
         power * 16,
         power.trailing_zeros() as u16,
-        (n - power.min(n)) * 16,
+        (n - power) * 16,
     ] {
         out.extend_from_slice(&v.to_be_bytes());
     }
