@@ -44,6 +44,18 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
+/// A mail's header: its bytes up to the first empty line (CRLF or bare LF, whichever comes
+/// first), the empty line included; all of it when it has none.
+pub fn header(bytes: &[u8]) -> &[u8] {
+    let crlf = memchr::memmem::find(bytes, b"\r\n\r\n").map(|i| i + 4);
+    let lf = memchr::memmem::find(bytes, b"\n\n").map(|i| i + 2);
+    let end = match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(bytes.len()),
+    };
+    &bytes[..end]
+}
+
 /// Parses a mail. `own_address` is the department's mailbox: mail from it is never answered.
 pub fn parse(bytes: &[u8], own_address: &str) -> ParsedMail {
     let Some(message) = MessageParser::default().parse(bytes) else {
@@ -372,6 +384,24 @@ mod tests {
         assert_eq!(m.message_id.as_deref(), Some("abc@x"));
         assert!(m.automatic.is_none());
         assert!(m.malformed.is_none());
+    }
+
+    #[test]
+    fn the_header_ends_at_the_first_empty_line_of_either_kind() {
+        assert_eq!(
+            header(b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore"),
+            b"A: 1\r\nB: 2\r\n\r\n"
+        );
+        // A header written with bare LF, its body holding a CRLF pair further on.
+        assert_eq!(header(b"A: 1\n\nbody\r\n\r\nmore"), b"A: 1\n\n");
+        assert_eq!(header(b"A: 1\r\n"), b"A: 1\r\n");
+        let raw = mail("");
+        let whole = parse(&raw, OWN);
+        let head = parse(header(&raw), OWN);
+        assert_eq!(
+            (head.from, head.subject, head.message_id),
+            (whole.from, whole.subject, whole.message_id)
+        );
     }
 
     #[test]

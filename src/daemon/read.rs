@@ -261,7 +261,10 @@ fn start(config: &Config, registry: &Registry, item: ToRead) -> Started {
     if poison {
         // Whatever stopped the daemon twice is not done a third time: only the header is
         // parsed (for the sender, the subject, the thread), nothing is read.
-        let parsed = crate::mail::parse(header_of(&raw.bytes), &config.campaign.department_address);
+        let parsed = crate::mail::parse(
+            crate::mail::header(&raw.bytes),
+            &config.campaign.department_address,
+        );
         let reading = pipeline::read_with(&parsed, config, registry, |_, _| {
             ReadLists::unread(crate::domain::Unread::Poison)
         });
@@ -303,15 +306,6 @@ fn finish(registry: &Registry, s: Started, lists: Option<ReadLists>) -> Prepared
         parsed: s.parsed,
         reading,
     }
-}
-
-/// A mail's header: its bytes up to the first empty line.
-fn header_of(bytes: &[u8]) -> &[u8] {
-    let end = memchr::memmem::find(bytes, b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| memchr::memmem::find(bytes, b"\n\n").map(|i| i + 2))
-        .unwrap_or(bytes.len());
-    &bytes[..end]
 }
 
 /// The test suite's stand-in for a mail that stops the daemon itself while it is read (a fault

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::mail::ParsedMail;
-use crate::pipeline::Outcome;
+use crate::pipeline::{Outcome, ReplyKind};
 use crate::store::{OutgoingReply, PendingDraft, Store};
 
 use crate::reply::{self, Answered};
@@ -141,14 +141,18 @@ pub fn compose_pending_and(
         Some(drafts) => compose_page(drafts, config),
         None => return Ok(0),
     };
+    let mut drafts = next_page(store, &mut after)?;
     loop {
-        // The next page is composed (on every core) while this one is delivered and stored.
-        let next = next_page(store, &mut after)?;
+        // The next page is composed (on every core) while this one is delivered and stored and
+        // the drafts of the one after it are read.
         let (next, stored) = rayon::join(
-            || next.map(|drafts| compose_page(drafts, config)),
-            || store_page(store, &page, deliver.as_mut()),
+            || drafts.map(|d| compose_page(d, config)),
+            || -> Result<_> {
+                store_page(store, &page, deliver.as_mut())?;
+                next_page(store, &mut after)
+            },
         );
-        stored?;
+        drafts = stored?;
         composed += page.ok.len();
         match next {
             Some(n) => page = n,
@@ -183,7 +187,13 @@ fn compose_page(drafts: Vec<PendingDraft>, config: &Config) -> Page {
                     if let (Some(v), Some(rows)) = (&mut draft.outcome.version, d.version_rows) {
                         v.rows = rows;
                     }
-                    let mail = crate::mail::parse(&d.raw, &config.campaign.department_address);
+                    // Only an error reply returns the school's files: any other is composed
+                    // from the mail's header (its attachments are not decoded again).
+                    let raw = match draft.outcome.reply {
+                        ReplyKind::Errors => &d.raw[..],
+                        _ => crate::mail::header(&d.raw),
+                    };
+                    let mail = crate::mail::parse(raw, &config.campaign.department_address);
                     draft.compose(&mail, config)
                 });
             (d.id, d.message_id, result)

@@ -280,8 +280,16 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
         builder = builder.references(refs);
     }
     let alternative = MultiPart::alternative()
-        .singlepart(SinglePart::plain(reply.text.clone()))
-        .singlepart(SinglePart::html(html::from_text(&reply.text)));
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(encoded::text_body(&reply.text)),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(encoded::text_body(&html::from_text(&reply.text))),
+        );
     let message = if reply.attachments.is_empty() {
         builder.multipart(alternative)
     } else {
@@ -289,8 +297,9 @@ pub fn render(reply: &Reply, config: &Config) -> Result<OutgoingReply> {
         for a in &reply.attachments {
             let content_type = ContentType::parse(&a.content_type)
                 .with_context(|| format!("bad content type {}", a.content_type))?;
-            mixed = mixed
-                .singlepart(Attachment::new(a.name.clone()).body(a.bytes.clone(), content_type));
+            mixed = mixed.singlepart(
+                Attachment::new(a.name.clone()).body(encoded::base64_body(&a.bytes), content_type),
+            );
         }
         builder.multipart(mixed)
     }
