@@ -117,26 +117,15 @@ fn fold(name: &str, tokens: Vec<String>) -> String {
     s
 }
 
-/// A MIME body in base64, lines of 76 characters joined by CRLF, as lettre writes one, without
-/// lettre's look over the bytes for the shortest encoding: a reply's parts are the cover sheet,
-/// workbooks and Vietnamese text, for which base64 is the choice anyway (quoted-printable
-/// triples every byte of a letter with a diacritic).
+/// A MIME body in base64, lines of 76 characters joined by CRLF, written by lettre's own encoder
+/// (`email_encoding`) without lettre's look over the bytes for the shortest encoding: a reply's
+/// parts are the cover sheet, workbooks and Vietnamese text, for which base64 is the choice
+/// anyway (quoted-printable triples every byte of a letter with a diacritic).
 pub fn base64_body(bytes: &[u8]) -> lettre::message::Body {
-    const LINE_IN: usize = 57;
-    let mut out = vec![0u8; bytes.len().div_ceil(LINE_IN) * 78];
-    let mut at = 0;
-    for (i, chunk) in bytes.chunks(LINE_IN).enumerate() {
-        if i > 0 {
-            out[at..at + 2].copy_from_slice(b"\r\n");
-            at += 2;
-        }
-        at += base64::engine::general_purpose::STANDARD
-            .encode_slice(chunk, &mut out[at..])
-            .expect("78 bytes a line of 57");
-    }
-    out.truncate(at);
+    let mut out = String::with_capacity(email_encoding::body::base64::encoded_len(bytes.len()));
+    email_encoding::body::base64::encode(bytes, &mut out).expect("a String takes any text");
     lettre::message::Body::dangerous_pre_encoded(
-        out,
+        out.into_bytes(),
         lettre::message::header::ContentTransferEncoding::Base64,
     )
 }
